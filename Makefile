@@ -1,0 +1,46 @@
+# Two commands set everything up on a fresh machine: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PORT ?= 8501
+CIFAKE_PATH ?=
+ZOO_EPOCHS ?= 15
+ZOO_MINUTES ?= 28
+ZOO_ARCHS ?= cnn_maxpool cnn_avgpool cnn_strided
+
+.PHONY: run test lint zoo api bench clean-venv
+
+# The venv is rebuilt only when requirements.txt changes.
+$(STAMP): requirements.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements.txt
+	touch $(STAMP)
+
+run: $(STAMP)  ## the dashboard on the shipped zoo
+	$(BIN)/streamlit run streamlit_app.py --server.port $(PORT) --server.headless true
+
+test: $(STAMP)  ## lint + the whole test suite
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest -q tests
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+api: $(STAMP)  ## the JSON prediction API on 127.0.0.1:8000
+	$(BIN)/python -m dashboard.api
+
+zoo: $(STAMP)  ## train + evaluate the three custom CNNs on real CIFAKE into model_zoo/
+	@test -n "$(CIFAKE_PATH)" || { echo "usage: make zoo CIFAKE_PATH=/path/to/cifake.zip"; exit 2; }
+	@for arch in $(ZOO_ARCHS); do \
+	  $(BIN)/python -m training.train --arch $$arch --epochs $(ZOO_EPOCHS) --max-minutes $(ZOO_MINUTES) --data "$(CIFAKE_PATH)" || exit $$?; \
+	done
+	$(BIN)/python -m training.evaluate $(ZOO_ARCHS) --data "$(CIFAKE_PATH)"
+
+bench: $(STAMP)  ## speed figures on generated CIFAKE-sized data
+	$(BIN)/python -m bench.data_and_training
+	$(BIN)/python -m bench.inference
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,55 @@
+"""The model zoo: trained models plus the small contract module that reads and writes them.
+
+Import from here: `from model_zoo import list_entries, load_model, image_to_model_input`.
+"""
+
+from model_zoo.images import ImageError, decode_image
+from model_zoo.metrics import binary_metrics
+from model_zoo.preprocessing import (
+    UNIT_RANGE,
+    batch_to_model_input,
+    decode_for_card,
+    image_to_model_input,
+    input_size,
+    normalize_for_card,
+    resize_for_card,
+)
+from model_zoo.zoo import (
+    ZooEntry,
+    ZooError,
+    ZooProblem,
+    list_entries,
+    load_model,
+    read_card,
+    read_entry,
+    staged_entry,
+    validate_card,
+    write_card,
+    write_predictions,
+    zoo_dir,
+)
+
+__all__ = [
+    "UNIT_RANGE",
+    "ImageError",
+    "ZooEntry",
+    "ZooError",
+    "ZooProblem",
+    "batch_to_model_input",
+    "binary_metrics",
+    "decode_for_card",
+    "decode_image",
+    "image_to_model_input",
+    "input_size",
+    "list_entries",
+    "load_model",
+    "normalize_for_card",
+    "read_card",
+    "read_entry",
+    "resize_for_card",
+    "staged_entry",
+    "validate_card",
+    "write_card",
+    "write_predictions",
+    "zoo_dir",
+]

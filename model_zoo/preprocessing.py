@@ -1,0 +1,80 @@
+"""The one path from an image to a model's input, driven by the zoo card.
+
+Training, evaluation, the predict CLI, the HTTP API and the dashboard all call
+these functions, so a model always sees its inputs prepared exactly as it was
+trained (no train/serve skew).
+
+A card's "preprocessing" block looks like:
+    {"color": "RGB", "resize": "area", "mean": [0, 0, 0], "std": [255, 255, 255]}
+and the model input is (resize(image) - mean) / std, channel by channel.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import cv2
+import numpy as np
+
+from model_zoo.images import decode_image
+
+# Custom CNNs take pixels scaled to [0, 1].
+UNIT_RANGE: dict[str, Any] = {"color": "RGB", "resize": "area", "mean": [0.0, 0.0, 0.0], "std": [255.0, 255.0, 255.0]}
+
+_RESIZE_METHODS = {"area": cv2.INTER_AREA, "bilinear": cv2.INTER_LINEAR, "nearest": cv2.INTER_NEAREST}
+
+
+def input_size(card: dict) -> tuple[int, int]:
+    """(height, width) the model expects."""
+    height, width, _ = card["input_shape"]
+    return int(height), int(width)
+
+
+def resize_for_card(rgb: np.ndarray, card: dict) -> np.ndarray:
+    """Resize one (H, W, 3) uint8 image to the card's input size; this is what the model 'sees'."""
+    height, width = input_size(card)
+    if rgb.shape[:2] == (height, width):
+        return rgb
+    method = card["preprocessing"].get("resize", "area")
+    if method not in _RESIZE_METHODS:
+        raise ValueError(f"unknown resize method {method!r} in card of {card.get('name')}")
+    interpolation = _RESIZE_METHODS[method]
+    if method == "area" and (rgb.shape[0] < height or rgb.shape[1] < width):
+        interpolation = cv2.INTER_LINEAR  # INTER_AREA only averages when shrinking
+    return cv2.resize(rgb, (width, height), interpolation=interpolation)
+
+
+def normalize_for_card(images: np.ndarray, card: dict) -> np.ndarray:
+    """uint8 images (..., H, W, 3) at the model's size -> float32 model input."""
+    spec = card["preprocessing"]
+    x = images.astype(np.float32)
+    if spec.get("color", "RGB") == "BGR":
+        x = x[..., ::-1]
+    mean = np.asarray(spec.get("mean", [0, 0, 0]), dtype=np.float32)
+    std = np.asarray(spec.get("std", [1, 1, 1]), dtype=np.float32)
+    return (x - mean) / std
+
+
+def batch_to_model_input(images: np.ndarray | list[np.ndarray], card: dict) -> np.ndarray:
+    """A batch of uint8 RGB images (any sizes) -> float32 (N, H, W, 3) model input."""
+    height, width = input_size(card)
+    if isinstance(images, np.ndarray) and images.ndim == 4 and images.shape[1:3] == (height, width):
+        return normalize_for_card(images, card)
+    resized = np.stack([resize_for_card(image, card) for image in images]) if len(images) else (
+        np.zeros((0, height, width, 3), np.uint8)
+    )
+    return normalize_for_card(resized, card)
+
+
+def decode_for_card(source: bytes | str | os.PathLike, card: dict, name: str | None = None) -> np.ndarray:
+    """Decode a file or bytes and resize it for this card: (H, W, 3) uint8, what the model sees."""
+    height, width = input_size(card)
+    # Draft-decode big JPEGs to at least 4x the input size, then resize exactly.
+    rgb = decode_image(source, name=name, min_size=(4 * height, 4 * width))
+    return resize_for_card(rgb, card)
+
+
+def image_to_model_input(source: bytes | str | os.PathLike, card: dict, name: str | None = None) -> np.ndarray:
+    """Decode one image and return a (1, H, W, 3) float32 batch ready for model.predict."""
+    return normalize_for_card(decode_for_card(source, card, name)[None], card)

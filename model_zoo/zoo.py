@@ -1,0 +1,228 @@
+"""The zoo contract: list, read, validate and atomically write model entries.
+
+An entry is a folder `<zoo>/<name>/` holding
+    model.keras           Keras 3 model, loaded with safe_mode=True
+    card.json             what the model is and how to feed it (see validate_card)
+    history.csv           one row per epoch
+    test_predictions.csv  path, label (0 REAL / 1 FAKE), prob_fake  (after evaluation)
+Training writes entries; the dashboard, API and CLIs only read them through here.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+ZOO_ENV = "MODEL_ZOO_DIR"
+MODEL_FILE = "model.keras"
+CARD_FILE = "card.json"
+HISTORY_FILE = "history.csv"
+PREDICTIONS_FILE = "test_predictions.csv"
+RUNS_DIR = ".runs"  # resumable training state, never an entry
+
+REQUIRED_CARD_KEYS = ("name", "architecture", "input_shape", "preprocessing", "params", "size_bytes", "train", "metrics")
+REQUIRED_METRIC_KEYS = ("accuracy", "precision", "recall", "f1", "roc_auc", "confusion_matrix", "n")
+
+
+class ZooError(Exception):
+    """A zoo entry that is missing, malformed or unusable; the message names it."""
+
+
+@dataclass(frozen=True)
+class ZooProblem:
+    name: str
+    message: str
+
+
+@dataclass(frozen=True)
+class ZooEntry:
+    name: str
+    path: Path
+    card: dict[str, Any]
+
+    @property
+    def model_path(self) -> Path:
+        return self.path / MODEL_FILE
+
+    @property
+    def test_metrics(self) -> dict | None:
+        return self.card["metrics"].get("test")
+
+    def history(self) -> pd.DataFrame:
+        path = self.path / HISTORY_FILE
+        return pd.read_csv(path) if path.is_file() else pd.DataFrame()
+
+    def test_predictions(self) -> pd.DataFrame | None:
+        """path, label, prob_fake per test image, or None before evaluation."""
+        path = self.path / PREDICTIONS_FILE
+        if not path.is_file():
+            return None
+        frame = pd.read_csv(path)
+        missing = {"path", "label", "prob_fake"} - set(frame.columns)
+        if missing:
+            raise ZooError(f"{path}: missing columns {sorted(missing)}")
+        return frame
+
+
+def zoo_dir(path: str | os.PathLike | None = None) -> Path:
+    """The zoo folder: the argument, else $MODEL_ZOO_DIR, else the shipped model_zoo/."""
+    if path is not None:
+        return Path(path)
+    if os.environ.get(ZOO_ENV):
+        return Path(os.environ[ZOO_ENV])
+    return Path(__file__).resolve().parent
+
+
+def validate_card(card: Any) -> list[str]:
+    """Problems with a card (empty list when it is valid)."""
+    if not isinstance(card, dict):
+        return ["card is not a JSON object"]
+    problems = [f"missing key '{key}'" for key in REQUIRED_CARD_KEYS if key not in card]
+    shape = card.get("input_shape")
+    if "input_shape" in card and not (
+        isinstance(shape, list) and len(shape) == 3 and shape[2] == 3 and all(isinstance(v, int) and v > 0 for v in shape)
+    ):
+        problems.append(f"input_shape must be [H, W, 3], got {shape!r}")
+    prep = card.get("preprocessing")
+    has_mean_std = isinstance(prep, dict) and len(prep.get("mean", [])) == 3 and len(prep.get("std", [])) == 3
+    if "preprocessing" in card and not has_mean_std:
+        problems.append("preprocessing must give 'mean' and 'std' with 3 values each")
+    metrics = card.get("metrics")
+    if "metrics" in card:
+        if not isinstance(metrics, dict):
+            problems.append("metrics must be an object")
+        else:
+            for split, values in metrics.items():
+                if not isinstance(values, dict):
+                    problems.append(f"metrics.{split} must be an object")
+                    continue
+                problems += [f"metrics.{split} missing '{key}'" for key in REQUIRED_METRIC_KEYS if key not in values]
+    return problems
+
+
+def read_card(path: Path) -> dict:
+    """Parse and validate a card.json, raising ZooError that names the file."""
+    try:
+        card = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise ZooError(f"{path}: no card.json") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ZooError(f"{path}: not valid JSON ({exc})") from None
+    problems = validate_card(card)
+    if problems:
+        raise ZooError(f"{path}: " + "; ".join(problems))
+    return card
+
+
+def read_entry(name: str, zoo: str | os.PathLike | None = None) -> ZooEntry:
+    """One entry by name; raises ZooError when it is missing or broken."""
+    path = zoo_dir(zoo) / name
+    if not path.is_dir():
+        raise ZooError(f"no model named '{name}' in {zoo_dir(zoo)} (see `python -m training.train --help`)")
+    card = read_card(path / CARD_FILE)
+    if not (path / MODEL_FILE).is_file():
+        raise ZooError(f"{path}: no {MODEL_FILE}")
+    return ZooEntry(name=name, path=path, card=card)
+
+
+def list_entries(zoo: str | os.PathLike | None = None) -> tuple[list[ZooEntry], list[ZooProblem]]:
+    """All valid entries (sorted by name) and a problem for each broken one."""
+    root = zoo_dir(zoo)
+    if not root.is_dir():
+        return [], []
+    _recover_interrupted_swaps(root)
+    entries, problems = [], []
+    for path in sorted(root.iterdir()):
+        if not path.is_dir() or path.name.startswith((".", "_")):
+            continue
+        try:
+            entries.append(read_entry(path.name, root))
+        except ZooError as exc:
+            problems.append(ZooProblem(path.name, str(exc)))
+    return entries, problems
+
+
+def write_card(folder: Path, card: dict) -> None:
+    (folder / CARD_FILE).write_text(json.dumps(card, indent=2, sort_keys=False) + "\n")
+
+
+def write_predictions(folder: Path, paths: list[str], labels: Any, prob_fake: Any) -> None:
+    frame = pd.DataFrame({"path": paths, "label": labels, "prob_fake": prob_fake})
+    frame.to_csv(folder / PREDICTIONS_FILE, index=False, float_format="%.6f")
+
+
+@contextmanager
+def staged_entry(name: str, zoo: str | os.PathLike | None = None, *, from_existing: bool = False) -> Iterator[Path]:
+    """Write an entry into a temp folder inside the zoo, then swap it in.
+
+    On a clean exit the staged folder must hold a valid card and model; it then
+    replaces `<zoo>/<name>` by rename. On any error the staged folder is removed
+    and the old entry is untouched, so a crash never leaves a half-written entry.
+    With from_existing=True the staged folder starts as a copy of the entry.
+    """
+    root = zoo_dir(zoo)
+    root.mkdir(parents=True, exist_ok=True)
+    target = root / name
+    staging = root / f".tmp-{name}-{uuid.uuid4().hex[:8]}"
+    try:
+        if from_existing:
+            shutil.copytree(target, staging)
+        else:
+            staging.mkdir()
+        yield staging
+        card_path = staging / CARD_FILE
+        if (staging / MODEL_FILE).is_file() and card_path.is_file():
+            card = json.loads(card_path.read_text())
+            card["size_bytes"] = (staging / MODEL_FILE).stat().st_size  # derived, never stale
+            write_card(staging, card)
+        read_card(card_path)
+        if not (staging / MODEL_FILE).is_file():
+            raise ZooError(f"{staging}: refusing to publish an entry without {MODEL_FILE}")
+        _swap_in(staging, target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _swap_in(staging: Path, target: Path) -> None:
+    if not target.exists():
+        staging.rename(target)
+        return
+    old = target.with_name(f".old-{target.name}-{uuid.uuid4().hex[:8]}")
+    target.rename(old)
+    staging.rename(target)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def _recover_interrupted_swaps(root: Path) -> None:
+    """A crash between the two renames of _swap_in leaves only `.old-<name>-*`: put it back."""
+    for old in root.glob(".old-*"):
+        name = old.name[len(".old-") :].rsplit("-", 1)[0]
+        if not (root / name).exists():
+            old.rename(root / name)
+        else:
+            shutil.rmtree(old, ignore_errors=True)
+
+
+def load_model(entry: ZooEntry):  # -> keras.Model (keras is imported lazily: listing stays fast)
+    """Load an entry's model (safe_mode=True) and check it fits its card."""
+    import keras
+
+    try:
+        model = keras.saving.load_model(entry.model_path, safe_mode=True, compile=False)
+    except Exception as exc:
+        raise ZooError(f"{entry.model_path}: cannot load ({type(exc).__name__}: {exc})") from None
+    expected_input = tuple(entry.card["input_shape"])
+    if tuple(model.input_shape[1:]) != expected_input:
+        raise ZooError(f"{entry.model_path}: input shape {model.input_shape[1:]} differs from card {list(expected_input)}")
+    if tuple(model.output_shape[1:]) != (1,):
+        raise ZooError(f"{entry.model_path}: output shape {model.output_shape[1:]}, expected one probability (1,)")
+    return model

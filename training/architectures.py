@@ -1,0 +1,113 @@
+"""A registry of named model builders. Every model outputs one sigmoid P(FAKE).
+
+The three custom CNNs answer one question - how should a small CNN downsample
+to spot generated images? - so they are identical except for that choice:
+    cnn_maxpool   2x2 max pooling between stages
+    cnn_avgpool   2x2 average pooling between stages
+    cnn_strided   no pooling layers: stride-2 convolutions, global average pooling at the end
+The pretrained backbones are fine-tuned from ImageNet weights on upsampled input.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import keras
+from keras import layers
+
+from model_zoo.preprocessing import UNIT_RANGE
+
+GRADCAM_LAYER = "last_conv"  # name of the last convolutional feature map, used for Grad-CAM
+
+
+@dataclass(frozen=True)
+class Architecture:
+    name: str
+    description: str
+    builder: Callable[..., keras.Model]
+    input_shape: tuple[int, int, int] = (32, 32, 3)
+    preprocessing: dict[str, Any] = field(default_factory=lambda: dict(UNIT_RANGE))
+    learning_rate: float = 1e-3
+    pretrained: bool = False
+
+    def build(self, weights: str | None = None) -> keras.Model:
+        """weights: only for pretrained backbones - "imagenet", a local .h5 path, or None."""
+        if self.pretrained:
+            return self.builder(self.input_shape, weights)
+        return self.builder(self.input_shape)
+
+
+def _conv_bn_relu(x, filters: int, strides: int = 1, name: str | None = None):
+    x = layers.Conv2D(filters, 3, strides=strides, padding="same", use_bias=False, name=name)(x)
+    x = layers.BatchNormalization()(x)
+    return layers.ReLU()(x)
+
+
+def _custom_cnn(downsample: str, widths: tuple[int, ...] = (16, 32, 64, 128)) -> Callable[..., keras.Model]:
+    def build(input_shape: tuple[int, int, int]) -> keras.Model:
+        inputs = keras.Input(input_shape, name="image")
+        x = inputs
+        for stage, width in enumerate(widths):
+            last = stage == len(widths) - 1
+            # The stride-2 variant downsamples inside the second conv of each stage but the last.
+            strides = 2 if downsample == "strided" and not last else 1
+            x = _conv_bn_relu(x, width)
+            x = layers.Conv2D(width, 3, strides=strides, padding="same", use_bias=False,
+                              name=GRADCAM_LAYER if last else None)(x)
+            x = layers.ReLU()(layers.BatchNormalization()(x))
+            if not last and downsample == "max":
+                x = layers.MaxPooling2D()(x)
+            elif not last and downsample == "avg":
+                x = layers.AveragePooling2D()(x)
+        x = layers.GlobalAveragePooling2D()(x)
+        x = layers.Dropout(0.3)(x)
+        outputs = layers.Dense(1, activation="sigmoid", name="prob_fake")(x)
+        return keras.Model(inputs, outputs, name=f"cnn_{downsample}")
+
+    return build
+
+
+def _pretrained(application: Callable[..., keras.Model]) -> Callable[..., keras.Model]:
+    def build(input_shape: tuple[int, int, int], weights: str | None) -> keras.Model:
+        backbone = application(include_top=False, weights=weights, input_shape=input_shape)
+        inputs = keras.Input(input_shape, name="image")
+        features = backbone(inputs)
+        # Re-expose the backbone's last feature map under a known name for Grad-CAM.
+        features = layers.Activation("linear", name=GRADCAM_LAYER)(features)
+        x = layers.GlobalAveragePooling2D()(features)
+        x = layers.Dropout(0.3)(x)
+        outputs = layers.Dense(1, activation="sigmoid", name="prob_fake")(x)
+        return keras.Model(inputs, outputs, name=backbone.name)
+
+    return build
+
+
+# Keras applications' own preprocess_input, written as per-channel mean/std so the card can carry it.
+_CAFFE = {"color": "BGR", "resize": "bilinear", "mean": [103.939, 116.779, 123.68], "std": [1.0, 1.0, 1.0]}
+_TORCH = {"color": "RGB", "resize": "bilinear", "mean": [123.675, 116.28, 103.53], "std": [58.395, 57.12, 57.375]}
+_RAW = {"color": "RGB", "resize": "bilinear", "mean": [0.0, 0.0, 0.0], "std": [1.0, 1.0, 1.0]}
+
+ARCHITECTURES: dict[str, Architecture] = {
+    a.name: a
+    for a in [
+        Architecture("cnn_maxpool", "4-stage CNN (16-32-64-128), BN, 2x2 max pooling", _custom_cnn("max")),
+        Architecture("cnn_avgpool", "4-stage CNN (16-32-64-128), BN, 2x2 average pooling", _custom_cnn("avg")),
+        Architecture("cnn_strided", "4-stage CNN (16-32-64-128), BN, stride-2 convs, no pooling layers", _custom_cnn("strided")),
+        Architecture("vgg16", "VGG16 (ImageNet) fine-tuned at 64x64", _pretrained(keras.applications.VGG16),
+                     (64, 64, 3), _CAFFE, 1e-4, True),
+        Architecture("resnet50", "ResNet50 (ImageNet) fine-tuned at 64x64", _pretrained(keras.applications.ResNet50),
+                     (64, 64, 3), _CAFFE, 1e-4, True),
+        Architecture("densenet121", "DenseNet121 (ImageNet) fine-tuned at 64x64",
+                     _pretrained(keras.applications.DenseNet121), (64, 64, 3), _TORCH, 1e-4, True),
+        Architecture("efficientnetb0", "EfficientNetB0 (ImageNet) fine-tuned at 64x64",
+                     _pretrained(keras.applications.EfficientNetB0), (64, 64, 3), _RAW, 1e-4, True),
+    ]
+}
+
+
+def get_architecture(name: str) -> Architecture:
+    if name not in ARCHITECTURES:
+        raise KeyError(f"unknown architecture '{name}'; choose one of: {', '.join(ARCHITECTURES)}")
+    return ARCHITECTURES[name]

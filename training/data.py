@@ -1,0 +1,261 @@
+"""Load CIFAKE (Kaggle zip or unpacked folder) into uint8 arrays, with a decode cache.
+
+Layout expected under the root (any leading folders allowed, names case-insensitive):
+    train/REAL/*.jpg  train/FAKE/*.jpg  test/REAL/*.jpg  test/FAKE/*.jpg
+FAKE is the positive class (label 1). Files that do not decode, or are not
+32x32, are reported by name and skipped. Decoded arrays are cached in one .npz
+keyed by a fingerprint of the source, so a changed source is decoded again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sys
+import time
+import zipfile
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from sklearn.model_selection import train_test_split
+
+from model_zoo.images import ImageError, decode_image
+
+DATA_ENV = "CIFAKE_PATH"
+CACHE_ENV = "CIFAKE_CACHE_DIR"
+SPLITS = ("train", "test")
+CLASSES = {"real": 0, "fake": 1}
+CLASS_NAMES = ("REAL", "FAKE")
+IMAGE_SIZE = 32
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
+KAGGLE_DATASET = "birdy654/cifake-real-and-ai-generated-synthetic-images"
+LAYOUT_HINT = "train/REAL, train/FAKE, test/REAL, test/FAKE with 32x32 images"
+
+Progress = Callable[[str], None]
+
+
+class DatasetError(Exception):
+    """A missing or malformed dataset; the message says what was expected where."""
+
+
+@dataclass
+class Split:
+    images: np.ndarray  # (N, 32, 32, 3) uint8 RGB
+    labels: np.ndarray  # (N,) uint8, 1 = FAKE
+    paths: list[str]  # relative to the dataset root, e.g. "test/FAKE/0 (10).jpg"
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def subset(self, index: np.ndarray) -> Split:
+        return Split(self.images[index], self.labels[index], [self.paths[i] for i in index])
+
+    def counts(self) -> dict[str, int]:
+        return {name: int((self.labels == label).sum()) for name, label in zip(CLASS_NAMES, (0, 1), strict=False)}
+
+
+@dataclass
+class Dataset:
+    source: Path
+    train: Split
+    test: Split
+    skipped: list[str] = field(default_factory=list)  # "path: reason"
+
+    def summary(self) -> str:
+        lines = [f"CIFAKE at {self.source}"]
+        for name in SPLITS:
+            counts = getattr(self, name).counts()
+            lines.append(f"  {name}: " + ", ".join(f"{k} {v:,}" for k, v in counts.items()))
+        if self.skipped:
+            lines.append(f"  skipped {len(self.skipped)} file(s):")
+            lines += [f"    {reason}" for reason in self.skipped[:20]]
+            if len(self.skipped) > 20:
+                lines.append(f"    ... and {len(self.skipped) - 20} more")
+        return "\n".join(lines)
+
+
+def stderr_progress(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def resolve_data_path(path: str | os.PathLike | None) -> Path:
+    """--data, else $CIFAKE_PATH; a clear DatasetError when neither points at something."""
+    if path is None:
+        path = os.environ.get(DATA_ENV)
+    if not path:
+        raise DatasetError(
+            f"no dataset given: pass --data PATH or set {DATA_ENV} to the CIFAKE zip or folder "
+            f"(get it with `python -m training.download`)"
+        )
+    path = Path(path).expanduser()
+    if not path.exists():
+        raise DatasetError(f"{path}: does not exist (expected the CIFAKE zip or a folder with {LAYOUT_HINT})")
+    return path
+
+
+def _member_info(relpath: str) -> tuple[str, int, str] | None:
+    """(split, label, canonical relative path) for a dataset file, else None."""
+    parts = relpath.replace("\\", "/").split("/")
+    if len(parts) < 3 or not parts[-1].lower().endswith(IMAGE_SUFFIXES) or parts[-1].startswith("."):
+        return None
+    split, label = parts[-3].lower(), parts[-2].lower()
+    if split not in SPLITS or label not in CLASSES:
+        return None
+    return split, CLASSES[label], "/".join(parts[-3:])
+
+
+def _list_members(source: Path) -> list[tuple[str, str, int, str]]:
+    """(member name in source, split, label, relative path) for every image file."""
+    members = []
+    if source.is_file():
+        try:
+            with zipfile.ZipFile(source) as archive:
+                names = [info.filename for info in archive.infolist() if not info.is_dir()]
+        except zipfile.BadZipFile:
+            raise DatasetError(f"{source}: not a zip file (expected the CIFAKE zip or a folder with {LAYOUT_HINT})") from None
+    else:
+        names = [str(p.relative_to(source)) for p in source.rglob("*") if p.is_file()]
+    for name in names:
+        info = _member_info(name)
+        if info is not None:
+            members.append((name, *info))
+    members.sort(key=lambda m: m[3])
+    return members
+
+
+def fingerprint(source: Path) -> str:
+    """Changes whenever the source's files change (zip: CRCs; folder: names, sizes, mtimes)."""
+    digest = hashlib.sha1()
+    if source.is_file():
+        with zipfile.ZipFile(source) as archive:
+            for info in sorted(archive.infolist(), key=lambda i: i.filename):
+                digest.update(f"{info.filename}\0{info.CRC}\0{info.file_size}\n".encode())
+    else:
+        for path in sorted(source.rglob("*")):
+            if path.is_file():
+                stat = path.stat()
+                digest.update(f"{path.relative_to(source)}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+    return digest.hexdigest()[:16]
+
+
+def _decode_chunk(source: str, names: list[str], relpaths: list[str]) -> tuple[np.ndarray, list[bool], list[str]]:
+    """Decode some members; returns images, a kept-flag per member, and skip reasons."""
+    images = np.zeros((len(names), IMAGE_SIZE, IMAGE_SIZE, 3), np.uint8)
+    kept, reasons = [], []
+    archive = zipfile.ZipFile(source) if Path(source).is_file() else None
+    try:
+        for i, (name, relpath) in enumerate(zip(names, relpaths, strict=False)):
+            try:
+                data = archive.read(name) if archive else (Path(source) / name).read_bytes()
+                rgb = decode_image(data, name=relpath)
+                if rgb.shape[:2] != (IMAGE_SIZE, IMAGE_SIZE):
+                    raise ImageError(f"{relpath}: {rgb.shape[1]}x{rgb.shape[0]} pixels, expected {IMAGE_SIZE}x{IMAGE_SIZE}")
+                images[i] = rgb
+                kept.append(True)
+            except (ImageError, OSError) as exc:
+                kept.append(False)
+                reasons.append(str(exc))
+    finally:
+        if archive:
+            archive.close()
+    return images, kept, reasons
+
+
+def _decode_all(source: Path, members: list, progress: Progress, workers: int) -> tuple[dict, list[str]]:
+    start, total = time.time(), len(members)
+    chunk = 2000
+    chunks = [members[i : i + chunk] for i in range(0, total, chunk)]
+    images = np.zeros((total, IMAGE_SIZE, IMAGE_SIZE, 3), np.uint8)
+    kept = np.zeros(total, bool)
+    skipped: list[str] = []
+    done = 0
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        jobs = [pool.submit(_decode_chunk, str(source), [m[0] for m in c], [m[3] for m in c]) for c in chunks]
+        for offset, job in zip(range(0, total, chunk), jobs, strict=False):
+            chunk_images, chunk_kept, reasons = job.result()
+            images[offset : offset + len(chunk_kept)] = chunk_images
+            kept[offset : offset + len(chunk_kept)] = chunk_kept
+            skipped += reasons
+            done += len(chunk_kept)
+            rate = done / max(time.time() - start, 1e-9)
+            progress(f"decoding {done:,}/{total:,} images ({100 * done // total}%), {rate:,.0f} images/s")
+    arrays = {}
+    for split in SPLITS:
+        index = np.array([i for i, m in enumerate(members) if m[1] == split and kept[i]], dtype=np.int64)
+        arrays[f"{split}_images"] = images[index] if len(index) else np.zeros((0, IMAGE_SIZE, IMAGE_SIZE, 3), np.uint8)
+        arrays[f"{split}_labels"] = np.array([members[i][2] for i in index], np.uint8)
+        arrays[f"{split}_paths"] = np.array([members[i][3] for i in index], dtype=str)
+    return arrays, skipped
+
+
+def default_cache_dir(source: Path) -> Path:
+    """$CIFAKE_CACHE_DIR, else next to the data, else ~/.cache (for read-only data folders)."""
+    if os.environ.get(CACHE_ENV):
+        return Path(os.environ[CACHE_ENV])
+    beside = source.resolve().parent / ".cifake_cache"
+    if os.access(beside if beside.exists() else beside.parent, os.W_OK):
+        return beside
+    return Path.home() / ".cache" / "cifake-detector"
+
+
+def load_cifake(
+    path: str | os.PathLike | None = None,
+    *,
+    cache_dir: str | os.PathLike | None = None,
+    progress: Progress = stderr_progress,
+    workers: int | None = None,
+) -> Dataset:
+    """Decode (or read from cache) the whole dataset; raises DatasetError when malformed."""
+    source = resolve_data_path(path)
+    cache = Path(cache_dir) if cache_dir else default_cache_dir(source)
+    key = fingerprint(source) if source.is_file() or source.is_dir() else ""
+    cache_file = cache / f"cifake-{source.stem}-{key}.npz"
+    if cache_file.is_file():
+        progress(f"reading decoded images from cache {cache_file}")
+        with np.load(cache_file) as stored:
+            arrays = {k: stored[k] for k in stored.files}
+        skipped = [str(s) for s in arrays.pop("skipped")]
+    else:
+        members = _list_members(source)
+        if not members:
+            raise DatasetError(f"{source}: no images found (expected {LAYOUT_HINT})")
+        progress(f"decoding {len(members):,} images from {source} (cached afterwards in {cache})")
+        arrays, skipped = _decode_all(source, members, progress, workers or min(2, os.cpu_count() or 1))
+        _check_complete(source, arrays)
+        _save_cache(cache_file, arrays, skipped, progress)
+    _check_complete(source, arrays)
+    splits = {
+        split: Split(arrays[f"{split}_images"], arrays[f"{split}_labels"], [str(p) for p in arrays[f"{split}_paths"]])
+        for split in SPLITS
+    }
+    for reason in skipped:
+        progress(f"skipped {reason}")
+    return Dataset(source=source, train=splits["train"], test=splits["test"], skipped=skipped)
+
+
+def _check_complete(source: Path, arrays: dict) -> None:
+    for split in SPLITS:
+        labels = arrays[f"{split}_labels"]
+        for name, label in zip(CLASS_NAMES, (0, 1), strict=False):
+            if not (labels == label).any():
+                raise DatasetError(f"{source}: no usable images in {split}/{name} (expected {LAYOUT_HINT})")
+
+
+def _save_cache(cache_file: Path, arrays: dict, skipped: list[str], progress: Progress) -> None:
+    try:
+        cache_file.parent.mkdir(parents=True, exist_ok=True)
+        partial = cache_file.with_suffix(f".partial-{os.getpid()}.npz")
+        np.savez(partial, skipped=np.array(skipped, dtype=str), **arrays)
+        partial.rename(cache_file)
+    except OSError as exc:  # a cache we cannot write only costs time
+        progress(f"could not write cache {cache_file}: {exc}")
+
+
+def train_validation_split(labels: np.ndarray, fraction: float = 0.1, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Stratified, deterministic, disjoint (train_index, validation_index)."""
+    index = np.arange(len(labels))
+    train_index, val_index = train_test_split(index, test_size=fraction, stratify=labels, random_state=seed)
+    return np.sort(train_index), np.sort(val_index)

@@ -1,0 +1,60 @@
+"""Evaluate zoo models on the full CIFAKE test split and store metrics + per-image predictions.
+
+    python -m training.evaluate NAME [NAME ...] [--data PATH] [--zoo DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+
+from model_zoo import ZooEntry, binary_metrics, load_model, read_entry, staged_entry, write_card, write_predictions
+from training.cli import exit_on_user_error
+from training.data import Dataset, load_cifake
+from training.train import predict_probabilities
+
+
+def evaluate(name: str, dataset: Dataset, zoo: str | os.PathLike | None = None) -> ZooEntry:
+    """Run `name` on every test image; write metrics.test and test_predictions.csv atomically."""
+    entry = read_entry(name, zoo)
+    model = load_model(entry)
+    test = dataset.test
+    start = time.time()
+    prob_fake = predict_probabilities(model, test.images, entry.card)
+    seconds = time.time() - start
+    metrics = binary_metrics(test.labels, prob_fake)
+    card = dict(entry.card)
+    card["metrics"] = {**card["metrics"], "test": metrics}
+    card["evaluation"] = {
+        "dataset": str(dataset.source),
+        "seconds": round(seconds, 2),
+        "images_per_second": round(len(test) / max(seconds, 1e-9), 1),
+    }
+    with staged_entry(name, zoo, from_existing=True) as folder:
+        write_predictions(folder, test.paths, test.labels.astype(int), prob_fake)
+        write_card(folder, card)
+    print(f"{name}: test accuracy {metrics['accuracy']:.4f}, ROC-AUC {metrics['roc_auc']:.4f} "
+          f"on {metrics['n']:,} images ({seconds:.1f} s)", flush=True)
+    return read_entry(name, zoo)
+
+
+@exit_on_user_error
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m training.evaluate", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("names", nargs="+", metavar="NAME", help="zoo entries to evaluate")
+    parser.add_argument("--data", help="CIFAKE zip or folder (default: $CIFAKE_PATH)")
+    parser.add_argument("--zoo", help="zoo folder (default: $MODEL_ZOO_DIR, else model_zoo/)")
+    args = parser.parse_args(argv)
+    for name in args.names:
+        read_entry(name, args.zoo)  # fail fast on a bad name before decoding the dataset
+    dataset = load_cifake(args.data)
+    for name in args.names:
+        evaluate(name, dataset, args.zoo)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

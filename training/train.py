@@ -1,0 +1,309 @@
+"""Train one architecture on CIFAKE's train split and publish it to the zoo.
+
+    python -m training.train --arch cnn_maxpool [--epochs 15] [--name NAME] [--data PATH]
+
+Keeps the epoch with the lowest validation loss. State is checkpointed after
+every epoch in <zoo>/.runs/<name>/, so running the same command again after an
+interruption resumes from the last finished epoch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from model_zoo import ZooEntry, ZooError, batch_to_model_input, read_entry, staged_entry, write_card, zoo_dir
+from model_zoo.zoo import HISTORY_FILE, MODEL_FILE, RUNS_DIR
+from training.architectures import ARCHITECTURES, GRADCAM_LAYER, get_architecture
+from training.cli import exit_on_user_error
+from training.data import Dataset, Split, load_cifake, train_validation_split
+
+AUGMENTATIONS = ("none", "flip", "flip_shift")
+# Settings that must match for a run to be resumed (epochs may grow: that extends training).
+RESUME_KEYS = ("arch", "batch_size", "lr", "augment", "seed", "validation_fraction", "weights")
+
+
+@dataclass
+class TrainConfig:
+    arch: str
+    name: str | None = None
+    epochs: int = 15
+    batch_size: int = 128
+    lr: float | None = None  # None: the architecture's default
+    augment: str = "flip"
+    seed: int = 0
+    validation_fraction: float = 0.1
+    max_minutes: float | None = None  # stop after the epoch that would overrun this budget
+    weights: str | None = "imagenet"  # pretrained backbones only: "imagenet", a local file, or None
+
+    def __post_init__(self) -> None:
+        architecture = get_architecture(self.arch)
+        self.name = self.name or self.arch
+        self.lr = self.lr if self.lr is not None else architecture.learning_rate
+        if not architecture.pretrained:
+            self.weights = None
+        if self.augment not in AUGMENTATIONS:
+            raise ValueError(f"--augment must be one of {', '.join(AUGMENTATIONS)}")
+
+
+def machine_description() -> str:
+    import tensorflow as tf
+
+    gpus = tf.config.list_physical_devices("GPU")
+    device = f"{len(gpus)} GPU(s)" if gpus else "CPU only"
+    return f"{platform.machine()}, {os.cpu_count()} cores, {device}, {platform.system()}, TF {tf.__version__}"
+
+
+def _write_json_atomic(path: Path, data: dict) -> None:
+    partial = path.with_suffix(".partial")
+    partial.write_text(json.dumps(data, indent=2))
+    os.replace(partial, path)
+
+
+def _save_model_atomic(model, path: Path) -> None:
+    partial = path.with_name(f"partial-{path.name}")
+    model.save(partial)
+    os.replace(partial, path)
+
+
+def _augment_fn(kind: str, input_shape: tuple[int, int, int]):
+    import tensorflow as tf
+
+    height, width, _ = input_shape
+
+    def augment(image, label):
+        if kind in ("flip", "flip_shift"):
+            image = tf.image.random_flip_left_right(image)
+        if kind == "flip_shift":
+            # Whole-pixel shifts keep the pixel grid, where generator artefacts live.
+            padded = tf.pad(image, [[2, 2], [2, 2], [0, 0]], mode="REFLECT")
+            image = tf.image.random_crop(padded, (height, width, 3))
+        return image, label
+
+    return augment
+
+
+def _pipeline(x: np.ndarray, y: np.ndarray, config: TrainConfig, input_shape, training: bool):
+    import tensorflow as tf
+
+    data = tf.data.Dataset.from_tensor_slices((x, y.astype(np.float32)))
+    if training:
+        data = data.shuffle(min(len(x), 20_000), seed=config.seed, reshuffle_each_iteration=True)
+        if config.augment != "none":
+            data = data.map(_augment_fn(config.augment, input_shape), num_parallel_calls=tf.data.AUTOTUNE)
+    return data.batch(config.batch_size).prefetch(tf.data.AUTOTUNE)
+
+
+class _RunState:
+    """Files of a resumable run: last.keras, best.keras, history.csv, state.json."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        self.last = folder / "last.keras"
+        self.best = folder / "best.keras"
+        self.history = folder / HISTORY_FILE
+        self.state_file = folder / "state.json"
+
+    def read(self) -> dict | None:
+        if self.state_file.is_file() and self.last.is_file():
+            return json.loads(self.state_file.read_text())
+        return None
+
+
+def _epoch_callback(run: _RunState, state: dict, config: TrainConfig):
+    import keras
+
+    class EpochCheckpoint(keras.callbacks.Callback):
+        """After each epoch: history row, last/best checkpoints, then state (written last)."""
+
+        session_seconds = 0.0
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.started = time.time()
+
+        def on_epoch_end(self, epoch, logs=None):
+            seconds = time.time() - self.started
+            row = {k: float(logs[k]) for k in ("loss", "accuracy", "val_loss", "val_accuracy")}
+            row = {"epoch": epoch + 1, **row, "seconds": round(seconds, 2)}
+            state["history"].append(row)
+            state["wall_seconds"] += seconds
+            _save_model_atomic(self.model, run.last)
+            if row["val_loss"] < state["best_val_loss"]:
+                state["best_val_loss"], state["best_epoch"] = row["val_loss"], epoch + 1
+                _save_model_atomic(self.model, run.best)
+            state["epoch"] = epoch + 1
+            _write_json_atomic(run.state_file, state)
+            self.session_seconds += seconds
+            budget = (config.max_minutes or 0) * 60
+            if budget and self.session_seconds + seconds > budget:  # assume the next epoch takes as long
+                print(f"stopping after epoch {epoch + 1}: another epoch would pass the {config.max_minutes:g}-minute budget",
+                      flush=True)
+                self.model.stop_training = True
+
+    return EpochCheckpoint()
+
+
+def _fit(config: TrainConfig, train: Split, validation: Split, run: _RunState, card: dict) -> dict:
+    """Train (or resume) until config.epochs; returns the final run state."""
+    import keras
+
+    architecture = get_architecture(config.arch)
+    settings = {k: v for k, v in asdict(config).items() if k in RESUME_KEYS}
+    state = run.read()
+    if state is not None and state["settings"] != settings:
+        raise ZooError(
+            f"run '{config.name}' in {run.folder} was started with other settings {state['settings']}; "
+            f"pass --restart to discard it or --name to train under another name"
+        )
+    if state is not None and state["epoch"] > 0:
+        print(f"resuming '{config.name}' after epoch {state['epoch']} from {run.last}", flush=True)
+        model = keras.saving.load_model(run.last, safe_mode=True)
+    else:
+        state = {"settings": settings, "epoch": 0, "best_epoch": 0, "best_val_loss": float("inf"),
+                 "wall_seconds": 0.0, "history": []}
+        keras.utils.set_random_seed(config.seed)
+        model = architecture.build(weights=config.weights)
+        model.compile(optimizer=keras.optimizers.Adam(config.lr), loss="binary_crossentropy", metrics=["accuracy"])
+    if state["epoch"] >= config.epochs:
+        print(f"'{config.name}' already trained for {state['epoch']} epochs; publishing it", flush=True)
+        return state
+
+    x_train = batch_to_model_input(train.images, card)
+    x_val = batch_to_model_input(validation.images, card)
+    shape = architecture.input_shape
+    print(f"training '{config.name}' ({config.arch}, {model.count_params():,} parameters) on {len(train):,} images, "
+          f"validating on {len(validation):,}; epochs {state['epoch'] + 1}..{config.epochs}", flush=True)
+    model.fit(
+        _pipeline(x_train, train.labels, config, shape, training=True),
+        validation_data=_pipeline(x_val, validation.labels, config, shape, training=False),
+        epochs=config.epochs,
+        initial_epoch=state["epoch"],
+        callbacks=[_epoch_callback(run, state, config)],
+        shuffle=False,  # the pipeline shuffles
+        verbose=1 if sys.stdout.isatty() else 2,
+    )
+    return run.read()
+
+
+def predict_probabilities(model, images: np.ndarray, card: dict, batch_size: int = 512) -> np.ndarray:
+    """P(FAKE) for uint8 images, prepared through the card's preprocessing in chunks."""
+    out = []
+    for start in range(0, len(images), 8192):  # bounded memory for big models
+        x = batch_to_model_input(images[start : start + 8192], card)
+        out.append(model.predict(x, batch_size=batch_size, verbose=0).reshape(-1))
+    return np.concatenate(out) if out else np.zeros(0, np.float32)
+
+
+def train(config: TrainConfig, dataset: Dataset, zoo: str | os.PathLike | None = None, restart: bool = False) -> ZooEntry:
+    """Train, keep the best epoch by validation loss, and publish `<zoo>/<name>/` atomically."""
+    import keras
+
+    from model_zoo.metrics import binary_metrics
+
+    architecture = get_architecture(config.arch)
+    run = _RunState(zoo_dir(zoo) / RUNS_DIR / config.name)
+    if restart and run.folder.exists():
+        shutil.rmtree(run.folder)
+    run.folder.mkdir(parents=True, exist_ok=True)
+
+    card = {
+        "name": config.name,
+        "architecture": config.arch,
+        "description": architecture.description,
+        "input_shape": list(architecture.input_shape),
+        "preprocessing": architecture.preprocessing,
+        "explain": {"gradcam_layer": GRADCAM_LAYER},
+    }
+    train_index, val_index = train_validation_split(dataset.train.labels, config.validation_fraction, config.seed)
+    train_split, val_split = dataset.train.subset(train_index), dataset.train.subset(val_index)
+    state = _fit(config, train_split, val_split, run, card)
+
+    best = keras.saving.load_model(run.best, safe_mode=True, compile=False)
+    val_metrics = binary_metrics(val_split.labels, predict_probabilities(best, val_split.images, card))
+    card |= {
+        "params": int(best.count_params()),
+        "size_bytes": 0,  # filled in from model.keras when the entry is published
+        "train": {
+            "epochs": config.epochs,
+            "epochs_run": state["epoch"],
+            "best_epoch": state["best_epoch"],
+            "batch_size": config.batch_size,
+            "learning_rate": config.lr,
+            "optimizer": "adam",
+            "augmentation": config.augment,
+            "seed": config.seed,
+            "validation_fraction": config.validation_fraction,
+            "weights": config.weights,
+            "n_train": len(train_split),
+            "n_validation": len(val_split),
+            "wall_seconds": round(state["wall_seconds"], 1),
+            "machine": machine_description(),
+            "dataset": str(dataset.source),
+        },
+        "metrics": {"validation": val_metrics},
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+    import pandas as pd
+
+    with staged_entry(config.name, zoo) as folder:
+        best.save(folder / MODEL_FILE)  # loaded without compile: no optimizer state, a third of the size
+        pd.DataFrame(state["history"]).to_csv(folder / HISTORY_FILE, index=False)
+        write_card(folder, card)
+    entry = read_entry(config.name, zoo)
+    print(f"wrote {entry.path} (validation accuracy {val_metrics['accuracy']:.4f}); "
+          f"next: python -m training.evaluate {config.name}", flush=True)
+    return entry
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m training.train", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--arch", choices=list(ARCHITECTURES), help="architecture to train (see --list)")
+    parser.add_argument("--list", action="store_true", help="print the registered architectures and exit")
+    parser.add_argument("--name", help="zoo entry name (default: the architecture name)")
+    parser.add_argument("--epochs", type=int, default=15)
+    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--lr", type=float, help="learning rate (default: the architecture's)")
+    parser.add_argument("--augment", choices=AUGMENTATIONS, default="flip")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--validation-fraction", type=float, default=0.1)
+    parser.add_argument("--max-minutes", type=float, help="time budget: stop before an epoch would overrun it")
+    parser.add_argument("--weights", default="imagenet",
+                        help='pretrained backbones: "imagenet" (downloads), a local .h5 file, or "none"')
+    parser.add_argument("--restart", action="store_true", help="discard a previous run of this name")
+    parser.add_argument("--data", help="CIFAKE zip or folder (default: $CIFAKE_PATH)")
+    parser.add_argument("--zoo", help="zoo folder (default: $MODEL_ZOO_DIR, else model_zoo/)")
+    args = parser.parse_args(argv)
+    if not args.list and not args.arch:
+        parser.error("--arch is required (see --list)")
+    return args
+
+
+@exit_on_user_error
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.list:
+        print("\n".join(ARCHITECTURES))
+        return 0
+    config = TrainConfig(
+        arch=args.arch, name=args.name, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+        augment=args.augment, seed=args.seed, validation_fraction=args.validation_fraction,
+        max_minutes=args.max_minutes, weights=None if args.weights == "none" else args.weights,
+    )
+    dataset = load_cifake(args.data)
+    print(dataset.summary(), flush=True)
+    train(config, dataset, args.zoo, restart=args.restart)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
