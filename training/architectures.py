@@ -58,9 +58,9 @@ def _custom_cnn(downsample: str, widths: tuple[int, ...] = (16, 32, 64, 128)) ->
                               name=GRADCAM_LAYER if last else None)(x)
             x = layers.ReLU()(layers.BatchNormalization()(x))
             if not last and downsample == "max":
-                x = layers.MaxPooling2D()(x)
+                x = layers.MaxPooling2D(pool_size=2)(x)
             elif not last and downsample == "avg":
-                x = layers.AveragePooling2D()(x)
+                x = layers.AveragePooling2D(pool_size=2)(x)
         x = layers.GlobalAveragePooling2D()(x)
         x = layers.Dropout(0.3)(x)
         outputs = layers.Dense(1, activation="sigmoid", name="prob_fake")(x)

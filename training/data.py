@@ -111,11 +111,8 @@ def _list_members(source: Path) -> list[tuple[str, str, int, str]]:
     """(member name in source, split, label, relative path) for every image file."""
     members = []
     if source.is_file():
-        try:
-            with zipfile.ZipFile(source) as archive:
-                names = [info.filename for info in archive.infolist() if not info.is_dir()]
-        except zipfile.BadZipFile:
-            raise DatasetError(f"{source}: not a zip file (expected the CIFAKE zip or a folder with {LAYOUT_HINT})") from None
+        with _open_zip(source) as archive:
+            names = [info.filename for info in archive.infolist() if not info.is_dir()]
     else:
         names = [str(p.relative_to(source)) for p in source.rglob("*") if p.is_file()]
     for name in names:
@@ -126,11 +123,18 @@ def _list_members(source: Path) -> list[tuple[str, str, int, str]]:
     return members
 
 
+def _open_zip(source: Path) -> zipfile.ZipFile:
+    try:
+        return zipfile.ZipFile(source)
+    except zipfile.BadZipFile:
+        raise DatasetError(f"{source}: not a zip file (expected the CIFAKE zip or a folder with {LAYOUT_HINT})") from None
+
+
 def fingerprint(source: Path) -> str:
     """Changes whenever the source's files change (zip: CRCs; folder: names, sizes, mtimes)."""
     digest = hashlib.sha1()
     if source.is_file():
-        with zipfile.ZipFile(source) as archive:
+        with _open_zip(source) as archive:
             for info in sorted(archive.infolist(), key=lambda i: i.filename):
                 digest.update(f"{info.filename}\0{info.CRC}\0{info.file_size}\n".encode())
     else:
@@ -211,7 +215,7 @@ def load_cifake(
     """Decode (or read from cache) the whole dataset; raises DatasetError when malformed."""
     source = resolve_data_path(path)
     cache = Path(cache_dir) if cache_dir else default_cache_dir(source)
-    key = fingerprint(source) if source.is_file() or source.is_dir() else ""
+    key = fingerprint(source)
     cache_file = cache / f"cifake-{source.stem}-{key}.npz"
     if cache_file.is_file():
         progress(f"reading decoded images from cache {cache_file}")

@@ -26,6 +26,7 @@ from model_zoo.zoo import HISTORY_FILE, MODEL_FILE, RUNS_DIR
 from training.architectures import ARCHITECTURES, GRADCAM_LAYER, get_architecture
 from training.cli import exit_on_user_error
 from training.data import Dataset, Split, load_cifake, train_validation_split
+from training.distribute import STRATEGIES, is_chief, make_strategy, worker_task
 
 AUGMENTATIONS = ("none", "flip", "flip_shift")
 # Settings that must match for a run to be resumed (epochs may grow: that extends training).
@@ -44,6 +45,7 @@ class TrainConfig:
     validation_fraction: float = 0.1
     max_minutes: float | None = None  # stop after the epoch that would overrun this budget
     weights: str | None = "imagenet"  # pretrained backbones only: "imagenet", a local file, or None
+    strategy: str = "default"  # see training/distribute.py
 
     def __post_init__(self) -> None:
         architecture = get_architecture(self.arch)
@@ -92,7 +94,7 @@ def _augment_fn(kind: str, input_shape: tuple[int, int, int]):
     return augment
 
 
-def _pipeline(x: np.ndarray, y: np.ndarray, config: TrainConfig, input_shape, training: bool):
+def _pipeline(x: np.ndarray, y: np.ndarray, config: TrainConfig, input_shape, training: bool, replicas: int = 1):
     import tensorflow as tf
 
     data = tf.data.Dataset.from_tensor_slices((x, y.astype(np.float32)))
@@ -100,7 +102,7 @@ def _pipeline(x: np.ndarray, y: np.ndarray, config: TrainConfig, input_shape, tr
         data = data.shuffle(min(len(x), 20_000), seed=config.seed, reshuffle_each_iteration=True)
         if config.augment != "none":
             data = data.map(_augment_fn(config.augment, input_shape), num_parallel_calls=tf.data.AUTOTUNE)
-    return data.batch(config.batch_size).prefetch(tf.data.AUTOTUNE)
+    return data.batch(config.batch_size * replicas).prefetch(tf.data.AUTOTUNE)
 
 
 class _RunState:
@@ -152,9 +154,12 @@ def _epoch_callback(run: _RunState, state: dict, config: TrainConfig):
     return EpochCheckpoint()
 
 
-def _fit(config: TrainConfig, train: Split, validation: Split, run: _RunState, card: dict) -> dict:
+def _fit(config: TrainConfig, train: Split, validation: Split, run: _RunState, card: dict, callbacks: list) -> dict:
     """Train (or resume) until config.epochs; returns the final run state."""
     import keras
+
+    strategy = make_strategy(config.strategy)
+    replicas = strategy.num_replicas_in_sync
 
     architecture = get_architecture(config.arch)
     settings = {k: v for k, v in asdict(config).items() if k in RESUME_KEYS}
@@ -164,15 +169,16 @@ def _fit(config: TrainConfig, train: Split, validation: Split, run: _RunState, c
             f"run '{config.name}' in {run.folder} was started with other settings {state['settings']}; "
             f"pass --restart to discard it or --name to train under another name"
         )
-    if state is not None and state["epoch"] > 0:
-        print(f"resuming '{config.name}' after epoch {state['epoch']} from {run.last}", flush=True)
-        model = keras.saving.load_model(run.last, safe_mode=True)
-    else:
-        state = {"settings": settings, "epoch": 0, "best_epoch": 0, "best_val_loss": float("inf"),
-                 "wall_seconds": 0.0, "history": []}
-        keras.utils.set_random_seed(config.seed)
-        model = architecture.build(weights=config.weights)
-        model.compile(optimizer=keras.optimizers.Adam(config.lr), loss="binary_crossentropy", metrics=["accuracy"])
+    with strategy.scope():  # variables must be created under the strategy to be mirrored
+        if state is not None and state["epoch"] > 0:
+            print(f"resuming '{config.name}' after epoch {state['epoch']} from {run.last}", flush=True)
+            model = keras.saving.load_model(run.last, safe_mode=True)
+        else:
+            state = {"settings": settings, "epoch": 0, "best_epoch": 0, "best_val_loss": float("inf"),
+                     "wall_seconds": 0.0, "history": []}
+            keras.utils.set_random_seed(config.seed)
+            model = architecture.build(weights=config.weights)
+            model.compile(optimizer=keras.optimizers.Adam(config.lr), loss="binary_crossentropy", metrics=["accuracy"])
     if state["epoch"] >= config.epochs:
         print(f"'{config.name}' already trained for {state['epoch']} epochs; publishing it", flush=True)
         return state
@@ -181,13 +187,14 @@ def _fit(config: TrainConfig, train: Split, validation: Split, run: _RunState, c
     x_val = batch_to_model_input(validation.images, card)
     shape = architecture.input_shape
     print(f"training '{config.name}' ({config.arch}, {model.count_params():,} parameters) on {len(train):,} images, "
-          f"validating on {len(validation):,}; epochs {state['epoch'] + 1}..{config.epochs}", flush=True)
+          f"validating on {len(validation):,}; epochs {state['epoch'] + 1}..{config.epochs}; "
+          f"{replicas} replica(s), global batch {config.batch_size * replicas}", flush=True)
     model.fit(
-        _pipeline(x_train, train.labels, config, shape, training=True),
-        validation_data=_pipeline(x_val, validation.labels, config, shape, training=False),
+        _pipeline(x_train, train.labels, config, shape, training=True, replicas=replicas),
+        validation_data=_pipeline(x_val, validation.labels, config, shape, training=False, replicas=replicas),
         epochs=config.epochs,
         initial_epoch=state["epoch"],
-        callbacks=[_epoch_callback(run, state, config)],
+        callbacks=[_epoch_callback(run, state, config), *callbacks],
         shuffle=False,  # the pipeline shuffles
         verbose=1 if sys.stdout.isatty() else 2,
     )
@@ -203,14 +210,25 @@ def predict_probabilities(model, images: np.ndarray, card: dict, batch_size: int
     return np.concatenate(out) if out else np.zeros(0, np.float32)
 
 
-def train(config: TrainConfig, dataset: Dataset, zoo: str | os.PathLike | None = None, restart: bool = False) -> ZooEntry:
-    """Train, keep the best epoch by validation loss, and publish `<zoo>/<name>/` atomically."""
+def train(
+    config: TrainConfig,
+    dataset: Dataset,
+    zoo: str | os.PathLike | None = None,
+    restart: bool = False,
+    callbacks: list | None = None,
+) -> ZooEntry | None:
+    """Train, keep the best epoch by validation loss, and publish `<zoo>/<name>/` atomically.
+
+    Extra Keras `callbacks` run after the checkpointing one. Returns the entry, or None
+    on a non-chief worker of a multi-worker run (only the chief publishes).
+    """
     import keras
 
     from model_zoo.metrics import binary_metrics
 
     architecture = get_architecture(config.arch)
-    run = _RunState(zoo_dir(zoo) / RUNS_DIR / config.name)
+    run_name = config.name if is_chief() else f"{config.name}-worker{worker_task()[1]}"
+    run = _RunState(zoo_dir(zoo) / RUNS_DIR / run_name)
     if restart and run.folder.exists():
         shutil.rmtree(run.folder)
     run.folder.mkdir(parents=True, exist_ok=True)
@@ -225,7 +243,9 @@ def train(config: TrainConfig, dataset: Dataset, zoo: str | os.PathLike | None =
     }
     train_index, val_index = train_validation_split(dataset.train.labels, config.validation_fraction, config.seed)
     train_split, val_split = dataset.train.subset(train_index), dataset.train.subset(val_index)
-    state = _fit(config, train_split, val_split, run, card)
+    state = _fit(config, train_split, val_split, run, card, callbacks or [])
+    if not is_chief():
+        return None
 
     best = keras.saving.load_model(run.best, safe_mode=True, compile=False)
     val_metrics = binary_metrics(val_split.labels, predict_probabilities(best, val_split.images, card))
@@ -237,6 +257,7 @@ def train(config: TrainConfig, dataset: Dataset, zoo: str | os.PathLike | None =
             "epochs_run": state["epoch"],
             "best_epoch": state["best_epoch"],
             "batch_size": config.batch_size,
+            "strategy": config.strategy,
             "learning_rate": config.lr,
             "optimizer": "adam",
             "augmentation": config.augment,
@@ -279,6 +300,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--max-minutes", type=float, help="time budget: stop before an epoch would overrun it")
     parser.add_argument("--weights", default="imagenet",
                         help='pretrained backbones: "imagenet" (downloads), a local .h5 file, or "none"')
+    parser.add_argument("--strategy", choices=STRATEGIES, default="default",
+                        help="mirrored: all GPUs of this host; multiworker: hosts listed in TF_CONFIG")
     parser.add_argument("--restart", action="store_true", help="discard a previous run of this name")
     parser.add_argument("--data", help="CIFAKE zip or folder (default: $CIFAKE_PATH)")
     parser.add_argument("--zoo", help="zoo folder (default: $MODEL_ZOO_DIR, else model_zoo/)")
@@ -297,7 +320,7 @@ def main(argv: list[str] | None = None) -> int:
     config = TrainConfig(
         arch=args.arch, name=args.name, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
         augment=args.augment, seed=args.seed, validation_fraction=args.validation_fraction,
-        max_minutes=args.max_minutes, weights=None if args.weights == "none" else args.weights,
+        max_minutes=args.max_minutes, weights=None if args.weights == "none" else args.weights, strategy=args.strategy,
     )
     dataset = load_cifake(args.data)
     print(dataset.summary(), flush=True)

@@ -1,0 +1,165 @@
+"""Architectures, the training and evaluation CLIs, zoo entries they write, and resuming."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import keras
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.metrics import accuracy_score, roc_auc_score
+
+from model_zoo import ZooError, list_entries, load_model, read_entry
+from training.architectures import ARCHITECTURES, GRADCAM_LAYER
+from training.evaluate import main as evaluate_main
+from training.train import TrainConfig, train
+from training.train import main as train_main
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.parametrize("name", list(ARCHITECTURES))
+def test_each_architecture_builds_and_outputs_one_probability(name):
+    arch = ARCHITECTURES[name]
+    model = arch.build(weights=None)
+    x = np.random.default_rng(0).uniform(0, 1, (2, *arch.input_shape)).astype(np.float32)
+    y = model.predict(x, verbose=0)
+    assert y.shape == (2, 1) and np.all((0 <= y) & (y <= 1))
+    assert model.get_layer(GRADCAM_LAYER) is not None
+    if not arch.pretrained:
+        assert model.count_params() < 1_000_000
+
+
+def test_custom_cnns_differ_only_in_how_they_downsample():
+    def kinds(name):
+        return {type(layer).__name__ for layer in ARCHITECTURES[name].build().layers}
+
+    assert "MaxPooling2D" in kinds("cnn_maxpool") and "AveragePooling2D" not in kinds("cnn_maxpool")
+    assert "AveragePooling2D" in kinds("cnn_avgpool") and "MaxPooling2D" not in kinds("cnn_avgpool")
+    assert not {"MaxPooling2D", "AveragePooling2D"} & kinds("cnn_strided")
+
+
+def test_list_prints_one_architecture_per_line(capsys):
+    assert train_main(["--list"]) == 0
+    assert capsys.readouterr().out.split() == list(ARCHITECTURES)
+
+
+def test_trained_entry_is_valid_loadable_and_consistent(trained_zoo, synthetic_dataset):
+    entries, problems = list_entries(trained_zoo)
+    assert [e.name for e in entries] == ["cnn_maxpool", "cnn_strided"] and problems == []
+    for entry in entries:
+        model = load_model(entry)
+        card = entry.card
+        assert card["params"] == model.count_params()
+        assert card["size_bytes"] == entry.model_path.stat().st_size < 15_000_000
+        assert card["train"]["epochs_run"] == 2 and 1 <= card["train"]["best_epoch"] <= 2
+        history = entry.history()
+        assert list(history.columns) == ["epoch", "loss", "accuracy", "val_loss", "val_accuracy", "seconds"]
+        assert len(history) == 2
+        assert card["train"]["best_epoch"] == int(history.loc[history.val_loss.idxmin(), "epoch"])
+        # Stored predictions cover the whole test split and agree with the stored metrics.
+        predictions = entry.test_predictions()
+        test = card["metrics"]["test"]
+        assert len(predictions) == test["n"] == len(synthetic_dataset.test)
+        assert sorted(predictions.path) == sorted(synthetic_dataset.test.paths)
+        predicted = (predictions.prob_fake >= 0.5).astype(int)
+        assert test["accuracy"] == pytest.approx(accuracy_score(predictions.label, predicted), abs=1e-9)
+        assert test["roc_auc"] == pytest.approx(roc_auc_score(predictions.label, predictions.prob_fake), abs=1e-4)
+        tn, fp, fn, tp = np.array(test["confusion_matrix"]).ravel()
+        assert tp == ((predicted == 1) & (predictions.label == 1)).sum() and tn + fp + fn + tp == test["n"]
+        assert card["metrics"]["validation"]["n"] == card["train"]["n_validation"]
+
+
+def test_a_model_learns_the_synthetic_difference(trained_zoo):
+    # Two epochs are enough for the FAKE pattern: ranking must be far better than chance.
+    aucs = [read_entry(name, trained_zoo).card["metrics"]["test"]["roc_auc"] for name in ("cnn_maxpool", "cnn_strided")]
+    assert max(aucs) > 0.9
+
+
+def test_evaluate_cli_rewrites_metrics_and_rejects_unknown_names(trained_zoo, synthetic_zip, tmp_path, capsys):
+    zoo = shutil.copytree(trained_zoo, tmp_path / "zoo", ignore=shutil.ignore_patterns(".runs"))
+    (zoo / "cnn_maxpool" / "test_predictions.csv").unlink()
+    assert evaluate_main(["cnn_maxpool", "--data", str(synthetic_zip), "--zoo", str(zoo)]) == 0
+    fresh = read_entry("cnn_maxpool", zoo)
+    assert fresh.test_predictions() is not None
+    assert fresh.card["metrics"]["test"] == read_entry("cnn_maxpool", trained_zoo).card["metrics"]["test"]
+    assert evaluate_main(["no_such_model", "--data", str(synthetic_zip), "--zoo", str(zoo)]) == 2
+    assert "no model named 'no_such_model'" in capsys.readouterr().err
+
+
+class _CrashMidEpoch(keras.callbacks.Callback):
+    """Simulates a kill part-way through an epoch."""
+
+    def __init__(self, epoch: int):
+        super().__init__()
+        self.crash_epoch = epoch
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.epoch == self.crash_epoch and batch == 2:
+            raise KeyboardInterrupt
+
+
+def test_interrupted_training_resumes_without_losing_finished_epochs(synthetic_dataset, tmp_path, capsys):
+    config = TrainConfig(arch="cnn_avgpool", epochs=3, batch_size=16)
+    with pytest.raises(KeyboardInterrupt):
+        train(config, synthetic_dataset, tmp_path, callbacks=[_CrashMidEpoch(epoch=1)])
+    assert not (tmp_path / "cnn_avgpool").exists()  # nothing published from a crashed run
+    state = json.loads((tmp_path / ".runs" / "cnn_avgpool" / "state.json").read_text())
+    assert state["epoch"] == 1
+    first_epoch = state["history"][0]
+
+    entry = train(config, synthetic_dataset, tmp_path)
+    assert "resuming 'cnn_avgpool' after epoch 1" in capsys.readouterr().out
+    history = entry.history()
+    assert list(history.epoch) == [1, 2, 3]
+    assert history.iloc[0].to_dict() == pytest.approx(first_epoch)
+    # Changed settings must not silently mix into the old run.
+    with pytest.raises(ZooError, match="other settings"):
+        train(TrainConfig(arch="cnn_avgpool", epochs=4, batch_size=32), synthetic_dataset, tmp_path)
+
+
+def test_a_crash_while_publishing_leaves_no_entry(synthetic_dataset, tmp_path, monkeypatch):
+    import training.train as train_module
+
+    def broken_write_card(folder, card):
+        (folder / "card.json").write_text("{")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(train_module, "write_card", broken_write_card)
+    with pytest.raises(OSError, match="disk full"):
+        train(TrainConfig(arch="cnn_strided", epochs=1, batch_size=32), synthetic_dataset, tmp_path)
+    assert not (tmp_path / "cnn_strided").exists() and not list(tmp_path.glob(".tmp-*"))
+
+
+MIRRORED_SCRIPT = """
+import sys, tensorflow as tf
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+from training.data import load_cifake
+from training.train import TrainConfig, train
+data = load_cifake(sys.argv[1], cache_dir=sys.argv[3], progress=lambda m: None)
+train(TrainConfig(arch="cnn_maxpool", epochs=1, batch_size=16, strategy="mirrored"), data, sys.argv[2])
+"""
+
+
+def test_mirrored_training_on_two_logical_cpus_writes_a_valid_entry(synthetic_zip, tmp_path):
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "2"}
+    result = subprocess.run(
+        [sys.executable, "-c", MIRRORED_SCRIPT, str(synthetic_zip), str(tmp_path / "zoo"), str(tmp_path / "cache")],
+        capture_output=True, text=True, env=env, timeout=600, cwd=ROOT,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "2 replica(s), global batch 32" in result.stdout
+    entry = read_entry("cnn_maxpool", tmp_path / "zoo")
+    assert entry.card["train"]["strategy"] == "mirrored"
+    assert len(pd.read_csv(entry.path / "history.csv")) == 1
+    load_model(entry)
