@@ -1,0 +1,1 @@
+"""Benchmarks: speed and memory figures printed by scripts (`python -m bench.<name>`), never timed tests."""

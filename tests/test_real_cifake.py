@@ -1,0 +1,43 @@
+"""Checks on the real CIFAKE dataset; they run only when CIFAKE_PATH points at it (CI sets it when present)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+import model_zoo
+from model_zoo import binary_metrics, list_entries, load_model
+from training.data import load_cifake
+from training.train import predict_probabilities
+
+CIFAKE = os.environ.get("CIFAKE_PATH", "")
+SHIPPED_ZOO = Path(model_zoo.__file__).resolve().parent
+
+pytestmark = pytest.mark.skipif(not CIFAKE or not Path(CIFAKE).exists(),
+                                reason="real CIFAKE not available: set CIFAKE_PATH to the Kaggle zip or folder")
+
+
+@pytest.fixture(scope="module")
+def cifake():
+    return load_cifake(CIFAKE)
+
+
+def test_real_cifake_has_the_published_counts(cifake):
+    assert cifake.train.counts() == {"REAL": 50_000, "FAKE": 50_000}
+    assert cifake.test.counts() == {"REAL": 10_000, "FAKE": 10_000}
+    assert cifake.train.images.shape[1:] == (32, 32, 3)
+
+
+def test_shipped_models_stored_test_accuracy_matches_a_fresh_evaluation(cifake):
+    entries, problems = list_entries(SHIPPED_ZOO)
+    assert problems == [], problems
+    if not entries:
+        pytest.skip("the shipped zoo is empty: fill it with `make zoo CIFAKE_PATH=...`")
+    for entry in entries:
+        stored = entry.test_metrics
+        assert stored is not None and stored["n"] == 20_000, f"{entry.name} was not evaluated on the full test set"
+        fresh = binary_metrics(cifake.test.labels, predict_probabilities(load_model(entry), cifake.test.images, entry.card))
+        assert fresh["accuracy"] == pytest.approx(stored["accuracy"], abs=1e-3), entry.name
+        assert fresh["roc_auc"] == pytest.approx(stored["roc_auc"], abs=1e-3), entry.name
