@@ -1,0 +1,347 @@
+"""Score image files and folders with zoo models: one row per image per model.
+
+    python -m training.predict PATH [PATH ...] [--model NAME|best|all] [--zoo DIR]
+                               [--out results.csv|.json|.jsonl] [--format csv|json|jsonl]
+                               [--recursive] [--batch-size N] [--shard i/n]
+
+Rows hold path, model, label (REAL/FAKE), prob_fake and error; a file that cannot
+be decoded gets an error row and the run goes on. JSON records also carry
+"predictions" shaped like the Hugging Face image-classification pipeline,
+[{"label": "FAKE", "score": 0.97}, {"label": "REAL", "score": 0.03}].
+`--model best` (the default) picks the entry with the highest test accuracy
+(validation accuracy when none was evaluated); `all` runs every usable entry.
+
+Sharding a big folder across N workers: every worker lists the same files, sorts
+them, and keeps those whose index in the sorted list % N == i, so the shards are
+disjoint and together cover every file:
+    worker 0:  python -m training.predict photos/ --recursive --shard 0/2 --out part0.csv
+    worker 1:  python -m training.predict photos/ --recursive --shard 1/2 --out part1.csv
+Decoding runs in a thread pool (Pillow releases the GIL) while the model scores
+the previous batch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import sys
+import time
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+
+from model_zoo import (
+    ImageError,
+    ZooEntry,
+    ZooError,
+    batch_to_model_input,
+    decode_for_card,
+    input_size,
+    list_entries,
+    load_model,
+    read_entry,
+)
+from training.cli import exit_on_user_error
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff")
+FORMATS = ("csv", "json", "jsonl")
+COLUMNS = ("path", "model", "label", "prob_fake", "error")
+THRESHOLD = 0.5  # P(FAKE) at or above this is labelled FAKE
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keras is imported lazily, after this
+
+
+@dataclass
+class LoadedModel:
+    entry: ZooEntry
+    model: Any  # keras.Model
+
+    @property
+    def name(self) -> str:
+        return self.entry.name
+
+    @property
+    def card(self) -> dict:
+        return self.entry.card
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """'i/n' -> (i, n) with 0 <= i < n."""
+    try:
+        index, count = (int(part) for part in text.split("/"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--shard must look like i/n (e.g. 0/4), got {text!r}") from None
+    if count < 1 or not 0 <= index < count:
+        raise argparse.ArgumentTypeError(f"--shard {text}: need 0 <= i < n")
+    return index, count
+
+
+def collect_files(paths: Iterable[str | os.PathLike], recursive: bool = False) -> list[Path]:
+    """Files named directly (any extension) plus image files inside folders; sorted, without duplicates."""
+    found: set[Path] = set()
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            candidates = path.rglob("*") if recursive else path.iterdir()
+            found.update(p for p in candidates if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
+                         and not p.name.startswith("."))
+        elif path.exists():
+            found.add(path)
+        else:
+            raise FileNotFoundError(f"{path}: no such file or folder")
+    return sorted(found, key=str)
+
+
+def shard(files: list[Path], index: int, count: int) -> list[Path]:
+    """The files whose position in the sorted list % count == index."""
+    return [f for position, f in enumerate(sorted(files, key=str)) if position % count == index]
+
+
+def label_for(prob_fake: float) -> str:
+    return "FAKE" if prob_fake >= THRESHOLD else "REAL"
+
+
+def hf_predictions(prob_fake: float) -> list[dict[str, Any]]:
+    """Hugging Face image-classification pipeline shape, highest score first."""
+    scores = [{"label": "FAKE", "score": round(float(prob_fake), 6)}, {"label": "REAL", "score": round(1 - float(prob_fake), 6)}]
+    return sorted(scores, key=lambda s: -s["score"])
+
+
+def predict_batch(model: Any, images: np.ndarray | list[np.ndarray], card: dict) -> np.ndarray:
+    """P(FAKE) for a batch of uint8 RGB images, prepared by the card's preprocessing."""
+    if len(images) == 0:
+        return np.zeros(0, np.float32)
+    x = batch_to_model_input(images, card)
+    return np.asarray(model.predict_on_batch(x), dtype=np.float32).reshape(-1)
+
+
+def pick_best(entries: list[ZooEntry]) -> ZooEntry:
+    """Highest test accuracy; entries never evaluated compete on validation accuracy."""
+    if not entries:
+        raise ZooError("the zoo has no usable models (train one with `python -m training.train --arch cnn_maxpool`)")
+
+    def score(entry: ZooEntry) -> tuple[int, float]:
+        metrics = entry.card["metrics"]
+        if metrics.get("test"):
+            return 1, float(metrics["test"]["accuracy"])
+        return 0, float(metrics.get("validation", {}).get("accuracy", 0.0))
+
+    return max(entries, key=score)
+
+
+def resolve_models(choice: str, zoo: str | os.PathLike | None, warn=print) -> list[LoadedModel]:
+    """Load NAME, best or all; broken entries are reported through `warn` and skipped."""
+    if choice not in ("best", "all"):
+        entry = read_entry(choice, zoo)
+        return [LoadedModel(entry, load_model(entry))]
+    entries, problems = list_entries(zoo)
+    for problem in problems:
+        warn(f"skipping zoo entry '{problem.name}': {problem.message}")
+    loaded = []
+    # 'best' falls back to the next best entry when the best one's model will not load.
+    candidates = list(entries)
+    while candidates:
+        entry = pick_best(candidates) if choice == "best" else candidates[0]
+        candidates.remove(entry)
+        try:
+            loaded.append(LoadedModel(entry, load_model(entry)))
+        except ZooError as exc:
+            warn(f"skipping zoo entry '{entry.name}': {exc}")
+            continue
+        if choice == "best":
+            break
+    if not loaded:
+        raise ZooError(f"no usable models in {zoo or 'the zoo'} (train one with `python -m training.train --arch cnn_maxpool`)")
+    return loaded
+
+
+def _decode_key(card: dict) -> tuple:
+    """Models that see images identically share one decode."""
+    return input_size(card), card["preprocessing"].get("resize", "area")
+
+
+def decode_batch(files: list[Path], card: dict) -> tuple[np.ndarray, list[int], dict[int, str]]:
+    """Decode files for a card: (stacked images, positions that decoded, {position: error})."""
+    height, width = input_size(card)
+    images, good, errors = [], [], {}
+    for position, path in enumerate(files):
+        try:
+            images.append(decode_for_card(path, card, name=str(path)))
+            good.append(position)
+        except (ImageError, OSError) as exc:
+            errors[position] = str(exc)
+    stacked = np.stack(images) if images else np.zeros((0, height, width, 3), np.uint8)
+    return stacked, good, errors
+
+
+def score_files(
+    files: list[Path], models: list[LoadedModel], batch_size: int = 256, workers: int | None = None
+) -> Iterator[dict[str, Any]]:
+    """Yield one row per file per model, decoding batches ahead in threads while the model predicts."""
+    groups: dict[tuple, list[LoadedModel]] = {}
+    for loaded in models:
+        groups.setdefault(_decode_key(loaded.card), []).append(loaded)
+    workers = workers or min(4, os.cpu_count() or 1)
+    batches = [files[i : i + batch_size] for i in range(0, len(files), batch_size)]
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        pending: list[tuple[list[Path], list[Future]]] = []
+        ahead = workers + 1  # batches in flight: enough to keep the model busy, bounded memory
+        submitted = 0
+        for done in range(len(batches)):
+            while submitted < len(batches) and submitted - done < ahead:
+                batch = batches[submitted]
+                pending.append((batch, [pool.submit(decode_batch, batch, group[0].card) for group in groups.values()]))
+                submitted += 1
+            batch, futures = pending.pop(0)
+            for group, future in zip(groups.values(), futures, strict=True):
+                images, good, errors = future.result()
+                for loaded in group:
+                    probs = predict_batch(loaded.model, images, loaded.card)
+                    scored = dict(zip(good, probs, strict=True))
+                    for position, path in enumerate(batch):
+                        if position in errors:
+                            yield {"path": str(path), "model": loaded.name, "label": "", "prob_fake": None,
+                                   "error": errors[position]}
+                        else:
+                            prob = float(scored[position])
+                            yield {"path": str(path), "model": loaded.name, "label": label_for(prob),
+                                   "prob_fake": prob, "error": ""}
+
+
+class RowWriter:
+    """Streams rows as CSV, one JSON array, or JSON lines."""
+
+    def __init__(self, stream: IO[str], fmt: str):
+        self.stream, self.fmt, self.count = stream, fmt, 0
+        if fmt == "csv":
+            self.csv = csv.DictWriter(stream, fieldnames=COLUMNS, lineterminator="\n")
+            self.csv.writeheader()
+        elif fmt == "json":
+            stream.write("[")
+
+    @staticmethod
+    def record(row: dict[str, Any]) -> dict[str, Any]:
+        if row["error"]:
+            return {"path": row["path"], "model": row["model"], "error": row["error"]}
+        return {"path": row["path"], "model": row["model"], "label": row["label"],
+                "prob_fake": round(row["prob_fake"], 6), "predictions": hf_predictions(row["prob_fake"])}
+
+    def write(self, row: dict[str, Any]) -> None:
+        if self.fmt == "csv":
+            prob = "" if row["prob_fake"] is None else f"{row['prob_fake']:.6f}"
+            self.csv.writerow({**row, "prob_fake": prob})
+        elif self.fmt == "json":
+            self.stream.write(("," if self.count else "") + "\n  " + json.dumps(self.record(row)))
+        else:
+            self.stream.write(json.dumps(self.record(row)) + "\n")
+        self.count += 1
+
+    def close(self) -> None:
+        if self.fmt == "json":
+            self.stream.write("\n]\n" if self.count else "]\n")
+        self.stream.flush()
+
+
+class Progress:
+    """One status line on stderr with images/s, redrawn in place on a terminal."""
+
+    def __init__(self, total: int, stream: IO[str] = sys.stderr, every: float = 1.0):
+        self.total, self.stream, self.every = total, stream, every
+        self.start = self.last = time.perf_counter()
+        self.tty = stream.isatty()
+
+    def line(self, done: int) -> str:
+        seconds = max(time.perf_counter() - self.start, 1e-9)
+        percent = 100 * done // max(self.total, 1)
+        return f"scanned {done:,}/{self.total:,} images ({percent}%), {done / seconds:,.0f} images/s"
+
+    def update(self, done: int) -> None:
+        now = time.perf_counter()
+        if now - self.last >= self.every:
+            self.last = now
+            self.stream.write(("\r" if self.tty else "") + self.line(done) + ("" if self.tty else "\n"))
+            self.stream.flush()
+
+    def finish(self, done: int, errors: int) -> None:
+        note = f"; {errors:,} file(s) could not be read (see the error column)" if errors else ""
+        self.stream.write(("\r" if self.tty else "") + self.line(done) + note + "\n")
+        self.stream.flush()
+
+
+def output_format(out: str | None, fmt: str | None) -> str:
+    if fmt:
+        return fmt
+    suffix = Path(out).suffix.lower().lstrip(".") if out else ""
+    return suffix if suffix in FORMATS else "csv"
+
+
+def run(args: argparse.Namespace, stdout: IO[str] = sys.stdout) -> int:
+    """Scan with parsed arguments; rows go to --out (written atomically) or stdout."""
+    def warn(message: str) -> None:
+        print(f"warning: {message}", file=sys.stderr, flush=True)
+
+    files = collect_files(args.paths, args.recursive)
+    if args.shard:
+        files = shard(files, *args.shard)
+    if not files:
+        raise FileNotFoundError(f"no image files found in {', '.join(map(str, args.paths))}"
+                                + ("" if args.recursive else " (use --recursive for subfolders)"))
+    models = resolve_models(args.model, args.zoo, warn)
+    print(f"scoring {len(files):,} file(s) with {', '.join(m.name for m in models)}", file=sys.stderr, flush=True)
+    fmt = output_format(args.out, args.format)
+    out_path = Path(args.out) if args.out else None
+    partial = out_path.with_name(out_path.name + ".partial") if out_path else None
+    stream = open(partial, "w", newline="", encoding="utf-8") if partial else stdout  # noqa: SIM115
+    writer, progress = RowWriter(stream, fmt), Progress(len(files))
+    errors, rows_per_file = 0, len(models)
+    try:
+        for row in score_files(files, models, args.batch_size):
+            writer.write(row)
+            errors += bool(row["error"])
+            progress.update(writer.count // rows_per_file)
+        writer.close()
+    finally:
+        if partial:
+            stream.close()
+    if out_path and partial:
+        os.replace(partial, out_path)
+    progress.finish(len(files), errors // rows_per_file)
+    if out_path:
+        print(f"wrote {writer.count:,} row(s) to {out_path}", file=sys.stderr)
+    return 0
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m training.predict", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("paths", nargs="+", metavar="PATH", help="image files and/or folders")
+    parser.add_argument("--model", default="best", help="zoo entry NAME, 'best' (default) or 'all'")
+    parser.add_argument("--zoo", help="zoo folder (default: $MODEL_ZOO_DIR, else model_zoo/)")
+    parser.add_argument("--out", help="output file (.csv, .json or .jsonl); default: stdout")
+    parser.add_argument("--format", choices=FORMATS, help="output format (default: from --out's suffix, else csv)")
+    parser.add_argument("--recursive", action="store_true", help="also scan subfolders")
+    parser.add_argument("--batch-size", type=_positive_int, default=256)
+    parser.add_argument("--shard", type=parse_shard, metavar="i/n", help="only files whose sorted index % n == i")
+    return parser.parse_args(argv)
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+@exit_on_user_error
+def main(argv: list[str] | None = None) -> int:
+    return run(parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
