@@ -163,3 +163,14 @@ def test_mirrored_training_on_two_logical_cpus_writes_a_valid_entry(synthetic_zi
     assert entry.card["train"]["strategy"] == "mirrored"
     assert len(pd.read_csv(entry.path / "history.csv")) == 1
     load_model(entry)
+
+
+def test_leaderboard_ranks_evaluated_models(trained_zoo, capsys):
+    from training.leaderboard import main as leaderboard_main
+
+    assert leaderboard_main(["--zoo", str(trained_zoo)]) == 0
+    out = capsys.readouterr().out
+    rows = [line for line in out.splitlines() if line.startswith("| cnn_")]
+    accuracies = [float(row.split("|")[2].strip().rstrip("%")) for row in rows]
+    assert len(rows) == 2 and accuracies == sorted(accuracies, reverse=True)
+    assert "80 images" in out
