@@ -1,0 +1,176 @@
+"""JSON prediction API over the zoo, for programs that want a verdict per image.
+
+    python -m dashboard.api [--host 127.0.0.1] [--port 8000] [--zoo DIR]      (or `make api`)
+
+    GET  /health    {"status": "ok", "models": [...]}; 503 while no model is usable
+    GET  /models    the key fields of each usable zoo card, plus the entries that were skipped
+    POST /predict   multipart field "image", optional form field "model" (default: every model)
+                    -> {"filename", "bytes", "verdicts": [{"model", "label", "prob_fake", "predictions"}]}
+
+    curl -F image=@photo.jpg http://127.0.0.1:8000/predict
+
+Models load once when the app is created. Every error is JSON {"error": "..."}:
+400 no image field, 404 unknown model, 413 upload over the byte limit, 422 a file
+that is not a usable image (unreadable, truncated, over the pixel limit). A bad
+image never causes a 500.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Flask, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from model_zoo import ImageError, ZooEntry, ZooError, decode_for_card, list_entries, load_model, zoo_dir
+from model_zoo.images import MAX_BYTES, MAX_PIXELS
+from training.predict import hf_predictions, label_for, predict_batch
+
+log = logging.getLogger("dashboard.api")
+
+# Uploads are single images: 20 MB covers any real photo; the pixel limit is decode_image's.
+MAX_UPLOAD_BYTES = min(20 * 1024 * 1024, MAX_BYTES)
+CARD_FIELDS = ("name", "architecture", "description", "input_shape", "params", "size_bytes", "created")
+METRIC_FIELDS = ("accuracy", "precision", "recall", "f1", "roc_auc", "n")
+
+
+@dataclass
+class ServedModel:
+    entry: ZooEntry
+    model: Any  # keras.Model
+    lock: threading.Lock  # one prediction at a time per model: Keras models are not documented thread-safe
+
+    def predict(self, image) -> float:
+        with self.lock:
+            return float(predict_batch(self.model, image[None], self.entry.card)[0])
+
+
+def card_summary(entry: ZooEntry) -> dict[str, Any]:
+    """The card fields a client needs to choose a model."""
+    card = entry.card
+    summary = {key: card[key] for key in CARD_FIELDS if key in card}
+    summary["preprocessing"] = card["preprocessing"]
+    summary["metrics"] = {
+        split: {key: values[key] for key in METRIC_FIELDS if key in values}
+        for split, values in card["metrics"].items() if isinstance(values, dict)
+    }
+    return summary
+
+
+def load_served_models(zoo) -> tuple[dict[str, ServedModel], list[dict[str, str]]]:
+    """Load and warm up every usable entry; broken ones are reported, not fatal."""
+    import numpy as np
+
+    entries, problems = list_entries(zoo)
+    skipped = [{"name": p.name, "error": p.message} for p in problems]
+    served: dict[str, ServedModel] = {}
+    for entry in entries:
+        try:
+            model = load_model(entry)
+        except ZooError as exc:
+            skipped.append({"name": entry.name, "error": str(exc)})
+            continue
+        one = ServedModel(entry, model, threading.Lock())
+        height, width, _ = entry.card["input_shape"]
+        one.predict(np.zeros((height, width, 3), np.uint8))  # compile now, not on the first request
+        served[entry.name] = one
+    for problem in skipped:
+        log.warning("skipping zoo entry %s: %s", problem["name"], problem["error"])
+    return served, skipped
+
+
+def _error(status: int, message: str):
+    response = jsonify({"error": message})
+    response.status_code = status
+    return response
+
+
+def create_app(zoo: str | os.PathLike | None = None, max_upload_bytes: int = MAX_UPLOAD_BYTES) -> Flask:
+    """The API over `zoo` (default: $MODEL_ZOO_DIR, else model_zoo/); models are loaded here, once."""
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = max_upload_bytes
+    served, skipped = load_served_models(zoo)
+    app.extensions["zoo_models"] = served
+    app.extensions["zoo_skipped"] = skipped
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException):
+        if exc.code == 413:
+            limit = f"{max_upload_bytes:,} bytes ({max_upload_bytes / 2**20:.1f} MB)"
+            return _error(413, f"upload is larger than the limit of {limit}")
+        return _error(exc.code or 500, exc.description or exc.name)
+
+    @app.errorhandler(Exception)
+    def unexpected_error(exc: Exception):
+        log.exception("unexpected error")
+        return _error(500, f"internal error ({type(exc).__name__})")
+
+    @app.get("/health")
+    def health():
+        body = {"status": "ok" if served else "no usable models", "models": sorted(served), "skipped": len(skipped)}
+        return jsonify(body), 200 if served else 503
+
+    @app.get("/models")
+    def models():
+        return jsonify({"zoo": str(zoo_dir(zoo)), "models": [card_summary(m.entry) for m in served.values()],
+                        "skipped": skipped})
+
+    @app.post("/predict")
+    def predict():
+        upload = request.files.get("image")
+        if upload is None:
+            return _error(400, "send the image as multipart/form-data field 'image' "
+                               "(e.g. curl -F image=@photo.jpg .../predict)")
+        wanted = request.form.get("model") or None
+        if wanted is not None and wanted not in served:
+            known = ", ".join(sorted(served)) or "none"
+            return _error(404, f"no model named '{wanted}' (available: {known})")
+        if not served:
+            return _error(503, "no usable models in the zoo")
+        chosen = [served[wanted]] if wanted else list(served.values())
+        data = upload.read()
+        name = upload.filename or "upload"
+        verdicts, decoded = [], {}
+        for one in chosen:
+            card = one.entry.card
+            key = (tuple(card["input_shape"]), card["preprocessing"].get("resize", "area"))
+            if key not in decoded:
+                try:
+                    decoded[key] = decode_for_card(data, card, name=name)
+                except ImageError as exc:
+                    return _error(422, str(exc))
+                except Exception as exc:  # an image library surprise is still the image's fault, not a 500
+                    log.warning("decoding %s failed unexpectedly: %r", name, exc)
+                    return _error(422, f"{name}: could not decode image ({type(exc).__name__})")
+            prob = one.predict(decoded[key])
+            verdicts.append({"model": one.entry.name, "label": label_for(prob), "prob_fake": round(prob, 6),
+                             "predictions": hf_predictions(prob)})
+        return jsonify({"filename": name, "bytes": len(data), "verdicts": verdicts})
+
+    return app
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m dashboard.api", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--host", default="127.0.0.1", help="interface to listen on (default: loopback only)")
+    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--zoo", help="zoo folder (default: $MODEL_ZOO_DIR, else model_zoo/)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    app = create_app(args.zoo)
+    served = app.extensions["zoo_models"]
+    print(f"serving {len(served)} model(s) from {zoo_dir(args.zoo)}: {', '.join(served) or 'none'}; "
+          f"limits {MAX_UPLOAD_BYTES // 2**20} MB, {MAX_PIXELS // 1_000_000} megapixels", file=sys.stderr, flush=True)
+    app.run(host=args.host, port=args.port, threaded=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
