@@ -124,7 +124,7 @@ def test_interrupted_training_resumes_without_losing_finished_epochs(synthetic_d
     assert history.iloc[0].to_dict() == pytest.approx(first_epoch)
     # Changed settings must not silently mix into the old run.
     with pytest.raises(ZooError, match="other settings"):
-        train(TrainConfig(arch="cnn_avgpool", epochs=4, batch_size=32), synthetic_dataset, tmp_path)
+        train(TrainConfig(arch="cnn_avgpool", epochs=4, batch_size=16), synthetic_dataset, tmp_path)
 
 
 def test_a_crash_while_publishing_leaves_no_entry(synthetic_dataset, tmp_path, monkeypatch):

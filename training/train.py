@@ -29,8 +29,8 @@ from training.data import Dataset, Split, load_cifake, train_validation_split
 from training.distribute import STRATEGIES, is_chief, make_strategy, worker_task
 
 AUGMENTATIONS = ("none", "flip", "flip_shift")
-# Settings that must match for a run to be resumed (epochs may grow: that extends training).
-RESUME_KEYS = ("arch", "batch_size", "lr", "augment", "seed", "validation_fraction", "weights")
+# Settings that must match for a run to be resumed (epochs too: the learning-rate schedule depends on it).
+RESUME_KEYS = ("arch", "epochs", "batch_size", "lr", "augment", "seed", "validation_fraction", "weights")
 
 
 @dataclass
@@ -178,7 +178,10 @@ def _fit(config: TrainConfig, train: Split, validation: Split, run: _RunState, c
                      "wall_seconds": 0.0, "history": []}
             keras.utils.set_random_seed(config.seed)
             model = architecture.build(weights=config.weights)
-            model.compile(optimizer=keras.optimizers.Adam(config.lr), loss="binary_crossentropy", metrics=["accuracy"])
+            # Cosine decay over the whole run; the schedule is saved with the optimizer, so resuming continues it.
+            steps = config.epochs * int(np.ceil(len(train) / (config.batch_size * replicas)))
+            schedule = keras.optimizers.schedules.CosineDecay(config.lr, decay_steps=steps, alpha=0.02)
+            model.compile(optimizer=keras.optimizers.Adam(schedule), loss="binary_crossentropy", metrics=["accuracy"])
     if state["epoch"] >= config.epochs:
         print(f"'{config.name}' already trained for {state['epoch']} epochs; publishing it", flush=True)
         return state
@@ -259,7 +262,7 @@ def train(
             "batch_size": config.batch_size,
             "strategy": config.strategy,
             "learning_rate": config.lr,
-            "optimizer": "adam",
+            "optimizer": "adam, cosine decay to 2% of the learning rate",
             "augmentation": config.augment,
             "seed": config.seed,
             "validation_fraction": config.validation_fraction,
