@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PORT ?= 8501
 CIFAKE_PATH ?=
-ZOO_EPOCHS ?= 15
+ZOO_EPOCHS ?= 12
 ZOO_MINUTES ?= 28
 ZOO_ARCHS ?= cnn_maxpool cnn_avgpool cnn_strided
 

@@ -55,10 +55,10 @@ def bench_training(dataset, archs: list[str], steps: int, batch_size: int) -> No
         model = arch.build(weights=None)
         model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="binary_crossentropy", metrics=["accuracy"])
         config = TrainConfig(arch=name, batch_size=batch_size, weights=None)
-        model.fit(_pipeline(x[: 5 * batch_size], y[: 5 * batch_size], config, arch.input_shape, True), verbose=0)
+        model.fit(_pipeline(x[: 5 * batch_size], y[: 5 * batch_size], config, arch.input_shape, True), verbose=0, shuffle=False)
         data = _pipeline(x[5 * batch_size :], y[5 * batch_size :], config, arch.input_shape, True)
         start = time.perf_counter()
-        model.fit(data, verbose=0)
+        model.fit(data, verbose=0, shuffle=False)
         rate = steps * batch_size / (time.perf_counter() - start)
         print(f"{name:16} {model.count_params():>10,} {rate:>10,.0f} {TRAIN_IMAGES / rate:>10,.0f} s")
 

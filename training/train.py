@@ -37,7 +37,7 @@ RESUME_KEYS = ("arch", "epochs", "batch_size", "lr", "augment", "seed", "validat
 class TrainConfig:
     arch: str
     name: str | None = None
-    epochs: int = 15
+    epochs: int = 12
     batch_size: int = 128
     lr: float | None = None  # None: the architecture's default
     augment: str = "flip"
@@ -294,7 +294,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--arch", choices=list(ARCHITECTURES), help="architecture to train (see --list)")
     parser.add_argument("--list", action="store_true", help="print the registered architectures and exit")
     parser.add_argument("--name", help="zoo entry name (default: the architecture name)")
-    parser.add_argument("--epochs", type=int, default=15)
+    parser.add_argument("--epochs", type=int, default=12)
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--lr", type=float, help="learning rate (default: the architecture's)")
     parser.add_argument("--augment", choices=AUGMENTATIONS, default="flip")
