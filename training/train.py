@@ -1,6 +1,6 @@
 """Train one architecture on CIFAKE's train split and publish it to the zoo.
 
-    python -m training.train --arch cnn_maxpool [--epochs 15] [--name NAME] [--data PATH]
+    python -m training.train --arch cnn_maxpool [--epochs 12] [--name NAME] [--data PATH]
 
 Keeps the epoch with the lowest validation loss. State is checkpointed after
 every epoch in <zoo>/.runs/<name>/, so running the same command again after an
