@@ -1,0 +1,173 @@
+"""How well do zoo models survive the damage images pick up in the wild?
+
+    python -m training.robustness NAME|all [--data PATH] [--zoo DIR]
+
+Evaluates each model on the test split after every corruption below and writes
+`<zoo>/<name>/robustness.csv` (columns corruption, level, accuracy) atomically:
+    none        level 0: the clean test set, the baseline
+    jpeg        re-compression at quality 95, 75, 50, 30
+    blur        Gaussian blur, sigma 0.5, 1, 2 pixels
+    downscale   shrink by 0.75 / 0.5 and enlarge back (detail lost to resampling)
+    noise       additive Gaussian noise, sigma 2, 5, 10 on the 0-255 scale (fixed seed)
+Corruptions act on the uint8 images; the card's preprocessing follows, as at serving time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import sys
+import time
+from collections.abc import Callable
+
+import cv2
+import numpy as np
+import pandas as pd
+from PIL import Image
+
+from model_zoo import ZooEntry, ZooError, binary_metrics, list_entries, load_model, read_entry, staged_entry, write_card
+from training.cli import exit_on_user_error
+from training.data import Dataset, load_cifake
+
+ROBUSTNESS_FILE = "robustness.csv"
+COLUMNS = ("corruption", "level", "accuracy")
+# (corruption, level) in the order they are evaluated and stored; milder levels first.
+CORRUPTIONS: tuple[tuple[str, float], ...] = (
+    ("none", 0),
+    ("jpeg", 95), ("jpeg", 75), ("jpeg", 50), ("jpeg", 30),
+    ("blur", 0.5), ("blur", 1.0), ("blur", 2.0),
+    ("downscale", 0.75), ("downscale", 0.5),
+    ("noise", 2.0), ("noise", 5.0), ("noise", 10.0),
+)
+
+
+def jpeg_recompress(image: np.ndarray, quality: int) -> np.ndarray:
+    """Encode as JPEG at `quality` in memory and decode again."""
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, format="JPEG", quality=int(quality))
+    return np.asarray(Image.open(buffer).convert("RGB"), dtype=np.uint8)
+
+
+def gaussian_blur(image: np.ndarray, sigma: float) -> np.ndarray:
+    """Gaussian blur with the kernel size derived from sigma (OpenCV's rule)."""
+    return cv2.GaussianBlur(image, (0, 0), sigmaX=float(sigma), sigmaY=float(sigma))
+
+
+def downscale_upscale(image: np.ndarray, factor: float) -> np.ndarray:
+    """Shrink by `factor` (area averaging) and enlarge back to the original size (bilinear)."""
+    height, width = image.shape[:2]
+    small = cv2.resize(image, (max(1, round(width * factor)), max(1, round(height * factor))), interpolation=cv2.INTER_AREA)
+    return cv2.resize(small, (width, height), interpolation=cv2.INTER_LINEAR)
+
+
+def gaussian_noise(images: np.ndarray, sigma: float, seed: int = 0) -> np.ndarray:
+    """Add N(0, sigma) noise on the 0-255 scale, rounded and clipped back to uint8; same seed, same noise."""
+    rng = np.random.default_rng(seed)
+    noisy = images.astype(np.float32) + rng.normal(0.0, float(sigma), size=images.shape).astype(np.float32)
+    return np.clip(np.rint(noisy), 0, 255).astype(np.uint8)
+
+
+_PER_IMAGE: dict[str, Callable[[np.ndarray, float], np.ndarray]] = {
+    "jpeg": jpeg_recompress,
+    "blur": gaussian_blur,
+    "downscale": downscale_upscale,
+}
+
+
+def corrupt(images: np.ndarray, corruption: str, level: float, seed: int = 0) -> np.ndarray:
+    """Apply one corruption to uint8 images (N, H, W, 3) or one image (H, W, 3); shape and dtype are kept."""
+    images = np.asarray(images, dtype=np.uint8)
+    if corruption == "none":
+        return images.copy()
+    if corruption == "noise":
+        return gaussian_noise(images, level, seed)
+    if corruption not in _PER_IMAGE:
+        raise ValueError(f"unknown corruption {corruption!r}; choose one of none, noise, {', '.join(_PER_IMAGE)}")
+    function = _PER_IMAGE[corruption]
+    if images.ndim == 3:
+        return function(images, level)
+    out = np.empty_like(images)
+    for i, image in enumerate(images):
+        out[i] = function(image, level)
+    return out
+
+
+def psnr(reference: np.ndarray, degraded: np.ndarray) -> float:
+    """Peak signal-to-noise ratio in dB (inf for identical images)."""
+    mse = float(np.mean((reference.astype(np.float64) - degraded.astype(np.float64)) ** 2))
+    return float("inf") if mse == 0 else 10 * np.log10(255.0**2 / mse)
+
+
+def robustness_table(
+    model, card: dict, images: np.ndarray, labels: np.ndarray,
+    corruptions: tuple[tuple[str, float], ...] = CORRUPTIONS, seed: int = 0,
+) -> pd.DataFrame:
+    """Accuracy of `model` on `images` after each corruption."""
+    from training.train import predict_probabilities
+
+    rows = []
+    for corruption, level in corruptions:
+        prob_fake = predict_probabilities(model, corrupt(images, corruption, level, seed), card)
+        rows.append({"corruption": corruption, "level": level, "accuracy": binary_metrics(labels, prob_fake)["accuracy"]})
+    return pd.DataFrame(rows, columns=list(COLUMNS))
+
+
+def evaluate_robustness(name: str, dataset: Dataset, zoo: str | os.PathLike | None = None, seed: int = 0) -> pd.DataFrame:
+    """Compute the table for one entry and publish robustness.csv into it atomically."""
+    entry: ZooEntry = read_entry(name, zoo)
+    model = load_model(entry)
+    start = time.time()
+    table = robustness_table(model, entry.card, dataset.test.images, dataset.test.labels, seed=seed)
+    card = dict(entry.card)
+    card["robustness"] = {"dataset": str(dataset.source), "n": len(dataset.test), "seed": seed,
+                          "seconds": round(time.time() - start, 1), "file": ROBUSTNESS_FILE}
+    with staged_entry(name, zoo, from_existing=True) as folder:
+        table.to_csv(folder / ROBUSTNESS_FILE, index=False, float_format="%.6g")
+        write_card(folder, card)
+    return table
+
+
+def format_table(name: str, table: pd.DataFrame) -> str:
+    baseline = float(table.loc[table["corruption"] == "none", "accuracy"].iloc[0])
+    lines = [f"{name}: accuracy under corruption (clean {baseline:.4f})"]
+    for row in table.itertuples():
+        lines.append(f"  {row.corruption:<10} {row.level:>6g}  {row.accuracy:.4f}  ({row.accuracy - baseline:+.4f})")
+    return "\n".join(lines)
+
+
+@exit_on_user_error
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m training.robustness", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("name", metavar="NAME|all", help="a zoo entry, or 'all' for every usable entry")
+    parser.add_argument("--data", help="CIFAKE zip or folder (default: $CIFAKE_PATH)")
+    parser.add_argument("--zoo", help="zoo folder (default: $MODEL_ZOO_DIR, else model_zoo/)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the noise corruption")
+    args = parser.parse_args(argv)
+    if args.name == "all":
+        entries, problems = list_entries(args.zoo)
+        for problem in problems:
+            print(f"warning: skipping zoo entry '{problem.name}': {problem.message}", file=sys.stderr)
+        names = [entry.name for entry in entries]
+        if not names:
+            raise ZooError("no usable models in the zoo (train one with `python -m training.train --arch cnn_maxpool`)")
+    else:
+        names = [read_entry(args.name, args.zoo).name]  # fail fast before decoding the dataset
+    dataset = load_cifake(args.data)
+    failed = 0
+    for name in names:
+        try:
+            table = evaluate_robustness(name, dataset, args.zoo, args.seed)
+        except ZooError as exc:
+            if args.name != "all":
+                raise
+            print(f"warning: skipping zoo entry '{name}': {exc}", file=sys.stderr)
+            failed += 1
+            continue
+        print(format_table(name, table), flush=True)
+    return 1 if failed == len(names) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
