@@ -175,7 +175,7 @@ def _decode_all(source: Path, members: list, progress: Progress, workers: int) -
     images = np.zeros((total, IMAGE_SIZE, IMAGE_SIZE, 3), np.uint8)
     kept = np.zeros(total, bool)
     skipped: list[str] = []
-    done = 0
+    done, last_report = 0, 0.0
     with ProcessPoolExecutor(max_workers=workers) as pool:
         jobs = [pool.submit(_decode_chunk, str(source), [m[0] for m in c], [m[3] for m in c]) for c in chunks]
         for offset, job in zip(range(0, total, chunk), jobs, strict=False):
@@ -184,8 +184,10 @@ def _decode_all(source: Path, members: list, progress: Progress, workers: int) -
             kept[offset : offset + len(chunk_kept)] = chunk_kept
             skipped += reasons
             done += len(chunk_kept)
-            rate = done / max(time.time() - start, 1e-9)
-            progress(f"decoding {done:,}/{total:,} images ({100 * done // total}%), {rate:,.0f} images/s")
+            if time.time() - last_report > 2 or done == total:  # a line every few seconds, not per chunk
+                last_report = time.time()
+                rate = done / max(last_report - start, 1e-9)
+                progress(f"decoding {done:,}/{total:,} images ({100 * done // total}%), {rate:,.0f} images/s")
     arrays = {}
     for split in SPLITS:
         index = np.array([i for i, m in enumerate(members) if m[1] == split and kept[i]], dtype=np.int64)
