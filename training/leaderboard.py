@@ -28,7 +28,7 @@ def leaderboard_markdown(entries: list[ZooEntry]) -> str:
             f"{card['train']['epochs_run']} | {card['train']['wall_seconds'] / 60:.1f} min |"
         )
     n = evaluated[0].test_metrics["n"]
-    rows.append(f"\nAll figures on the CIFAKE test set ({n:,} images), never seen in training or model selection.")
+    rows.append(f"\nAll figures on the test split ({n:,} images), never seen in training or model selection.")
     return "\n".join(rows)
 
 
