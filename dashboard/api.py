@@ -102,7 +102,8 @@ def create_app(zoo: str | os.PathLike | None = None, max_upload_bytes: int = MAX
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
         if exc.code == 413:
-            limit = f"{max_upload_bytes:,} bytes ({max_upload_bytes / 2**20:.1f} MB)"
+            limit_bytes = app.config["MAX_CONTENT_LENGTH"]
+            limit = f"{limit_bytes:,} bytes ({limit_bytes / 2**20:.1f} MB)"
             return _error(413, f"upload is larger than the limit of {limit}")
         return _error(exc.code or 500, exc.description or exc.name)
 
