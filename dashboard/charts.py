@@ -1,0 +1,167 @@
+"""Plotly figures for the dashboard pages; plain functions of data frames and arrays, no Streamlit."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+import plotly.express as px
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from dashboard.evaluation import expected_calibration_error, normalized_confusion, pr_points, reliability_bins, roc_points
+
+CLASS_NAMES = ["REAL", "FAKE"]
+_MARGIN = dict(l=10, r=10, t=50, b=10)
+
+
+def confusion_figure(confusion: list[list[int]] | np.ndarray, title: str = "Confusion matrix",
+                     normalized: bool = False) -> go.Figure:
+    """Rows = true class, columns = predicted class; counts or row-normalised rates."""
+    counts = np.asarray(confusion, dtype=float)
+    values = normalized_confusion(counts) if normalized else counts
+    text = [[f"{v:.1%}" if normalized else f"{int(v):,}" for v in row] for row in values]
+    figure = go.Figure(go.Heatmap(
+        z=values, x=[f"pred {c}" for c in CLASS_NAMES], y=[f"true {c}" for c in CLASS_NAMES],
+        text=text, texttemplate="%{text}", colorscale="Blues", showscale=False,
+        zmin=0, zmax=1 if normalized else max(1.0, float(values.max())),
+    ))
+    figure.update_yaxes(autorange="reversed")
+    figure.update_layout(title=title, height=300, margin=_MARGIN)
+    return figure
+
+
+def roc_figure(curves: Mapping[str, tuple[np.ndarray, np.ndarray]]) -> go.Figure:
+    """ROC curves of several models (name -> (labels, P(FAKE))) over the chance diagonal."""
+    figure = go.Figure()
+    figure.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", line=dict(dash="dash", color="grey"), name="chance"))
+    for name, (labels, probs) in curves.items():
+        points = roc_points(labels, probs)
+        if points.empty:
+            continue
+        auc = float(np.trapezoid(points["tpr"], points["fpr"]))
+        figure.add_trace(go.Scatter(x=points["fpr"], y=points["tpr"], mode="lines", name=f"{name} (AUC {auc:.3f})"))
+    figure.update_layout(title="ROC curve", xaxis_title="false positive rate (REAL called FAKE)",
+                         yaxis_title="true positive rate (FAKE caught)", height=380, margin=_MARGIN,
+                         xaxis=dict(range=[0, 1]), yaxis=dict(range=[0, 1.02]))
+    return figure
+
+
+def pr_figure(curves: Mapping[str, tuple[np.ndarray, np.ndarray]]) -> go.Figure:
+    """Precision-recall curves (FAKE is the positive class) of several models."""
+    figure = go.Figure()
+    for name, (labels, probs) in curves.items():
+        points = pr_points(labels, probs)
+        if points.empty:
+            continue
+        figure.add_trace(go.Scatter(x=points["recall"], y=points["precision"], mode="lines",
+                                    name=f"{name} (AP {points.attrs['ap']:.3f})"))
+    figure.update_layout(title="Precision-recall curve", xaxis_title="recall", yaxis_title="precision",
+                         height=380, margin=_MARGIN, xaxis=dict(range=[0, 1]), yaxis=dict(range=[0, 1.02]))
+    return figure
+
+
+def reliability_figure(labels: np.ndarray, prob_fake: np.ndarray, n_bins: int = 10) -> go.Figure:
+    """Reliability diagram: observed fraction FAKE per bin of predicted P(FAKE), with the ECE in the title."""
+    bins = reliability_bins(labels, prob_fake, n_bins)
+    ece = expected_calibration_error(labels, prob_fake, n_bins)
+    used = bins[bins["count"] > 0]
+    figure = make_subplots(specs=[[{"secondary_y": True}]])
+    centres = (bins["bin_low"] + bins["bin_high"]) / 2
+    figure.add_trace(go.Bar(x=centres, y=bins["count"], width=1 / n_bins * 0.9, name="images",
+                            marker_color="rgba(150,150,150,0.35)"), secondary_y=True)
+    figure.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", line=dict(dash="dash", color="grey"),
+                                name="perfect calibration"))
+    figure.add_trace(go.Scatter(x=used["mean_prob"], y=used["fraction_fake"], mode="lines+markers", name="model"))
+    figure.update_layout(title=f"Reliability diagram (ECE {ece:.3f})", height=380, margin=_MARGIN,
+                         xaxis=dict(title="predicted P(FAKE)", range=[0, 1]))
+    figure.update_yaxes(title_text="observed fraction FAKE", range=[0, 1.02], secondary_y=False)
+    figure.update_yaxes(title_text="images per bin", secondary_y=True, showgrid=False)
+    return figure
+
+
+def history_figure(history: pd.DataFrame) -> go.Figure:
+    """Loss and accuracy per epoch, train vs validation, side by side."""
+    figure = make_subplots(rows=1, cols=2, subplot_titles=("loss", "accuracy"))
+    styles = {"": dict(name="train", color="#1f77b4"), "val_": dict(name="validation", color="#ff7f0e")}
+    for prefix, style in styles.items():
+        for col, metric in ((1, "loss"), (2, "accuracy")):
+            key = f"{prefix}{metric}"
+            if key in history:
+                figure.add_trace(go.Scatter(x=history["epoch"], y=history[key], mode="lines+markers", name=style["name"],
+                                            line=dict(color=style["color"]), legendgroup=style["name"],
+                                            showlegend=col == 1), row=1, col=col)
+    figure.update_xaxes(title_text="epoch", dtick=1)
+    figure.update_layout(height=340, margin=_MARGIN)
+    return figure
+
+
+def metric_bars(metrics: pd.DataFrame) -> go.Figure:
+    """Grouped bars of (model, metric, value) rows."""
+    figure = px.bar(metrics, x="metric", y="value", color="model", barmode="group", text_auto=".3f")
+    figure.update_layout(title="Test metrics", yaxis=dict(range=[0, 1.05]), height=360, margin=_MARGIN)
+    return figure
+
+
+def disagreement_figure(matrix: pd.DataFrame) -> go.Figure:
+    """Pairwise fraction of test images on which two models' verdicts differ."""
+    figure = go.Figure(go.Heatmap(z=matrix.to_numpy(), x=list(matrix.columns), y=list(matrix.index),
+                                  text=[[f"{v:.1%}" for v in row] for row in matrix.to_numpy()],
+                                  texttemplate="%{text}", colorscale="Oranges", zmin=0, showscale=False))
+    figure.update_yaxes(autorange="reversed")
+    figure.update_layout(title="How often two models disagree", height=320, margin=_MARGIN)
+    return figure
+
+
+def class_counts_figure(counts: pd.DataFrame) -> go.Figure:
+    """Images per class in each split, from (split, class, count) rows."""
+    figure = px.bar(counts, x="split", y="count", color="class", barmode="group", text_auto=",",
+                    color_discrete_map={"REAL": "#2ca02c", "FAKE": "#d62728"})
+    figure.update_layout(title="Images per class and split", height=340, margin=_MARGIN)
+    return figure
+
+
+def spectrum_figure(spectrum: np.ndarray, title: str, diverging: bool = False) -> go.Figure:
+    """A centred Fourier spectrum as a heatmap; diverging colours (0 = white) for differences."""
+    extent = float(np.abs(spectrum).max()) or 1.0
+    kwargs = dict(colorscale="RdBu_r", zmid=0, zmin=-extent, zmax=extent) if diverging else dict(colorscale="Viridis")
+    height, width = spectrum.shape
+    figure = go.Figure(go.Heatmap(z=spectrum, x=np.arange(width) - width // 2, y=np.arange(height) - height // 2, **kwargs))
+    figure.update_yaxes(autorange="reversed", scaleanchor="x", title_text="vertical frequency")
+    figure.update_xaxes(title_text="horizontal frequency")
+    figure.update_layout(title=title, height=360, margin=_MARGIN)
+    return figure
+
+
+def robustness_figure(robustness: pd.DataFrame) -> go.Figure:
+    """Accuracy against corruption level, one line per corruption (and per model when several)."""
+    frame = robustness.sort_values("level")
+    several = "model" in frame and frame["model"].nunique() > 1
+    figure = px.line(frame, x="level", y="accuracy", color="corruption", line_dash="model" if several else None,
+                     markers=True)
+    figure.update_layout(title="Accuracy under corruptions", yaxis=dict(range=[0, 1.02]), height=380, margin=_MARGIN)
+    return figure
+
+
+def study_bars(study: pd.DataFrame, group: str, title: str) -> go.Figure:
+    """Test accuracy / F1 / ROC-AUC per model of a study, coloured by the studied setting."""
+    long = study.melt(id_vars=["model", group], value_vars=["accuracy", "f1", "roc_auc"], var_name="metric")
+    figure = px.bar(long, x="metric", y="value", color="model", barmode="group", text_auto=".3f",
+                    hover_data=[group])
+    figure.update_layout(title=title, yaxis=dict(range=[0, 1.05]), height=360, margin=_MARGIN)
+    return figure
+
+
+def validation_curves_figure(history: pd.DataFrame) -> go.Figure:
+    """Validation loss and accuracy per epoch of several models, overlaid."""
+    figure = make_subplots(rows=1, cols=2, subplot_titles=("validation loss", "validation accuracy"))
+    for index, (name, rows) in enumerate(history.groupby("model", sort=False)):
+        colour = px.colors.qualitative.Plotly[index % 10]
+        figure.add_trace(go.Scatter(x=rows["epoch"], y=rows["val_loss"], mode="lines+markers", name=name,
+                                    line=dict(color=colour), legendgroup=name), row=1, col=1)
+        figure.add_trace(go.Scatter(x=rows["epoch"], y=rows["val_accuracy"], mode="lines+markers", name=name,
+                                    line=dict(color=colour), legendgroup=name, showlegend=False), row=1, col=2)
+    figure.update_xaxes(title_text="epoch", dtick=1)
+    figure.update_layout(height=340, margin=_MARGIN)
+    return figure

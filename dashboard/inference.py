@@ -1,0 +1,134 @@
+"""Verdicts for uploaded images: decode once per input format, run every model, time it.
+
+Model inputs are made only by `model_zoo.decode_for_card` and
+`model_zoo.normalize_for_card`, the same path the predict CLI and the API use,
+so the dashboard shows exactly what each model sees.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from model_zoo import ImageError, decode_for_card, decode_image, normalize_for_card
+
+DISPLAY_MAX_SIDE = 512
+
+
+@dataclass
+class Verdict:
+    model: str
+    prob_fake: float
+    threshold: float = 0.5
+
+    @property
+    def label(self) -> str:
+        return "FAKE" if self.prob_fake >= self.threshold else "REAL"
+
+
+@dataclass
+class ImageResult:
+    """One upload: what each model saw and said, or the reason it could not be read."""
+
+    name: str
+    error: str | None = None
+    seen: dict[str, np.ndarray] = field(default_factory=dict)  # model -> (H, W, 3) uint8 model input
+    verdicts: list[Verdict] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def _format_key(card: dict) -> str:
+    """Cards that would produce identical model inputs share one decode."""
+    return json.dumps([card["input_shape"], card["preprocessing"].get("resize", "area")])
+
+
+def model_inputs(data: bytes, cards: Mapping[str, dict], name: str = "upload") -> dict[str, np.ndarray]:
+    """Each model's (H, W, 3) uint8 input for these bytes; raises model_zoo.ImageError when unusable."""
+    by_format: dict[str, np.ndarray] = {}
+    seen = {}
+    for model_name, card in cards.items():
+        key = _format_key(card)
+        if key not in by_format:
+            by_format[key] = decode_for_card(data, card, name=name)
+        seen[model_name] = by_format[key]
+    return seen
+
+
+def predict_prob(model, card: dict, seen: np.ndarray) -> float:
+    """P(FAKE) for one model input; a direct call, far cheaper than model.predict for a single image."""
+    x = normalize_for_card(np.asarray(seen)[None], card)
+    return float(np.asarray(model(x, training=False)).reshape(-1)[0])
+
+
+def judge(data: bytes, models: Mapping[str, tuple[object, dict]], name: str = "upload", threshold: float = 0.5) -> ImageResult:
+    """Every model's verdict on one uploaded file; unusable files give an ImageResult with `error` set."""
+    start = time.perf_counter()
+    result = ImageResult(name=name)
+    try:
+        result.seen = model_inputs(data, {m: card for m, (_, card) in models.items()}, name=name)
+    except ImageError as exc:
+        result.error = str(exc)
+        return result
+    for model_name, (model, card) in models.items():
+        result.verdicts.append(Verdict(model_name, predict_prob(model, card, result.seen[model_name]), threshold))
+    result.seconds = time.perf_counter() - start
+    return result
+
+
+def display_image(data: bytes, name: str = "upload", max_side: int = DISPLAY_MAX_SIDE) -> np.ndarray:
+    """The upload as a screen-sized RGB picture (display only; never a model input)."""
+    rgb = decode_image(data, name=name, min_size=(max_side, max_side))
+    scale = max_side / max(rgb.shape[:2])
+    if scale < 1:
+        rgb = cv2.resize(rgb, (max(1, round(rgb.shape[1] * scale)), max(1, round(rgb.shape[0] * scale))),
+                         interpolation=cv2.INTER_AREA)
+    return rgb
+
+
+def verdict_rows(results: Sequence[ImageResult]) -> list[dict]:
+    """One row per image: its name, then P(FAKE) and verdict per model (or the error)."""
+    rows = []
+    for result in results:
+        row: dict = {"image": result.name}
+        if result.error:
+            row["error"] = result.error
+        for verdict in result.verdicts:
+            row[f"{verdict.model} P(FAKE)"] = round(verdict.prob_fake, 4)
+            row[f"{verdict.model} verdict"] = verdict.label
+        rows.append(row)
+    return rows
+
+
+def verdicts_json(results: Sequence[ImageResult]) -> str:
+    """The verdicts as a JSON document for download."""
+    images = []
+    for result in results:
+        item: dict = {"image": result.name}
+        if result.error:
+            item["error"] = result.error
+        else:
+            item["models"] = [
+                {"model": v.model, "verdict": v.label, "prob_fake": round(v.prob_fake, 6), "threshold": v.threshold}
+                for v in result.verdicts
+            ]
+        images.append(item)
+    return json.dumps({"images": images}, indent=2)
+
+
+def measure_latency_ms(model, card: dict, repeats: int = 7) -> float:
+    """Median wall time of one single-image forward pass on this machine's CPU, after a warm-up call."""
+    height, width, _ = card["input_shape"]
+    seen = np.zeros((height, width, 3), np.uint8)
+    predict_prob(model, card, seen)
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        predict_prob(model, card, seen)
+        times.append(time.perf_counter() - start)
+    return 1000.0 * statistics.median(times)

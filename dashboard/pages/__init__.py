@@ -1,0 +1,1 @@
+"""One module per dashboard page; each is a thin Streamlit script over the plain dashboard modules."""

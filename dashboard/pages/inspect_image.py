@@ -1,0 +1,72 @@
+"""Inspect an image: upload one or more, see every model's verdict and where each model looks."""
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import heatmap_view
+from dashboard.inference import display_image, judge, verdict_rows, verdicts_json
+from dashboard.resources import loaded_models, require_models, zoo_entries
+from model_zoo import ImageError
+
+UPLOAD_TYPES = ["jpg", "jpeg", "png", "webp", "bmp", "gif"]
+
+entries, _ = zoo_entries()
+st.title("Inspect an image")
+if not require_models(entries):
+    st.stop()
+st.info("These models were trained on **32x32** CIFAKE images (CIFAR-10 photos vs. Stable Diffusion images). "
+        "A large modern photo is judged after being downscaled to the model's input size, shown below as "
+        "\"what each model sees\"; verdicts on such images say little about real-world photos.",
+        icon=":material/info:")
+
+uploads = st.file_uploader("Images (JPEG, PNG, WebP, BMP, GIF: first frame; any size)", type=UPLOAD_TYPES,
+                           accept_multiple_files=True, key="inspect_uploads")
+files = [(f.name, f.getvalue()) for f in uploads or []]
+files += st.session_state.get("inspect_extra", [])  # (name, bytes) handed over by other pages and tests
+if not files:
+    st.caption("Upload an image to see each model's verdict and heatmaps.")
+    st.stop()
+
+models = loaded_models(entries)
+if not models:
+    st.error("No model in the zoo could be loaded; see the warnings above.")
+    st.stop()
+threshold = st.sidebar.slider("Decision threshold P(FAKE)", 0.0, 1.0, 0.5, 0.01, key="inspect_threshold")
+results = [judge(data, models, name=name, threshold=threshold) for name, data in files]
+for result in results:
+    if result.error:
+        st.error(f"Cannot use this file. {result.error}", icon=":material/broken_image:")
+
+good = [(r, data) for r, (_, data) in zip(results, files, strict=True) if not r.error]
+if len(files) > 1:
+    st.subheader("Verdicts")
+    st.dataframe(pd.DataFrame(verdict_rows(results)), hide_index=True, width="stretch")
+st.download_button("Download verdicts (JSON)", verdicts_json(results), file_name="verdicts.json",
+                   mime="application/json", icon=":material/download:")
+if not good:
+    st.stop()
+
+names = [r.name for r, _ in good]
+chosen = st.selectbox("Image to explain", names, key="inspect_image") if len(good) > 1 else names[0]
+result, data = next((r, d) for r, d in good if r.name == chosen)
+
+left, right = st.columns([1, 2])
+with left:
+    try:
+        original = display_image(data, name=result.name)
+        st.image(original, caption=f"{result.name} (original, shown downscaled)", width="stretch")
+    except ImageError as exc:  # decoded fine for the models; only the preview failed
+        st.caption(str(exc))
+with right:
+    st.markdown("**Verdicts**")
+    st.dataframe(pd.DataFrame([{"model": v.model, "verdict": v.label, "P(FAKE)": round(v.prob_fake, 4)}
+                               for v in result.verdicts]), hide_index=True, width="stretch")
+    st.caption(f"All {len(result.verdicts)} model(s) judged it in {result.seconds * 1000:.0f} ms.")
+    st.markdown("**What each model sees** (its exact input, enlarged)")
+    heatmap_view.model_input_strip(result.seen)
+
+st.subheader("Heatmaps")
+selected = st.multiselect("Models", list(models), default=list(models)[:3], key="inspect_heatmap_models")
+settings = heatmap_view.controls("inspect")
+heatmap_view.show(result.name, result.seen, {m: models[m] for m in selected},
+                  {v.model: v.prob_fake for v in result.verdicts}, settings, key="inspect", threshold=threshold)

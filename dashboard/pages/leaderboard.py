@@ -1,0 +1,76 @@
+"""Leaderboard & compare: every model's test metrics, size and speed; 2 to 4 models side by side."""
+
+import streamlit as st
+
+from dashboard import charts
+from dashboard.errors import disagreements, predictions_table
+from dashboard.leaderboard import disagreement_matrix, leaderboard_frame, metrics_long, robustness_long
+from dashboard.resources import PAGES, latency_ms, require_models, zoo_entries
+
+entries, _ = zoo_entries()
+st.title("Leaderboard & compare")
+if not require_models(entries):
+    st.stop()
+
+board = leaderboard_frame(entries, latency_ms(entries))
+st.caption("Test-set metrics at threshold 0.5 (FAKE is the positive class). Click a column header to sort. "
+           "Latency: one image, one forward pass, median on this machine's CPU.")
+st.dataframe(
+    board,
+    hide_index=True,
+    width="stretch",
+    column_config={
+        **{k: st.column_config.NumberColumn(k, format="%.4f") for k in ("accuracy", "precision", "recall", "f1", "roc_auc")},
+        "params": st.column_config.NumberColumn("params", format="localized"),
+        "size_mb": st.column_config.NumberColumn("size (MB)", format="%.2f"),
+        "latency_ms": st.column_config.NumberColumn("latency (ms)", format="%.1f"),
+        "robust_accuracy": st.column_config.NumberColumn("robust acc. (mean)", format="%.4f"),
+    },
+)
+if (board["metrics_on"] != "test").any():
+    st.caption("Models marked `validation` have not been evaluated yet: `python -m training.evaluate NAME`.")
+
+st.header("Compare models")
+names = [e.name for e in entries]
+chosen = st.multiselect("Models to compare (2 to 4)", names, default=names[: min(3, len(names))], max_selections=4,
+                        key="compare_models")
+if len(chosen) < 2:
+    st.info("Pick at least two models to compare them." if len(names) > 1 else
+            "The zoo holds a single model; train another to compare (see the About page).")
+    st.stop()
+selected = [e for e in entries if e.name in chosen]
+
+st.plotly_chart(charts.metric_bars(metrics_long(selected)), width="stretch")
+columns = st.columns(len(selected))
+for column, entry in zip(columns, selected, strict=True):
+    with column:
+        metrics = entry.test_metrics
+        if metrics:
+            st.plotly_chart(charts.confusion_figure(metrics["confusion_matrix"], title=entry.name), width="stretch",
+                            key=f"cm_{entry.name}")
+        else:
+            st.caption(f"{entry.name}: not evaluated yet")
+
+table = predictions_table(selected)
+evaluated = [c for c in chosen if c in table.columns]
+curves = {name: (table["label"].to_numpy(), table[name].to_numpy()) for name in evaluated}
+left, right = st.columns(2)
+left.plotly_chart(charts.roc_figure(curves), width="stretch")
+right.plotly_chart(charts.pr_figure(curves), width="stretch")
+
+if len(evaluated) >= 2:
+    matrix = disagreement_matrix(table, evaluated)
+    mixed = disagreements(table, evaluated)
+    left, right = st.columns([3, 2])
+    left.plotly_chart(charts.disagreement_figure(matrix), width="stretch")
+    with right:
+        st.metric("Test images where they do not all agree", f"{len(mixed):,}",
+                  f"{len(mixed) / max(1, len(table)):.1%} of {len(table):,}", delta_color="off")
+        if len(mixed) and st.button("Browse these images on the errors page", icon=":material/grid_view:"):
+            st.session_state["errors_subset"] = {"models": evaluated, "paths": mixed["path"].tolist()}
+            st.session_state["errors_mode"] = "disagreements"
+            st.switch_page(PAGES["errors"])
+
+robustness = robustness_long(selected)
+if not robustness.empty:
+    st.plotly_chart(charts.robustness_figure(robustness), width="stretch")

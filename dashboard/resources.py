@@ -1,0 +1,144 @@
+"""Streamlit-side caching and the few widgets every page shares.
+
+Models load once per process (st.cache_resource, keyed by the model file's
+path and modification time, so retraining an entry is picked up without a
+restart); the dataset loads once per path. Everything else lives in plain modules.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import streamlit as st
+
+from model_zoo import ZooEntry, ZooError, ZooProblem, list_entries, load_model, read_entry, zoo_dir
+
+DATA_KEY = "cifake_path"
+PAGES = {
+    "home": "dashboard/pages/home.py",
+    "leaderboard": "dashboard/pages/leaderboard.py",
+    "model": "dashboard/pages/model.py",
+    "errors": "dashboard/pages/errors.py",
+    "inspect": "dashboard/pages/inspect_image.py",
+    "data": "dashboard/pages/data.py",
+    "studies": "dashboard/pages/studies.py",
+}
+DATA_HELP = (
+    "The test-set images come from CIFAKE (Kaggle `birdy654/cifake-real-and-ai-generated-synthetic-images`). "
+    "Get it with `python -m training.download` (needs Kaggle credentials) or download the zip from Kaggle, "
+    "then set `CIFAKE_PATH=/path/to/cifake.zip` before `make run`, or enter the path in the sidebar."
+)
+
+
+def zoo_entries() -> tuple[list[ZooEntry], list[ZooProblem]]:
+    """Valid entries and broken ones; re-read on every run (cards are small) so new models appear."""
+    return list_entries()
+
+
+def show_zoo_problems(problems: list[ZooProblem]) -> None:
+    for problem in problems:
+        st.warning(f"Zoo entry **{problem.name}** is skipped: {problem.message}", icon=":material/warning:")
+
+
+def _mtime(entry: ZooEntry) -> int:
+    try:
+        return entry.model_path.stat().st_mtime_ns
+    except OSError:
+        return 0
+
+
+@st.cache_resource(show_spinner="Loading model…", max_entries=32)
+def _load(name: str, zoo: str, mtime_ns: int):
+    return load_model(read_entry(name, zoo))
+
+
+def get_model(entry: ZooEntry):
+    """The entry's Keras model, loaded once per process; raises ZooError when it cannot be used."""
+    return _load(entry.name, str(entry.path.parent), _mtime(entry))
+
+
+@st.cache_resource(show_spinner="Measuring latency…", max_entries=64)
+def _latency(name: str, zoo: str, mtime_ns: int) -> float:
+    from dashboard.inference import measure_latency_ms
+
+    entry = read_entry(name, zoo)
+    return measure_latency_ms(_load(name, zoo, mtime_ns), entry.card)
+
+
+def latency_ms(entries: list[ZooEntry]) -> dict[str, float]:
+    """Measured single-image CPU latency per loadable model (cached per process)."""
+    out = {}
+    for entry in entries:
+        try:
+            out[entry.name] = round(_latency(entry.name, str(entry.path.parent), _mtime(entry)), 2)
+        except ZooError as exc:
+            st.warning(str(exc))
+    return out
+
+
+def loaded_models(entries: list[ZooEntry]) -> dict[str, tuple[object, dict]]:
+    """name -> (model, card) for every entry whose model loads; failures are shown as warnings."""
+    models = {}
+    for entry in entries:
+        try:
+            models[entry.name] = (get_model(entry), entry.card)
+        except ZooError as exc:
+            st.warning(str(exc))
+    return models
+
+
+def require_models(entries: list[ZooEntry]) -> bool:
+    """False (with a pointer to the help page) when the zoo is empty."""
+    if entries:
+        return True
+    st.info(f"The model zoo at `{zoo_dir()}` is empty, so there is nothing to show here yet.", icon=":material/info:")
+    st.page_link(PAGES["home"], label="How to fill the zoo", icon=":material/arrow_forward:")
+    return False
+
+
+def dataset_sidebar() -> None:
+    """Sidebar field for the CIFAKE path (defaults to $CIFAKE_PATH); pages read it via dataset()."""
+    if DATA_KEY not in st.session_state:
+        st.session_state[DATA_KEY] = os.environ.get("CIFAKE_PATH", "")
+    st.sidebar.text_input("CIFAKE dataset (zip or folder)", key=DATA_KEY, placeholder="/path/to/cifake.zip",
+                          help="Needed for test-set images on the errors and Data pages. " + DATA_HELP)
+    st.sidebar.caption(f"Zoo: `{zoo_dir()}`")
+
+
+@st.cache_resource(show_spinner="Loading CIFAKE (decoded once, then cached)…", max_entries=2)
+def _dataset(path: str):
+    from training.data import load_cifake
+
+    return load_cifake(path, progress=lambda _: None)
+
+
+def dataset_path() -> str:
+    return str(st.session_state.get(DATA_KEY) or os.environ.get("CIFAKE_PATH", "")).strip()
+
+
+def dataset():
+    """The CIFAKE Dataset for the sidebar path, or None after showing why it is not available."""
+    from training.data import DatasetError
+
+    path = dataset_path()
+    if not path:
+        st.info("No dataset configured. " + DATA_HELP, icon=":material/dataset:")
+        return None
+    if not Path(path).expanduser().exists():
+        st.warning(f"`{path}` does not exist. " + DATA_HELP)
+        return None
+    try:
+        return _dataset(str(Path(path).expanduser()))
+    except DatasetError as exc:
+        st.warning(f"Cannot use `{path}`: {exc}")
+        return None
+
+
+def test_images_by_path(data) -> dict[str, int]:
+    """Index of each test image path in the dataset's test split (cached on the dataset object)."""
+    index = getattr(data, "_dashboard_test_index", None)
+    if index is None:
+        index = {path: i for i, path in enumerate(data.test.paths)}
+        data._dashboard_test_index = index
+    return index

@@ -1,0 +1,30 @@
+"""The explainability dashboard: `streamlit run streamlit_app.py` (or `make run`).
+
+Reads the model zoo ($MODEL_ZOO_DIR, else model_zoo/) and optionally CIFAKE
+($CIFAKE_PATH or the sidebar). Each page is a module under dashboard/pages/.
+"""
+
+import streamlit as st
+
+from dashboard.resources import PAGES, dataset_sidebar, show_zoo_problems, zoo_entries
+
+st.set_page_config(page_title="CIFAKE explainability", page_icon=":material/image_search:", layout="wide")
+
+entries, problems = zoo_entries()
+pages = {
+    "Models": [
+        st.Page(PAGES["leaderboard"], title="Leaderboard & compare", icon=":material/leaderboard:", default=bool(entries)),
+        st.Page(PAGES["model"], title="Model", icon=":material/monitoring:"),
+        st.Page(PAGES["errors"], title="Test-set errors", icon=":material/grid_view:"),
+        st.Page(PAGES["inspect"], title="Inspect an image", icon=":material/image_search:"),
+    ],
+    "Data & studies": [
+        st.Page(PAGES["data"], title="Data", icon=":material/dataset:"),
+        st.Page(PAGES["studies"], title="Studies", icon=":material/science:"),
+    ],
+    "Help": [st.Page(PAGES["home"], title="About the zoo", icon=":material/info:", default=not entries)],
+}
+navigation = st.navigation(pages)
+dataset_sidebar()
+show_zoo_problems(problems)
+navigation.run()
