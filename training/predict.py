@@ -251,10 +251,10 @@ class RowWriter:
 class Progress:
     """One status line on stderr with images/s, redrawn in place on a terminal."""
 
-    def __init__(self, total: int, stream: IO[str] = sys.stderr, every: float = 1.0):
-        self.total, self.stream, self.every = total, stream, every
+    def __init__(self, total: int, stream: IO[str] | None = None, every: float = 1.0):
+        self.total, self.stream, self.every = total, stream or sys.stderr, every
         self.start = self.last = time.perf_counter()
-        self.tty = stream.isatty()
+        self.tty = self.stream.isatty()
 
     def line(self, done: int) -> str:
         seconds = max(time.perf_counter() - self.start, 1e-9)
@@ -281,7 +281,7 @@ def output_format(out: str | None, fmt: str | None) -> str:
     return suffix if suffix in FORMATS else "csv"
 
 
-def run(args: argparse.Namespace, stdout: IO[str] = sys.stdout) -> int:
+def run(args: argparse.Namespace, stdout: IO[str] | None = None) -> int:
     """Scan with parsed arguments; rows go to --out (written atomically) or stdout."""
     def warn(message: str) -> None:
         print(f"warning: {message}", file=sys.stderr, flush=True)
@@ -297,7 +297,7 @@ def run(args: argparse.Namespace, stdout: IO[str] = sys.stdout) -> int:
     fmt = output_format(args.out, args.format)
     out_path = Path(args.out) if args.out else None
     partial = out_path.with_name(out_path.name + ".partial") if out_path else None
-    stream = open(partial, "w", newline="", encoding="utf-8") if partial else stdout  # noqa: SIM115
+    stream = open(partial, "w", newline="", encoding="utf-8") if partial else (stdout or sys.stdout)
     writer, progress = RowWriter(stream, fmt), Progress(len(files))
     errors, rows_per_file = 0, len(models)
     try:
