@@ -1,0 +1,165 @@
+"""The JSON prediction API through Flask's test client (and once over real HTTP on 127.0.0.1)."""
+
+from __future__ import annotations
+
+import io
+import json
+import threading
+import urllib.error
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from model_zoo import decode_for_card, load_model, read_entry
+from training.predict import predict_batch
+
+
+@pytest.fixture(scope="module")
+def app(trained_zoo):
+    from dashboard.api import create_app
+
+    return create_app(trained_zoo)
+
+
+@pytest.fixture()
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture(scope="module")
+def image_file(synthetic_folder) -> Path:
+    return sorted((synthetic_folder / "test" / "FAKE").iterdir())[0]
+
+
+def _post(client, data: bytes, name: str = "photo.jpg", **form):
+    return client.post("/predict", data={"image": (io.BytesIO(data), name), **form})
+
+
+def test_health_and_models_describe_the_zoo(client):
+    health = client.get("/health")
+    assert health.status_code == 200
+    assert health.get_json() == {"status": "ok", "models": ["cnn_maxpool", "cnn_strided"], "skipped": 0}
+    body = client.get("/models").get_json()
+    assert [m["name"] for m in body["models"]] == ["cnn_maxpool", "cnn_strided"]
+    first = body["models"][0]
+    assert first["input_shape"] == [32, 32, 3] and first["params"] > 0
+    assert {"accuracy", "roc_auc"} <= set(first["metrics"]["test"]) and "confusion_matrix" not in first["metrics"]["test"]
+    assert body["skipped"] == []
+
+
+def test_predict_returns_a_verdict_per_model_matching_the_cli_path(client, image_file, trained_zoo):
+    data = image_file.read_bytes()
+    response = _post(client, data)
+    assert response.status_code == 200
+    body = response.get_json()
+    assert body["filename"] == "photo.jpg" and body["bytes"] == len(data)
+    assert [v["model"] for v in body["verdicts"]] == ["cnn_maxpool", "cnn_strided"]
+    for verdict in body["verdicts"]:
+        entry = read_entry(verdict["model"], trained_zoo)
+        expected = predict_batch(load_model(entry), decode_for_card(image_file, entry.card)[None], entry.card)[0]
+        assert verdict["prob_fake"] == pytest.approx(float(expected), abs=1e-5)
+        assert verdict["label"] == ("FAKE" if verdict["prob_fake"] >= 0.5 else "REAL")
+        assert verdict["predictions"][0]["label"] == verdict["label"]
+        assert sum(p["score"] for p in verdict["predictions"]) == pytest.approx(1.0, abs=1e-5)
+
+
+def test_predict_with_one_model(client, image_file):
+    body = _post(client, image_file.read_bytes(), model="cnn_strided").get_json()
+    assert [v["model"] for v in body["verdicts"]] == ["cnn_strided"]
+
+
+@pytest.mark.parametrize(
+    ("kind", "status", "message"),
+    [
+        ("no_field", 400, "multipart/form-data field 'image'"),
+        ("unknown_model", 404, "no model named 'resnet9000'"),
+        ("not_image", 422, "not an image"),
+        ("wrong_method", 405, "not allowed"),
+        ("unknown_route", 404, "not found"),
+    ],
+)
+def test_bad_requests_get_specific_json_errors(client, image_file, kind, status, message):
+    if kind == "no_field":
+        response = client.post("/predict", data={"file": (io.BytesIO(image_file.read_bytes()), "a.jpg")})
+    elif kind == "unknown_model":
+        response = _post(client, image_file.read_bytes(), model="resnet9000")
+    elif kind == "not_image":
+        response = _post(client, b"<html>hello</html>", "page.jpg")
+    elif kind == "wrong_method":
+        response = client.get("/predict")
+    else:
+        response = client.get("/nothing-here")
+    assert response.status_code == status
+    assert response.is_json and message in response.get_json()["error"]
+
+
+def test_upload_over_the_byte_limit_is_413_json(app, client, image_file):
+    limit = app.config["MAX_CONTENT_LENGTH"]
+    app.config["MAX_CONTENT_LENGTH"] = 2000
+    try:
+        response = _post(client, b"\xff" * 5000)
+    finally:
+        app.config["MAX_CONTENT_LENGTH"] = limit
+    assert response.status_code == 413
+    assert "2,000 bytes" in response.get_json()["error"]
+
+
+def test_unexpected_decoder_failure_is_a_422_not_a_500(client, image_file, monkeypatch):
+    import dashboard.api as api
+
+    def explode(*args, **kwargs):
+        raise RuntimeError("decoder surprise")
+
+    monkeypatch.setattr(api, "decode_for_card", explode)
+    response = _post(client, image_file.read_bytes())
+    assert response.status_code == 422 and "could not decode" in response.get_json()["error"]
+
+
+def test_concurrent_requests_get_consistent_answers(client, image_file):
+    data = image_file.read_bytes()
+
+    def ask(_):
+        response = _post(client, data)
+        return response.status_code, [v["prob_fake"] for v in response.get_json()["verdicts"]]
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        answers = list(pool.map(ask, range(24)))
+    assert {status for status, _ in answers} == {200}
+    assert len({tuple(probs) for _, probs in answers}) == 1
+
+
+def test_empty_zoo_reports_503_not_a_crash(tmp_path, image_file):
+    from dashboard.api import create_app
+
+    client = create_app(tmp_path / "empty").test_client()
+    assert client.get("/health").status_code == 503
+    response = _post(client, image_file.read_bytes())
+    assert response.status_code == 503 and "no usable models" in response.get_json()["error"]
+
+
+def test_serves_real_http_on_loopback(app, image_file):
+    from werkzeug.serving import make_server
+
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        base = f"http://127.0.0.1:{server.server_port}"
+        with urllib.request.urlopen(f"{base}/health", timeout=10) as response:
+            assert json.load(response)["status"] == "ok"
+        boundary = "testboundary"
+        body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"image\"; filename=\"a.jpg\"\r\n"
+                f"Content-Type: image/jpeg\r\n\r\n").encode() + image_file.read_bytes() + f"\r\n--{boundary}--\r\n".encode()
+        request = urllib.request.Request(f"{base}/predict", data=body, method="POST",
+                                         headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
+        with urllib.request.urlopen(request, timeout=10) as response:
+            assert len(json.load(response)["verdicts"]) == 2
+        bad = urllib.request.Request(f"{base}/predict", data=b"", method="POST")
+        with pytest.raises(urllib.error.HTTPError) as error:
+            urllib.request.urlopen(bad, timeout=10)
+        assert error.value.code == 400 and "error" in json.load(error.value)
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
