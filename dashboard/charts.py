@@ -14,6 +14,12 @@ from dashboard.evaluation import expected_calibration_error, normalized_confusio
 
 CLASS_NAMES = ["REAL", "FAKE"]
 _MARGIN = dict(l=10, r=10, t=50, b=10)
+_PALETTE = px.colors.qualitative.Plotly
+
+
+def model_colors(names) -> dict[str, str]:
+    """A fixed colour per model name (by sorted order), so every chart on a page agrees."""
+    return {name: _PALETTE[i % len(_PALETTE)] for i, name in enumerate(sorted(set(names)))}
 
 
 def confusion_figure(confusion: list[list[int]] | np.ndarray, title: str = "Confusion matrix",
@@ -36,12 +42,14 @@ def roc_figure(curves: Mapping[str, tuple[np.ndarray, np.ndarray]]) -> go.Figure
     """ROC curves of several models (name -> (labels, P(FAKE))) over the chance diagonal."""
     figure = go.Figure()
     figure.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", line=dict(dash="dash", color="grey"), name="chance"))
+    colors = model_colors(curves)
     for name, (labels, probs) in curves.items():
         points = roc_points(labels, probs)
         if points.empty:
             continue
         auc = float(np.trapezoid(points["tpr"], points["fpr"]))
-        figure.add_trace(go.Scatter(x=points["fpr"], y=points["tpr"], mode="lines", name=f"{name} (AUC {auc:.3f})"))
+        figure.add_trace(go.Scatter(x=points["fpr"], y=points["tpr"], mode="lines", name=f"{name} (AUC {auc:.3f})",
+                                    line=dict(color=colors[name])))
     figure.update_layout(title="ROC curve", xaxis_title="false positive rate (REAL called FAKE)",
                          yaxis_title="true positive rate (FAKE caught)", height=380, margin=_MARGIN,
                          xaxis=dict(range=[0, 1]), yaxis=dict(range=[0, 1.02]))
@@ -51,12 +59,13 @@ def roc_figure(curves: Mapping[str, tuple[np.ndarray, np.ndarray]]) -> go.Figure
 def pr_figure(curves: Mapping[str, tuple[np.ndarray, np.ndarray]]) -> go.Figure:
     """Precision-recall curves (FAKE is the positive class) of several models."""
     figure = go.Figure()
+    colors = model_colors(curves)
     for name, (labels, probs) in curves.items():
         points = pr_points(labels, probs)
         if points.empty:
             continue
         figure.add_trace(go.Scatter(x=points["recall"], y=points["precision"], mode="lines",
-                                    name=f"{name} (AP {points.attrs['ap']:.3f})"))
+                                    name=f"{name} (AP {points.attrs['ap']:.3f})", line=dict(color=colors[name])))
     figure.update_layout(title="Precision-recall curve", xaxis_title="recall", yaxis_title="precision",
                          height=380, margin=_MARGIN, xaxis=dict(range=[0, 1]), yaxis=dict(range=[0, 1.02]))
     return figure
@@ -77,7 +86,9 @@ def reliability_figure(labels: np.ndarray, prob_fake: np.ndarray, n_bins: int = 
     figure.update_layout(title=f"Reliability diagram (ECE {ece:.3f})", height=380, margin=_MARGIN,
                          xaxis=dict(title="predicted P(FAKE)", range=[0, 1]))
     figure.update_yaxes(title_text="observed fraction FAKE", range=[0, 1.02], secondary_y=False)
-    figure.update_yaxes(title_text="images per bin", secondary_y=True, showgrid=False)
+    # Counts stay in the lower third so they never hide the calibration curve.
+    figure.update_yaxes(title_text="images per bin", secondary_y=True, showgrid=False,
+                        range=[0, 3 * max(1, int(bins["count"].max()))])
     return figure
 
 
@@ -99,7 +110,8 @@ def history_figure(history: pd.DataFrame) -> go.Figure:
 
 def metric_bars(metrics: pd.DataFrame) -> go.Figure:
     """Grouped bars of (model, metric, value) rows."""
-    figure = px.bar(metrics, x="metric", y="value", color="model", barmode="group", text_auto=".3f")
+    figure = px.bar(metrics, x="metric", y="value", color="model", barmode="group", text_auto=".3f",
+                    color_discrete_map=model_colors(metrics["model"]))
     figure.update_layout(title="Test metrics", yaxis=dict(range=[0, 1.05]), height=360, margin=_MARGIN)
     return figure
 
@@ -148,7 +160,7 @@ def study_bars(study: pd.DataFrame, group: str, title: str) -> go.Figure:
     """Test accuracy / F1 / ROC-AUC per model of a study, coloured by the studied setting."""
     long = study.melt(id_vars=["model", group], value_vars=["accuracy", "f1", "roc_auc"], var_name="metric")
     figure = px.bar(long, x="metric", y="value", color="model", barmode="group", text_auto=".3f",
-                    hover_data=[group])
+                    hover_data=[group], color_discrete_map=model_colors(long["model"]))
     figure.update_layout(title=title, yaxis=dict(range=[0, 1.05]), height=360, margin=_MARGIN)
     return figure
 
@@ -156,8 +168,9 @@ def study_bars(study: pd.DataFrame, group: str, title: str) -> go.Figure:
 def validation_curves_figure(history: pd.DataFrame) -> go.Figure:
     """Validation loss and accuracy per epoch of several models, overlaid."""
     figure = make_subplots(rows=1, cols=2, subplot_titles=("validation loss", "validation accuracy"))
-    for index, (name, rows) in enumerate(history.groupby("model", sort=False)):
-        colour = px.colors.qualitative.Plotly[index % 10]
+    colors = model_colors(history["model"])
+    for name, rows in history.groupby("model", sort=False):
+        colour = colors[name]
         figure.add_trace(go.Scatter(x=rows["epoch"], y=rows["val_loss"], mode="lines+markers", name=name,
                                     line=dict(color=colour), legendgroup=name), row=1, col=1)
         figure.add_trace(go.Scatter(x=rows["epoch"], y=rows["val_accuracy"], mode="lines+markers", name=name,

@@ -60,7 +60,7 @@ if data is None:
 
 index = test_images_by_path(data)
 pages = max(1, -(-len(shown) // PER_PAGE))
-page = st.number_input(f"Page (of {pages})", 1, pages, 1, key="errors_page") if pages > 1 else 1
+page = st.columns(4)[0].number_input(f"Page (of {pages})", 1, pages, 1, key="errors_page") if pages > 1 else 1
 rows, _ = paginate(shown, int(page), PER_PAGE)
 
 selected = st.session_state.get("errors_selected")
@@ -85,10 +85,9 @@ for position, (_, row) in enumerate(rows.iterrows()):
             st.image(enlarge(data.test.images[index[path]], 128), width="stretch")
         else:
             st.caption("(image not in this dataset)")
-        lines = [f"**true {CLASS_NAMES[int(row['label'])]}** · `{path.rsplit('/', 1)[-1]}`"]
-        lines += [f"{'**' if name == model else ''}{name}: {float(row[name]):.3f}{'**' if name == model else ''}"
-                  for name in evaluated]
-        st.markdown("  \n".join(lines))
+        st.markdown(f"**true {CLASS_NAMES[int(row['label'])]}** · `{path.rsplit('/', 1)[-1]}`")
+        st.caption("  \n".join(f"{'**' if name == model else ''}{name}: {float(row[name]):.3f}{'**' if name == model else ''}"
+                                for name in evaluated) + "  \nP(FAKE)")
         if path in index and st.button("Heatmaps", key=f"errors_hm_{path}", icon=":material/local_fire_department:"):
             st.session_state["errors_selected"] = path
             st.rerun()

@@ -64,8 +64,8 @@ if len(evaluated) >= 2:
     left, right = st.columns([3, 2])
     left.plotly_chart(charts.disagreement_figure(matrix), width="stretch")
     with right:
-        st.metric("Test images where they do not all agree", f"{len(mixed):,}",
-                  f"{len(mixed) / max(1, len(table)):.1%} of {len(table):,}", delta_color="off")
+        st.metric("Test images where they do not all agree", f"{len(mixed):,}")
+        st.caption(f"{len(mixed) / max(1, len(table)):.1%} of {len(table):,} test images at threshold 0.5")
         if len(mixed) and st.button("Browse these images on the errors page", icon=":material/grid_view:"):
             st.session_state["errors_subset"] = {"models": evaluated, "paths": mixed["path"].tolist()}
             st.session_state["errors_mode"] = "disagreements"

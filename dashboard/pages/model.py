@@ -60,7 +60,8 @@ live = threshold_metrics(predictions, threshold)
 cols = st.columns(4)
 for col, key in zip(cols, ("accuracy", "precision", "recall", "f1"), strict=True):
     base = test.get(key)
-    col.metric(key, f"{live[key]:.4f}", None if base is None else f"{live[key] - base:+.4f} vs 0.5")
+    changed = base is not None and abs(threshold - 0.5) > 1e-9
+    col.metric(key, f"{live[key]:.4f}", f"{live[key] - base:+.4f} vs threshold 0.5" if changed else None)
 left, right = st.columns(2)
 left.plotly_chart(charts.confusion_figure(live["confusion_matrix"], f"Counts at threshold {threshold:.2f}"),
                   width="stretch")

@@ -1,0 +1,223 @@
+"""Every dashboard page through Streamlit's AppTest, on the small trained zoo and on an empty one."""
+
+from __future__ import annotations
+
+import io
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+pytest.importorskip("streamlit")
+from streamlit.testing.v1 import AppTest  # noqa: E402
+
+APP = str(Path(__file__).resolve().parents[1] / "streamlit_app.py")
+PAGES = ("leaderboard", "model", "errors", "inspect_image", "data", "studies", "home")
+TIMEOUT = 120
+
+
+def _app(page: str | None = None) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.run()
+    if page is not None:
+        at.switch_page(f"dashboard/pages/{page}.py").run()
+    return at
+
+
+def _assert_clean(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+
+
+def _png(size=(32, 32), mode="RGB", seed=0) -> bytes:
+    rng = np.random.default_rng(seed)
+    channels = {"RGB": 3, "RGBA": 4, "L": 1}[mode]
+    array = rng.integers(0, 255, (size[1], size[0], channels), dtype=np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(array.squeeze() if channels == 1 else array, mode=mode).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+@pytest.fixture
+def zoo_env(trained_zoo, monkeypatch):
+    monkeypatch.setenv("MODEL_ZOO_DIR", str(trained_zoo))
+    monkeypatch.delenv("CIFAKE_PATH", raising=False)
+    return trained_zoo
+
+
+@pytest.fixture
+def zoo_and_data(zoo_env, synthetic_zip, monkeypatch):
+    monkeypatch.setenv("CIFAKE_PATH", str(synthetic_zip))
+    return zoo_env
+
+
+def _model_names(zoo: Path) -> list[str]:
+    return sorted(p.name for p in zoo.iterdir() if (p / "card.json").is_file())
+
+
+# --- empty zoo ------------------------------------------------------------------------------------------
+
+def test_empty_zoo_opens_on_the_help_page_and_no_page_errors(tmp_path, monkeypatch):
+    monkeypatch.setenv("MODEL_ZOO_DIR", str(tmp_path / "empty"))
+    monkeypatch.delenv("CIFAKE_PATH", raising=False)
+    at = _app()
+    _assert_clean(at)
+    assert at.title[0].value == "CIFAKE explainability dashboard"
+    text = " ".join(m.value for m in at.markdown) + " ".join(c.value for c in at.code)
+    assert "make zoo CIFAKE_PATH=" in text and "python -m training.download" in text
+    for page in PAGES:
+        at.switch_page(f"dashboard/pages/{page}.py").run()
+        _assert_clean(at)
+        if page not in ("home", "data"):
+            assert any("empty" in i.value for i in at.info), page
+    # the Data page without a dataset says how to get one
+    at.switch_page("dashboard/pages/data.py").run()
+    assert any("CIFAKE_PATH" in i.value for i in at.info)
+
+
+def test_broken_entry_is_a_warning_not_a_crash(trained_zoo, tmp_path, monkeypatch):
+    zoo = tmp_path / "zoo"
+    shutil.copytree(trained_zoo, zoo, ignore=shutil.ignore_patterns(".runs"))
+    (zoo / "broken").mkdir()
+    (zoo / "broken" / "card.json").write_text("{not json")
+    monkeypatch.setenv("MODEL_ZOO_DIR", str(zoo))
+    at = _app()
+    _assert_clean(at)
+    assert any("broken" in w.value for w in at.warning)
+    assert len(at.dataframe[0].value) == len(_model_names(trained_zoo))
+
+
+# --- the trained zoo ------------------------------------------------------------------------------------
+
+def test_every_page_renders(zoo_and_data):
+    at = _app()
+    _assert_clean(at)
+    for page in PAGES:
+        at.switch_page(f"dashboard/pages/{page}.py").run()
+        _assert_clean(at)
+        assert at.title, page
+
+
+def test_leaderboard_has_one_row_per_model_and_compares(zoo_env):
+    at = _app()  # the leaderboard is the default page when the zoo has models
+    _assert_clean(at)
+    assert at.title[0].value == "Leaderboard & compare"
+    board = at.dataframe[0].value
+    assert sorted(board["model"]) == _model_names(zoo_env)
+    assert {"accuracy", "precision", "recall", "f1", "roc_auc", "params", "size_mb", "latency_ms"} <= set(board.columns)
+    assert (board["latency_ms"] > 0).all()
+    assert at.multiselect(key="compare_models").value == _model_names(zoo_env)[:3]
+    assert len(at.get("plotly_chart")) >= 5  # bars, 2 confusion matrices, ROC, PR (+ disagreement)
+
+
+def test_leaderboard_links_disagreements_into_the_errors_page(trained_zoo, tmp_path, monkeypatch):
+    import pandas as pd
+
+    zoo = tmp_path / "zoo"
+    shutil.copytree(trained_zoo, zoo, ignore=shutil.ignore_patterns(".runs"))
+    first, second = _model_names(zoo)[:2]
+    ours = pd.read_csv(zoo / first / "test_predictions.csv")
+    theirs = ours.assign(prob_fake=ours["prob_fake"])
+    theirs.loc[:6, "prob_fake"] = 1.0 - (ours.loc[:6, "prob_fake"] >= 0.5)  # the opposite verdict on 7 images
+    theirs.to_csv(zoo / second / "test_predictions.csv", index=False)
+    monkeypatch.setenv("MODEL_ZOO_DIR", str(zoo))
+    at = _app()
+    _assert_clean(at)
+    assert any(m.label.startswith("Test images where") and m.value == "7" for m in at.metric)
+    [button] = [b for b in at.button if "errors page" in b.label]
+    button.click().run()
+    _assert_clean(at)
+    assert at.title[0].value == "Test-set errors"
+    assert at.radio(key="errors_mode").value == "disagreements"
+    assert any("7 test images where the compared models" in c.value for c in at.caption)
+
+
+def test_model_page_threshold_slider_updates_metrics(zoo_env):
+    at = _app("model")
+    _assert_clean(at)
+    before = [m.value for m in at.metric]
+    assert len(at.get("plotly_chart")) >= 6  # history, 2 confusion, ROC, PR, reliability
+    at.slider(key="model_threshold").set_value(0.99).run()
+    _assert_clean(at)
+    after = [m.value for m in at.metric]
+    assert before != after or all(m.delta for m in at.metric[-4:])
+    at.selectbox(key="model_page_model").set_value(_model_names(zoo_env)[-1]).run()
+    _assert_clean(at)
+
+
+def test_errors_page_without_dataset_lists_file_names(zoo_env):
+    at = _app("errors")
+    _assert_clean(at)
+    assert any("CIFAKE_PATH" in i.value for i in at.info)
+    if at.dataframe:  # one row per misclassified image, by path
+        assert at.dataframe[0].value["path"].str.startswith("test/").all()
+
+
+def test_errors_page_with_dataset_shows_images_and_heatmaps(zoo_and_data):
+    at = _app("errors")
+    _assert_clean(at)
+    heat_buttons = [b for b in at.button if b.label == "Heatmaps"]
+    if not heat_buttons:
+        pytest.skip("the model made no errors on the synthetic test set")
+    assert len(at.image) >= len(heat_buttons)
+    heat_buttons[0].click().run()
+    _assert_clean(at)
+    assert any(h.value.startswith("Heatmaps: test/") for h in at.subheader)
+    captions = [c for image in at.image for c in image.captions]
+    assert any("Grad-CAM" in c for c in captions)
+    at.selectbox(key="errors_class").set_value("FAKE").run()
+    at.selectbox(key="errors_others").set_value("all others right").run()
+    _assert_clean(at)
+
+
+def test_inspect_page_upload_gives_verdicts_and_heatmaps(zoo_env):
+    at = _app("inspect_image")
+    _assert_clean(at)
+    assert any("32x32" in i.value for i in at.info)
+    at.file_uploader(key="inspect_uploads").upload("photo.png", _png((640, 480)), "image/png")
+    at.run()
+    _assert_clean(at)
+    verdicts = at.dataframe[0].value
+    assert sorted(verdicts["model"]) == _model_names(zoo_env)
+    assert verdicts["P(FAKE)"].between(0, 1).all()
+    captions = [c for image in at.image for c in image.captions]
+    assert any("Grad-CAM" in c for c in captions)
+    assert any("sees 32x32" in c for c in captions)
+    for method in ("Grad-CAM++", "Score-CAM", "SmoothGrad"):
+        at.radio(key="inspect_method").set_value(method).run()
+        _assert_clean(at)
+        assert any(method in c for image in at.image for c in image.captions)
+    assert any(b.label == "Download verdicts (JSON)" for b in at.get("download_button"))
+
+
+def test_inspect_page_several_images_and_bad_uploads(zoo_env):
+    at = _app("inspect_image")
+    at.file_uploader(key="inspect_uploads").set_value([
+        ("a.png", _png(seed=1), "image/png"),
+        ("b.png", _png((100, 60), "RGBA", seed=2), "image/png"),
+        ("notes.png", b"this is not an image", "image/png"),
+        ("cut.png", _png((64, 64))[:200], "image/png"),
+    ])
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    errors = [e.value for e in at.error]
+    assert len(errors) == 2 and any("notes.png" in e for e in errors) and any("cut.png" in e for e in errors)
+    table = at.dataframe[0].value  # several images: a table of verdicts, one row per file
+    assert list(table["image"]) == ["a.png", "b.png", "notes.png", "cut.png"]
+    assert at.selectbox(key="inspect_image").options == ["a.png", "b.png"]
+
+
+def test_data_page_with_dataset(zoo_and_data):
+    at = _app("data")
+    _assert_clean(at)
+    assert len(at.get("plotly_chart")) == 4  # class counts + 3 spectra
+    assert len(at.image) >= 2 * 12 + 2
+
+
+def test_studies_page_shows_pooling_and_explains_augmentation(zoo_env):
+    at = _app("studies")
+    _assert_clean(at)
+    assert at.dataframe  # cnn_maxpool vs cnn_strided: a pooling comparison
+    assert any("--augment none" in i.value for i in at.info)
