@@ -1,0 +1,301 @@
+"""The dashboard's plain functions, called directly (no Streamlit): figures, filters, metrics, spectra, maps."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+import pytest
+from PIL import Image
+
+from dashboard import charts
+from dashboard.errors import disagreements, filter_errors, paginate, predictions_table
+from dashboard.evaluation import (
+    expected_calibration_error,
+    normalized_confusion,
+    pr_points,
+    reliability_bins,
+    roc_points,
+    threshold_metrics,
+)
+from dashboard.inference import display_image, judge, measure_latency_ms, model_inputs, verdict_rows, verdicts_json
+from dashboard.leaderboard import disagreement_matrix, leaderboard_frame, metrics_long, read_robustness, robustness_long
+from dashboard.overlays import COLORMAPS, colorize, enlarge, overlay, png_bytes
+from dashboard.spectra import class_counts, class_cues, log_amplitude_spectrum, mean_image, sample_indices
+from dashboard.studies import augmentation_study, history_long, pooling_study
+from model_zoo import ImageError, decode_for_card, list_entries, load_model, normalize_for_card
+
+
+def _jpeg(size=(32, 32), seed=0) -> bytes:
+    array = np.random.default_rng(seed).integers(0, 255, (size[1], size[0], 3), dtype=np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(array).save(buffer, format="JPEG", quality=90)
+    return buffer.getvalue()
+
+
+@pytest.fixture(scope="module")
+def entries(trained_zoo):
+    found, problems = list_entries(trained_zoo)
+    assert found and not problems
+    return found
+
+
+@pytest.fixture(scope="module")
+def models(entries):
+    return {e.name: (load_model(e), e.card) for e in entries}
+
+
+# --- evaluation --------------------------------------------------------------------------------------------
+
+def test_threshold_metrics_follow_the_threshold():
+    predictions = pd.DataFrame({"label": [0, 0, 1, 1], "prob_fake": [0.1, 0.6, 0.4, 0.9]})
+    at_half = threshold_metrics(predictions, 0.5)
+    assert at_half["confusion_matrix"] == [[1, 1], [1, 1]] and at_half["accuracy"] == 0.5
+    strict = threshold_metrics(predictions, 0.95)
+    assert strict["confusion_matrix"] == [[2, 0], [2, 0]] and strict["recall"] == 0.0
+    lenient = threshold_metrics(predictions, 0.05)
+    assert lenient["recall"] == 1.0 and lenient["precision"] == 0.5
+
+
+def test_normalized_confusion_rows_sum_to_one_or_zero():
+    rates = normalized_confusion([[3, 1], [0, 0]])
+    np.testing.assert_allclose(rates, [[0.75, 0.25], [0.0, 0.0]])
+
+
+def test_curves_and_calibration():
+    labels = np.array([0, 0, 0, 1, 1, 1])
+    probs = np.array([0.1, 0.2, 0.7, 0.6, 0.8, 0.95])
+    roc = roc_points(labels, probs)
+    assert roc["fpr"].is_monotonic_increasing and roc["tpr"].iloc[-1] == 1.0
+    pr = pr_points(labels, probs)
+    assert 0 < pr.attrs["ap"] <= 1
+    assert roc_points(np.zeros(3), np.array([0.1, 0.2, 0.3])).empty  # undefined with one class
+    bins = reliability_bins(labels, probs, 5)
+    assert len(bins) == 5 and bins["count"].sum() == 6
+    perfect = expected_calibration_error(np.array([0, 1, 1, 0]), np.array([0.0, 1.0, 1.0, 0.0]))
+    assert perfect == 0.0
+    worst = expected_calibration_error(np.array([1, 0]), np.array([0.0, 1.0]))
+    assert worst == pytest.approx(1.0)
+
+
+# --- figures ---------------------------------------------------------------------------------------------
+
+def test_figures_are_plotly_figures_with_data(entries):
+    predictions = entries[0].test_predictions()
+    labels, probs = predictions["label"].to_numpy(), predictions["prob_fake"].to_numpy()
+    curves = {entries[0].name: (labels, probs)}
+    cm = entries[0].test_metrics["confusion_matrix"]
+    figures = [
+        charts.confusion_figure(cm), charts.confusion_figure(cm, normalized=True),
+        charts.roc_figure(curves), charts.pr_figure(curves), charts.reliability_figure(labels, probs),
+        charts.history_figure(entries[0].history()), charts.metric_bars(metrics_long(entries)),
+        charts.class_counts_figure(class_counts({"train": labels, "test": labels})),
+        charts.spectrum_figure(np.ones((8, 8)), "s"), charts.spectrum_figure(np.eye(8) - 0.5, "d", diverging=True),
+        charts.disagreement_figure(disagreement_matrix(predictions_table(entries), [e.name for e in entries])),
+        charts.validation_curves_figure(history_long(entries)),
+        charts.robustness_figure(pd.DataFrame({"corruption": ["jpeg"] * 2, "level": [1, 2], "accuracy": [0.9, 0.8]})),
+    ]
+    for figure in figures:
+        assert isinstance(figure, go.Figure) and len(figure.data) >= 1
+    normalised = charts.confusion_figure([[3, 1], [1, 3]], normalized=True)
+    np.testing.assert_allclose(normalised.data[0].z, [[0.75, 0.25], [0.25, 0.75]])
+    assert "ECE" in charts.reliability_figure(labels, probs).layout.title.text
+
+
+def test_model_colours_are_stable():
+    assert charts.model_colors(["b", "a"]) == charts.model_colors(["a", "b"])
+
+
+# --- leaderboard and errors ------------------------------------------------------------------------------------------
+
+def test_leaderboard_frame(entries, tmp_path):
+    board = leaderboard_frame(entries, {e.name: 1.5 for e in entries})
+    assert len(board) == len(entries) and set(board["model"]) == {e.name for e in entries}
+    assert board["accuracy"].is_monotonic_decreasing
+    assert (board["latency_ms"] == 1.5).all() and "robust_accuracy" not in board
+    assert "latency_ms" not in leaderboard_frame(entries)
+    assert leaderboard_frame([]).empty
+
+
+def test_robustness_is_optional(entries, tmp_path):
+    import shutil
+
+    from model_zoo import read_entry
+
+    shutil.copytree(entries[0].path, tmp_path / entries[0].name)
+    entry = read_entry(entries[0].name, tmp_path)
+    assert read_robustness(entry) is None
+    (entry.path / "robustness.csv").write_text("corruption,level,accuracy\njpeg,1,0.9\njpeg,2,0.7\n")
+    assert list(read_robustness(entry)["accuracy"]) == [0.9, 0.7]
+    assert leaderboard_frame([entry])["robust_accuracy"].iloc[0] == pytest.approx(0.8)
+    assert len(robustness_long([entry])) == 2
+    (entry.path / "robustness.csv").write_text("something,else\n1,2\n")
+    assert read_robustness(entry) is None
+
+
+def _table() -> pd.DataFrame:
+    return pd.DataFrame({
+        "path": [f"test/{c}/{i}.jpg" for i, c in enumerate(["REAL", "REAL", "REAL", "FAKE", "FAKE", "FAKE"])],
+        "label": [0, 0, 0, 1, 1, 1],
+        "a": [0.9, 0.6, 0.1, 0.2, 0.45, 0.8],  # wrong on 0, 1, 3, 4
+        "b": [0.2, 0.7, 0.1, 0.3, 0.9, 0.9],  # wrong on 1, 3
+    })
+
+
+def test_filter_errors():
+    table = _table()
+    assert list(filter_errors(table, "a").index) == [0, 3, 1, 4]  # most confident first
+    assert list(filter_errors(table, "a", true_class="FAKE").index) == [3, 4]
+    assert list(filter_errors(table, "a", confidence=(0.75, 1.0)).index) == [0, 3]
+    assert list(filter_errors(table, "a", others="all others right").index) == [0, 4]
+    assert sorted(filter_errors(table, "a", others="all others wrong").index) == [1, 3]
+    assert filter_errors(table, "a")["confidence"].between(0.5, 1).all()
+    with pytest.raises(ValueError):
+        filter_errors(table, "a", others="nonsense")
+
+
+def test_disagreements_and_pages():
+    table = _table()
+    assert list(disagreements(table, ["a", "b"]).index) == [0, 4]
+    assert disagreements(table, ["a"]).empty
+    matrix = disagreement_matrix(table, ["a", "b"])
+    assert matrix.loc["a", "b"] == matrix.loc["b", "a"] == pytest.approx(2 / 6) and matrix.loc["a", "a"] == 0
+    rows, pages = paginate(table, 2, 4)
+    assert pages == 2 and list(rows.index) == [4, 5]
+    rows, pages = paginate(table, 99, 4)
+    assert list(rows.index) == [4, 5]
+    assert paginate(table.iloc[0:0], 1, 4)[1] == 1
+
+
+def test_predictions_table_joins_models(entries):
+    table = predictions_table(entries)
+    assert {"path", "label", *(e.name for e in entries)} <= set(table.columns)
+    assert len(table) == entries[0].test_metrics["n"]
+    assert predictions_table([]).empty
+
+
+# --- overlays and explanation maps -------------------------------------------------------------------------------------
+
+def test_overlays():
+    image = np.random.default_rng(0).integers(0, 255, (32, 32, 3), dtype=np.uint8)
+    heat = np.linspace(0, 1, 32 * 32, dtype=np.float32).reshape(32, 32)
+    big = enlarge(image, 256)
+    assert big.shape == (256, 256, 3) and (big[:8, :8] == image[0, 0]).all()  # nearest neighbour: blocks
+    assert colorize(heat, "jet").shape == (32, 32, 3)
+    for name in COLORMAPS:
+        picture = overlay(image, heat, 0.5, name, size=128)
+        assert picture.shape == (128, 128, 3) and picture.dtype == np.uint8
+    np.testing.assert_array_equal(overlay(image, heat, 0.0, size=64), enlarge(image, 64))
+    with pytest.raises(ValueError):
+        overlay(image, heat, 1.5)
+    with pytest.raises(ValueError):
+        colorize(heat, "rainbow-unicorn")
+    assert png_bytes(image)[:4] == b"\x89PNG"
+
+
+@pytest.mark.parametrize("method", ["Grad-CAM", "Grad-CAM++", "Score-CAM", "SmoothGrad"])
+def test_explanation_maps_have_input_shape_and_unit_range(entries, models, method):
+    from dashboard.explain import explanation_map
+
+    entry = entries[0]
+    model, card = models[entry.name]
+    seen = decode_for_card(_jpeg((200, 150)), card)
+    for target in ("FAKE", "REAL"):
+        heat = explanation_map(model, card, seen, method, target)
+        assert heat.shape == tuple(card["input_shape"][:2]) and heat.dtype == np.float32
+        assert np.isfinite(heat).all() and heat.min() >= 0.0 and heat.max() <= 1.0
+
+
+def test_explanation_rejects_unknown_choices(entries, models):
+    from dashboard.explain import explanation_map, gradcam_layer
+
+    model, card = models[entries[0].name]
+    seen = np.zeros((32, 32, 3), np.uint8)
+    with pytest.raises(ValueError):
+        explanation_map(model, card, seen, "LIME")
+    with pytest.raises(ValueError):
+        explanation_map(model, card, seen, "Grad-CAM", "MAYBE")
+    assert gradcam_layer(model, card) == card["explain"]["gradcam_layer"]
+    fallback = gradcam_layer(model, {**card, "explain": {}})  # no layer named in the card: the last 4-D feature map
+    assert len(model.get_layer(fallback).output.shape) == 4
+    assert explanation_map(model, {**card, "explain": {}}, seen, "Grad-CAM").shape == (32, 32)
+
+
+# --- inference --------------------------------------------------------------------------------------------------------
+
+def test_judge_matches_the_card_path_and_fails_clearly(models):
+    data = _jpeg((640, 480))
+    result = judge(data, models, name="big.jpg")
+    assert result.error is None and [v.model for v in result.verdicts] == list(models)
+    for verdict in result.verdicts:
+        model, card = models[verdict.model]
+        expected = float(model.predict(normalize_for_card(decode_for_card(data, card)[None], card), verbose=0)[0, 0])
+        assert verdict.prob_fake == pytest.approx(expected, abs=1e-5)
+        assert verdict.label == ("FAKE" if verdict.prob_fake >= 0.5 else "REAL")
+        np.testing.assert_array_equal(result.seen[verdict.model], decode_for_card(data, card))
+    bad = judge(b"GIF89a broken", models, name="bad.gif")
+    assert bad.error and "bad.gif" in bad.error and not bad.verdicts
+    rows = verdict_rows([result, bad])
+    assert rows[1]["error"] == bad.error and f"{result.verdicts[0].model} P(FAKE)" in rows[0]
+    document = json.loads(verdicts_json([result, bad]))
+    assert document["images"][0]["models"][0]["verdict"] in ("REAL", "FAKE") and "error" in document["images"][1]
+
+
+def test_model_inputs_and_display(models):
+    cards = {name: card for name, (_, card) in models.items()}
+    seen = model_inputs(_jpeg((4000, 3000)), cards)
+    assert all(image.shape == (32, 32, 3) and image.dtype == np.uint8 for image in seen.values())
+    with pytest.raises(ImageError):
+        model_inputs(b"not an image", cards)
+    shown = display_image(_jpeg((2000, 1000)), max_side=400)
+    assert max(shown.shape[:2]) <= 400 and shown.shape[2] == 3
+
+
+def test_latency_is_positive(models):
+    model, card = next(iter(models.values()))
+    assert 0 < measure_latency_ms(model, card, repeats=2) < 5000
+
+
+# --- data cues and studies ---------------------------------------------------------------------------------------------
+
+def test_spectra_and_means(synthetic_dataset):
+    images, labels = synthetic_dataset.train.images, synthetic_dataset.train.labels
+    counts = class_counts({"train": labels, "test": synthetic_dataset.test.labels})
+    assert set(counts["class"]) == {"REAL", "FAKE"} and counts["count"].sum() == len(labels) + len(synthetic_dataset.test)
+    picks = sample_indices(labels, 1, 5)
+    assert len(picks) == 5 and (labels[picks] == 1).all()
+    assert mean_image(images).shape == (32, 32, 3) and mean_image(images[:0]).shape == (32, 32, 3)
+    spectrum = log_amplitude_spectrum(images[:10])
+    assert spectrum.shape == (32, 32) and np.isfinite(spectrum).all()
+    cues = class_cues(images, labels, max_per_class=50)
+    assert cues.n_used == {"REAL": 50, "FAKE": 50}
+    # The synthetic FAKE class adds a checkerboard: energy at the Nyquist corner (after fftshift: index 0, 0).
+    assert cues.difference[0, 0] > 0.5 and abs(cues.difference[16, 16]) < cues.difference[0, 0]
+
+
+def test_a_pure_checkerboard_peaks_at_nyquist():
+    y, x = np.mgrid[0:32, 0:32]
+    board = (np.where((x + y) % 2 == 0, 200, 50)[..., None] * np.ones(3)).astype(np.uint8)
+    spectrum = log_amplitude_spectrum(board[None])
+    assert np.unravel_index(np.argmax(spectrum), spectrum.shape) == (0, 0)
+
+
+def test_studies(entries, tmp_path):
+    import shutil
+
+    pooling = pooling_study(entries)
+    assert pooling is not None and set(pooling["architecture"]) == {e.card["architecture"] for e in entries}
+    assert augmentation_study(entries) is None
+    assert pooling_study(entries[:1]) is None
+
+    from model_zoo import read_card, read_entry, write_card
+
+    shutil.copytree(entries[0].path, tmp_path / "variant")
+    card = read_card(tmp_path / "variant" / "card.json")
+    card["name"], card["train"]["augmentation"] = "variant", "none" if card["train"]["augmentation"] != "none" else "flip"
+    write_card(tmp_path / "variant", card)
+    study = augmentation_study([entries[0], read_entry("variant", tmp_path)])
+    assert study is not None and study["augmentation"].nunique() == 2
