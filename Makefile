@@ -9,7 +9,7 @@ ZOO_EPOCHS ?= 12
 ZOO_MINUTES ?= 28
 ZOO_ARCHS ?= cnn_maxpool cnn_avgpool cnn_strided
 
-.PHONY: run test lint zoo api bench clean-venv
+.PHONY: run test lint zoo studies api bench clean-venv
 
 # The venv is rebuilt only when requirements.txt changes.
 $(STAMP): requirements.txt
@@ -37,6 +37,14 @@ zoo: $(STAMP)  ## train + evaluate the three custom CNNs on real CIFAKE into mod
 	  $(BIN)/python -m training.train --arch $$arch --epochs $(ZOO_EPOCHS) --max-minutes $(ZOO_MINUTES) --data "$(CIFAKE_PATH)" || exit $$?; \
 	done
 	$(BIN)/python -m training.evaluate $(ZOO_ARCHS) --data "$(CIFAKE_PATH)"
+
+studies: $(STAMP)  ## augmentation study: cnn_maxpool without augmentation and with flips + shifts (after `make zoo`)
+	@test -n "$(CIFAKE_PATH)" || { echo "usage: make studies CIFAKE_PATH=/path/to/cifake.zip"; exit 2; }
+	@for aug in none flip_shift; do \
+	  $(BIN)/python -m training.train --arch cnn_maxpool --augment $$aug --name cnn_maxpool-aug-$$aug \
+	    --epochs $(ZOO_EPOCHS) --max-minutes $(ZOO_MINUTES) --data "$(CIFAKE_PATH)" || exit $$?; \
+	done
+	$(BIN)/python -m training.evaluate cnn_maxpool-aug-none cnn_maxpool-aug-flip_shift --data "$(CIFAKE_PATH)"
 
 bench: $(STAMP)  ## speed figures on generated CIFAKE-sized data
 	$(BIN)/python -m bench.data_and_training
