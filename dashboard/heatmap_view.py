@@ -60,7 +60,7 @@ def show(image_name: str, seen: Mapping[str, np.ndarray], models: Mapping[str, t
     names = [m for m in models if m in seen]
     if not names:
         return
-    columns = st.columns(min(4, len(names)))
+    columns = st.columns(max(3, min(4, len(names))))  # at least 3 columns keeps a lone overlay screen-sized
     for index, name in enumerate(names):
         model, card = models[name]
         prob = prob_fake.get(name)

@@ -1,0 +1,150 @@
+"""The dashboard in a real browser: `streamlit run` on a free local port, headless Chromium via Playwright.
+
+Skips when /usr/bin/chromium (or the playwright package) is missing; `.ci/run` installs Chromium.
+Screenshots go to the test's tmp dir and are copied to /tmp/dashboard_screens/ for people to look at.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+ROOT = Path(__file__).resolve().parents[1]
+SCREENS = Path("/tmp/dashboard_screens")
+PAGES = ("", "model", "errors", "data", "studies", "about_the_zoo")  # url paths ("" = default page)
+
+pytestmark = pytest.mark.skipif(not Path(CHROMIUM).is_file(), reason=f"{CHROMIUM} is not installed")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _wait_healthy(url: str, process: subprocess.Popen, timeout: float = 90) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"streamlit exited with {process.returncode}")
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.3)
+    raise TimeoutError(f"{url} did not answer within {timeout} s")
+
+
+@pytest.fixture(scope="module")
+def server(trained_zoo, synthetic_zip, tmp_path_factory):
+    tmp_path = tmp_path_factory.mktemp("streamlit")
+    port = _free_port()
+    env = {**os.environ, "MODEL_ZOO_DIR": str(trained_zoo), "CIFAKE_PATH": str(synthetic_zip),
+           "CIFAKE_CACHE_DIR": str(tmp_path / "cache")}
+    log = (tmp_path / "streamlit.log").open("w")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.port", str(port),
+         "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_healthy(url, process)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
+
+
+def _settle(page) -> None:
+    """Wait until Streamlit has finished running the page script."""
+    page.wait_for_selector("[data-testid=stApp]", timeout=60_000)
+    time.sleep(0.5)
+    page.wait_for_selector("[data-testid=stApp][data-test-script-state=notRunning]", timeout=120_000)
+    time.sleep(0.8)
+
+
+def _screenshot(page, path: Path) -> None:
+    """Full-height screenshot: Streamlit scrolls inside its main container, so grow the viewport to fit it."""
+    height = page.evaluate("() => { const m = document.querySelector('[data-testid=stMain]'); return m ? m.scrollHeight : 0 }")
+    page.set_viewport_size({"width": 1400, "height": min(max(900, height + 40), 6000)})
+    time.sleep(0.5)
+    page.screenshot(path=str(path))
+    page.set_viewport_size({"width": 1400, "height": 900})
+    try:
+        SCREENS.mkdir(parents=True, exist_ok=True)
+        shutil.copy(path, SCREENS / path.name)
+    except OSError:
+        pass
+
+
+def test_upload_shows_heatmaps_in_a_real_browser(server, tmp_path):
+    sync_api = pytest.importorskip("playwright.sync_api")
+    from training.synthetic import synthetic_image
+
+    upload = tmp_path / "upload.jpg"  # a generated "FAKE"-style image, upscaled like a photo
+    tile = synthetic_image(np.random.default_rng(3), fake=True)
+    Image.fromarray(tile).resize((640, 480), Image.NEAREST).save(upload, quality=92)
+
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 900})
+            page.goto(f"{server}/inspect_image")
+            _settle(page)
+            assert page.get_by_text("trained on").count() >= 1
+            page.set_input_files("[data-testid=stFileUploaderDropzoneInput]", str(upload))
+            page.get_by_text("Grad-CAM for", exact=False).first.wait_for(timeout=120_000)
+            _settle(page)
+            assert page.locator("[data-testid=stException]").count() == 0
+            assert page.get_by_text("sees 32x32", exact=False).count() >= 1
+            shot = tmp_path / "dashboard_inspect_upload.png"
+            _screenshot(page, shot)
+            assert shot.stat().st_size > 10_000
+
+            for url_path in PAGES:  # every page renders in the browser without an exception box
+                page.goto(f"{server}/{url_path}")
+                _settle(page)
+                assert page.locator("[data-testid=stException]").count() == 0, url_path
+                _screenshot(page, tmp_path / f"dashboard_{url_path or 'leaderboard'}.png")
+        finally:
+            browser.close()
+
+
+def test_bad_upload_is_a_message_not_a_traceback(server, tmp_path):
+    sync_api = pytest.importorskip("playwright.sync_api")
+    bad = tmp_path / "broken.png"
+    buffer = io.BytesIO()
+    Image.new("RGB", (64, 64), "red").save(buffer, format="PNG")
+    bad.write_bytes(buffer.getvalue()[:100])
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 900})
+            page.goto(f"{server}/inspect_image")
+            _settle(page)
+            page.set_input_files("[data-testid=stFileUploaderDropzoneInput]", str(bad))
+            page.get_by_text("Cannot use this file", exact=False).first.wait_for(timeout=60_000)
+            assert page.locator("[data-testid=stException]").count() == 0
+            _screenshot(page, tmp_path / "dashboard_inspect_bad_upload.png")
+        finally:
+            browser.close()
