@@ -180,6 +180,22 @@ def decode_batch(files: list[Path], card: dict) -> tuple[np.ndarray, list[int], 
     return stacked, good, errors
 
 
+def _decode_parts(pool: ThreadPoolExecutor, batch: list[Path], card: dict, part: int) -> list[Future]:
+    """Decode a batch as several jobs so that all workers share one batch of big images."""
+    return [pool.submit(decode_batch, batch[i : i + part], card) for i in range(0, len(batch), part)]
+
+
+def _gather(futures: list[Future], part: int) -> tuple[np.ndarray, list[int], dict[int, str]]:
+    """Join decode_batch results of consecutive parts, with positions relative to the whole batch."""
+    images, good, errors = [], [], {}
+    for index, future in enumerate(futures):
+        part_images, part_good, part_errors = future.result()
+        images.append(part_images)
+        good += [index * part + position for position in part_good]
+        errors |= {index * part + position: message for position, message in part_errors.items()}
+    return np.concatenate(images), good, errors
+
+
 def score_files(
     files: list[Path], models: list[LoadedModel], batch_size: int = 256, workers: int | None = None
 ) -> Iterator[dict[str, Any]]:
@@ -188,19 +204,20 @@ def score_files(
     for loaded in models:
         groups.setdefault(_decode_key(loaded.card), []).append(loaded)
     workers = workers or min(4, os.cpu_count() or 1)
+    part = max(1, -(-batch_size // workers))  # ceil: one decode job per worker per batch
     batches = [files[i : i + batch_size] for i in range(0, len(files), batch_size)]
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        pending: list[tuple[list[Path], list[Future]]] = []
-        ahead = workers + 1  # batches in flight: enough to keep the model busy, bounded memory
+        pending: list[tuple[list[Path], list[list[Future]]]] = []
+        ahead = 2  # batches decoding while the model scores one: keeps it busy, bounds memory
         submitted = 0
         for done in range(len(batches)):
-            while submitted < len(batches) and submitted - done < ahead:
+            while submitted < len(batches) and submitted - done <= ahead:
                 batch = batches[submitted]
-                pending.append((batch, [pool.submit(decode_batch, batch, group[0].card) for group in groups.values()]))
+                pending.append((batch, [_decode_parts(pool, batch, group[0].card, part) for group in groups.values()]))
                 submitted += 1
             batch, futures = pending.pop(0)
-            for group, future in zip(groups.values(), futures, strict=True):
-                images, good, errors = future.result()
+            for group, group_futures in zip(groups.values(), futures, strict=True):
+                images, good, errors = _gather(group_futures, part)
                 for loaded in group:
                     probs = predict_batch(loaded.model, images, loaded.card)
                     scored = dict(zip(good, probs, strict=True))
