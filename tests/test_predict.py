@@ -168,3 +168,24 @@ def test_command_line_runs_as_a_module(images_dir, trained_zoo, tmp_path):
     lines = result.stdout.splitlines()
     assert lines[0] == "path,model,label,prob_fake,error" and len(lines) == 21
     assert "images/s" in result.stderr
+
+
+@pytest.mark.parametrize(("batch_size", "workers"), [(1, 1), (5, 3), (64, 2)])
+def test_rows_keep_file_order_and_errors_stay_with_their_files(images_dir, trained_zoo, tmp_path, batch_size, workers):
+    from training.predict import score_files
+
+    good = sorted((images_dir / "REAL").iterdir())[:9]
+    files = []
+    for i, path in enumerate(good):
+        files.append(path)
+        if i % 3 == 0:
+            files.append(_touch(tmp_path / f"bad{i}.jpg", b""))
+    models = resolve_models("all", trained_zoo)
+    rows = list(score_files(files, models, batch_size=batch_size, workers=workers))
+    assert len(rows) == 2 * len(files)
+    for model in models:
+        mine = [row for row in rows if row["model"] == model.name]
+        assert [row["path"] for row in mine] == [str(f) for f in files]
+        for row in mine:
+            assert bool(row["error"]) == ("bad" in row["path"])
+            assert ("file is empty" in row["error"]) if row["error"] else 0 <= row["prob_fake"] <= 1
