@@ -153,6 +153,8 @@ def test_user_errors_are_one_line_and_exit_2(images_dir, trained_zoo, tmp_path, 
     assert "use --recursive" in capsys.readouterr().err
     assert main([str(images_dir), "--recursive", "--zoo", str(tmp_path / "empty_zoo")]) == 2
     assert "no usable models" in capsys.readouterr().err
+    assert main([str(images_dir), "--recursive", "--zoo", str(trained_zoo), "--out", str(tmp_path / "no" / "x.csv")]) == 2
+    assert "does not exist" in capsys.readouterr().err
     with pytest.raises(SystemExit) as exit_info:
         main([str(images_dir), "--shard", "5/2"])
     assert exit_info.value.code == 2
@@ -189,3 +191,35 @@ def test_rows_keep_file_order_and_errors_stay_with_their_files(images_dir, train
         for row in mine:
             assert bool(row["error"]) == ("bad" in row["path"])
             assert ("file is empty" in row["error"]) if row["error"] else 0 <= row["prob_fake"] <= 1
+
+
+def test_models_with_different_input_sizes_each_get_their_own_preprocessing(trained_zoo, images_dir, tmp_path):
+    import keras
+
+    from model_zoo import decode_for_card
+    from training.predict import predict_batch
+
+    zoo = tmp_path / "zoo"
+    shutil.copytree(trained_zoo, zoo)
+    big = zoo / "wide64"
+    shutil.copytree(zoo / "cnn_strided", big)
+    card = json.loads((big / "card.json").read_text())
+    card.update(name="wide64", input_shape=[64, 64, 3],
+                preprocessing={"color": "BGR", "resize": "bilinear", "mean": [100.0, 110.0, 120.0], "std": [50.0, 60.0, 70.0]})
+    (big / "card.json").write_text(json.dumps(card))
+    inputs = keras.Input((64, 64, 3))
+    x = keras.layers.Conv2D(4, 3, strides=2)(inputs)
+    outputs = keras.layers.Dense(1, activation="sigmoid")(keras.layers.GlobalAveragePooling2D()(x))
+    keras.Model(inputs, outputs).save(big / "model.keras")
+
+    out = tmp_path / "rows.jsonl"
+    folder = images_dir / "FAKE"
+    assert main([str(folder), "--zoo", str(zoo), "--model", "all", "--out", str(out)]) == 0
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert {r["model"] for r in rows} == {"cnn_maxpool", "cnn_strided", "wide64"} and len(rows) == 3 * 20
+    entry = read_entry("wide64", zoo)
+    model = load_model(entry)
+    for row in (r for r in rows if r["model"] == "wide64"):
+        seen = decode_for_card(row["path"], entry.card)
+        assert seen.shape == (64, 64, 3)
+        assert row["prob_fake"] == pytest.approx(float(predict_batch(model, seen[None], entry.card)[0]), abs=2e-6)

@@ -303,6 +303,8 @@ def run(args: argparse.Namespace, stdout: IO[str] | None = None) -> int:
     def warn(message: str) -> None:
         print(f"warning: {message}", file=sys.stderr, flush=True)
 
+    if args.out and not Path(args.out).resolve().parent.is_dir():
+        raise FileNotFoundError(f"--out {args.out}: folder {Path(args.out).resolve().parent} does not exist")
     files = collect_files(args.paths, args.recursive)
     if args.shard:
         files = shard(files, *args.shard)
@@ -357,7 +359,11 @@ def _positive_int(text: str) -> int:
 
 @exit_on_user_error
 def main(argv: list[str] | None = None) -> int:
-    return run(parse_args(argv))
+    try:
+        return run(parse_args(argv))
+    except BrokenPipeError:  # e.g. `... | head`: the reader has all it wanted
+        sys.stdout = open(os.devnull, "w")  # Python flushes stdout again at exit
+        return 0
 
 
 if __name__ == "__main__":
