@@ -149,10 +149,17 @@ def spectrum_figure(spectrum: np.ndarray, title: str, diverging: bool = False) -
 def robustness_figure(robustness: pd.DataFrame) -> go.Figure:
     """Accuracy against corruption level, one line per corruption (and per model when several)."""
     frame = robustness.sort_values("level")
-    several = "model" in frame and frame["model"].nunique() > 1
-    figure = px.line(frame, x="level", y="accuracy", color="corruption", line_dash="model" if several else None,
-                     markers=True)
-    figure.update_layout(title="Accuracy under corruptions", yaxis=dict(range=[0, 1.02]), height=380, margin=_MARGIN)
+    if "model" in frame and frame["model"].nunique() > 1:  # one panel per corruption, one line per model
+        figure = px.line(frame, x="level", y="accuracy", color="model", facet_col="corruption", facet_col_wrap=4,
+                         markers=True, color_discrete_map=model_colors(frame["model"]))
+        figure.for_each_annotation(lambda a: a.update(text=a.text.split("=")[-1]))
+        rows = -(-frame["corruption"].nunique() // 4)
+        height = 120 + 260 * rows
+    else:
+        figure = px.line(frame, x="level", y="accuracy", color="corruption", markers=True)
+        height = 380
+    figure.update_yaxes(range=[0, 1.02])
+    figure.update_layout(title="Accuracy under corruptions", height=height, margin=_MARGIN)
     return figure
 
 

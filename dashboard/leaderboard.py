@@ -45,6 +45,8 @@ def leaderboard_frame(entries: Sequence[ZooEntry], latency_ms: Mapping[str, floa
         frame = frame.drop(columns="robust_accuracy")
     if frame["latency_ms"].isna().all():
         frame = frame.drop(columns="latency_ms")
+    if (frame["metrics_on"] == "test").all():
+        frame = frame.drop(columns="metrics_on")
     return frame.sort_values("accuracy", ascending=False, na_position="last").reset_index(drop=True)
 
 

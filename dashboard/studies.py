@@ -45,10 +45,17 @@ def _row(entry: ZooEntry) -> dict:
 
 
 def pooling_study(entries: Sequence[ZooEntry]) -> pd.DataFrame | None:
-    """Evaluated entries of the pooling architectures, or None unless at least two variants are present."""
+    """Evaluated entries of the pooling architectures trained with the same augmentation (the most common
+    one among them, so an augmentation variant does not confound the comparison); None unless two variants remain.
+    """
     rows = [_row(e) for e in entries if e.card.get("architecture") in POOLING_ARCHS and e.test_metrics]
     frame = pd.DataFrame(rows)
-    if frame.empty or frame["architecture"].nunique() < 2:
+    if frame.empty:
+        return None
+    counts = frame.groupby("augmentation")["architecture"].nunique()
+    common = counts[counts == counts.max()].index
+    frame = frame[frame["augmentation"] == ("flip" if "flip" in common else common[0])]
+    if frame["architecture"].nunique() < 2:
         return None
     order = {arch: i for i, arch in enumerate(POOLING_ARCHS)}
     frame["_order"] = frame["architecture"].map(order)

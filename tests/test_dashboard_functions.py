@@ -115,7 +115,7 @@ def test_leaderboard_frame(entries, tmp_path):
     board = leaderboard_frame(entries, {e.name: 1.5 for e in entries})
     assert len(board) == len(entries) and set(board["model"]) == {e.name for e in entries}
     assert board["accuracy"].is_monotonic_decreasing
-    assert (board["latency_ms"] == 1.5).all() and "robust_accuracy" not in board
+    assert (board["latency_ms"] == 1.5).all() and "robust_accuracy" not in board and "metrics_on" not in board
     assert "latency_ms" not in leaderboard_frame(entries)
     assert leaderboard_frame([]).empty
 
@@ -297,5 +297,8 @@ def test_studies(entries, tmp_path):
     card = read_card(tmp_path / "variant" / "card.json")
     card["name"], card["train"]["augmentation"] = "variant", "none" if card["train"]["augmentation"] != "none" else "flip"
     write_card(tmp_path / "variant", card)
-    study = augmentation_study([entries[0], read_entry("variant", tmp_path)])
+    variant = read_entry("variant", tmp_path)
+    study = augmentation_study([entries[0], variant])
     assert study is not None and study["augmentation"].nunique() == 2
+    # an augmentation variant does not join the pooling comparison (it would confound it)
+    assert "variant" not in set(pooling_study([*entries, variant])["model"])

@@ -27,12 +27,12 @@ st.dataframe(
         "robust_accuracy": st.column_config.NumberColumn("robust acc. (mean)", format="%.4f"),
     },
 )
-if (board["metrics_on"] != "test").any():
+if "metrics_on" in board:
     st.caption("Models marked `validation` have not been evaluated yet: `python -m training.evaluate NAME`.")
 
 st.header("Compare models")
 names = [e.name for e in entries]
-chosen = st.multiselect("Models to compare (2 to 4)", names, default=names[: min(3, len(names))], max_selections=4,
+chosen = st.multiselect("Models to compare (2 to 4)", names, default=list(board["model"][:3]), max_selections=4,
                         key="compare_models")
 if len(chosen) < 2:
     st.info("Pick at least two models to compare them." if len(names) > 1 else
