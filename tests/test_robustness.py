@@ -126,7 +126,8 @@ def test_cli_one_model_prints_the_table(trained_zoo, synthetic_zip, tmp_path, ca
     shutil.copytree(trained_zoo, zoo)
     monkeypatch.setenv("CIFAKE_CACHE_DIR", str(tmp_path / "cache"))
     assert main(["cnn_maxpool", "--data", str(synthetic_zip), "--zoo", str(zoo)]) == 0
-    out = capsys.readouterr().out
-    assert "cnn_maxpool: accuracy under corruption" in out and "jpeg" in out and "noise" in out
+    captured = capsys.readouterr()
+    assert "cnn_maxpool: accuracy under corruption" in captured.out and "jpeg" in captured.out and "noise" in captured.out
+    assert f"[{len(CORRUPTIONS)}/{len(CORRUPTIONS)}] noise 10" in captured.err  # progress, one line per condition
     assert (zoo / "cnn_maxpool" / ROBUSTNESS_FILE).is_file()
     assert not (zoo / "cnn_strided" / ROBUSTNESS_FILE).exists()

@@ -102,23 +102,32 @@ def psnr(reference: np.ndarray, degraded: np.ndarray) -> float:
 def robustness_table(
     model, card: dict, images: np.ndarray, labels: np.ndarray,
     corruptions: tuple[tuple[str, float], ...] = CORRUPTIONS, seed: int = 0,
+    progress: Callable[[str], None] | None = None,
 ) -> pd.DataFrame:
-    """Accuracy of `model` on `images` after each corruption."""
+    """Accuracy of `model` on `images` after each corruption; `progress` hears one line per corruption."""
     from training.train import predict_probabilities
 
     rows = []
-    for corruption, level in corruptions:
+    for step, (corruption, level) in enumerate(corruptions, 1):
+        start = time.time()
         prob_fake = predict_probabilities(model, corrupt(images, corruption, level, seed), card)
-        rows.append({"corruption": corruption, "level": level, "accuracy": binary_metrics(labels, prob_fake)["accuracy"]})
+        accuracy = binary_metrics(labels, prob_fake)["accuracy"]
+        rows.append({"corruption": corruption, "level": level, "accuracy": accuracy})
+        if progress:
+            seconds = time.time() - start
+            progress(f"  [{step}/{len(corruptions)}] {corruption} {level:g}: accuracy {accuracy:.4f} ({seconds:.1f} s)")
     return pd.DataFrame(rows, columns=list(COLUMNS))
 
 
-def evaluate_robustness(name: str, dataset: Dataset, zoo: str | os.PathLike | None = None, seed: int = 0) -> pd.DataFrame:
+def evaluate_robustness(
+    name: str, dataset: Dataset, zoo: str | os.PathLike | None = None, seed: int = 0,
+    progress: Callable[[str], None] | None = None,
+) -> pd.DataFrame:
     """Compute the table for one entry and publish robustness.csv into it atomically."""
     entry: ZooEntry = read_entry(name, zoo)
     model = load_model(entry)
     start = time.time()
-    table = robustness_table(model, entry.card, dataset.test.images, dataset.test.labels, seed=seed)
+    table = robustness_table(model, entry.card, dataset.test.images, dataset.test.labels, seed=seed, progress=progress)
     card = dict(entry.card)
     card["robustness"] = {"dataset": str(dataset.source), "n": len(dataset.test), "seed": seed,
                           "seconds": round(time.time() - start, 1), "file": ROBUSTNESS_FILE}
@@ -134,6 +143,10 @@ def format_table(name: str, table: pd.DataFrame) -> str:
     for row in table.itertuples():
         lines.append(f"  {row.corruption:<10} {row.level:>6g}  {row.accuracy:.4f}  ({row.accuracy - baseline:+.4f})")
     return "\n".join(lines)
+
+
+def _stderr(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
 
 
 @exit_on_user_error
@@ -158,7 +171,8 @@ def main(argv: list[str] | None = None) -> int:
     failed = 0
     for name in names:
         try:
-            table = evaluate_robustness(name, dataset, args.zoo, args.seed)
+            print(f"{name}: evaluating {len(CORRUPTIONS)} conditions on {len(dataset.test):,} test images", file=sys.stderr)
+            table = evaluate_robustness(name, dataset, args.zoo, args.seed, progress=_stderr)
         except ZooError as exc:
             if args.name != "all":
                 raise
