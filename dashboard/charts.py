@@ -87,7 +87,7 @@ def reliability_figure(labels: np.ndarray, prob_fake: np.ndarray, n_bins: int = 
                          xaxis=dict(title="predicted P(FAKE)", range=[0, 1]))
     figure.update_yaxes(title_text="observed fraction FAKE", range=[0, 1.02], secondary_y=False)
     # Counts stay in the lower third so they never hide the calibration curve.
-    figure.update_yaxes(title_text="images per bin", secondary_y=True, showgrid=False,
+    figure.update_yaxes(title_text="images per bin", secondary_y=True, showgrid=False, tickformat="d",
                         range=[0, 3 * max(1, int(bins["count"].max()))])
     return figure
 

@@ -31,7 +31,7 @@ class HeatmapSettings:
 
 def controls(key: str) -> HeatmapSettings:
     """Method, explained class, colour map and opacity selectors (widget keys prefixed by `key`)."""
-    cols = st.columns([2, 2, 1, 2])
+    cols = st.columns([3, 2, 1, 2])
     method = cols[0].radio("Method", METHODS, horizontal=True, key=f"{key}_method",
                            help="Grad-CAM/Grad-CAM++: gradients at the last conv layer. Score-CAM: masks the input with "
                                 "each feature map (slower). SmoothGrad: pixel gradients averaged over noisy copies.")

@@ -34,8 +34,10 @@ if subset:
 cols = st.columns([2, 1, 2, 2])
 model = cols[0].selectbox("Model", evaluated, key="errors_model")
 true_class = cols[1].selectbox("True class", ("both", *CLASS_NAMES), key="errors_class")
-confidence = cols[2].slider("Confidence in its wrong verdict", 0.5, 1.0, (0.5, 1.0), 0.01, key="errors_confidence")
-others = cols[3].selectbox("Other models", OTHERS_CHOICES, key="errors_others", disabled=len(evaluated) < 2)
+confidence = cols[2].slider("Confidence in its wrong verdict", 0.5, 1.0, (0.5, 1.0), 0.01, key="errors_confidence",
+                            disabled=mode == "disagreements")
+others = cols[3].selectbox("Other models", OTHERS_CHOICES, key="errors_others",
+                           disabled=len(evaluated) < 2 or mode == "disagreements")
 
 if mode == "disagreements":
     shown = table[table["path"].isin(set(subset["paths"]))]
@@ -66,6 +68,9 @@ rows, _ = paginate(shown, int(page), PER_PAGE)
 selected = st.session_state.get("errors_selected")
 if selected is not None and selected in index:
     st.subheader(f"Heatmaps: {selected}")
+    label = int(table.set_index("path").loc[selected, "label"])
+    st.caption(f"True class: **{CLASS_NAMES[label]}**. Each model's input, with where it finds evidence for its verdict "
+               "(or the class chosen under Explain).")
     models = loaded_models([e for e in entries if e.name in evaluated])
     image = data.test.images[index[selected]]
     seen = {name: resize_for_card(image, card) for name, (_, card) in models.items()}
@@ -85,9 +90,10 @@ for position, (_, row) in enumerate(rows.iterrows()):
             st.image(enlarge(data.test.images[index[path]], 128), width="stretch")
         else:
             st.caption("(image not in this dataset)")
-        st.markdown(f"**true {CLASS_NAMES[int(row['label'])]}** · `{path.rsplit('/', 1)[-1]}`")
-        st.caption("  \n".join(f"{'**' if name == model else ''}{name}: {float(row[name]):.3f}{'**' if name == model else ''}"
-                                for name in evaluated) + "  \nP(FAKE)")
+        st.markdown(f"**true {CLASS_NAMES[int(row['label'])]}**")
+        probs = [f"{'**' if name == model else ''}{name}: {float(row[name]):.3f}{'**' if name == model else ''}"
+                 for name in evaluated]
+        st.caption("  \n".join([path.rsplit("/", 1)[-1], "P(FAKE):", *probs]))
         if path in index and st.button("Heatmaps", key=f"errors_hm_{path}", icon=":material/local_fire_department:"):
             st.session_state["errors_selected"] = path
             st.rerun()

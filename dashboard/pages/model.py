@@ -80,4 +80,5 @@ robustness = read_robustness(entry)
 if robustness is not None:
     st.header("Robustness")
     st.plotly_chart(charts.robustness_figure(robustness), width="stretch")
-    st.dataframe(robustness, hide_index=True)
+    with st.expander("Accuracy per corruption and level"):
+        st.dataframe(robustness.pivot_table(index="corruption", columns="level", values="accuracy"), width="stretch")
