@@ -83,6 +83,7 @@ def test_broken_entry_is_a_warning_not_a_crash(trained_zoo, tmp_path, monkeypatc
     (zoo / "broken").mkdir()
     (zoo / "broken" / "card.json").write_text("{not json")
     monkeypatch.setenv("MODEL_ZOO_DIR", str(zoo))
+    monkeypatch.delenv("CIFAKE_PATH", raising=False)
     at = _app()
     _assert_clean(at)
     assert any("broken" in w.value for w in at.warning)
@@ -221,3 +222,62 @@ def test_studies_page_shows_pooling_and_explains_augmentation(zoo_env):
     _assert_clean(at)
     assert at.dataframe  # cnn_maxpool vs cnn_strided: a pooling comparison
     assert any("--augment none" in i.value for i in at.info)
+
+
+def test_shipped_zoo_and_no_dataset_render_every_page(monkeypatch):
+    """`make run` on a fresh clone: whatever the shipped zoo holds (empty until CIFAKE is trained), no page errors."""
+    monkeypatch.delenv("MODEL_ZOO_DIR", raising=False)
+    monkeypatch.delenv("CIFAKE_PATH", raising=False)
+    at = _app()
+    _assert_clean(at)
+    for page in PAGES:
+        at.switch_page(f"dashboard/pages/{page}.py").run()
+        _assert_clean(at)
+
+
+def _odd_sized_entry(source: Path, zoo: Path, size: int = 48) -> str:
+    """A zoo of one: a tiny model with a non-32 input size, card and predictions borrowed from a trained entry."""
+    import json
+
+    import keras
+
+    inputs = keras.Input((size, size, 3), name="image")
+    x = keras.layers.Conv2D(8, 3, padding="same", activation="relu", name="last_conv")(inputs)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    model = keras.Model(inputs, keras.layers.Dense(1, activation="sigmoid", name="prob_fake")(x))
+    name = f"tiny{size}"
+    folder = zoo / name
+    folder.mkdir(parents=True)
+    model.save(folder / "model.keras")
+    card = json.loads((source / "card.json").read_text())
+    card |= {"name": name, "architecture": "tiny", "input_shape": [size, size, 3], "params": int(model.count_params()),
+             "size_bytes": (folder / "model.keras").stat().st_size}
+    card["preprocessing"] = {**card["preprocessing"], "resize": "bilinear"}
+    (folder / "card.json").write_text(json.dumps(card))
+    for extra in ("history.csv", "test_predictions.csv"):
+        shutil.copy(source / extra, folder / extra)
+    return name
+
+
+def test_a_zoo_of_one_with_another_input_size(trained_zoo, synthetic_zip, tmp_path, monkeypatch):
+    zoo = tmp_path / "zoo"
+    name = _odd_sized_entry(trained_zoo / _model_names(trained_zoo)[0], zoo)
+    monkeypatch.setenv("MODEL_ZOO_DIR", str(zoo))
+    monkeypatch.setenv("CIFAKE_PATH", str(synthetic_zip))
+    at = _app()
+    _assert_clean(at)
+    assert list(at.dataframe[0].value["model"]) == [name]
+    assert any("single model" in i.value for i in at.info)
+    for page in PAGES:
+        at.switch_page(f"dashboard/pages/{page}.py").run()
+        _assert_clean(at)
+    at.switch_page("dashboard/pages/inspect_image.py").run()
+    at.file_uploader(key="inspect_uploads").upload("wide.png", _png((300, 100)), "image/png").run()
+    _assert_clean(at)
+    captions = [c for image in at.image for c in image.captions]
+    assert any(f"{name} sees 48x48" in c for c in captions) and any("Grad-CAM" in c for c in captions)
+    at.switch_page("dashboard/pages/errors.py").run()
+    buttons = [b for b in at.button if b.label == "Heatmaps"]
+    if buttons:
+        buttons[0].click().run()
+        _assert_clean(at)
