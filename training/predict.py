@@ -11,11 +11,13 @@ be decoded gets an error row and the run goes on. JSON records also carry
 `--model best` (the default) picks the entry with the highest test accuracy
 (validation accuracy when none was evaluated); `all` runs every usable entry.
 
-Sharding a big folder across N workers: every worker lists the same files, sorts
-them, and keeps those whose index in the sorted list % N == i, so the shards are
-disjoint and together cover every file:
-    worker 0:  python -m training.predict photos/ --recursive --shard 0/2 --out part0.csv
-    worker 1:  python -m training.predict photos/ --recursive --shard 1/2 --out part1.csv
+Sharding a big folder across N workers (processes or hosts sharing the folder):
+every worker lists the same files, sorts them by path, and keeps those whose
+index in the sorted list % N == i, so the shards are disjoint, cover every file
+and are balanced to within one file. Give every worker the same PATH arguments:
+    worker 0:  python -m training.predict photos/ --recursive --shard 0/2 --out part0.jsonl
+    worker 1:  python -m training.predict photos/ --recursive --shard 1/2 --out part1.jsonl
+    then:      cat part*.jsonl > all.jsonl     (CSV parts each carry a header row)
 Decoding runs in a thread pool (Pillow releases the GIL) while the model scores
 the previous batch.
 """
