@@ -25,6 +25,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 from flask import Flask, jsonify, request
 from werkzeug.exceptions import HTTPException
 
@@ -46,7 +47,8 @@ class ServedModel:
     model: Any  # keras.Model
     lock: threading.Lock  # one prediction at a time per model: Keras models are not documented thread-safe
 
-    def predict(self, image) -> float:
+    def predict(self, image: np.ndarray) -> float:
+        """P(FAKE) for one (H, W, 3) uint8 image already sized for this model."""
         with self.lock:
             return float(predict_batch(self.model, image[None], self.entry.card)[0])
 
@@ -63,10 +65,8 @@ def card_summary(entry: ZooEntry) -> dict[str, Any]:
     return summary
 
 
-def load_served_models(zoo) -> tuple[dict[str, ServedModel], list[dict[str, str]]]:
+def load_served_models(zoo: str | os.PathLike | None) -> tuple[dict[str, ServedModel], list[dict[str, str]]]:
     """Load and warm up every usable entry; broken ones are reported, not fatal."""
-    import numpy as np
-
     entries, problems = list_entries(zoo)
     skipped = [{"name": p.name, "error": p.message} for p in problems]
     served: dict[str, ServedModel] = {}
