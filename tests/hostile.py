@@ -2,7 +2,7 @@
 
 Each case either must be refused with an error containing `message`, or must
 decode (and so be predicted). The corpus is built once per test session; the
-decompression bomb is a hand-written 30000x30000 1-bit PNG of ~100 KB.
+decompression bombs are hand-written PNGs of ~100-200 KB (30000x30000 pixels; 200 MB of metadata text).
 """
 
 from __future__ import annotations
@@ -54,6 +54,15 @@ def bomb_png(side: int = BOMB_SIDE) -> bytes:
     return b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", header) + _png_chunk(b"IDAT", body) + _png_chunk(b"IEND", b"")
 
 
+def text_bomb_png() -> bytes:
+    """A valid 8x8 PNG carrying a zTXt metadata chunk that inflates to 200 MB (compressed ~200 KB)."""
+    png = _save(Image.fromarray(np.zeros((8, 8, 3), np.uint8)), "PNG")
+    compressor = zlib.compressobj(9)
+    text = b"".join(compressor.compress(b"\0" * 1_000_000) for _ in range(200)) + compressor.flush()
+    header_end = 8 + 25  # signature + IHDR chunk
+    return png[:header_end] + _png_chunk(b"zTXt", b"Comment\0\0" + text) + png[header_end:]
+
+
 def exif_rotated_jpeg() -> bytes:
     """Stored 64 wide x 32 high, left half red, right half blue, EXIF orientation 6 (rotate 90 clockwise).
 
@@ -99,6 +108,7 @@ def build_corpus() -> list[Case]:
         Case("truncated.jpg", valid_jpeg[: len(valid_jpeg) // 2], "truncated or corrupt"),
         Case("truncated.png", valid_png[: len(valid_png) // 2], "truncated or corrupt"),
         Case("bomb.png", bomb_png(), "over the limit"),
+        Case("text_bomb.png", text_bomb_png(), "unreadable image header"),
         Case("sixteen_bit.png", sixteen_bit_png()),
         Case("cmyk.jpg", _save(Image.fromarray(_noise(40, 40, 4)).convert("CMYK"), "JPEG", quality=90)),
         Case("palette_transparent.png", palette_png_with_transparency()),
