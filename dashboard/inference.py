@@ -92,15 +92,17 @@ def display_image(data: bytes, name: str = "upload", max_side: int = DISPLAY_MAX
 
 
 def verdict_rows(results: Sequence[ImageResult]) -> list[dict]:
-    """One row per image: its name, then P(FAKE) and verdict per model (or the error)."""
+    """One row per image: its name, how many models call it FAKE, then P(FAKE) per model (or the error)."""
     rows = []
     for result in results:
         row: dict = {"image": result.name}
         if result.error:
             row["error"] = result.error
+        else:
+            fake = sum(v.label == "FAKE" for v in result.verdicts)
+            row["FAKE votes"] = f"{fake}/{len(result.verdicts)}"
         for verdict in result.verdicts:
-            row[f"{verdict.model} P(FAKE)"] = round(verdict.prob_fake, 4)
-            row[f"{verdict.model} verdict"] = verdict.label
+            row[verdict.model] = round(verdict.prob_fake, 4)
         rows.append(row)
     return rows
 

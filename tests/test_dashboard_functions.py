@@ -239,7 +239,8 @@ def test_judge_matches_the_card_path_and_fails_clearly(models):
     bad = judge(b"GIF89a broken", models, name="bad.gif")
     assert bad.error and "bad.gif" in bad.error and not bad.verdicts
     rows = verdict_rows([result, bad])
-    assert rows[1]["error"] == bad.error and f"{result.verdicts[0].model} P(FAKE)" in rows[0]
+    assert rows[1]["error"] == bad.error and rows[0][result.verdicts[0].model] == round(result.verdicts[0].prob_fake, 4)
+    assert rows[0]["FAKE votes"].endswith(f"/{len(models)}")
     document = json.loads(verdicts_json([result, bad]))
     assert document["images"][0]["models"][0]["verdict"] in ("REAL", "FAKE") and "error" in document["images"][1]
 

@@ -40,7 +40,10 @@ for result in results:
 good = [(r, data) for r, (_, data) in zip(results, files, strict=True) if not r.error]
 if len(files) > 1:
     st.subheader("Verdicts")
-    st.dataframe(pd.DataFrame(verdict_rows(results)), hide_index=True, width="stretch")
+    st.caption(f"P(FAKE) per model; a model calls an image FAKE at or above the threshold ({threshold:.2f}).")
+    st.dataframe(pd.DataFrame(verdict_rows(results)), hide_index=True, width="stretch",
+                 column_config={m: st.column_config.ProgressColumn(m, min_value=0.0, max_value=1.0, format="%.3f")
+                                for m in models})
 st.download_button("Download verdicts (JSON)", verdicts_json(results), file_name="verdicts.json",
                    mime="application/json", icon=":material/download:")
 if not good:
