@@ -281,3 +281,24 @@ def test_a_zoo_of_one_with_another_input_size(trained_zoo, synthetic_zip, tmp_pa
     if buttons:
         buttons[0].click().run()
         _assert_clean(at)
+
+
+def test_hostile_uploads_are_messages_never_tracebacks(zoo_env):
+    """The project's hostile-file corpus uploaded at once: refused files name the problem, the rest are judged."""
+    from tests.hostile import build_corpus
+
+    corpus = build_corpus()
+    at = _app("inspect_image")
+    at.file_uploader(key="inspect_uploads").set_value([(c.name, c.data, "application/octet-stream") for c in corpus])
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    errors = [e.value for e in at.error]
+    refused = [c for c in corpus if not c.ok]
+    assert len(errors) == len(refused)
+    for case in refused:
+        assert any(case.name in e and case.message in e for e in errors), case.name
+    table = at.dataframe[0].value
+    assert list(table["image"]) == [c.name for c in corpus]
+    judged = table[table["image"].isin([c.name for c in corpus if c.ok])]
+    assert judged[_model_names(zoo_env)].notna().all().all()
+    assert at.selectbox(key="inspect_image").options == [c.name for c in corpus if c.ok]
