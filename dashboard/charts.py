@@ -146,20 +146,38 @@ def spectrum_figure(spectrum: np.ndarray, title: str, diverging: bool = False) -
     return figure
 
 
+CLEAN = "none"  # robustness.csv's uncorrupted baseline row
+
+
 def robustness_figure(robustness: pd.DataFrame) -> go.Figure:
-    """Accuracy against corruption level, one line per corruption (and per model when several)."""
-    frame = robustness.sort_values("level")
-    if "model" in frame and frame["model"].nunique() > 1:  # one panel per corruption, one line per model
-        figure = px.line(frame, x="level", y="accuracy", color="model", facet_col="corruption", facet_col_wrap=4,
-                         markers=True, color_discrete_map=model_colors(frame["model"]))
-        figure.for_each_annotation(lambda a: a.update(text=a.text.split("=")[-1]))
-        rows = -(-frame["corruption"].nunique() // 4)
-        height = 120 + 260 * rows
-    else:
-        figure = px.line(frame, x="level", y="accuracy", color="corruption", markers=True)
-        height = 380
+    """One panel per corruption: accuracy at each level (in the stored order, mildest first), one line per model;
+    the clean accuracy (corruption "none") is a dotted line in each panel.
+    """
+    frame = robustness.copy()
+    if "model" not in frame:
+        frame["model"] = "model"
+    frame["step"] = frame.groupby(["model", "corruption"]).cumcount()
+    corrupted = frame[frame["corruption"] != CLEAN].copy()
+    corrupted["level"] = corrupted["level"].map(lambda v: f"{v:g}" if isinstance(v, (int, float)) else str(v))
+    corruptions = list(dict.fromkeys(corrupted["corruption"]))
+    colors = model_colors(frame["model"])
+    columns = max(1, min(4, len(corruptions)))
+    rows = max(1, -(-len(corruptions) // columns))
+    figure = make_subplots(rows=rows, cols=columns, subplot_titles=corruptions or ["(no corruptions)"],
+                           horizontal_spacing=0.05, vertical_spacing=0.18)
+    for index, corruption in enumerate(corruptions):
+        row, col = index // columns + 1, index % columns + 1
+        for model, rows_of_model in corrupted[corrupted["corruption"] == corruption].groupby("model", sort=False):
+            figure.add_trace(go.Scatter(x=rows_of_model["level"], y=rows_of_model["accuracy"], mode="lines+markers",
+                                        name=model, legendgroup=model, showlegend=index == 0,
+                                        line=dict(color=colors[model])), row=row, col=col)
+        for model, clean in frame[frame["corruption"] == CLEAN].groupby("model", sort=False):
+            figure.add_hline(y=float(clean["accuracy"].iloc[0]), line=dict(dash="dot", color=colors[model], width=1),
+                             row=row, col=col)
+        figure.update_xaxes(type="category", title_text="level", row=row, col=col)
     figure.update_yaxes(range=[0, 1.02])
-    figure.update_layout(title="Accuracy under corruptions", height=height, margin=_MARGIN)
+    figure.update_layout(title="Accuracy under corruptions (dotted: clean test accuracy)", height=140 + 280 * rows,
+                         margin={**_MARGIN, "t": 90})
     return figure
 
 

@@ -33,7 +33,7 @@ def leaderboard_frame(entries: Sequence[ZooEntry], latency_ms: Mapping[str, floa
             "params": int(card.get("params", 0)),
             "size_mb": round(card.get("size_bytes", 0) / 2**20, 2),
             "latency_ms": None if latency_ms is None else latency_ms.get(entry.name),
-            "robust_accuracy": None if robustness is None else float(robustness["accuracy"].mean()),
+            "robust_accuracy": _mean_corrupted_accuracy(robustness),
             "augmentation": train.get("augmentation", ""),
             "epochs": train.get("epochs_run", train.get("epochs")),
             "input": "x".join(str(v) for v in card["input_shape"][:2]),
@@ -48,6 +48,14 @@ def leaderboard_frame(entries: Sequence[ZooEntry], latency_ms: Mapping[str, floa
     if (frame["metrics_on"] == "test").all():
         frame = frame.drop(columns="metrics_on")
     return frame.sort_values("accuracy", ascending=False, na_position="last").reset_index(drop=True)
+
+
+def _mean_corrupted_accuracy(robustness: pd.DataFrame | None) -> float | None:
+    """Mean accuracy over the corrupted conditions (the clean "none" row is the baseline, not a condition)."""
+    if robustness is None:
+        return None
+    corrupted = robustness[robustness["corruption"] != "none"]
+    return float(corrupted["accuracy"].mean()) if len(corrupted) else None
 
 
 def metrics_long(entries: Sequence[ZooEntry]) -> pd.DataFrame:

@@ -96,7 +96,8 @@ def test_figures_are_plotly_figures_with_data(entries):
         charts.spectrum_figure(np.ones((8, 8)), "s"), charts.spectrum_figure(np.eye(8) - 0.5, "d", diverging=True),
         charts.disagreement_figure(disagreement_matrix(predictions_table(entries), [e.name for e in entries])),
         charts.validation_curves_figure(history_long(entries)),
-        charts.robustness_figure(pd.DataFrame({"corruption": ["jpeg"] * 2, "level": [1, 2], "accuracy": [0.9, 0.8]})),
+        charts.robustness_figure(pd.DataFrame({"corruption": ["none", "jpeg", "jpeg", "blur"], "level": [0, 95, 50, 1.0],
+                                               "accuracy": [0.95, 0.9, 0.8, 0.7]})),
     ]
     for figure in figures:
         assert isinstance(figure, go.Figure) and len(figure.data) >= 1
@@ -128,10 +129,12 @@ def test_robustness_is_optional(entries, tmp_path):
     shutil.copytree(entries[0].path, tmp_path / entries[0].name)
     entry = read_entry(entries[0].name, tmp_path)
     assert read_robustness(entry) is None
-    (entry.path / "robustness.csv").write_text("corruption,level,accuracy\njpeg,1,0.9\njpeg,2,0.7\n")
-    assert list(read_robustness(entry)["accuracy"]) == [0.9, 0.7]
-    assert leaderboard_frame([entry])["robust_accuracy"].iloc[0] == pytest.approx(0.8)
-    assert len(robustness_long([entry])) == 2
+    (entry.path / "robustness.csv").write_text("corruption,level,accuracy\nnone,0,0.95\njpeg,95,0.9\njpeg,50,0.7\n")
+    assert list(read_robustness(entry)["accuracy"]) == [0.95, 0.9, 0.7]
+    assert leaderboard_frame([entry])["robust_accuracy"].iloc[0] == pytest.approx(0.8)  # the clean row is not averaged
+    assert len(robustness_long([entry])) == 3
+    figure = charts.robustness_figure(robustness_long([entry]))
+    assert [t.name for t in figure.data] == [entry.name] and list(figure.data[0].x) == ["95", "50"]
     (entry.path / "robustness.csv").write_text("something,else\n1,2\n")
     assert read_robustness(entry) is None
 

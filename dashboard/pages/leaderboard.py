@@ -14,7 +14,9 @@ if not require_models(entries):
 
 board = leaderboard_frame(entries, latency_ms(entries))
 st.caption("Test-set metrics at threshold 0.5 (FAKE is the positive class). Click a column header to sort. "
-           "Latency: one image, one forward pass, median on this machine's CPU.")
+           "Latency: one image, one forward pass, median on this machine's CPU."
+           + (" Robust acc.: mean accuracy over the corrupted test sets of `python -m training.robustness`."
+              if "robust_accuracy" in board else ""))
 st.dataframe(
     board,
     hide_index=True,
