@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import streamlit as st
 
 from model_zoo import ZooEntry, ZooError, ZooProblem, list_entries, load_model, read_entry, zoo_dir
+
+if TYPE_CHECKING:
+    from training.data import Dataset
 
 DATA_KEY = "cifake_path"
 PAGES = {
@@ -107,7 +111,7 @@ def dataset_sidebar() -> None:
 
 
 @st.cache_resource(show_spinner="Loading CIFAKE (decoded once, then cached)…", max_entries=2)
-def _dataset(path: str):
+def _dataset(path: str) -> Dataset:
     from training.data import load_cifake
 
     return load_cifake(path, progress=lambda _: None)
@@ -117,7 +121,7 @@ def dataset_path() -> str:
     return str(st.session_state.get(DATA_KEY) or os.environ.get("CIFAKE_PATH", "")).strip()
 
 
-def dataset():
+def dataset() -> Dataset | None:
     """The CIFAKE Dataset for the sidebar path, or None after showing why it is not available."""
     from training.data import DatasetError
 
@@ -135,7 +139,7 @@ def dataset():
         return None
 
 
-def test_images_by_path(data) -> dict[str, int]:
+def test_images_by_path(data: Dataset) -> dict[str, int]:
     """Index of each test image path in the dataset's test split (cached on the dataset object)."""
     index = getattr(data, "_dashboard_test_index", None)
     if index is None:
