@@ -146,3 +146,30 @@ def test_images_by_path(data: Dataset) -> dict[str, int]:
         index = {path: i for i, path in enumerate(data.test.paths)}
         data._dashboard_test_index = index
     return index
+
+
+_JUDGED_KEY = "_judged_uploads"
+
+
+def judged(name: str, data: bytes, models: dict[str, tuple[object, dict]], threshold: float):
+    """inference.judge, remembered per session for (file, models, threshold): widget changes do not re-decode or rerun."""
+    import hashlib
+    from collections import OrderedDict
+
+    from dashboard.inference import judge
+
+    cache: OrderedDict = st.session_state.setdefault(_JUDGED_KEY, OrderedDict())
+    key = (name, hashlib.sha1(data).hexdigest(), tuple((m, c.get("created", "")) for m, (_, c) in models.items()), threshold)
+    if key not in cache:
+        cache[key] = judge(data, models, name=name, threshold=threshold)
+        while len(cache) > 64:
+            cache.popitem(last=False)
+    return cache[key]
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def preview(data: bytes, name: str):
+    """The upload as a screen-sized picture (inference.display_image), cached across reruns."""
+    from dashboard.inference import display_image
+
+    return display_image(data, name=name)

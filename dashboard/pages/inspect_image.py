@@ -4,8 +4,8 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import heatmap_view
-from dashboard.inference import display_image, judge, verdict_rows, verdicts_json
-from dashboard.resources import loaded_models, require_models, zoo_entries
+from dashboard.inference import verdict_rows, verdicts_json
+from dashboard.resources import judged, loaded_models, preview, require_models, zoo_entries
 from model_zoo import ImageError
 
 UPLOAD_TYPES = ["jpg", "jpeg", "png", "webp", "bmp", "gif"]
@@ -22,7 +22,6 @@ st.info("These models were trained on **32x32** CIFAKE images (CIFAR-10 photos v
 uploads = st.file_uploader("Images (JPEG, PNG, WebP, BMP, GIF: first frame; any size)", type=UPLOAD_TYPES,
                            accept_multiple_files=True, key="inspect_uploads")
 files = [(f.name, f.getvalue()) for f in uploads or []]
-files += st.session_state.get("inspect_extra", [])  # (name, bytes) handed over by other pages and tests
 if not files:
     st.caption("Upload an image to see each model's verdict and heatmaps.")
     st.stop()
@@ -32,7 +31,7 @@ if not models:
     st.error("No model in the zoo could be loaded; see the warnings above.")
     st.stop()
 threshold = st.sidebar.slider("Decision threshold P(FAKE)", 0.0, 1.0, 0.5, 0.01, key="inspect_threshold")
-results = [judge(data, models, name=name, threshold=threshold) for name, data in files]
+results = [judged(name, data, models, threshold) for name, data in files]
 for result in results:
     if result.error:
         st.error(f"Cannot use this file. {result.error}", icon=":material/broken_image:")
@@ -56,7 +55,7 @@ result, data = next((r, d) for r, d in good if r.name == chosen)
 left, right = st.columns([1, 2])
 with left:
     try:
-        original = display_image(data, name=result.name)
+        original = preview(data, result.name)
         st.image(original, caption=f"{result.name} (original, shown downscaled)", width="stretch")
     except ImageError as exc:  # decoded fine for the models; only the preview failed
         st.caption(str(exc))
