@@ -302,3 +302,19 @@ def test_hostile_uploads_are_messages_never_tracebacks(zoo_env):
     judged = table[table["image"].isin([c.name for c in corpus if c.ok])]
     assert judged[_model_names(zoo_env)].notna().all().all()
     assert at.selectbox(key="inspect_image").options == [c.name for c in corpus if c.ok]
+
+
+def test_a_model_file_that_does_not_load_is_a_warning(trained_zoo, tmp_path, monkeypatch):
+    zoo = tmp_path / "zoo"
+    shutil.copytree(trained_zoo, zoo, ignore=shutil.ignore_patterns(".runs"))
+    broken, healthy = _model_names(zoo)[0], _model_names(zoo)[1]
+    (zoo / broken / "model.keras").write_bytes(b"PK\x03\x04 not really a keras archive")
+    monkeypatch.setenv("MODEL_ZOO_DIR", str(zoo))
+    monkeypatch.delenv("CIFAKE_PATH", raising=False)
+    at = _app()
+    _assert_clean(at)
+    assert any("cannot load" in w.value for w in at.warning)
+    at.switch_page("dashboard/pages/inspect_image.py").run()
+    at.file_uploader(key="inspect_uploads").upload("a.png", _png(), "image/png").run()
+    _assert_clean(at)
+    assert list(at.dataframe[0].value["model"]) == [healthy]
