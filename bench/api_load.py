@@ -15,7 +15,6 @@ import argparse
 import io
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -28,15 +27,10 @@ from pathlib import Path
 import numpy as np
 
 from bench.random_zoo import random_weight_zoo
+from bench.servers import free_port, wait_until_answering
 
 HOST = "127.0.0.1"
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return sock.getsockname()[1]
 
 
 def jpeg(width: int, height: int, seed: int) -> bytes:
@@ -59,19 +53,6 @@ def multipart(data: bytes, model: str | None) -> tuple[bytes, str]:
     if model:
         parts.append(f"--{boundary}\r\nContent-Disposition: form-data; name=\"model\"\r\n\r\n{model}\r\n".encode())
     return b"".join(parts) + f"--{boundary}--\r\n".encode(), f"multipart/form-data; boundary={boundary}"
-
-
-def wait_for_health(base: str, server: subprocess.Popen, timeout: float = 120.0) -> dict:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise RuntimeError(f"the API exited with status {server.returncode} before answering")
-        try:
-            with urllib.request.urlopen(f"{base}/health", timeout=2) as response:
-                return json.load(response)
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            time.sleep(0.3)
-    raise RuntimeError(f"no answer from {base}/health within {timeout:.0f} s")
 
 
 def load(base: str, bodies: list[tuple[bytes, str]], requests: int, concurrency: int) -> dict:
@@ -115,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
                                   cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             start = time.perf_counter()
-            health = wait_for_health(base, server)
+            health = json.loads(wait_until_answering(f"{base}/health", server))
             print(f"API on {base} serving {', '.join(health['models'])} (ready in {time.perf_counter() - start:.1f} s); "
                   f"{os.cpu_count()} CPU cores shared by server and clients", flush=True)
             rounds = [

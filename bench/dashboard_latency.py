@@ -18,19 +18,19 @@ import contextlib
 import io
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
+
+from bench.servers import free_port, wait_until_answering  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 ARCHS = ("cnn_maxpool", "cnn_avgpool", "cnn_strided")
@@ -100,15 +100,9 @@ def time_upload(data: bytes, name: str, models: dict, repeats: int) -> tuple[flo
     return first, [once() for _ in range(repeats)]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def cold_start(zoo: Path) -> dict[str, float | str]:
     """Seconds from `streamlit run` to a healthy server, and to the first page rendered."""
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "MODEL_ZOO_DIR": str(zoo)}
     env.pop("CIFAKE_PATH", None)
     start = time.perf_counter()
@@ -120,17 +114,7 @@ def cold_start(zoo: Path) -> dict[str, float | str]:
     url = f"http://127.0.0.1:{port}"
     out: dict[str, float | str] = {}
     try:
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError("streamlit exited during start-up")
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                time.sleep(0.1)
-            if time.perf_counter() - start > 120:
-                raise TimeoutError("no health answer within 120 s")
+        wait_until_answering(f"{url}/_stcore/health", process, timeout=120, poll=0.1)
         out["health"] = time.perf_counter() - start
         if Path(CHROMIUM).is_file():
             try:

@@ -9,16 +9,16 @@ from __future__ import annotations
 import io
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
+
+from bench.servers import free_port, wait_until_answering
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -30,30 +30,10 @@ PAGES = ("", "model", "errors", "data", "studies", "about_the_zoo")  # url paths
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).is_file(), reason=f"{CHROMIUM} is not installed")
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _wait_healthy(url: str, process: subprocess.Popen, timeout: float = 90) -> None:
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"streamlit exited with {process.returncode}")
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.3)
-    raise TimeoutError(f"{url} did not answer within {timeout} s")
-
-
 @pytest.fixture(scope="module")
 def server(trained_zoo, synthetic_zip, tmp_path_factory):
     tmp_path = tmp_path_factory.mktemp("streamlit")
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "MODEL_ZOO_DIR": str(trained_zoo), "CIFAKE_PATH": str(synthetic_zip),
            "CIFAKE_CACHE_DIR": str(tmp_path / "cache")}
     log = (tmp_path / "streamlit.log").open("w")
@@ -64,7 +44,7 @@ def server(trained_zoo, synthetic_zip, tmp_path_factory):
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        _wait_healthy(url, process)
+        wait_until_answering(f"{url}/_stcore/health", process, timeout=90)
         yield url
     finally:
         process.terminate()

@@ -174,3 +174,39 @@ def test_leaderboard_ranks_evaluated_models(trained_zoo, capsys):
     accuracies = [float(row.split("|")[2].strip().rstrip("%")) for row in rows]
     assert len(rows) == 2 and accuracies == sorted(accuracies, reverse=True)
     assert "80 images" in out
+
+
+def test_killing_the_training_process_mid_epoch_then_rerunning_resumes(tmp_path):
+    """A real SIGKILL of `python -m training.train` part-way through an epoch loses no finished epoch."""
+    import signal
+    import time
+
+    from training.synthetic import make_synthetic_cifake
+
+    data = make_synthetic_cifake(tmp_path / "cifake.zip", 400, 20, as_zip=True, seed=5)
+    zoo = tmp_path / "zoo"
+    command = [sys.executable, "-m", "training.train", "--arch", "cnn_maxpool", "--epochs", "4", "--batch-size", "8",
+               "--data", str(data), "--zoo", str(zoo)]
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "CIFAKE_CACHE_DIR": str(tmp_path / "cache")}
+    state_file = zoo / ".runs" / "cnn_maxpool" / "state.json"
+    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 300
+        while not state_file.exists() and time.time() < deadline and process.poll() is None:
+            time.sleep(0.05)
+        time.sleep(0.3)  # well inside the next epoch (each takes seconds)
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+    state = json.loads(state_file.read_text())
+    finished = state["epoch"]
+    assert 1 <= finished < 4, "the run was not killed part-way"
+    assert not (zoo / "cnn_maxpool").exists()
+
+    rerun = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert rerun.returncode == 0, rerun.stderr[-2000:]
+    assert f"resuming 'cnn_maxpool' after epoch {finished}" in rerun.stdout
+    history = read_entry("cnn_maxpool", zoo).history()
+    assert list(history.epoch) == [1, 2, 3, 4]
+    for before, after in zip(state["history"], history.to_dict("records")):
+        assert after == pytest.approx(before)
