@@ -23,8 +23,8 @@ CUSTOM = ["cnn_maxpool", "cnn_avgpool", "cnn_strided"]
 def main() -> None:
     import keras
 
+    from model_zoo import predict_prob_fake
     from training.architectures import get_architecture
-    from training.train import predict_probabilities
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--archs", nargs="+", default=CUSTOM)
@@ -43,9 +43,9 @@ def main() -> None:
             model = keras.saving.load_model(path, safe_mode=True, compile=False)
             load = time.perf_counter() - start
             size = path.stat().st_size
-        predict_probabilities(model, images[:1024], card)  # warm-up: graph tracing
+        predict_prob_fake(model, images[:1024], card)  # warm-up: graph tracing
         start = time.perf_counter()
-        predict_probabilities(model, images, card)
+        predict_prob_fake(model, images, card)
         rate = len(images) / (time.perf_counter() - start)
         print(f"{name:16} {rate:>10,.0f} {20_000 / rate:>11.1f} s {load:>6.2f} s {size / 1e6:>7.2f} MB")
 

@@ -81,14 +81,15 @@ def time_scan(files: list[Path], model, batch_size: int, repeats: int) -> list[f
 
 def time_parts(files: list[Path], model, batch_size: int) -> tuple[float, float]:
     """Decode-only (one thread) and inference-only images/s, to show where time goes."""
-    from training.predict import decode_batch, predict_batch
+    from model_zoo import predict_prob_fake
+    from training.predict import decode_batch
 
     start = time.perf_counter()
     batches = [decode_batch(files[i : i + batch_size], model.card)[0] for i in range(0, len(files), batch_size)]
     decode_rate = len(files) / (time.perf_counter() - start)
     start = time.perf_counter()
     for images in batches:
-        predict_batch(model.model, images, model.card)
+        predict_prob_fake(model.model, images, model.card)
     return decode_rate, len(files) / (time.perf_counter() - start)
 
 

@@ -29,9 +29,9 @@ import numpy as np
 from flask import Flask, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from model_zoo import ImageError, ZooEntry, ZooError, decode_for_card, list_entries, load_model, zoo_dir
+from model_zoo import ImageError, ZooEntry, ZooError, decode_for_card, list_entries, load_model, predict_prob_fake, zoo_dir
 from model_zoo.images import MAX_BYTES, MAX_PIXELS
-from training.predict import hf_predictions, label_for, predict_batch
+from training.predict import hf_predictions, label_for
 
 log = logging.getLogger("dashboard.api")
 
@@ -50,7 +50,7 @@ class ServedModel:
     def predict(self, image: np.ndarray) -> float:
         """P(FAKE) for one (H, W, 3) uint8 image already sized for this model."""
         with self.lock:
-            return float(predict_batch(self.model, image[None], self.entry.card)[0])
+            return float(predict_prob_fake(self.model, image[None], self.entry.card)[0])
 
 
 def card_summary(entry: ZooEntry) -> dict[str, Any]:

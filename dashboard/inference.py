@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from model_zoo import ImageError, decode_for_card, decode_image, normalize_for_card
+from model_zoo import ImageError, decode_for_card, decode_image, predict_prob_fake
 
 DISPLAY_MAX_SIDE = 512
 
@@ -61,9 +61,8 @@ def model_inputs(data: bytes, cards: Mapping[str, dict], name: str = "upload") -
 
 
 def predict_prob(model, card: dict, seen: np.ndarray) -> float:
-    """P(FAKE) for one model input; a direct call, far cheaper than model.predict for a single image."""
-    x = normalize_for_card(np.asarray(seen)[None], card)
-    return float(np.asarray(model(x, training=False)).reshape(-1)[0])
+    """P(FAKE) for one model input (what the model sees)."""
+    return float(predict_prob_fake(model, seen[None], card)[0])
 
 
 def judge(data: bytes, models: Mapping[str, tuple[object, dict]], name: str = "upload", threshold: float = 0.5) -> ImageResult:

@@ -4,6 +4,7 @@ Import from here: `from model_zoo import list_entries, load_model, image_to_mode
 """
 
 from model_zoo.images import ImageError, decode_image
+from model_zoo.inference import predict_prob_fake
 from model_zoo.metrics import binary_metrics
 from model_zoo.preprocessing import (
     UNIT_RANGE,
@@ -44,6 +45,7 @@ __all__ = [
     "list_entries",
     "load_model",
     "normalize_for_card",
+    "predict_prob_fake",
     "read_card",
     "read_entry",
     "resize_for_card",

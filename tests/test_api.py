@@ -12,8 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from model_zoo import decode_for_card, load_model, read_entry
-from training.predict import predict_batch
+from model_zoo import decode_for_card, load_model, predict_prob_fake, read_entry
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +57,7 @@ def test_predict_returns_a_verdict_per_model_matching_the_cli_path(client, image
     assert [v["model"] for v in body["verdicts"]] == ["cnn_maxpool", "cnn_strided"]
     for verdict in body["verdicts"]:
         entry = read_entry(verdict["model"], trained_zoo)
-        expected = predict_batch(load_model(entry), decode_for_card(image_file, entry.card)[None], entry.card)[0]
+        expected = predict_prob_fake(load_model(entry), decode_for_card(image_file, entry.card)[None], entry.card)[0]
         assert verdict["prob_fake"] == pytest.approx(float(expected), abs=1e-5)
         assert verdict["label"] == ("FAKE" if verdict["prob_fake"] >= 0.5 else "REAL")
         assert verdict["predictions"][0]["label"] == verdict["label"]

@@ -84,8 +84,8 @@ def test_shard_flag_splits_a_folder_across_workers(images_dir, trained_zoo, tmp_
 
 def test_all_models_csv_matches_training_preprocessing(synthetic_folder, trained_zoo, tmp_path):
     """P(FAKE) from the CLI equals the training/evaluation path on the same files: no train/serve skew."""
+    from model_zoo import predict_prob_fake
     from training.data import load_cifake
-    from training.train import predict_probabilities
 
     out = tmp_path / "rows.csv"
     assert main([str(synthetic_folder / "test"), "--recursive", "--zoo", str(trained_zoo), "--model", "all",
@@ -96,7 +96,7 @@ def test_all_models_csv_matches_training_preprocessing(synthetic_folder, trained
     dataset = load_cifake(synthetic_folder, cache_dir=tmp_path / "cache", progress=lambda _: None, workers=1)
     for name in ("cnn_maxpool", "cnn_strided"):
         entry = read_entry(name, trained_zoo)
-        expected = predict_probabilities(load_model(entry), dataset.test.images, entry.card)
+        expected = predict_prob_fake(load_model(entry), dataset.test.images, entry.card)
         got = {Path(r["path"]).relative_to(synthetic_folder).as_posix(): float(r["prob_fake"]) for r in rows
                if r["model"] == name}
         np.testing.assert_allclose([got[p] for p in dataset.test.paths], expected, atol=2e-5)
@@ -196,8 +196,7 @@ def test_rows_keep_file_order_and_errors_stay_with_their_files(images_dir, train
 def test_models_with_different_input_sizes_each_get_their_own_preprocessing(trained_zoo, images_dir, tmp_path):
     import keras
 
-    from model_zoo import decode_for_card
-    from training.predict import predict_batch
+    from model_zoo import decode_for_card, predict_prob_fake
 
     zoo = tmp_path / "zoo"
     shutil.copytree(trained_zoo, zoo)
@@ -222,4 +221,4 @@ def test_models_with_different_input_sizes_each_get_their_own_preprocessing(trai
     for row in (r for r in rows if r["model"] == "wide64"):
         seen = decode_for_card(row["path"], entry.card)
         assert seen.shape == (64, 64, 3)
-        assert row["prob_fake"] == pytest.approx(float(predict_batch(model, seen[None], entry.card)[0]), abs=2e-6)
+        assert row["prob_fake"] == pytest.approx(float(predict_prob_fake(model, seen[None], entry.card)[0]), abs=2e-6)

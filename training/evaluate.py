@@ -10,10 +10,18 @@ import os
 import sys
 import time
 
-from model_zoo import ZooEntry, binary_metrics, load_model, read_entry, staged_entry, write_card, write_predictions
+from model_zoo import (
+    ZooEntry,
+    binary_metrics,
+    load_model,
+    predict_prob_fake,
+    read_entry,
+    staged_entry,
+    write_card,
+    write_predictions,
+)
 from training.cli import exit_on_user_error
 from training.data import Dataset, load_cifake
-from training.train import predict_probabilities
 
 
 def evaluate(name: str, dataset: Dataset, zoo: str | os.PathLike | None = None) -> ZooEntry:
@@ -22,7 +30,7 @@ def evaluate(name: str, dataset: Dataset, zoo: str | os.PathLike | None = None) 
     model = load_model(entry)
     test = dataset.test
     start = time.time()
-    prob_fake = predict_probabilities(model, test.images, entry.card)
+    prob_fake = predict_prob_fake(model, test.images, entry.card)
     seconds = time.time() - start
     metrics = binary_metrics(test.labels, prob_fake)
     card = dict(entry.card)

@@ -42,11 +42,11 @@ from model_zoo import (
     ImageError,
     ZooEntry,
     ZooError,
-    batch_to_model_input,
     decode_for_card,
     input_size,
     list_entries,
     load_model,
+    predict_prob_fake,
     read_entry,
 )
 from training.cli import exit_on_user_error
@@ -113,14 +113,6 @@ def hf_predictions(prob_fake: float) -> list[dict[str, Any]]:
     """Hugging Face image-classification pipeline shape, highest score first."""
     scores = [{"label": "FAKE", "score": round(float(prob_fake), 6)}, {"label": "REAL", "score": round(1 - float(prob_fake), 6)}]
     return sorted(scores, key=lambda s: -s["score"])
-
-
-def predict_batch(model: Any, images: np.ndarray | list[np.ndarray], card: dict) -> np.ndarray:
-    """P(FAKE) for a batch of uint8 RGB images, prepared by the card's preprocessing."""
-    if len(images) == 0:
-        return np.zeros(0, np.float32)
-    x = batch_to_model_input(images, card)
-    return np.asarray(model.predict_on_batch(x), dtype=np.float32).reshape(-1)
 
 
 def pick_best(entries: list[ZooEntry]) -> ZooEntry:
@@ -221,7 +213,7 @@ def score_files(
             for group, group_futures in zip(groups.values(), futures, strict=True):
                 images, good, errors = _gather(group_futures, part)
                 for loaded in group:
-                    probs = predict_batch(loaded.model, images, loaded.card)
+                    probs = predict_prob_fake(loaded.model, images, loaded.card)
                     scored = dict(zip(good, probs, strict=True))
                     for position, path in enumerate(batch):
                         if position in errors:

@@ -26,7 +26,17 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
-from model_zoo import ZooEntry, ZooError, binary_metrics, list_entries, load_model, read_entry, staged_entry, write_card
+from model_zoo import (
+    ZooEntry,
+    ZooError,
+    binary_metrics,
+    list_entries,
+    load_model,
+    predict_prob_fake,
+    read_entry,
+    staged_entry,
+    write_card,
+)
 from training.cli import exit_on_user_error
 from training.data import Dataset, load_cifake
 
@@ -105,12 +115,11 @@ def robustness_table(
     progress: Callable[[str], None] | None = None,
 ) -> pd.DataFrame:
     """Accuracy of `model` on `images` after each corruption; `progress` hears one line per corruption."""
-    from training.train import predict_probabilities
 
     rows = []
     for step, (corruption, level) in enumerate(corruptions, 1):
         start = time.time()
-        prob_fake = predict_probabilities(model, corrupt(images, corruption, level, seed), card)
+        prob_fake = predict_prob_fake(model, corrupt(images, corruption, level, seed), card)
         accuracy = binary_metrics(labels, prob_fake)["accuracy"]
         rows.append({"corruption": corruption, "level": level, "accuracy": accuracy})
         if progress:

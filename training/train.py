@@ -21,7 +21,16 @@ from pathlib import Path
 
 import numpy as np
 
-from model_zoo import ZooEntry, ZooError, batch_to_model_input, read_entry, staged_entry, write_card, zoo_dir
+from model_zoo import (
+    ZooEntry,
+    ZooError,
+    batch_to_model_input,
+    predict_prob_fake,
+    read_entry,
+    staged_entry,
+    write_card,
+    zoo_dir,
+)
 from model_zoo.zoo import HISTORY_FILE, MODEL_FILE, RUNS_DIR
 from training.architectures import ARCHITECTURES, GRADCAM_LAYER, get_architecture
 from training.cli import exit_on_user_error
@@ -204,15 +213,6 @@ def _fit(config: TrainConfig, train: Split, validation: Split, run: _RunState, c
     return run.read()
 
 
-def predict_probabilities(model, images: np.ndarray, card: dict, batch_size: int = 512) -> np.ndarray:
-    """P(FAKE) for uint8 images, prepared through the card's preprocessing in chunks."""
-    out = []
-    for start in range(0, len(images), 8192):  # bounded memory for big models
-        x = batch_to_model_input(images[start : start + 8192], card)
-        out.append(model.predict(x, batch_size=batch_size, verbose=0).reshape(-1))
-    return np.concatenate(out) if out else np.zeros(0, np.float32)
-
-
 def train(
     config: TrainConfig,
     dataset: Dataset,
@@ -251,7 +251,7 @@ def train(
         return None
 
     best = keras.saving.load_model(run.best, safe_mode=True, compile=False)
-    val_metrics = binary_metrics(val_split.labels, predict_probabilities(best, val_split.images, card))
+    val_metrics = binary_metrics(val_split.labels, predict_prob_fake(best, val_split.images, card))
     card |= {
         "params": int(best.count_params()),
         "size_bytes": 0,  # filled in from model.keras when the entry is published

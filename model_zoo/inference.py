@@ -1,0 +1,24 @@
+"""Run a zoo model on images: the one place that turns uint8 images into P(FAKE).
+
+Evaluation, robustness, the predict CLI, the API and the dashboard all call
+`predict_prob_fake`, so every number comes from the card-driven preprocessing.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from model_zoo.preprocessing import batch_to_model_input
+
+CHUNK = 2048  # images per forward pass: bounded memory even for 64x64 backbones
+DIRECT_CALL_MAX = 16  # below this a plain call beats predict_on_batch's per-call overhead
+
+
+def predict_prob_fake(model, images: np.ndarray | list[np.ndarray], card: dict) -> np.ndarray:
+    """P(FAKE) as float32 (N,) for uint8 RGB images of any size, prepared by the card's preprocessing."""
+    out = []
+    for start in range(0, len(images), CHUNK):
+        x = batch_to_model_input(images[start : start + CHUNK], card)
+        y = model(x, training=False) if len(x) <= DIRECT_CALL_MAX else model.predict_on_batch(x)
+        out.append(np.asarray(y, dtype=np.float32).reshape(-1))
+    return np.concatenate(out) if out else np.zeros(0, np.float32)
