@@ -18,28 +18,31 @@ FORMATS = {
     "seconds_per_epoch": st.column_config.NumberColumn("s / epoch", format="%.1f"),
 }
 
+
+def show_study(study, column: str, title: str, key: str) -> None:
+    """Table, metric bars, validation curves (and robustness) for the models of one study."""
+    st.dataframe(study, hide_index=True, width="stretch", column_config=FORMATS)
+    st.plotly_chart(charts.study_bars(study, column, title), width="stretch")
+    models = [by_name[m] for m in study["model"]]
+    curves = history_long(models)
+    if not curves.empty:
+        st.plotly_chart(charts.validation_curves_figure(curves), width="stretch", key=f"{key}_curves")
+    robustness = robustness_long(models)
+    if not robustness.empty:
+        st.plotly_chart(charts.robustness_figure(robustness), width="stretch", key=f"{key}_robustness")
+
+
 st.header("Pooling: how should a small CNN downsample?")
 st.caption("cnn_maxpool, cnn_avgpool and cnn_strided are identical except for how they halve the resolution.")
 pooling = pooling_study(entries)
 if pooling is None:
     st.info("The zoo does not hold at least two evaluated pooling variants yet.\n\n" + POOLING_HINT)
 else:
-    st.dataframe(pooling, hide_index=True, width="stretch", column_config=FORMATS)
-    st.plotly_chart(charts.study_bars(pooling, "architecture", "Test metrics by downsampling"), width="stretch")
-    curves = history_long([by_name[m] for m in pooling["model"]])
-    if not curves.empty:
-        st.plotly_chart(charts.validation_curves_figure(curves), width="stretch", key="pooling_curves")
-    robustness = robustness_long([by_name[m] for m in pooling["model"]])
-    if not robustness.empty:
-        st.plotly_chart(charts.robustness_figure(robustness), width="stretch", key="pooling_robustness")
+    show_study(pooling, "architecture", "Test metrics by downsampling", "pooling")
 
 st.header("Augmentation")
 augmentation = augmentation_study(entries)
 if augmentation is None:
     st.info("The zoo has no architecture trained with two different augmentation settings yet.\n\n" + AUGMENTATION_HINT)
 else:
-    st.dataframe(augmentation, hide_index=True, width="stretch", column_config=FORMATS)
-    st.plotly_chart(charts.study_bars(augmentation, "augmentation", "Test metrics by augmentation"), width="stretch")
-    curves = history_long([by_name[m] for m in augmentation["model"]])
-    if not curves.empty:
-        st.plotly_chart(charts.validation_curves_figure(curves), width="stretch", key="augmentation_curves")
+    show_study(augmentation, "augmentation", "Test metrics by augmentation", "augmentation")
