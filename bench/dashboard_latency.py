@@ -30,7 +30,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from bench.servers import free_port, wait_until_answering  # noqa: E402
+from bench.servers import streamlit_server  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 ARCHS = ("cnn_maxpool", "cnn_avgpool", "cnn_strided")
@@ -102,19 +102,11 @@ def time_upload(data: bytes, name: str, models: dict, repeats: int) -> tuple[flo
 
 def cold_start(zoo: Path) -> dict[str, float | str]:
     """Seconds from `streamlit run` to a healthy server, and to the first page rendered."""
-    port = free_port()
     env = {**os.environ, "MODEL_ZOO_DIR": str(zoo)}
     env.pop("CIFAKE_PATH", None)
     start = time.perf_counter()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
     out: dict[str, float | str] = {}
-    try:
-        wait_until_answering(f"{url}/_stcore/health", process, timeout=120, poll=0.1)
+    with streamlit_server(env, poll=0.1) as url:
         out["health"] = time.perf_counter() - start
         if Path(CHROMIUM).is_file():
             try:
@@ -123,12 +115,6 @@ def cold_start(zoo: Path) -> dict[str, float | str]:
                 out["how"] = "headless Chromium"
             except ImportError:
                 pass
-    finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
     if "first_page" not in out:
         out["first_page"] = _first_page_apptest(zoo)
         out["how"] = "AppTest in a fresh process"

@@ -17,6 +17,7 @@ import io
 import os
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -27,40 +28,40 @@ from bench.random_zoo import random_weight_zoo
 LARGE_SIZES = ((1200, 900), (1600, 1200), (2048, 1536), (2400, 1600))  # 1.1, 1.9, 3.1, 3.8 megapixels
 
 
-def small_folder(count: int) -> Path:
-    """`count` 32x32 synthetic JPEGs (made once)."""
+def _folder_made_once(name: str, count: int, image: Callable[[np.random.Generator, int], np.ndarray], quality: int) -> Path:
+    """BENCH_DIR/name holding `count` JPEGs drawn by `image(rng, i)`; written once, reused after."""
     from PIL import Image
 
-    from training.synthetic import synthetic_image
-
-    folder = BENCH_DIR / f"jpeg32-{count}"
+    folder = BENCH_DIR / name
     if not (folder / ".complete").exists():
         folder.mkdir(parents=True, exist_ok=True)
-        rng = np.random.default_rng(0)
+        rng = np.random.default_rng(len(name))
         for i in range(count):
-            Image.fromarray(synthetic_image(rng, fake=i % 2 == 1)).save(folder / f"{i:06d}.jpg", quality=95)
+            Image.fromarray(image(rng, i)).save(folder / f"{i:06d}.jpg", quality=quality)
         (folder / ".complete").touch()
     return folder
+
+
+def small_folder(count: int) -> Path:
+    """`count` 32x32 synthetic JPEGs."""
+    from training.synthetic import synthetic_image
+
+    return _folder_made_once(f"jpeg32-{count}", count, lambda rng, i: synthetic_image(rng, fake=i % 2 == 1), 95)
 
 
 def large_folder(count: int) -> Path:
-    """`count` 1-4 megapixel JPEGs with photo-like texture (made once)."""
+    """`count` 1-4 megapixel JPEGs with photo-like texture."""
     from PIL import Image
 
     from training.synthetic import synthetic_image
 
-    folder = BENCH_DIR / f"jpeg-mp-{count}"
-    if not (folder / ".complete").exists():
-        folder.mkdir(parents=True, exist_ok=True)
-        rng = np.random.default_rng(1)
-        for i in range(count):
-            width, height = LARGE_SIZES[i % len(LARGE_SIZES)]
-            base = Image.fromarray(synthetic_image(rng, fake=False, size=64)).resize((width, height), Image.BICUBIC)
-            grain = rng.normal(0, 6, (height, width, 1)).astype(np.float32)  # sensor-like grain
-            photo = np.clip(np.asarray(base, np.float32) + grain, 0, 255).astype(np.uint8)
-            Image.fromarray(photo).save(folder / f"{i:04d}.jpg", quality=90)
-        (folder / ".complete").touch()
-    return folder
+    def photo(rng: np.random.Generator, i: int) -> np.ndarray:
+        width, height = LARGE_SIZES[i % len(LARGE_SIZES)]
+        base = Image.fromarray(synthetic_image(rng, fake=False, size=64)).resize((width, height), Image.BICUBIC)
+        grain = rng.normal(0, 6, (height, width, 1)).astype(np.float32)  # sensor-like grain
+        return np.clip(np.asarray(base, np.float32) + grain, 0, 255).astype(np.uint8)
+
+    return _folder_made_once(f"jpeg-mp-{count}", count, photo, 90)
 
 
 def time_scan(files: list[Path], model, batch_size: int, repeats: int) -> list[float]:

@@ -4,9 +4,16 @@ from __future__ import annotations
 
 import socket
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def free_port() -> int:
@@ -30,3 +37,25 @@ def wait_until_answering(url: str, process: subprocess.Popen, timeout: float = 1
             pass
         time.sleep(poll)
     raise TimeoutError(f"no answer from {url} within {timeout:.0f} s")
+
+
+@contextmanager
+def streamlit_server(env: dict[str, str], log: IO | int = subprocess.DEVNULL, timeout: float = 120.0,
+                     poll: float = 0.3) -> Iterator[str]:
+    """`streamlit run streamlit_app.py` on a free 127.0.0.1 port; yields its URL once healthy, stops it on exit."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.port", str(port),
+         "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_answering(f"{url}/_stcore/health", process, timeout=timeout, poll=poll)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()

@@ -9,8 +9,6 @@ from __future__ import annotations
 import io
 import os
 import shutil
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -18,7 +16,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from bench.servers import free_port, wait_until_answering
+from bench.servers import streamlit_server
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -33,26 +31,10 @@ pytestmark = pytest.mark.skipif(not Path(CHROMIUM).is_file(), reason=f"{CHROMIUM
 @pytest.fixture(scope="module")
 def server(trained_zoo, synthetic_zip, tmp_path_factory):
     tmp_path = tmp_path_factory.mktemp("streamlit")
-    port = free_port()
     env = {**os.environ, "MODEL_ZOO_DIR": str(trained_zoo), "CIFAKE_PATH": str(synthetic_zip),
            "CIFAKE_CACHE_DIR": str(tmp_path / "cache")}
-    log = (tmp_path / "streamlit.log").open("w")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_answering(f"{url}/_stcore/health", process, timeout=90)
+    with (tmp_path / "streamlit.log").open("w") as log, streamlit_server(env, log, timeout=90) as url:
         yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        log.close()
 
 
 def _settle(page) -> None:
@@ -77,54 +59,52 @@ def _screenshot(page, path: Path) -> None:
         pass
 
 
-def test_upload_shows_heatmaps_in_a_real_browser(server, tmp_path):
+@pytest.fixture
+def inspect_page(server):
+    """A headless Chromium tab on the inspect page, settled and ready for an upload."""
     sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 900})
+            page.goto(f"{server}/inspect_image")
+            _settle(page)
+            yield page
+        finally:
+            browser.close()
+
+
+def test_upload_shows_heatmaps_in_a_real_browser(server, inspect_page, tmp_path):
     from training.synthetic import synthetic_image
 
     upload = tmp_path / "upload.jpg"  # a generated "FAKE"-style image, upscaled like a photo
     tile = synthetic_image(np.random.default_rng(3), fake=True)
     Image.fromarray(tile).resize((640, 480), Image.NEAREST).save(upload, quality=92)
 
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1400, "height": 900})
-            page.goto(f"{server}/inspect_image")
-            _settle(page)
-            assert page.get_by_text("trained on").count() >= 1
-            page.set_input_files("[data-testid=stFileUploaderDropzoneInput]", str(upload))
-            page.get_by_text("Grad-CAM for", exact=False).first.wait_for(timeout=120_000)
-            _settle(page)
-            assert page.locator("[data-testid=stException]").count() == 0
-            assert page.get_by_text("sees 32x32", exact=False).count() >= 1
-            shot = tmp_path / "dashboard_inspect_upload.png"
-            _screenshot(page, shot)
-            assert shot.stat().st_size > 10_000
+    page = inspect_page
+    assert page.get_by_text("trained on").count() >= 1
+    page.set_input_files("[data-testid=stFileUploaderDropzoneInput]", str(upload))
+    page.get_by_text("Grad-CAM for", exact=False).first.wait_for(timeout=120_000)
+    _settle(page)
+    assert page.locator("[data-testid=stException]").count() == 0
+    assert page.get_by_text("sees 32x32", exact=False).count() >= 1
+    shot = tmp_path / "dashboard_inspect_upload.png"
+    _screenshot(page, shot)
+    assert shot.stat().st_size > 10_000
 
-            for url_path in PAGES:  # every page renders in the browser without an exception box
-                page.goto(f"{server}/{url_path}")
-                _settle(page)
-                assert page.locator("[data-testid=stException]").count() == 0, url_path
-                _screenshot(page, tmp_path / f"dashboard_{url_path or 'leaderboard'}.png")
-        finally:
-            browser.close()
+    for url_path in PAGES:  # every page renders in the browser without an exception box
+        page.goto(f"{server}/{url_path}")
+        _settle(page)
+        assert page.locator("[data-testid=stException]").count() == 0, url_path
+        _screenshot(page, tmp_path / f"dashboard_{url_path or 'leaderboard'}.png")
 
 
-def test_bad_upload_is_a_message_not_a_traceback(server, tmp_path):
-    sync_api = pytest.importorskip("playwright.sync_api")
+def test_bad_upload_is_a_message_not_a_traceback(inspect_page, tmp_path):
     bad = tmp_path / "broken.png"
     buffer = io.BytesIO()
     Image.new("RGB", (64, 64), "red").save(buffer, format="PNG")
     bad.write_bytes(buffer.getvalue()[:100])
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1400, "height": 900})
-            page.goto(f"{server}/inspect_image")
-            _settle(page)
-            page.set_input_files("[data-testid=stFileUploaderDropzoneInput]", str(bad))
-            page.get_by_text("Cannot use this file", exact=False).first.wait_for(timeout=60_000)
-            assert page.locator("[data-testid=stException]").count() == 0
-            _screenshot(page, tmp_path / "dashboard_inspect_bad_upload.png")
-        finally:
-            browser.close()
+    inspect_page.set_input_files("[data-testid=stFileUploaderDropzoneInput]", str(bad))
+    inspect_page.get_by_text("Cannot use this file", exact=False).first.wait_for(timeout=60_000)
+    assert inspect_page.locator("[data-testid=stException]").count() == 0
+    _screenshot(inspect_page, tmp_path / "dashboard_inspect_bad_upload.png")
