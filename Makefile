@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 PORT ?= 8501
 CIFAKE_PATH ?=
 ZOO_EPOCHS ?= 12
-ZOO_MINUTES ?= 28
+ZOO_MINUTES ?= 29
 ZOO_ARCHS ?= cnn_maxpool cnn_avgpool cnn_strided
 
 .PHONY: run test lint zoo studies api bench clean-venv
@@ -34,7 +34,8 @@ api: $(STAMP)  ## the JSON prediction API on 127.0.0.1:8000
 zoo: $(STAMP)  ## train + evaluate the three custom CNNs on real CIFAKE into model_zoo/
 	@test -n "$(CIFAKE_PATH)" || { echo "usage: make zoo CIFAKE_PATH=/path/to/cifake.zip"; exit 2; }
 	@for arch in $(ZOO_ARCHS); do \
-	  $(BIN)/python -m training.train --arch $$arch --epochs $(ZOO_EPOCHS) --max-minutes $(ZOO_MINUTES) --data "$(CIFAKE_PATH)" || exit $$?; \
+	  $(BIN)/python -m training.train --arch $$arch --epochs $(ZOO_EPOCHS) --max-minutes $(ZOO_MINUTES) --augment flip_shift --precision auto \
+	    --data "$(CIFAKE_PATH)" || exit $$?; \
 	done
 	$(BIN)/python -m training.evaluate $(ZOO_ARCHS) --data "$(CIFAKE_PATH)"
 
@@ -42,7 +43,8 @@ studies: $(STAMP)  ## augmentation study: cnn_maxpool without augmentation and w
 	@test -n "$(CIFAKE_PATH)" || { echo "usage: make studies CIFAKE_PATH=/path/to/cifake.zip"; exit 2; }
 	@for aug in none flip_shift; do \
 	  $(BIN)/python -m training.train --arch cnn_maxpool --augment $$aug --name cnn_maxpool-aug-$$aug \
-	    --epochs $(ZOO_EPOCHS) --max-minutes $(ZOO_MINUTES) --data "$(CIFAKE_PATH)" || exit $$?; \
+	    --epochs $(ZOO_EPOCHS) --max-minutes $(ZOO_MINUTES) --augment flip_shift --precision auto \
+	    --data "$(CIFAKE_PATH)" || exit $$?; \
 	done
 	$(BIN)/python -m training.evaluate cnn_maxpool-aug-none cnn_maxpool-aug-flip_shift --data "$(CIFAKE_PATH)"
 

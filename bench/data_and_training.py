@@ -39,8 +39,8 @@ def bench_decode() -> object:
 
 def bench_training(dataset, archs: list[str], steps: int, batch_size: int) -> None:
     import keras
+    import tensorflow as tf
 
-    from model_zoo import batch_to_model_input
     from training.architectures import get_architecture
     from training.train import TrainConfig, _pipeline
 
@@ -50,13 +50,14 @@ def bench_training(dataset, archs: list[str], steps: int, batch_size: int) -> No
         arch = get_architecture(name)
         card = {"input_shape": list(arch.input_shape), "preprocessing": arch.preprocessing}
         n = batch_size * (steps + 5)
-        x = batch_to_model_input(dataset.train.images[:n], card)
-        y = dataset.train.labels[:n]
+        images = tf.constant(dataset.train.images[:n])  # uint8: the pipeline converts batches
+        labels = tf.constant(dataset.train.labels[:n].astype(np.float32))
+        warm_up, timed = np.arange(5 * batch_size), np.arange(5 * batch_size, n)
         model = arch.build(weights=None)
         model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="binary_crossentropy", metrics=["accuracy"])
         config = TrainConfig(arch=name, batch_size=batch_size, weights=None)
-        model.fit(_pipeline(x[: 5 * batch_size], y[: 5 * batch_size], config, arch.input_shape, True), verbose=0, shuffle=False)
-        data = _pipeline(x[5 * batch_size :], y[5 * batch_size :], config, arch.input_shape, True)
+        model.fit(_pipeline(images, labels, warm_up, config, card, True), verbose=0, shuffle=False)
+        data = _pipeline(images, labels, timed, config, card, True)
         start = time.perf_counter()
         model.fit(data, verbose=0, shuffle=False)
         rate = steps * batch_size / (time.perf_counter() - start)

@@ -12,6 +12,7 @@ from model_zoo.preprocessing import (
     decode_for_card,
     image_to_model_input,
     input_size,
+    normalization,
     normalize_for_card,
     resize_for_card,
 )
@@ -44,6 +45,7 @@ __all__ = [
     "input_size",
     "list_entries",
     "load_model",
+    "normalization",
     "normalize_for_card",
     "predict_prob_fake",
     "read_card",

@@ -8,17 +8,23 @@ from __future__ import annotations
 
 import numpy as np
 
+from model_zoo.decision import calibrate, temperature
 from model_zoo.preprocessing import batch_to_model_input
 
 CHUNK = 2048  # images per forward pass: bounded memory even for 64x64 backbones
 
 
 def predict_prob_fake(model, images: np.ndarray | list[np.ndarray], card: dict) -> np.ndarray:
-    """P(FAKE) as float32 (N,) for uint8 RGB images of any size, prepared by the card's preprocessing."""
+    """Calibrated P(FAKE) as float32 (N,) for uint8 RGB images of any size.
+
+    Images are prepared by the card's preprocessing and scores calibrated by the
+    card's temperature (model_zoo.decision); compare them with the card's threshold.
+    """
     out = []
     for start in range(0, len(images), CHUNK):
         x = batch_to_model_input(images[start : start + CHUNK], card)
         # One compiled call for every batch size: the same image gets the same score in any batch
         # (eager calls differ in the last bits, and are ~10x slower even for one image).
         out.append(np.asarray(model.predict_on_batch(x), dtype=np.float32).reshape(-1))
-    return np.concatenate(out) if out else np.zeros(0, np.float32)
+    raw = np.concatenate(out) if out else np.zeros(0, np.float32)
+    return calibrate(raw, temperature(card))

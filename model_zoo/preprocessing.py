@@ -45,14 +45,24 @@ def resize_for_card(rgb: np.ndarray, card: dict) -> np.ndarray:
     return cv2.resize(rgb, (width, height), interpolation=interpolation)
 
 
-def normalize_for_card(images: np.ndarray, card: dict) -> np.ndarray:
-    """uint8 images (..., H, W, 3) at the model's size -> float32 model input."""
+def normalization(card: dict) -> tuple[bool, np.ndarray, np.ndarray]:
+    """(swap RGB to BGR?, per-channel mean, per-channel std) from the card.
+
+    The training pipeline applies these same constants to uint8 batches inside
+    tf.data, so a model is trained on exactly what normalize_for_card serves it.
+    """
     spec = card["preprocessing"]
-    x = images.astype(np.float32)
-    if spec.get("color", "RGB") == "BGR":
-        x = x[..., ::-1]
     mean = np.asarray(spec.get("mean", [0, 0, 0]), dtype=np.float32)
     std = np.asarray(spec.get("std", [1, 1, 1]), dtype=np.float32)
+    return spec.get("color", "RGB") == "BGR", mean, std
+
+
+def normalize_for_card(images: np.ndarray, card: dict) -> np.ndarray:
+    """uint8 images (..., H, W, 3) at the model's size -> float32 model input."""
+    to_bgr, mean, std = normalization(card)
+    x = images.astype(np.float32)
+    if to_bgr:
+        x = x[..., ::-1]
     return (x - mean) / std
 
 

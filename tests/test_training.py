@@ -16,6 +16,7 @@ import pytest
 from sklearn.metrics import accuracy_score, roc_auc_score
 
 from model_zoo import ZooError, list_entries, load_model, read_entry
+from model_zoo.decision import labels_for
 from training.architectures import ARCHITECTURES, GRADCAM_LAYER
 from training.evaluate import main as evaluate_main
 from training.train import TrainConfig, train
@@ -68,7 +69,7 @@ def test_trained_entry_is_valid_loadable_and_consistent(trained_zoo, synthetic_d
         test = card["metrics"]["test"]
         assert len(predictions) == test["n"] == len(synthetic_dataset.test)
         assert sorted(predictions.path) == sorted(synthetic_dataset.test.paths)
-        predicted = (predictions.prob_fake >= 0.5).astype(int)
+        predicted = labels_for(predictions.prob_fake, card)  # at the card's validation-fitted threshold
         assert test["accuracy"] == pytest.approx(accuracy_score(predictions.label, predicted), abs=1e-9)
         assert test["roc_auc"] == pytest.approx(roc_auc_score(predictions.label, predictions.prob_fake), abs=1e-4)
         tn, fp, fn, tp = np.array(test["confusion_matrix"]).ravel()

@@ -31,6 +31,7 @@ CLASSES = {"real": 0, "fake": 1}
 CLASS_NAMES = ("REAL", "FAKE")
 IMAGE_SIZE = 32
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
+CACHE_VERSION = "v2"  # bump when the cached arrays change shape (v2: SHA-1 digests of the files)
 KAGGLE_DATASET = "birdy654/cifake-real-and-ai-generated-synthetic-images"
 LAYOUT_HINT = "train/REAL, train/FAKE, test/REAL, test/FAKE with 32x32 images"
 
@@ -46,12 +47,20 @@ class Split:
     images: np.ndarray  # (N, 32, 32, 3) uint8 RGB
     labels: np.ndarray  # (N,) uint8, 1 = FAKE
     paths: list[str]  # relative to the dataset root, e.g. "test/FAKE/0 (10).jpg"
+    digests: np.ndarray | None = None  # (N,) SHA-1 of each file's bytes: finds exact copies across splits
 
     def __len__(self) -> int:
         return len(self.labels)
 
     def subset(self, index: np.ndarray) -> Split:
-        return Split(self.images[index], self.labels[index], [self.paths[i] for i in index])
+        digests = None if self.digests is None else self.digests[index]
+        return Split(self.images[index], self.labels[index], [self.paths[i] for i in index], digests)
+
+    def unseen_in(self, other: Split) -> np.ndarray:
+        """Boolean mask: images whose file bytes occur nowhere in `other` (e.g. test images not in train)."""
+        if self.digests is None or other.digests is None:
+            raise DatasetError("file digests are unknown for this dataset; load it with load_cifake")
+        return ~np.isin(self.digests, other.digests)
 
     def counts(self) -> dict[str, int]:
         return {name: int((self.labels == label).sum()) for name, label in zip(CLASS_NAMES, (0, 1), strict=False)}
@@ -145,15 +154,16 @@ def fingerprint(source: Path) -> str:
     return digest.hexdigest()[:16]
 
 
-def _decode_chunk(source: str, names: list[str], relpaths: list[str]) -> tuple[np.ndarray, list[bool], list[str]]:
-    """Decode some members; returns images, a kept-flag per member, and skip reasons."""
+def _decode_chunk(source: str, names: list[str], relpaths: list[str]) -> tuple[np.ndarray, list[bool], list[str], list[str]]:
+    """Decode some members; returns images, a kept-flag per member, skip reasons, SHA-1 per member."""
     images = np.zeros((len(names), IMAGE_SIZE, IMAGE_SIZE, 3), np.uint8)
-    kept, reasons = [], []
+    kept, reasons, digests = [], [], []
     archive = zipfile.ZipFile(source) if Path(source).is_file() else None
     try:
         for i, (name, relpath) in enumerate(zip(names, relpaths, strict=False)):
             try:
                 data = archive.read(name) if archive else (Path(source) / name).read_bytes()
+                digests.append(hashlib.sha1(data).hexdigest())
                 rgb = decode_image(data, name=relpath)
                 if rgb.shape[:2] != (IMAGE_SIZE, IMAGE_SIZE):
                     raise ImageError(f"{relpath}: {rgb.shape[1]}x{rgb.shape[0]} pixels, expected {IMAGE_SIZE}x{IMAGE_SIZE}")
@@ -162,10 +172,11 @@ def _decode_chunk(source: str, names: list[str], relpaths: list[str]) -> tuple[n
             except (ImageError, OSError) as exc:
                 kept.append(False)
                 reasons.append(str(exc))
+                digests += [""] * (len(kept) - len(digests))  # unreadable: no digest
     finally:
         if archive:
             archive.close()
-    return images, kept, reasons
+    return images, kept, reasons, digests
 
 
 def _decode_all(source: Path, members: list, progress: Progress, workers: int) -> tuple[dict, list[str]]:
@@ -174,14 +185,16 @@ def _decode_all(source: Path, members: list, progress: Progress, workers: int) -
     chunks = [members[i : i + chunk] for i in range(0, total, chunk)]
     images = np.zeros((total, IMAGE_SIZE, IMAGE_SIZE, 3), np.uint8)
     kept = np.zeros(total, bool)
+    digests = np.zeros(total, dtype="<U40")
     skipped: list[str] = []
     done, last_report = 0, 0.0
     with ProcessPoolExecutor(max_workers=workers) as pool:
         jobs = [pool.submit(_decode_chunk, str(source), [m[0] for m in c], [m[3] for m in c]) for c in chunks]
         for offset, job in zip(range(0, total, chunk), jobs, strict=False):
-            chunk_images, chunk_kept, reasons = job.result()
+            chunk_images, chunk_kept, reasons, chunk_digests = job.result()
             images[offset : offset + len(chunk_kept)] = chunk_images
             kept[offset : offset + len(chunk_kept)] = chunk_kept
+            digests[offset : offset + len(chunk_kept)] = chunk_digests
             skipped += reasons
             done += len(chunk_kept)
             if time.time() - last_report > 2 or done == total:  # a line every few seconds, not per chunk
@@ -194,6 +207,7 @@ def _decode_all(source: Path, members: list, progress: Progress, workers: int) -
         arrays[f"{split}_images"] = images[index] if len(index) else np.zeros((0, IMAGE_SIZE, IMAGE_SIZE, 3), np.uint8)
         arrays[f"{split}_labels"] = np.array([members[i][2] for i in index], np.uint8)
         arrays[f"{split}_paths"] = np.array([members[i][3] for i in index], dtype=str)
+        arrays[f"{split}_digests"] = digests[index]
     return arrays, skipped
 
 
@@ -218,7 +232,7 @@ def load_cifake(
     source = resolve_data_path(path)
     cache = Path(cache_dir) if cache_dir else default_cache_dir(source)
     key = fingerprint(source)
-    cache_file = cache / f"cifake-{source.stem}-{key}.npz"
+    cache_file = cache / f"cifake-{source.stem}-{key}-{CACHE_VERSION}.npz"
     if cache_file.is_file():
         progress(f"reading decoded images from cache {cache_file}")
         with np.load(cache_file) as stored:
@@ -234,7 +248,8 @@ def load_cifake(
         _save_cache(cache_file, arrays, skipped, progress)
     _check_complete(source, arrays)
     splits = {
-        split: Split(arrays[f"{split}_images"], arrays[f"{split}_labels"], [str(p) for p in arrays[f"{split}_paths"]])
+        split: Split(arrays[f"{split}_images"], arrays[f"{split}_labels"], [str(p) for p in arrays[f"{split}_paths"]],
+                     arrays[f"{split}_digests"])
         for split in SPLITS
     }
     for reason in skipped:
@@ -261,7 +276,11 @@ def _save_cache(cache_file: Path, arrays: dict, skipped: list[str], progress: Pr
 
 
 def train_validation_split(labels: np.ndarray, fraction: float = 0.1, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Stratified, deterministic, disjoint (train_index, validation_index)."""
+    """Stratified, deterministic, disjoint (train_index, validation_index), each in shuffled order.
+
+    CIFAKE's arrays are ordered by class; returning indices in that order would hand
+    training long single-class runs whenever the shuffle buffer is smaller than the split.
+    """
     index = np.arange(len(labels))
     train_index, val_index = train_test_split(index, test_size=fraction, stratify=labels, random_state=seed)
-    return np.sort(train_index), np.sort(val_index)
+    return np.asarray(train_index), np.asarray(val_index)

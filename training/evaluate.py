@@ -1,6 +1,12 @@
 """Evaluate zoo models on the full CIFAKE test split and store metrics + per-image predictions.
 
     python -m training.evaluate NAME [NAME ...] [--data PATH] [--zoo DIR]
+
+Besides the full test set (metrics.test) it reports the test images whose file
+bytes occur nowhere in the training split (metrics.test_unseen): a copy of CIFAKE
+can hold test images that are byte-identical to training images, and a model may
+simply remember those. Duplicates are found by hashing the files, on whatever copy
+of the data is given.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from model_zoo import (
     write_card,
     write_predictions,
 )
+from model_zoo.decision import expected_calibration_error, threshold
 from training.cli import exit_on_user_error
 from training.data import Dataset, load_cifake
 
@@ -32,11 +39,17 @@ def evaluate(name: str, dataset: Dataset, zoo: str | os.PathLike | None = None) 
     start = time.time()
     prob_fake = predict_prob_fake(model, test.images, entry.card)
     seconds = time.time() - start
-    metrics = binary_metrics(test.labels, prob_fake)
+    decide_at = threshold(entry.card)
+    metrics = binary_metrics(test.labels, prob_fake, decide_at)
+    unseen = test.unseen_in(dataset.train)
+    unseen_metrics = binary_metrics(test.labels[unseen], prob_fake[unseen], decide_at)
     card = dict(entry.card)
-    card["metrics"] = {**card["metrics"], "test": metrics}
+    card["metrics"] = {**card["metrics"], "test": metrics, "test_unseen": unseen_metrics}
     card["evaluation"] = {
         "dataset": str(dataset.source),
+        "threshold": decide_at,
+        "test_ece": round(expected_calibration_error(test.labels, prob_fake), 5),
+        "test_in_train": int((~unseen).sum()),
         "seconds": round(seconds, 2),
         "images_per_second": round(len(test) / max(seconds, 1e-9), 1),
     }
@@ -44,7 +57,9 @@ def evaluate(name: str, dataset: Dataset, zoo: str | os.PathLike | None = None) 
         write_predictions(folder, test.paths, test.labels.astype(int), prob_fake)
         write_card(folder, card)
     print(f"{name}: test accuracy {metrics['accuracy']:.4f}, ROC-AUC {metrics['roc_auc']:.4f} "
-          f"on {metrics['n']:,} images ({seconds:.1f} s)", flush=True)
+          f"on {metrics['n']:,} images ({seconds:.1f} s); without the {metrics['n'] - unseen_metrics['n']:,} "
+          f"test images that also occur in train: accuracy {unseen_metrics['accuracy']:.4f}, "
+          f"ROC-AUC {unseen_metrics['roc_auc']:.4f} on {unseen_metrics['n']:,}", flush=True)
     return read_entry(name, zoo)
 
 

@@ -24,7 +24,7 @@ import numpy as np
 from model_zoo import (
     ZooEntry,
     ZooError,
-    batch_to_model_input,
+    normalization,
     predict_prob_fake,
     read_entry,
     staged_entry,
@@ -38,8 +38,9 @@ from training.data import Dataset, Split, load_cifake, train_validation_split
 from training.distribute import STRATEGIES, is_chief, make_strategy, worker_task
 
 AUGMENTATIONS = ("none", "flip", "flip_shift")
+PRECISIONS = ("float32", "mixed_bfloat16", "auto")
 # Settings that must match for a run to be resumed (epochs too: the learning-rate schedule depends on it).
-RESUME_KEYS = ("arch", "epochs", "batch_size", "lr", "augment", "seed", "validation_fraction", "weights")
+RESUME_KEYS = ("arch", "epochs", "batch_size", "lr", "augment", "seed", "validation_fraction", "weights", "precision")
 
 
 @dataclass
@@ -55,6 +56,8 @@ class TrainConfig:
     max_minutes: float | None = None  # stop after the epoch that would overrun this budget
     weights: str | None = "imagenet"  # pretrained backbones only: "imagenet", a local file, or None
     strategy: str = "default"  # see training/distribute.py
+    precision: str = "float32"  # "mixed_bfloat16" trains faster on CPUs with bf16 units; "auto" picks; the zoo gets float32
+    shuffle_buffer: int | None = None  # None: the whole training split
 
     def __post_init__(self) -> None:
         architecture = get_architecture(self.arch)
@@ -64,6 +67,19 @@ class TrainConfig:
             self.weights = None
         if self.augment not in AUGMENTATIONS:
             raise ValueError(f"--augment must be one of {', '.join(AUGMENTATIONS)}")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"--precision must be one of {', '.join(PRECISIONS)}")
+        if self.precision == "auto":
+            self.precision = "mixed_bfloat16" if cpu_has_bf16() else "float32"
+
+
+def cpu_has_bf16() -> bool:
+    """True on CPUs with native bfloat16 arithmetic (AVX512-BF16 or AMX), where mixed precision pays off."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
 def machine_description() -> str:
@@ -86,32 +102,68 @@ def _save_model_atomic(model, path: Path) -> None:
     os.replace(partial, path)
 
 
-def _augment_fn(kind: str, input_shape: tuple[int, int, int]):
+def _batch_to_model_input(card: dict, augment: str):
+    """tf.data map: a uint8 batch -> (optionally augmented) float32 model input.
+
+    The data stays uint8 until here (a quarter of the memory of float32), and the
+    normalisation constants are the card's own (model_zoo.normalization), the same
+    ones normalize_for_card applies when the model is served.
+    """
     import tensorflow as tf
 
-    height, width, _ = input_shape
+    to_bgr, mean, std = normalization(card)
+    height, width, _ = card["input_shape"]
 
-    def augment(image, label):
-        if kind in ("flip", "flip_shift"):
-            image = tf.image.random_flip_left_right(image)
-        if kind == "flip_shift":
-            # Whole-pixel shifts keep the pixel grid, where generator artefacts live.
-            padded = tf.pad(image, [[2, 2], [2, 2], [0, 0]], mode="REFLECT")
-            image = tf.image.random_crop(padded, (height, width, 3))
-        return image, label
+    def convert(images, labels):
+        if augment in ("flip", "flip_shift"):
+            flipped = tf.random.uniform([tf.shape(images)[0], 1, 1, 1]) < 0.5
+            images = tf.where(flipped, tf.reverse(images, axis=[2]), images)
+        if augment == "flip_shift":
+            images = _random_shift(images, height, width, pixels=2)
+        x = tf.cast(images, tf.float32)
+        if to_bgr:
+            x = x[..., ::-1]
+        return (x - mean) / std, labels
 
-    return augment
+    return convert
 
 
-def _pipeline(x: np.ndarray, y: np.ndarray, config: TrainConfig, input_shape, training: bool, replicas: int = 1):
+def _random_shift(images, height: int, width: int, pixels: int):
+    """Shift each image by up to `pixels` whole pixels (reflect padding), vectorised over the batch.
+
+    Whole-pixel shifts keep the pixel grid, where generator artefacts live.
+    """
     import tensorflow as tf
 
-    data = tf.data.Dataset.from_tensor_slices((x, y.astype(np.float32)))
+    n = tf.shape(images)[0]
+    padded = tf.pad(images, [[0, 0], [pixels, pixels], [pixels, pixels], [0, 0]], mode="REFLECT")
+    dy = tf.random.uniform([n, 1], 0, 2 * pixels + 1, dtype=tf.int32)
+    dx = tf.random.uniform([n, 1], 0, 2 * pixels + 1, dtype=tf.int32)
+    rows = dy + tf.range(height)[None]
+    cols = dx + tf.range(width)[None]
+    shifted = tf.gather(padded, rows, axis=1, batch_dims=1)
+    return tf.gather(shifted, cols, axis=2, batch_dims=1)
+
+
+def _pipeline(images, labels, index: np.ndarray, config: TrainConfig, card: dict, training: bool,
+              replicas: int = 1):
+    """Batches of model input for images[index]; `images` and `labels` are tensors shared by every pipeline.
+
+    Only indices are shuffled and batched, so no split is ever copied and the shuffle
+    buffer holds integers: training batches are drawn from the whole split (a buffer
+    smaller than a class-ordered split feeds long single-class runs and training diverges).
+    """
+    import tensorflow as tf
+
+    data = tf.data.Dataset.from_tensor_slices(np.asarray(index, dtype=np.int64))
     if training:
-        data = data.shuffle(min(len(x), 20_000), seed=config.seed, reshuffle_each_iteration=True)
-        if config.augment != "none":
-            data = data.map(_augment_fn(config.augment, input_shape), num_parallel_calls=tf.data.AUTOTUNE)
-    return data.batch(config.batch_size * replicas).prefetch(tf.data.AUTOTUNE)
+        buffer = min(config.shuffle_buffer or len(index), len(index))
+        data = data.shuffle(buffer, seed=config.seed, reshuffle_each_iteration=True)
+    data = data.batch(config.batch_size * replicas)
+    data = data.map(lambda batch: (tf.gather(images, batch), tf.gather(labels, batch)))
+    data = data.map(_batch_to_model_input(card, config.augment if training else "none"),
+                    num_parallel_calls=tf.data.AUTOTUNE)
+    return data.prefetch(tf.data.AUTOTUNE)
 
 
 class _RunState:
@@ -163,9 +215,11 @@ def _epoch_callback(run: _RunState, state: dict, config: TrainConfig):
     return EpochCheckpoint()
 
 
-def _fit(config: TrainConfig, train: Split, validation: Split, run: _RunState, card: dict, callbacks: list) -> dict:
-    """Train (or resume) until config.epochs; returns the final run state."""
+def _fit(config: TrainConfig, data: Split, train_index: np.ndarray, val_index: np.ndarray, run: _RunState, card: dict,
+         callbacks: list) -> dict:
+    """Train (or resume) on data[train_index] until config.epochs, validating on data[val_index]."""
     import keras
+    import tensorflow as tf
 
     strategy = make_strategy(config.strategy)
     replicas = strategy.num_replicas_in_sync
@@ -188,22 +242,20 @@ def _fit(config: TrainConfig, train: Split, validation: Split, run: _RunState, c
             keras.utils.set_random_seed(config.seed)
             model = architecture.build(weights=config.weights)
             # Cosine decay over the whole run; the schedule is saved with the optimizer, so resuming continues it.
-            steps = config.epochs * int(np.ceil(len(train) / (config.batch_size * replicas)))
+            steps = config.epochs * int(np.ceil(len(train_index) / (config.batch_size * replicas)))
             schedule = keras.optimizers.schedules.CosineDecay(config.lr, decay_steps=steps, alpha=0.02)
             model.compile(optimizer=keras.optimizers.Adam(schedule), loss="binary_crossentropy", metrics=["accuracy"])
     if state["epoch"] >= config.epochs:
         print(f"'{config.name}' already trained for {state['epoch']} epochs; publishing it", flush=True)
         return state
 
-    x_train = batch_to_model_input(train.images, card)
-    x_val = batch_to_model_input(validation.images, card)
-    shape = architecture.input_shape
-    print(f"training '{config.name}' ({config.arch}, {model.count_params():,} parameters) on {len(train):,} images, "
-          f"validating on {len(validation):,}; epochs {state['epoch'] + 1}..{config.epochs}; "
+    print(f"training '{config.name}' ({config.arch}, {model.count_params():,} parameters) on {len(train_index):,} images, "
+          f"validating on {len(val_index):,}; epochs {state['epoch'] + 1}..{config.epochs}; "
           f"{replicas} replica(s), global batch {config.batch_size * replicas}", flush=True)
+    images, labels = tf.constant(data.images), tf.constant(data.labels.astype(np.float32))  # one copy, uint8
     model.fit(
-        _pipeline(x_train, train.labels, config, shape, training=True, replicas=replicas),
-        validation_data=_pipeline(x_val, validation.labels, config, shape, training=False, replicas=replicas),
+        _pipeline(images, labels, train_index, config, card, training=True, replicas=replicas),
+        validation_data=_pipeline(images, labels, val_index, config, card, training=False, replicas=replicas),
         epochs=config.epochs,
         initial_epoch=state["epoch"],
         callbacks=[_epoch_callback(run, state, config), *callbacks],
@@ -211,6 +263,15 @@ def _fit(config: TrainConfig, train: Split, validation: Split, run: _RunState, c
         verbose=1 if sys.stdout.isatty() else 2,
     )
     return run.read()
+
+
+def _as_float32(model, architecture):
+    """The same weights in a float32 model: what the zoo serves, whatever precision trained it."""
+    if all(layer.dtype_policy.name == "float32" for layer in model.layers):
+        return model
+    float_model = architecture.build(weights=None)
+    float_model.set_weights(model.get_weights())
+    return float_model
 
 
 def train(
@@ -227,6 +288,7 @@ def train(
     """
     import keras
 
+    from model_zoo.decision import fit_decision
     from model_zoo.metrics import binary_metrics
 
     architecture = get_architecture(config.arch)
@@ -245,13 +307,20 @@ def train(
         "explain": {"gradcam_layer": GRADCAM_LAYER},
     }
     train_index, val_index = train_validation_split(dataset.train.labels, config.validation_fraction, config.seed)
-    train_split, val_split = dataset.train.subset(train_index), dataset.train.subset(val_index)
-    state = _fit(config, train_split, val_split, run, card, callbacks or [])
+    val_split = dataset.train.subset(val_index)
+    keras.mixed_precision.set_global_policy(config.precision)
+    try:
+        state = _fit(config, dataset.train, train_index, val_index, run, card, callbacks or [])
+    finally:  # the policy is process-wide: leave it as we found it
+        keras.mixed_precision.set_global_policy("float32")
     if not is_chief():
         return None
 
-    best = keras.saving.load_model(run.best, safe_mode=True, compile=False)
-    val_metrics = binary_metrics(val_split.labels, predict_prob_fake(best, val_split.images, card))
+    best = _as_float32(keras.saving.load_model(run.best, safe_mode=True, compile=False), architecture)
+    # Calibration and threshold are fitted on validation: the test split stays unseen until evaluation.
+    card["decision"] = fit_decision(val_split.labels, predict_prob_fake(best, val_split.images, card))
+    val_metrics = binary_metrics(val_split.labels, predict_prob_fake(best, val_split.images, card),
+                                 card["decision"]["threshold"])
     card |= {
         "params": int(best.count_params()),
         "size_bytes": 0,  # filled in from model.keras when the entry is published
@@ -267,7 +336,9 @@ def train(
             "seed": config.seed,
             "validation_fraction": config.validation_fraction,
             "weights": config.weights,
-            "n_train": len(train_split),
+            "precision": config.precision,
+            "shuffle_buffer": config.shuffle_buffer or len(train_index),
+            "n_train": len(train_index),
             "n_validation": len(val_split),
             "wall_seconds": round(state["wall_seconds"], 1),
             "machine": machine_description(),
@@ -305,6 +376,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help='pretrained backbones: "imagenet" (downloads), a local .h5 file, or "none"')
     parser.add_argument("--strategy", choices=STRATEGIES, default="default",
                         help="mirrored: all GPUs of this host; multiworker: hosts listed in TF_CONFIG")
+    parser.add_argument("--precision", choices=PRECISIONS, default="float32",
+                        help="mixed_bfloat16 trains ~1.5-2x faster on CPUs with AVX512-BF16; auto: use it where the CPU has it. "
+                             "The zoo model is float32 either way")
+    parser.add_argument("--shuffle-buffer", type=int,
+                        help="tf.data shuffle buffer (default: the whole training split)")
     parser.add_argument("--restart", action="store_true", help="discard a previous run of this name")
     parser.add_argument("--data", help="CIFAKE zip or folder (default: $CIFAKE_PATH)")
     parser.add_argument("--zoo", help="zoo folder (default: $MODEL_ZOO_DIR, else model_zoo/)")
@@ -324,6 +400,7 @@ def main(argv: list[str] | None = None) -> int:
         arch=args.arch, name=args.name, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
         augment=args.augment, seed=args.seed, validation_fraction=args.validation_fraction,
         max_minutes=args.max_minutes, weights=None if args.weights == "none" else args.weights, strategy=args.strategy,
+        precision=args.precision, shuffle_buffer=args.shuffle_buffer,
     )
     dataset = load_cifake(args.data)
     print(dataset.summary(), flush=True)
