@@ -130,3 +130,28 @@ def test_jpeg_bytes_in_zip_decode_to_the_cached_arrays(synthetic_zip, synthetic_
         data = archive.read(synthetic_dataset.train.paths[0])
     decoded = np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
     np.testing.assert_array_equal(synthetic_dataset.train.images[0], decoded)
+
+
+def test_split_indices_come_class_mixed_not_sorted():
+    # CIFAKE's arrays are ordered by class: sorted indices would feed single-class runs.
+    labels = np.array([0] * 5000 + [1] * 5000)
+    train, val = train_validation_split(labels, 0.1, seed=0)
+    for index in (train, val):
+        first = labels[index[:200]]
+        assert 0.3 < first.mean() < 0.7
+        assert not np.all(np.diff(index) > 0)
+
+
+def test_file_digests_find_test_images_that_are_copies_of_training_images(folder_copy, tmp_path):
+    train_file = sorted((folder_copy / "train/FAKE").iterdir())[3]
+    test_files = sorted((folder_copy / "test/FAKE").iterdir())
+    leaked = test_files[5]
+    shutil.copyfile(train_file, leaked)  # byte-identical, under another name, in the other split
+    dataset = load_cifake(folder_copy, cache_dir=tmp_path / "cache", progress=quiet)
+    unseen = dataset.test.unseen_in(dataset.train)
+    assert unseen.sum() == len(dataset.test) - 1
+    assert dataset.test.paths[int(np.flatnonzero(~unseen)[0])] == "test/FAKE/" + leaked.name
+    # Digests survive the cache and subsetting.
+    cached = load_cifake(folder_copy, cache_dir=tmp_path / "cache", progress=quiet)
+    np.testing.assert_array_equal(cached.test.unseen_in(cached.train), unseen)
+    assert len(cached.test.subset(np.flatnonzero(unseen)).unseen_in(cached.train)) == len(dataset.test) - 1

@@ -211,3 +211,94 @@ def test_killing_the_training_process_mid_epoch_then_rerunning_resumes(tmp_path)
     assert list(history.epoch) == [1, 2, 3, 4]
     for before, after in zip(state["history"], history.to_dict("records")):
         assert after == pytest.approx(before)
+
+
+def _class_ordered(n_per_class: int = 3000):
+    images = np.zeros((2 * n_per_class, 32, 32, 3), np.uint8)
+    labels = np.repeat([0, 1], n_per_class).astype(np.float32)
+    return images, labels
+
+
+def _first_batch_labels(config: TrainConfig, images, labels) -> np.ndarray:
+    from training.train import _pipeline
+
+    card = {"input_shape": [32, 32, 3], "preprocessing": ARCHITECTURES[config.arch].preprocessing}
+    batches = _pipeline(images, labels, np.arange(len(labels)), config, card, training=True)
+    return next(iter(batches))[1].numpy()
+
+
+def test_training_batches_from_a_class_ordered_split_are_class_mixed():
+    images, labels = _class_ordered()
+    mixed = _first_batch_labels(TrainConfig(arch="cnn_strided", batch_size=128), images, labels)
+    assert 0.3 < mixed.mean() < 0.7
+    # What the default prevents: a buffer smaller than a class run hands out one class only.
+    local = _first_batch_labels(TrainConfig(arch="cnn_strided", batch_size=128, shuffle_buffer=500), images, labels)
+    assert local.mean() == 0.0
+
+
+@pytest.mark.parametrize("color", ["RGB", "BGR"])
+def test_training_pipeline_feeds_exactly_what_the_zoo_serves(color):
+    from model_zoo import batch_to_model_input
+    from training.train import _pipeline
+
+    card = {"input_shape": [32, 32, 3],
+            "preprocessing": {"color": color, "resize": "area", "mean": [10.0, 20.0, 30.0], "std": [2.0, 4.0, 8.0]}}
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (50, 32, 32, 3), dtype=np.uint8)
+    labels = np.zeros(50, np.float32)
+    config = TrainConfig(arch="cnn_strided", batch_size=50, augment="none")
+    x, _ = next(iter(_pipeline(images, labels, np.arange(50), config, card, training=False)))
+    np.testing.assert_allclose(x.numpy(), batch_to_model_input(images, card), rtol=1e-6)
+
+
+def test_flip_shift_moves_whole_pixels_and_keeps_their_values():
+    from training.train import _pipeline
+
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (64, 32, 32, 3), dtype=np.uint8)
+    card = {"input_shape": [32, 32, 3], "preprocessing": {"mean": [0, 0, 0], "std": [1, 1, 1]}}
+    config = TrainConfig(arch="cnn_strided", batch_size=64, augment="flip_shift", shuffle_buffer=1)  # keeps order
+    x, _ = next(iter(_pipeline(images, np.zeros(64, np.float32), np.arange(64), config, card, training=True)))
+    x = x.numpy()
+    moved = 0
+    for original, augmented in zip(images, x):
+        padded = [np.pad(im, ((2, 2), (2, 2), (0, 0)), mode="reflect") for im in (original, original[:, ::-1])]
+        candidates = [p[dy : dy + 32, dx : dx + 32] for p in padded for dy in range(5) for dx in range(5)]
+        matches = [np.array_equal(augmented, c) for c in candidates]
+        assert any(matches)
+        moved += not np.array_equal(augmented, original)
+    assert moved > 40  # most images are flipped or shifted
+
+
+def test_mixed_precision_training_publishes_a_float32_model(synthetic_dataset, tmp_path):
+    entry = train(TrainConfig(arch="cnn_strided", epochs=1, batch_size=32, precision="mixed_bfloat16"),
+                  synthetic_dataset, tmp_path)
+    model = load_model(entry)
+    assert {layer.dtype_policy.name for layer in model.layers} == {"float32"}
+    assert entry.card["train"]["precision"] == "mixed_bfloat16"
+    assert keras.mixed_precision.global_policy().name == "float32"  # restored for the rest of the process
+    assert set(entry.card["decision"]) >= {"temperature", "threshold", "ece_before", "ece_after"}
+
+
+def test_evaluate_reports_metrics_without_test_images_that_occur_in_train(trained_zoo, synthetic_zip, tmp_path):
+    import zipfile
+
+    from training.data import load_cifake
+    from training.evaluate import evaluate
+
+    leaky = tmp_path / "leaky.zip"
+    with zipfile.ZipFile(synthetic_zip) as src, zipfile.ZipFile(leaky, "w") as dst:
+        names = src.namelist()
+        train_fake = sorted(n for n in names if n.startswith("train/FAKE/"))[0]
+        leaked = sorted(n for n in names if n.startswith("test/FAKE/"))[0]
+        for name in names:
+            dst.writestr(name, src.read(train_fake if name == leaked else name))
+    dataset = load_cifake(leaky, cache_dir=tmp_path / "cache", progress=lambda _: None)
+    zoo = shutil.copytree(trained_zoo, tmp_path / "zoo")
+    card = evaluate("cnn_strided", dataset, zoo).card
+    full, unseen = card["metrics"]["test"], card["metrics"]["test_unseen"]
+    assert card["evaluation"]["test_in_train"] == 1
+    assert unseen["n"] == full["n"] - 1
+    predictions = read_entry("cnn_strided", zoo).test_predictions()
+    kept = predictions[predictions.path != leaked]
+    assert unseen["accuracy"] == pytest.approx(accuracy_score(kept.label, labels_for(kept.prob_fake, card)))
