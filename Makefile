@@ -50,6 +50,7 @@ studies: $(STAMP)  ## augmentation study: cnn_maxpool without augmentation and w
 
 bench: $(STAMP)  ## speed figures on generated CIFAKE-sized data
 	$(BIN)/python -m bench.data_and_training
+	$(BIN)/python -m bench.memory
 	$(BIN)/python -m bench.inference
 	$(BIN)/python -m bench.predict_throughput
 	$(BIN)/python -m bench.api_load
