@@ -5,7 +5,10 @@
     GET  /health    {"status": "ok", "models": [...]}; 503 while no model is usable
     GET  /models    the key fields of each usable zoo card, plus the entries that were skipped
     POST /predict   multipart field "image", optional form field "model" (default: every model)
-                    -> {"filename", "bytes", "verdicts": [{"model", "label", "prob_fake", "predictions"}]}
+                    -> {"filename", "bytes", "verdicts": [{"model", "label", "prob_fake", "threshold", "predictions"}]}
+
+prob_fake is the model's calibrated P(FAKE); label is FAKE when it reaches the model's
+own threshold (fitted on validation, in its card), the same rule as the predict CLI.
 
     curl -F image=@photo.jpg http://127.0.0.1:8000/predict
 
@@ -29,9 +32,18 @@ import numpy as np
 from flask import Flask, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from model_zoo import ImageError, ZooEntry, ZooError, decode_for_card, list_entries, load_model, predict_prob_fake, zoo_dir
+from model_zoo import (
+    ImageError,
+    ZooEntry,
+    decode_for_card,
+    list_entries,
+    load_usable_models,
+    predict_prob_fake,
+    verdict_record,
+    zoo_dir,
+)
+from model_zoo.decision import threshold
 from model_zoo.images import MAX_BYTES, MAX_PIXELS
-from training.predict import hf_predictions, label_for
 
 log = logging.getLogger("dashboard.api")
 
@@ -58,6 +70,7 @@ def card_summary(entry: ZooEntry) -> dict[str, Any]:
     card = entry.card
     summary = {key: card[key] for key in CARD_FIELDS if key in card}
     summary["preprocessing"] = card["preprocessing"]
+    summary["threshold"] = threshold(card)
     summary["metrics"] = {
         split: {key: values[key] for key in METRIC_FIELDS if key in values}
         for split, values in card["metrics"].items() if isinstance(values, dict)
@@ -68,18 +81,14 @@ def card_summary(entry: ZooEntry) -> dict[str, Any]:
 def load_served_models(zoo: str | os.PathLike | None) -> tuple[dict[str, ServedModel], list[dict[str, str]]]:
     """Load and warm up every usable entry; broken ones are reported, not fatal."""
     entries, problems = list_entries(zoo)
-    skipped = [{"name": p.name, "error": p.message} for p in problems]
+    loaded, unusable = load_usable_models(entries)
+    skipped = [{"name": p.name, "error": p.message} for p in problems + unusable]
     served: dict[str, ServedModel] = {}
-    for entry in entries:
-        try:
-            model = load_model(entry)
-        except ZooError as exc:
-            skipped.append({"name": entry.name, "error": str(exc)})
-            continue
-        one = ServedModel(entry, model, threading.Lock())
-        height, width, _ = entry.card["input_shape"]
+    for name, usable in loaded.items():
+        one = ServedModel(usable.entry, usable.model, threading.Lock())
+        height, width, _ = usable.card["input_shape"]
         one.predict(np.zeros((height, width, 3), np.uint8))  # compile now, not on the first request
-        served[entry.name] = one
+        served[name] = one
     for problem in skipped:
         log.warning("skipping zoo entry %s: %s", problem["name"], problem["error"])
     return served, skipped
@@ -149,9 +158,7 @@ def create_app(zoo: str | os.PathLike | None = None, max_upload_bytes: int = MAX
                 except Exception as exc:  # an image library surprise is still the image's fault, not a 500
                     log.warning("decoding %s failed unexpectedly: %r", name, exc)
                     return _error(422, f"{name}: could not decode image ({type(exc).__name__})")
-            prob = one.predict(decoded[key])
-            verdicts.append({"model": one.entry.name, "label": label_for(prob), "prob_fake": round(prob, 6),
-                             "predictions": hf_predictions(prob)})
+            verdicts.append(verdict_record(one.entry.name, one.predict(decoded[key]), card))
         return jsonify({"filename": name, "bytes": len(data), "verdicts": verdicts})
 
     return app

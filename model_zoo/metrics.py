@@ -5,17 +5,20 @@ from __future__ import annotations
 import numpy as np
 from sklearn import metrics as skm
 
+from model_zoo.decision import labels_for
+
 METRIC_KEYS = ("accuracy", "precision", "recall", "f1", "roc_auc", "confusion_matrix", "n")
 
 
-def binary_metrics(labels: np.ndarray, prob_fake: np.ndarray, threshold: float = 0.5) -> dict:
+def binary_metrics(labels: np.ndarray, prob_fake: np.ndarray, threshold: float) -> dict:
     """Accuracy, precision, recall, F1, ROC-AUC and [[TN, FP], [FN, TP]] at a threshold.
 
-    ROC-AUC is None when only one class is present (it is undefined then).
+    The threshold has no default: pass the card's (model_zoo.decision.threshold), so no
+    caller silently decides at 0.5. ROC-AUC is None when only one class is present.
     """
     labels = np.asarray(labels).astype(int)
     prob_fake = np.asarray(prob_fake, dtype=float)
-    predicted = (prob_fake >= threshold).astype(int)
+    predicted = labels_for(prob_fake, threshold)
     confusion = skm.confusion_matrix(labels, predicted, labels=[0, 1])
     both_classes = len(np.unique(labels)) == 2
     return {

@@ -5,7 +5,9 @@ An entry is a folder `<zoo>/<name>/` holding
     card.json             what the model is and how to feed it (see validate_card)
     history.csv           one row per epoch
     test_predictions.csv  path, label (0 REAL / 1 FAKE), prob_fake  (after evaluation)
-Training writes entries; the dashboard, API and CLIs only read them through here.
+    robustness.csv        corruption, level, accuracy  (after `python -m training.robustness`)
+Training writes entries; the dashboard, API and CLIs only read them through here,
+and load models through `load_usable_models`, so a broken entry is reported the same way everywhere.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import json
 import os
 import shutil
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,11 +24,15 @@ from typing import Any
 
 import pandas as pd
 
+from model_zoo.decision import rank_entries
+
 ZOO_ENV = "MODEL_ZOO_DIR"
 MODEL_FILE = "model.keras"
 CARD_FILE = "card.json"
 HISTORY_FILE = "history.csv"
 PREDICTIONS_FILE = "test_predictions.csv"
+ROBUSTNESS_FILE = "robustness.csv"
+ROBUSTNESS_COLUMNS = ("corruption", "level", "accuracy")
 RUNS_DIR = ".runs"  # resumable training state, never an entry
 
 REQUIRED_CARD_KEYS = ("name", "architecture", "input_shape", "preprocessing", "params", "size_bytes", "train", "metrics")
@@ -57,6 +63,11 @@ class ZooEntry:
     def test_metrics(self) -> dict | None:
         return self.card["metrics"].get("test")
 
+    @property
+    def test_unseen_metrics(self) -> dict | None:
+        """Metrics on the test images whose file bytes occur nowhere in train (None before such an evaluation)."""
+        return self.card["metrics"].get("test_unseen")
+
     def history(self) -> pd.DataFrame:
         path = self.path / HISTORY_FILE
         return pd.read_csv(path) if path.is_file() else pd.DataFrame()
@@ -71,6 +82,35 @@ class ZooEntry:
         if missing:
             raise ZooError(f"{path}: missing columns {sorted(missing)}")
         return frame
+
+    def robustness(self) -> pd.DataFrame | None:
+        """corruption, level, accuracy per condition, or None when absent or unreadable (it is optional)."""
+        path = self.path / ROBUSTNESS_FILE
+        if not path.is_file():
+            return None
+        try:
+            frame = pd.read_csv(path)
+        except (OSError, ValueError, pd.errors.ParserError):
+            return None
+        if not set(ROBUSTNESS_COLUMNS) <= set(frame.columns) or frame.empty:
+            return None
+        return frame
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """An entry with its loaded Keras model."""
+
+    entry: ZooEntry
+    model: Any  # keras.Model
+
+    @property
+    def name(self) -> str:
+        return self.entry.name
+
+    @property
+    def card(self) -> dict[str, Any]:
+        return self.entry.card
 
 
 def zoo_dir(path: str | os.PathLike | None = None) -> Path:
@@ -226,3 +266,36 @@ def load_model(entry: ZooEntry):  # -> keras.Model (keras is imported lazily: li
     if tuple(model.output_shape[1:]) != (1,):
         raise ZooError(f"{entry.model_path}: output shape {model.output_shape[1:]}, expected one probability (1,)")
     return model
+
+
+def load_usable_models(
+    entries: Iterable[ZooEntry], *, load: Callable[[ZooEntry], Any] = load_model, limit: int | None = None,
+) -> tuple[dict[str, LoadedModel], list[ZooProblem]]:
+    """Load each entry's model, in the given order: name -> LoadedModel, and a problem for each that will not load.
+
+    `load` lets a caller cache loads (the dashboard); `limit` stops once that many loaded, so
+    `load_usable_models(ranked_entries(entries), limit=1)` is the best model that works.
+    """
+    loaded: dict[str, LoadedModel] = {}
+    problems: list[ZooProblem] = []
+    for entry in entries:
+        if limit is not None and len(loaded) >= limit:
+            break
+        try:
+            loaded[entry.name] = LoadedModel(entry, load(entry))
+        except ZooError as exc:
+            problems.append(ZooProblem(entry.name, str(exc)))
+    return loaded, problems
+
+
+def ranked_entries(entries: Sequence[ZooEntry]) -> list[ZooEntry]:
+    """Every entry, best first: the leaderboard's order and the pick of `--model best`.
+
+    Evaluated entries come first, ordered by model_zoo.decision.rank_entries; entries
+    not yet evaluated follow, by validation accuracy, then name.
+    """
+    def validation_key(entry: ZooEntry) -> tuple:
+        validation = entry.card["metrics"].get("validation") or {}
+        return -(validation.get("accuracy") or 0.0), entry.name
+
+    return rank_entries(entries) + sorted((e for e in entries if not e.test_metrics), key=validation_key)

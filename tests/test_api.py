@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from model_zoo import decode_for_card, load_model, predict_prob_fake, read_entry
+from model_zoo.decision import label_name, threshold
 
 
 @pytest.fixture(scope="module")
@@ -59,8 +60,9 @@ def test_predict_returns_a_verdict_per_model_matching_the_cli_path(client, image
         entry = read_entry(verdict["model"], trained_zoo)
         expected = predict_prob_fake(load_model(entry), decode_for_card(image_file, entry.card)[None], entry.card)[0]
         assert verdict["prob_fake"] == pytest.approx(float(expected), abs=1e-5)
-        assert verdict["label"] == ("FAKE" if verdict["prob_fake"] >= 0.5 else "REAL")
-        assert verdict["predictions"][0]["label"] == verdict["label"]
+        assert verdict["label"] == label_name(float(expected), entry.card)  # at the model's own threshold
+        assert verdict["threshold"] == threshold(entry.card)
+        assert {p["label"] for p in verdict["predictions"]} == {"REAL", "FAKE"}
         assert sum(p["score"] for p in verdict["predictions"]) == pytest.approx(1.0, abs=1e-5)
 
 

@@ -14,8 +14,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from model_zoo import ZooError, list_entries, load_model, read_entry
-from training.predict import collect_files, main, parse_shard, pick_best, resolve_models, shard
+from model_zoo import load_model, read_entry
+from model_zoo.decision import label_name
+from training.predict import collect_files, main, parse_shard, resolve_models, shard
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -100,8 +101,9 @@ def test_all_models_csv_matches_training_preprocessing(synthetic_folder, trained
         got = {Path(r["path"]).relative_to(synthetic_folder).as_posix(): float(r["prob_fake"]) for r in rows
                if r["model"] == name}
         np.testing.assert_allclose([got[p] for p in dataset.test.paths], expected, atol=2e-5)
-    for row in rows:
-        assert row["error"] == "" and row["label"] == ("FAKE" if float(row["prob_fake"]) >= 0.5 else "REAL")
+    cards = {name: read_entry(name, trained_zoo).card for name in ("cnn_maxpool", "cnn_strided")}
+    for row in rows:  # each model decides at its own card threshold
+        assert row["error"] == "" and row["label"] == label_name(float(row["prob_fake"]), cards[row["model"]])
     assert not list(tmp_path.glob("*.partial"))
 
 
@@ -117,7 +119,9 @@ def test_jsonl_is_shaped_like_the_hugging_face_pipeline(images_dir, trained_zoo,
     assert {p["label"] for p in predictions} == {"FAKE", "REAL"}
     assert predictions[0]["score"] >= predictions[1]["score"]
     assert sum(p["score"] for p in predictions) == pytest.approx(1.0, abs=1e-5)
-    assert good["label"] == predictions[0]["label"]
+    # The label is the verdict at the model's threshold; the scores are its calibrated probabilities.
+    card = read_entry(good["model"], trained_zoo).card
+    assert good["label"] == label_name(good["prob_fake"], card) and good["threshold"] == card["decision"]["threshold"]
     assert "not an image" in next(line for line in lines if line["path"] == str(bad))["error"]
     assert "images/s" in captured.err and "1 file(s) could not be read" in captured.err
 
@@ -128,20 +132,6 @@ def test_json_output_is_one_array(images_dir, trained_zoo, tmp_path):
     rows = json.loads(out.read_text())
     assert isinstance(rows, list) and len(rows) == 20
     assert all(row["model"] == rows[0]["model"] and "predictions" in row for row in rows)
-
-
-def test_best_prefers_test_accuracy_then_validation(trained_zoo):
-    entries, _ = list_entries(trained_zoo)
-    best = pick_best(entries)
-    assert best.test_metrics["accuracy"] == max(e.test_metrics["accuracy"] for e in entries)
-    unevaluated = [type(e)(e.name, e.path, {**e.card, "metrics": {"validation": {"accuracy": v}}})
-                   for e, v in zip(entries, (0.9, 0.6), strict=True)]
-    assert pick_best(unevaluated).name == entries[0].name
-    # Any evaluated entry beats unevaluated ones, whatever their validation accuracy.
-    assert pick_best([unevaluated[0], entries[1]]).name == entries[1].name
-    with pytest.raises(ZooError, match="no usable models"):
-        pick_best([])
-    assert [m.name for m in resolve_models("best", trained_zoo)] == [best.name]
 
 
 def test_user_errors_are_one_line_and_exit_2(images_dir, trained_zoo, tmp_path, capsys):

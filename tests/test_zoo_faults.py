@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from model_zoo import ZooError, list_entries, load_model, read_entry
+from model_zoo import ZooError, list_entries, load_model, load_usable_models, ranked_entries, read_entry
 
 GOOD = {"cnn_maxpool", "cnn_strided"}
 # Entries whose card is unusable: list_entries reports them.
@@ -67,6 +67,22 @@ def test_load_model_refuses_unusable_models(faulty_zoo, name):
     with pytest.raises(ZooError, match=MODEL_FAULTS[name]) as error:
         load_model(read_entry(name, faulty_zoo))
     assert name in str(error.value)  # names the entry's path
+
+
+def test_load_usable_models_reports_the_broken_and_keeps_the_others(faulty_zoo):
+    entries, _ = list_entries(faulty_zoo)
+    loaded, problems = load_usable_models(entries)
+    assert set(loaded) == GOOD and all(loaded[name].entry.name == name for name in GOOD)
+    assert {p.name for p in problems} == set(MODEL_FAULTS)
+    for problem in problems:
+        assert MODEL_FAULTS[problem.name] in problem.message and problem.name in problem.message
+    # limit=1 over the ranking: the best model that loads; the 'best' card's unusable model is reported.
+    ranked = ranked_entries(entries)
+    assert ranked[0].name == "wrong_output"
+    tried = []
+    best, skipped = load_usable_models(ranked, load=lambda e: tried.append(e.name) or load_model(e), limit=1)
+    assert list(best) == [next(e.name for e in ranked if e.name in GOOD)]
+    assert [p.name for p in skipped] == ["wrong_output"] and tried == ["wrong_output", *best]
 
 
 @pytest.mark.parametrize("name", sorted(CARD_FAULTS))

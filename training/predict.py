@@ -5,11 +5,14 @@
                                [--recursive] [--batch-size N] [--shard i/n]
 
 Rows hold path, model, label (REAL/FAKE), prob_fake and error; a file that cannot
-be decoded gets an error row and the run goes on. JSON records also carry
-"predictions" shaped like the Hugging Face image-classification pipeline,
-[{"label": "FAKE", "score": 0.97}, {"label": "REAL", "score": 0.03}].
-`--model best` (the default) picks the entry with the highest test accuracy
-(validation accuracy when none was evaluated); `all` runs every usable entry.
+be decoded gets an error row and the run goes on. prob_fake is the model's
+calibrated P(FAKE) and label is FAKE when it reaches the model's own threshold
+(fitted on validation, stored in its card; model_zoo.decision). JSON records also
+carry that threshold and "predictions" shaped like the Hugging Face
+image-classification pipeline, [{"label": "FAKE", "score": 0.97}, {"label": "REAL", "score": 0.03}].
+`--model best` (the default) picks the leaderboard's top entry (highest test
+accuracy, then ROC-AUC, fewer parameters, name; validation accuracy when none was
+evaluated), the next one when its model will not load; `all` runs every usable entry.
 
 Sharding a big folder across N workers (processes or hosts sharing the folder):
 every worker lists the same files, sorts them by path, and keeps those whose
@@ -32,7 +35,6 @@ import sys
 import time
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
@@ -40,37 +42,26 @@ import numpy as np
 
 from model_zoo import (
     ImageError,
-    ZooEntry,
+    LoadedModel,
     ZooError,
     decode_for_card,
     input_size,
     list_entries,
     load_model,
+    load_usable_models,
     predict_prob_fake,
+    ranked_entries,
     read_entry,
+    verdict_record,
 )
+from model_zoo.decision import label_name, threshold
 from training.cli import exit_on_user_error
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff")
 FORMATS = ("csv", "json", "jsonl")
 COLUMNS = ("path", "model", "label", "prob_fake", "error")
-THRESHOLD = 0.5  # P(FAKE) at or above this is labelled FAKE
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keras is imported lazily, after this
-
-
-@dataclass
-class LoadedModel:
-    entry: ZooEntry
-    model: Any  # keras.Model
-
-    @property
-    def name(self) -> str:
-        return self.entry.name
-
-    @property
-    def card(self) -> dict:
-        return self.entry.card
 
 
 def parse_shard(text: str) -> tuple[int, int]:
@@ -105,54 +96,20 @@ def shard(files: list[Path], index: int, count: int) -> list[Path]:
     return [f for position, f in enumerate(sorted(files, key=str)) if position % count == index]
 
 
-def label_for(prob_fake: float) -> str:
-    return "FAKE" if prob_fake >= THRESHOLD else "REAL"
-
-
-def hf_predictions(prob_fake: float) -> list[dict[str, Any]]:
-    """Hugging Face image-classification pipeline shape, highest score first."""
-    scores = [{"label": "FAKE", "score": round(float(prob_fake), 6)}, {"label": "REAL", "score": round(1 - float(prob_fake), 6)}]
-    return sorted(scores, key=lambda s: -s["score"])
-
-
-def pick_best(entries: list[ZooEntry]) -> ZooEntry:
-    """Highest test accuracy; entries never evaluated compete on validation accuracy."""
-    if not entries:
-        raise ZooError("the zoo has no usable models (train one with `python -m training.train --arch cnn_maxpool`)")
-
-    def score(entry: ZooEntry) -> tuple[int, float]:
-        metrics = entry.card["metrics"]
-        if metrics.get("test"):
-            return 1, float(metrics["test"]["accuracy"])
-        return 0, float(metrics.get("validation", {}).get("accuracy", 0.0))
-
-    return max(entries, key=score)
-
-
 def resolve_models(choice: str, zoo: str | os.PathLike | None, warn=print) -> list[LoadedModel]:
     """Load NAME, best or all; broken entries are reported through `warn` and skipped."""
     if choice not in ("best", "all"):
         entry = read_entry(choice, zoo)
         return [LoadedModel(entry, load_model(entry))]
     entries, problems = list_entries(zoo)
-    for problem in problems:
+    # 'best' is the leaderboard's top entry, or the next one down when its model will not load.
+    candidates = ranked_entries(entries) if choice == "best" else entries
+    loaded, unusable = load_usable_models(candidates, limit=1 if choice == "best" else None)
+    for problem in problems + unusable:
         warn(f"skipping zoo entry '{problem.name}': {problem.message}")
-    loaded = []
-    # 'best' falls back to the next best entry when the best one's model will not load.
-    candidates = list(entries)
-    while candidates:
-        entry = pick_best(candidates) if choice == "best" else candidates[0]
-        candidates.remove(entry)
-        try:
-            loaded.append(LoadedModel(entry, load_model(entry)))
-        except ZooError as exc:
-            warn(f"skipping zoo entry '{entry.name}': {exc}")
-            continue
-        if choice == "best":
-            break
     if not loaded:
         raise ZooError(f"no usable models in {zoo or 'the zoo'} (train one with `python -m training.train --arch cnn_maxpool`)")
-    return loaded
+    return list(loaded.values())
 
 
 def _decode_key(card: dict) -> tuple:
@@ -193,7 +150,10 @@ def _gather(futures: list[Future], part: int) -> tuple[np.ndarray, list[int], di
 def score_files(
     files: list[Path], models: list[LoadedModel], batch_size: int = 256, workers: int | None = None
 ) -> Iterator[dict[str, Any]]:
-    """Yield one row per file per model, decoding batches ahead in threads while the model predicts."""
+    """Yield one row per file per model, decoding batches ahead in threads while the model predicts.
+
+    Rows: path, model, label (at the model's own threshold), prob_fake, threshold, error.
+    """
     groups: dict[tuple, list[LoadedModel]] = {}
     for loaded in models:
         groups.setdefault(_decode_key(loaded.card), []).append(loaded)
@@ -221,8 +181,8 @@ def score_files(
                                    "error": errors[position]}
                         else:
                             prob = float(scored[position])
-                            yield {"path": str(path), "model": loaded.name, "label": label_for(prob),
-                                   "prob_fake": prob, "error": ""}
+                            yield {"path": str(path), "model": loaded.name, "label": label_name(prob, loaded.card),
+                                   "prob_fake": prob, "threshold": threshold(loaded.card), "error": ""}
 
 
 class RowWriter:
@@ -231,7 +191,7 @@ class RowWriter:
     def __init__(self, stream: IO[str], fmt: str):
         self.stream, self.fmt, self.count = stream, fmt, 0
         if fmt == "csv":
-            self.csv = csv.DictWriter(stream, fieldnames=COLUMNS, lineterminator="\n")
+            self.csv = csv.DictWriter(stream, fieldnames=COLUMNS, lineterminator="\n", extrasaction="ignore")
             self.csv.writeheader()
         elif fmt == "json":
             stream.write("[")
@@ -240,8 +200,7 @@ class RowWriter:
     def record(row: dict[str, Any]) -> dict[str, Any]:
         if row["error"]:
             return {"path": row["path"], "model": row["model"], "error": row["error"]}
-        return {"path": row["path"], "model": row["model"], "label": row["label"],
-                "prob_fake": round(row["prob_fake"], 6), "predictions": hf_predictions(row["prob_fake"])}
+        return {"path": row["path"], **verdict_record(row["model"], row["prob_fake"], row["threshold"])}
 
     def write(self, row: dict[str, Any]) -> None:
         if self.fmt == "csv":
@@ -340,7 +299,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--format", choices=FORMATS, help="output format (default: from --out's suffix, else csv)")
     parser.add_argument("--recursive", action="store_true", help="also scan subfolders")
     parser.add_argument("--batch-size", type=_positive_int, default=256)
-    parser.add_argument("--shard", type=parse_shard, metavar="i/n", help="only files whose sorted index % n == i")
+    parser.add_argument("--shard", type=parse_shard, metavar="i/n", help="only files whose sorted index %% n == i")
     return parser.parse_args(argv)
 
 
