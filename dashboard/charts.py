@@ -10,9 +10,16 @@ import plotly.express as px
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from dashboard.evaluation import expected_calibration_error, normalized_confusion, pr_points, reliability_bins, roc_points
+from dashboard.evaluation import (
+    ECE_BINS,
+    expected_calibration_error,
+    normalized_confusion,
+    pr_points,
+    reliability_bins,
+    roc_points,
+)
+from model_zoo.decision import CLASS_NAMES
 
-CLASS_NAMES = ["REAL", "FAKE"]
 _MARGIN = dict(l=10, r=10, t=50, b=10)
 _PALETTE = px.colors.qualitative.Plotly
 
@@ -71,7 +78,7 @@ def pr_figure(curves: Mapping[str, tuple[np.ndarray, np.ndarray]]) -> go.Figure:
     return figure
 
 
-def reliability_figure(labels: np.ndarray, prob_fake: np.ndarray, n_bins: int = 10) -> go.Figure:
+def reliability_figure(labels: np.ndarray, prob_fake: np.ndarray, n_bins: int = ECE_BINS) -> go.Figure:
     """Reliability diagram: observed fraction FAKE per bin of predicted P(FAKE), with the ECE in the title."""
     bins = reliability_bins(labels, prob_fake, n_bins)
     ece = expected_calibration_error(labels, prob_fake, n_bins)

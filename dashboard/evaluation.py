@@ -1,7 +1,8 @@
 """Curves and calibration from stored test predictions (labels + P(FAKE)); no model is run here.
 
 Every number the Model and Leaderboard pages show at a threshold comes from
-`model_zoo.binary_metrics`, so the dashboard and the card always agree.
+`model_zoo.binary_metrics`, and every ECE from `model_zoo.decision`, so the dashboard
+and the card always agree.
 """
 
 from __future__ import annotations
@@ -11,11 +12,53 @@ import pandas as pd
 from sklearn import metrics as skm
 
 from model_zoo import binary_metrics
+from model_zoo.decision import expected_calibration_error as _ece
+from model_zoo.decision import threshold
+
+ECE_BINS = 15  # the bins model_zoo.decision uses for the card's ECE figures
 
 
-def threshold_metrics(predictions: pd.DataFrame, threshold: float = 0.5) -> dict:
+def threshold_metrics(predictions: pd.DataFrame, threshold: float) -> dict:
     """Card-shaped metrics of one model's stored test predictions at a decision threshold."""
     return binary_metrics(predictions["label"].to_numpy(), predictions["prob_fake"].to_numpy(), threshold)
+
+
+def _number(value: float | None, fmt: str = ".4f") -> str:
+    return "n/a" if value is None else format(value, fmt)
+
+
+def card_headline(card: dict) -> list[tuple[str, str, str]]:
+    """(label, value, help) tiles for the Model page: test and leak-free test metrics, the decision
+    threshold and how calibration changed validation ECE.
+    """
+    metrics = card["metrics"]
+    test, unseen = metrics.get("test") or {}, metrics.get("test_unseen") or {}
+    decision, evaluation = card.get("decision") or {}, card.get("evaluation") or {}
+    tiles = [
+        ("Test accuracy", _number(test.get("accuracy")) if test else "not evaluated",
+         f"All {test.get('n', 0):,} test images, at the model's threshold." if test else "python -m training.evaluate NAME"),
+        ("Test ROC-AUC", _number(test.get("roc_auc")), "Threshold-free ranking quality on the full test set."),
+    ]
+    if unseen:
+        in_train = evaluation.get("test_in_train")
+        excluded = f"; {in_train:,} test images that also occur in train are left out" if in_train is not None else ""
+        tiles += [
+            (f"Unseen accuracy (n={unseen.get('n', 0):,})", _number(unseen.get("accuracy")),
+             f"Only test images whose file bytes occur nowhere in train{excluded}."),
+            ("Unseen ROC-AUC", _number(unseen.get("roc_auc")), "ROC-AUC on the same unseen test images."),
+        ]
+    fitted = decision.get("fitted_on")
+    tiles.append(("Decision threshold", f"{threshold(card):.3f}",
+                  f"P(FAKE) at or above it is called FAKE; fitted on {fitted}." if fitted else
+                  "No fitted decision in the card: the default threshold."))
+    if "ece_before" in decision and "ece_after" in decision:
+        tiles.append(("Validation ECE", f"{decision['ece_before']:.4f} → {decision['ece_after']:.4f}",
+                      f"Expected calibration error before → after temperature scaling "
+                      f"(T = {decision.get('temperature', 1.0):.3g})."))
+    if "test_ece" in evaluation:
+        tiles.append(("Test ECE", f"{evaluation['test_ece']:.4f}", "Expected calibration error of the calibrated "
+                      "P(FAKE) on the test set."))
+    return tiles
 
 
 def normalized_confusion(confusion: list[list[int]] | np.ndarray) -> np.ndarray:
@@ -67,11 +110,6 @@ def reliability_bins(labels: np.ndarray, prob_fake: np.ndarray, n_bins: int = 10
     return pd.DataFrame(rows)
 
 
-def expected_calibration_error(labels: np.ndarray, prob_fake: np.ndarray, n_bins: int = 10) -> float:
+def expected_calibration_error(labels: np.ndarray, prob_fake: np.ndarray, n_bins: int = ECE_BINS) -> float:
     """Sample-weighted mean |observed - predicted| over the reliability bins (0 = perfectly calibrated)."""
-    bins = reliability_bins(labels, prob_fake, n_bins)
-    used = bins[bins["count"] > 0]
-    if used.empty:
-        return 0.0
-    gaps = (used["fraction_fake"] - used["mean_prob"]).abs()
-    return float((gaps * used["count"]).sum() / used["count"].sum())
+    return _ece(labels, np.clip(np.asarray(prob_fake, dtype=float), 0, 1), n_bins)

@@ -16,6 +16,7 @@ import streamlit as st
 
 from dashboard.explain import METHODS, explanation_map
 from dashboard.overlays import COLORMAPS, enlarge, overlay, png_bytes
+from model_zoo.decision import CLASS_NAMES, label_name
 
 _CACHE_KEY = "_heatmap_cache"
 _CACHE_SIZE = 128
@@ -55,8 +56,10 @@ def cached_map(model, card: dict, model_key: str, seen: np.ndarray, method: str,
 
 
 def show(image_name: str, seen: Mapping[str, np.ndarray], models: Mapping[str, tuple[object, dict]],
-         prob_fake: Mapping[str, float], settings: HeatmapSettings, key: str, threshold: float = 0.5) -> None:
-    """One column per model: its input enlarged, the overlay, its verdict, and a PNG download."""
+         prob_fake: Mapping[str, float], settings: HeatmapSettings, key: str, override: float | None = None) -> None:
+    """One column per model: its input enlarged, the overlay, its verdict (at its card's threshold, or
+    `override` for every model), and a PNG download.
+    """
     names = [m for m in models if m in seen]
     if not names:
         return
@@ -64,8 +67,8 @@ def show(image_name: str, seen: Mapping[str, np.ndarray], models: Mapping[str, t
     for index, name in enumerate(names):
         model, card = models[name]
         prob = prob_fake.get(name)
-        verdict = None if prob is None else ("FAKE" if prob >= threshold else "REAL")
-        target = settings.target if settings.target != "verdict" else (verdict or "FAKE")
+        verdict = None if prob is None else label_name(prob, card if override is None else override)
+        target = settings.target if settings.target != "verdict" else (verdict or CLASS_NAMES[1])
         with st.spinner(f"{settings.method} for {name}…"):
             heat = cached_map(model, card, f"{name}@{card.get('created', '')}", seen[name], settings.method, target)
         picture = overlay(seen[name], heat, settings.alpha, settings.colormap)

@@ -2,7 +2,9 @@
 
 Model inputs are made only by `model_zoo.decode_for_card` and
 `model_zoo.normalize_for_card`, the same path the predict CLI and the API use,
-so the dashboard shows exactly what each model sees.
+so the dashboard shows exactly what each model sees. Verdicts follow
+model_zoo.decision: FAKE when the calibrated P(FAKE) reaches the model's own
+threshold, unless the user sets one threshold for every model.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import cv2
 import numpy as np
 
 from model_zoo import ImageError, decode_for_card, decode_image, predict_prob_fake
+from model_zoo.decision import CLASS_NAMES, label_name, threshold
 
 DISPLAY_MAX_SIDE = 512
 
@@ -25,11 +28,11 @@ DISPLAY_MAX_SIDE = 512
 class Verdict:
     model: str
     prob_fake: float
-    threshold: float = 0.5
+    threshold: float  # the model's card threshold, or the user's override
 
     @property
     def label(self) -> str:
-        return "FAKE" if self.prob_fake >= self.threshold else "REAL"
+        return label_name(self.prob_fake, self.threshold)
 
 
 @dataclass
@@ -65,8 +68,25 @@ def predict_prob(model, card: dict, seen: np.ndarray) -> float:
     return float(predict_prob_fake(model, seen[None], card)[0])
 
 
-def judge(data: bytes, models: Mapping[str, tuple[object, dict]], name: str = "upload", threshold: float = 0.5) -> ImageResult:
-    """Every model's verdict on one uploaded file; unusable files give an ImageResult with `error` set."""
+def thresholds_for(models: Mapping[str, tuple[object, dict]], override: float | None = None) -> dict[str, float]:
+    """Each model's decision threshold: its card's, or `override` for every model when one is given."""
+    return {name: threshold(card) if override is None else float(override) for name, (_, card) in models.items()}
+
+
+def threshold_note(thresholds: Mapping[str, float], override: float | None = None) -> str:
+    """How the verdicts were decided, for captions."""
+    if override is not None:
+        return f"threshold {override:.2f} for every model (your override)"
+    if len(set(thresholds.values())) == 1 and len(thresholds) > 1:
+        return f"each model's own threshold (all {next(iter(thresholds.values())):.3g})"
+    return "each model's own threshold (" + ", ".join(f"{m} {t:.3g}" for m, t in thresholds.items()) + ")"
+
+
+def judge(data: bytes, models: Mapping[str, tuple[object, dict]], name: str = "upload",
+          override: float | None = None) -> ImageResult:
+    """Every model's verdict on one uploaded file, each at its card's threshold (or `override` for all);
+    unusable files give an ImageResult with `error` set.
+    """
     start = time.perf_counter()
     result = ImageResult(name=name)
     try:
@@ -74,8 +94,10 @@ def judge(data: bytes, models: Mapping[str, tuple[object, dict]], name: str = "u
     except ImageError as exc:
         result.error = str(exc)
         return result
+    decide_at = thresholds_for(models, override)
     for model_name, (model, card) in models.items():
-        result.verdicts.append(Verdict(model_name, predict_prob(model, card, result.seen[model_name]), threshold))
+        prob = predict_prob(model, card, result.seen[model_name])
+        result.verdicts.append(Verdict(model_name, prob, decide_at[model_name]))
     result.seconds = time.perf_counter() - start
     return result
 
@@ -98,7 +120,7 @@ def verdict_rows(results: Sequence[ImageResult]) -> list[dict]:
         if result.error:
             row["error"] = result.error
         else:
-            fake = sum(v.label == "FAKE" for v in result.verdicts)
+            fake = sum(v.label == CLASS_NAMES[1] for v in result.verdicts)
             row["FAKE votes"] = f"{fake}/{len(result.verdicts)}"
         for verdict in result.verdicts:
             row[verdict.model] = round(verdict.prob_fake, 4)

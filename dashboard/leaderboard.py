@@ -8,32 +8,41 @@ from itertools import combinations
 import numpy as np
 import pandas as pd
 
-from model_zoo import ZooEntry
+from dashboard.errors import verdicts
+from model_zoo import ZooEntry, ranked_entries
+from model_zoo.decision import threshold
 
-ROBUSTNESS_FILE = "robustness.csv"
 METRIC_COLUMNS = ("accuracy", "precision", "recall", "f1", "roc_auc")
+UNSEEN_COLUMNS = ("unseen_accuracy", "unseen_roc_auc", "unseen_n")
 
 
 def leaderboard_frame(entries: Sequence[ZooEntry], latency_ms: Mapping[str, float] | None = None) -> pd.DataFrame:
-    """One row per model: test metrics (validation when not yet evaluated), size, speed; best accuracy first."""
+    """One row per model, in model_zoo.ranked_entries order (so the top row is `predict --model best`'s pick):
+    test metrics at the model's own threshold (validation when not yet evaluated), the same on the test
+    images unseen in train when measured, size, speed.
+    """
     rows = []
-    for entry in entries:
+    for entry in ranked_entries(entries):
         card = entry.card
         metrics = card["metrics"].get("test")
         split = "test"
         if metrics is None:
             metrics, split = card["metrics"].get("validation", {}), "validation"
-        robustness = read_robustness(entry)
+        unseen = entry.test_unseen_metrics or {}
         train = card.get("train", {})
         rows.append({
             "model": entry.name,
             "architecture": card.get("architecture", ""),
             **{key: metrics.get(key) for key in METRIC_COLUMNS},
+            "unseen_accuracy": unseen.get("accuracy"),
+            "unseen_roc_auc": unseen.get("roc_auc"),
+            "unseen_n": unseen.get("n"),
+            "threshold": threshold(card),
             "metrics_on": split,
             "params": int(card.get("params", 0)),
             "size_mb": round(card.get("size_bytes", 0) / 2**20, 2),
             "latency_ms": None if latency_ms is None else latency_ms.get(entry.name),
-            "robust_accuracy": _mean_corrupted_accuracy(robustness),
+            "robust_accuracy": _mean_corrupted_accuracy(entry.robustness()),
             "augmentation": train.get("augmentation", ""),
             "epochs": train.get("epochs_run", train.get("epochs")),
             "input": "x".join(str(v) for v in card["input_shape"][:2]),
@@ -41,13 +50,11 @@ def leaderboard_frame(entries: Sequence[ZooEntry], latency_ms: Mapping[str, floa
     frame = pd.DataFrame(rows)
     if frame.empty:
         return frame
-    if frame["robust_accuracy"].isna().all():
-        frame = frame.drop(columns="robust_accuracy")
-    if frame["latency_ms"].isna().all():
-        frame = frame.drop(columns="latency_ms")
+    optional = ["robust_accuracy", "latency_ms", *UNSEEN_COLUMNS]
+    frame = frame.drop(columns=[c for c in optional if frame[c].isna().all()])
     if (frame["metrics_on"] == "test").all():
         frame = frame.drop(columns="metrics_on")
-    return frame.sort_values("accuracy", ascending=False, na_position="last").reset_index(drop=True)
+    return frame
 
 
 def _mean_corrupted_accuracy(robustness: pd.DataFrame | None) -> float | None:
@@ -69,35 +76,23 @@ def metrics_long(entries: Sequence[ZooEntry]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["model", "metric", "value"])
 
 
-def read_robustness(entry: ZooEntry) -> pd.DataFrame | None:
-    """The entry's robustness.csv (corruption, level, accuracy), or None when absent or unreadable."""
-    path = entry.path / ROBUSTNESS_FILE
-    if not path.is_file():
-        return None
-    try:
-        frame = pd.read_csv(path)
-    except (OSError, ValueError, pd.errors.ParserError):
-        return None
-    if not {"corruption", "level", "accuracy"} <= set(frame.columns) or frame.empty:
-        return None
-    return frame
-
-
 def robustness_long(entries: Sequence[ZooEntry]) -> pd.DataFrame:
     """Robustness rows of every entry that has them, with a `model` column."""
     frames = []
     for entry in entries:
-        frame = read_robustness(entry)
+        frame = entry.robustness()
         if frame is not None:
             frames.append(frame.assign(model=entry.name))
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["model", "corruption", "level", "accuracy"])
 
 
-def disagreement_matrix(table: pd.DataFrame, models: Sequence[str], threshold: float = 0.5) -> pd.DataFrame:
-    """Fraction of test images on which each pair of models gives different verdicts (symmetric, 0 diagonal)."""
-    verdicts = {name: table[name].to_numpy() >= threshold for name in models}
+def disagreement_matrix(table: pd.DataFrame, models: Sequence[str], thresholds: Mapping[str, float]) -> pd.DataFrame:
+    """Fraction of test images on which each pair of models gives different verdicts, each model at its own
+    threshold (symmetric, 0 diagonal).
+    """
+    fake = verdicts(table, models, thresholds)
     matrix = pd.DataFrame(0.0, index=list(models), columns=list(models))
     for a, b in combinations(models, 2):
-        value = float(np.mean(verdicts[a] != verdicts[b])) if len(table) else 0.0
+        value = float(np.mean(fake[a] != fake[b])) if len(table) else 0.0
         matrix.loc[a, b] = matrix.loc[b, a] = value
     return matrix

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import streamlit as st
 
-from model_zoo import ZooEntry, ZooError, ZooProblem, list_entries, load_model, read_entry, zoo_dir
+from model_zoo import ZooEntry, ZooProblem, list_entries, load_model, load_usable_models, read_entry, zoo_dir
 
 if TYPE_CHECKING:
     from training.data import Dataset
@@ -72,24 +72,17 @@ def _latency(name: str, zoo: str, mtime_ns: int) -> float:
 
 def latency_ms(entries: list[ZooEntry]) -> dict[str, float]:
     """Measured single-image CPU latency per loadable model (cached per process)."""
-    out = {}
-    for entry in entries:
-        try:
-            out[entry.name] = round(_latency(entry.name, str(entry.path.parent), _mtime(entry)), 2)
-        except ZooError as exc:
-            st.warning(str(exc))
-    return out
+    usable = loaded_models(entries)
+    return {entry.name: round(_latency(entry.name, str(entry.path.parent), _mtime(entry)), 2)
+            for entry in entries if entry.name in usable}
 
 
 def loaded_models(entries: list[ZooEntry]) -> dict[str, tuple[object, dict]]:
-    """name -> (model, card) for every entry whose model loads; failures are shown as warnings."""
-    models = {}
-    for entry in entries:
-        try:
-            models[entry.name] = (get_model(entry), entry.card)
-        except ZooError as exc:
-            st.warning(str(exc))
-    return models
+    """name -> (model, card) for every entry whose model loads (model_zoo.load_usable_models); the rest are warnings."""
+    loaded, problems = load_usable_models(entries, load=get_model)
+    for problem in problems:
+        st.warning(problem.message)
+    return {name: (usable.model, usable.card) for name, usable in loaded.items()}
 
 
 def require_models(entries: list[ZooEntry]) -> bool:
@@ -151,17 +144,18 @@ def test_images_by_path(data: Dataset) -> dict[str, int]:
 _JUDGED_KEY = "_judged_uploads"
 
 
-def judged(name: str, data: bytes, models: dict[str, tuple[object, dict]], threshold: float):
-    """inference.judge, remembered per session for (file, models, threshold): widget changes do not re-decode or rerun."""
+def judged(name: str, data: bytes, models: dict[str, tuple[object, dict]], override: float | None = None):
+    """inference.judge, remembered per session for (file, models, override): widget changes do not re-decode or rerun."""
     import hashlib
     from collections import OrderedDict
 
-    from dashboard.inference import judge
+    from dashboard.inference import judge, thresholds_for
 
     cache: OrderedDict = st.session_state.setdefault(_JUDGED_KEY, OrderedDict())
-    key = (name, hashlib.sha1(data).hexdigest(), tuple((m, c.get("created", "")) for m, (_, c) in models.items()), threshold)
+    models_key = tuple((m, c.get("created", "")) for m, (_, c) in models.items())
+    key = (name, hashlib.sha1(data).hexdigest(), models_key, tuple(thresholds_for(models, override).items()))
     if key not in cache:
-        cache[key] = judge(data, models, name=name, threshold=threshold)
+        cache[key] = judge(data, models, name=name, override=override)
         while len(cache) > 64:
             cache.popitem(last=False)
     return cache[key]

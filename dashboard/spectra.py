@@ -12,7 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-CLASS_NAMES = ("REAL", "FAKE")
+from model_zoo.decision import CLASS_NAMES
+
 MAX_IMAGES_PER_CLASS = 20_000  # spectra of a random sample: plenty for a stable mean, bounded time
 
 

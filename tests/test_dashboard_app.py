@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import shutil
 from pathlib import Path
 
@@ -12,6 +13,8 @@ from PIL import Image
 
 pytest.importorskip("streamlit")
 from streamlit.testing.v1 import AppTest  # noqa: E402
+
+from tests.zoo_builders import copy_zoo, edit_card  # noqa: E402
 
 APP = str(Path(__file__).resolve().parents[1] / "streamlit_app.py")
 PAGES = ("leaderboard", "model", "errors", "inspect_image", "data", "studies", "home")
@@ -108,9 +111,26 @@ def test_leaderboard_has_one_row_per_model_and_compares(zoo_env):
     board = at.dataframe[0].value
     assert sorted(board["model"]) == _model_names(zoo_env)
     assert {"accuracy", "precision", "recall", "f1", "roc_auc", "params", "size_mb", "latency_ms"} <= set(board.columns)
+    assert {"threshold", "unseen_accuracy", "unseen_roc_auc", "unseen_n"} <= set(board.columns)
+    assert not any("threshold 0.5" in c.value for c in at.caption)
     assert (board["latency_ms"] > 0).all()
     assert at.multiselect(key="compare_models").value == list(board["model"][:3])  # the best three first
     assert len(at.get("plotly_chart")) >= 5  # bars, 2 confusion matrices, ROC, PR (+ disagreement)
+
+
+def test_leaderboard_top_row_is_predict_best(trained_zoo, tmp_path, monkeypatch):
+    """Equal test accuracy, cnn_strided with the higher ROC-AUC: the old `--model best` took cnn_maxpool (by name)."""
+    from training.predict import resolve_models
+
+    zoo = copy_zoo(trained_zoo, tmp_path / "zoo")
+    edit_card(zoo / "cnn_maxpool", test={"accuracy": 0.9, "roc_auc": 0.91})
+    edit_card(zoo / "cnn_strided", test={"accuracy": 0.9, "roc_auc": 0.95})
+    monkeypatch.setenv("MODEL_ZOO_DIR", str(zoo))
+    monkeypatch.delenv("CIFAKE_PATH", raising=False)
+    at = _app()
+    _assert_clean(at)
+    best = [m.name for m in resolve_models("best", zoo)]
+    assert at.dataframe[0].value["model"].iloc[0] == best[0] == "cnn_strided"
 
 
 def test_leaderboard_links_disagreements_into_the_errors_page(trained_zoo, tmp_path, monkeypatch):
@@ -119,9 +139,11 @@ def test_leaderboard_links_disagreements_into_the_errors_page(trained_zoo, tmp_p
     zoo = tmp_path / "zoo"
     shutil.copytree(trained_zoo, zoo, ignore=shutil.ignore_patterns(".runs"))
     first, second = _model_names(zoo)[:2]
+    decision = json.loads((zoo / first / "card.json").read_text())["decision"]
+    edit_card(zoo / second, decision=decision)  # the same threshold, so only the 7 flipped images differ
     ours = pd.read_csv(zoo / first / "test_predictions.csv")
     theirs = ours.assign(prob_fake=ours["prob_fake"])
-    theirs.loc[:6, "prob_fake"] = 1.0 - (ours.loc[:6, "prob_fake"] >= 0.5)  # the opposite verdict on 7 images
+    theirs.loc[:6, "prob_fake"] = 1.0 - (ours.loc[:6, "prob_fake"] >= decision["threshold"])  # the opposite verdict
     theirs.to_csv(zoo / second / "test_predictions.csv", index=False)
     monkeypatch.setenv("MODEL_ZOO_DIR", str(zoo))
     at = _app()
@@ -135,17 +157,25 @@ def test_leaderboard_links_disagreements_into_the_errors_page(trained_zoo, tmp_p
     assert any("7 test images where the compared models" in c.value for c in at.caption)
 
 
-def test_model_page_threshold_slider_updates_metrics(zoo_env):
+def test_model_page_threshold_slider_starts_at_the_cards_threshold_and_updates_metrics(zoo_env):
     at = _app("model")
     _assert_clean(at)
+    first, last = _model_names(zoo_env)[0], _model_names(zoo_env)[-1]
+    card = json.loads((zoo_env / first / "card.json").read_text())
+    assert at.slider(key=f"model_threshold_{first}").value == pytest.approx(card["decision"]["threshold"])
+    shown = {m.label: m.value for m in at.metric}
+    assert shown["Decision threshold"] == f"{card['decision']['threshold']:.3f}"
+    assert any(label.startswith("Unseen accuracy (n=") for label in shown) and "Validation ECE" in shown
     before = [m.value for m in at.metric]
     assert len(at.get("plotly_chart")) >= 6  # history, 2 confusion, ROC, PR, reliability
-    at.slider(key="model_threshold").set_value(0.99).run()
+    at.slider(key=f"model_threshold_{first}").set_value(0.99).run()
     _assert_clean(at)
     after = [m.value for m in at.metric]
     assert before != after or all(m.delta for m in at.metric[-4:])
-    at.selectbox(key="model_page_model").set_value(_model_names(zoo_env)[-1]).run()
+    at.selectbox(key="model_page_model").set_value(last).run()
     _assert_clean(at)
+    other = json.loads((zoo_env / last / "card.json").read_text())
+    assert at.slider(key=f"model_threshold_{last}").value == pytest.approx(other["decision"]["threshold"])
 
 
 def test_errors_page_without_dataset_lists_file_names(zoo_env):
@@ -183,6 +213,12 @@ def test_inspect_page_upload_gives_verdicts_and_heatmaps(zoo_env):
     verdicts = at.dataframe[0].value
     assert sorted(verdicts["model"]) == _model_names(zoo_env)
     assert verdicts["P(FAKE)"].between(0, 1).all()
+    assert at.toggle(key="inspect_override").value is False  # by default each model decides at its own threshold
+    for row in verdicts.to_dict("records"):
+        card = json.loads((zoo_env / row["model"] / "card.json").read_text())
+        assert row["threshold"] == card["decision"]["threshold"]
+        if abs(row["P(FAKE)"] - row["threshold"]) > 1e-4:  # the table rounds P(FAKE) to 4 places
+            assert row["verdict"] == ("FAKE" if row["P(FAKE)"] >= row["threshold"] else "REAL")
     captions = [c for image in at.image for c in image.captions]
     assert any("Grad-CAM" in c for c in captions)
     assert any("sees 32x32" in c for c in captions)

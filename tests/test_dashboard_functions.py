@@ -12,8 +12,9 @@ import pytest
 from PIL import Image
 
 from dashboard import charts
-from dashboard.errors import disagreements, filter_errors, paginate, predictions_table
+from dashboard.errors import disagreements, filter_errors, model_thresholds, paginate, predictions_table
 from dashboard.evaluation import (
+    card_headline,
     expected_calibration_error,
     normalized_confusion,
     pr_points,
@@ -22,11 +23,12 @@ from dashboard.evaluation import (
     threshold_metrics,
 )
 from dashboard.inference import display_image, judge, measure_latency_ms, model_inputs, verdict_rows, verdicts_json
-from dashboard.leaderboard import disagreement_matrix, leaderboard_frame, metrics_long, read_robustness, robustness_long
+from dashboard.leaderboard import disagreement_matrix, leaderboard_frame, metrics_long, robustness_long
 from dashboard.overlays import COLORMAPS, colorize, enlarge, overlay, png_bytes
 from dashboard.spectra import class_counts, class_cues, log_amplitude_spectrum, mean_image, sample_indices
 from dashboard.studies import augmentation_study, history_long, pooling_study
 from model_zoo import ImageError, decode_for_card, list_entries, load_model, normalize_for_card
+from model_zoo.decision import calibrate, label_name, temperature, threshold
 
 
 def _jpeg(size=(32, 32), seed=0) -> bytes:
@@ -65,6 +67,21 @@ def test_normalized_confusion_rows_sum_to_one_or_zero():
     np.testing.assert_allclose(rates, [[0.75, 0.25], [0.0, 0.0]])
 
 
+def test_card_headline_shows_leak_aware_metrics_threshold_and_calibration(entries):
+    card = entries[0].card
+    tiles = {label: value for label, value, _ in card_headline(card)}
+    unseen = card["metrics"]["test_unseen"]
+    assert tiles["Test accuracy"] == f"{card['metrics']['test']['accuracy']:.4f}"
+    assert tiles[f"Unseen accuracy (n={unseen['n']:,})"] == f"{unseen['accuracy']:.4f}"
+    assert tiles["Decision threshold"] == f"{card['decision']['threshold']:.3f}"
+    assert tiles["Validation ECE"] == f"{card['decision']['ece_before']:.4f} → {card['decision']['ece_after']:.4f}"
+    assert tiles["Test ECE"] == f"{card['evaluation']['test_ece']:.4f}"
+    old = {key: value for key, value in card.items() if key not in ("decision", "evaluation")}
+    old["metrics"] = {"validation": card["metrics"]["validation"]}  # an older, unevaluated card
+    tiles = {label: value for label, value, _ in card_headline(old)}
+    assert tiles == {"Test accuracy": "not evaluated", "Test ROC-AUC": "n/a", "Decision threshold": "0.500"}
+
+
 def test_curves_and_calibration():
     labels = np.array([0, 0, 0, 1, 1, 1])
     probs = np.array([0.1, 0.2, 0.7, 0.6, 0.8, 0.95])
@@ -94,7 +111,8 @@ def test_figures_are_plotly_figures_with_data(entries):
         charts.history_figure(entries[0].history()), charts.metric_bars(metrics_long(entries)),
         charts.class_counts_figure(class_counts({"train": labels, "test": labels})),
         charts.spectrum_figure(np.ones((8, 8)), "s"), charts.spectrum_figure(np.eye(8) - 0.5, "d", diverging=True),
-        charts.disagreement_figure(disagreement_matrix(predictions_table(entries), [e.name for e in entries])),
+        charts.disagreement_figure(disagreement_matrix(predictions_table(entries), [e.name for e in entries],
+                                                       model_thresholds(entries))),
         charts.validation_curves_figure(history_long(entries)),
         charts.robustness_figure(pd.DataFrame({"corruption": ["none", "jpeg", "jpeg", "blur"], "level": [0, 95, 50, 1.0],
                                                "accuracy": [0.95, 0.9, 0.8, 0.7]})),
@@ -116,6 +134,12 @@ def test_leaderboard_frame(entries, tmp_path):
     board = leaderboard_frame(entries, {e.name: 1.5 for e in entries})
     assert len(board) == len(entries) and set(board["model"]) == {e.name for e in entries}
     assert board["accuracy"].is_monotonic_decreasing
+    by_name = {e.name: e for e in entries}
+    for row in board.itertuples():  # each model's own threshold, and the test images unseen in train
+        card = by_name[row.model].card
+        assert row.threshold == threshold(card)
+        assert (row.unseen_accuracy, row.unseen_n) == (card["metrics"]["test_unseen"]["accuracy"],
+                                                       card["metrics"]["test_unseen"]["n"])
     assert (board["latency_ms"] == 1.5).all() and "robust_accuracy" not in board and "metrics_on" not in board
     assert "latency_ms" not in leaderboard_frame(entries)
     assert leaderboard_frame([]).empty
@@ -128,15 +152,15 @@ def test_robustness_is_optional(entries, tmp_path):
 
     shutil.copytree(entries[0].path, tmp_path / entries[0].name)
     entry = read_entry(entries[0].name, tmp_path)
-    assert read_robustness(entry) is None
+    assert entry.robustness() is None
     (entry.path / "robustness.csv").write_text("corruption,level,accuracy\nnone,0,0.95\njpeg,95,0.9\njpeg,50,0.7\n")
-    assert list(read_robustness(entry)["accuracy"]) == [0.95, 0.9, 0.7]
+    assert list(entry.robustness()["accuracy"]) == [0.95, 0.9, 0.7]
     assert leaderboard_frame([entry])["robust_accuracy"].iloc[0] == pytest.approx(0.8)  # the clean row is not averaged
     assert len(robustness_long([entry])) == 3
     figure = charts.robustness_figure(robustness_long([entry]))
     assert [t.name for t in figure.data] == [entry.name] and list(figure.data[0].x) == ["95", "50"]
     (entry.path / "robustness.csv").write_text("something,else\n1,2\n")
-    assert read_robustness(entry) is None
+    assert entry.robustness() is None
 
 
 def _table() -> pd.DataFrame:
@@ -148,23 +172,26 @@ def _table() -> pd.DataFrame:
     })
 
 
+HALF = {"a": 0.5, "b": 0.5}  # both models deciding at 0.5 (per-model thresholds: tests/test_decision_rule.py)
+
+
 def test_filter_errors():
     table = _table()
-    assert list(filter_errors(table, "a").index) == [0, 3, 1, 4]  # most confident first
-    assert list(filter_errors(table, "a", true_class="FAKE").index) == [3, 4]
-    assert list(filter_errors(table, "a", confidence=(0.75, 1.0)).index) == [0, 3]
-    assert list(filter_errors(table, "a", others="all others right").index) == [0, 4]
-    assert sorted(filter_errors(table, "a", others="all others wrong").index) == [1, 3]
-    assert filter_errors(table, "a")["confidence"].between(0.5, 1).all()
+    assert list(filter_errors(table, "a", HALF).index) == [0, 3, 1, 4]  # most confident first
+    assert list(filter_errors(table, "a", HALF, true_class="FAKE").index) == [3, 4]
+    assert list(filter_errors(table, "a", HALF, confidence=(0.75, 1.0)).index) == [0, 3]
+    assert list(filter_errors(table, "a", HALF, others="all others right").index) == [0, 4]
+    assert sorted(filter_errors(table, "a", HALF, others="all others wrong").index) == [1, 3]
+    assert filter_errors(table, "a", HALF)["confidence"].between(0.5, 1).all()
     with pytest.raises(ValueError):
-        filter_errors(table, "a", others="nonsense")
+        filter_errors(table, "a", HALF, others="nonsense")
 
 
 def test_disagreements_and_pages():
     table = _table()
-    assert list(disagreements(table, ["a", "b"]).index) == [0, 4]
-    assert disagreements(table, ["a"]).empty
-    matrix = disagreement_matrix(table, ["a", "b"])
+    assert list(disagreements(table, ["a", "b"], HALF).index) == [0, 4]
+    assert disagreements(table, ["a"], HALF).empty
+    matrix = disagreement_matrix(table, ["a", "b"], HALF)
     assert matrix.loc["a", "b"] == matrix.loc["b", "a"] == pytest.approx(2 / 6) and matrix.loc["a", "a"] == 0
     rows, pages = paginate(table, 2, 4)
     assert pages == 2 and list(rows.index) == [4, 5]
@@ -235,9 +262,10 @@ def test_judge_matches_the_card_path_and_fails_clearly(models):
     assert result.error is None and [v.model for v in result.verdicts] == list(models)
     for verdict in result.verdicts:
         model, card = models[verdict.model]
-        expected = float(model.predict(normalize_for_card(decode_for_card(data, card)[None], card), verbose=0)[0, 0])
+        raw = model.predict(normalize_for_card(decode_for_card(data, card)[None], card), verbose=0)[0, 0]
+        expected = float(calibrate(np.array([raw]), temperature(card))[0])  # the card's temperature scaling
         assert verdict.prob_fake == pytest.approx(expected, abs=1e-5)
-        assert verdict.label == ("FAKE" if verdict.prob_fake >= 0.5 else "REAL")
+        assert verdict.threshold == threshold(card) and verdict.label == label_name(verdict.prob_fake, card)
         np.testing.assert_array_equal(result.seen[verdict.model], decode_for_card(data, card))
     bad = judge(b"GIF89a broken", models, name="bad.gif")
     assert bad.error and "bad.gif" in bad.error and not bad.verdicts

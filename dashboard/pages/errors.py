@@ -3,10 +3,11 @@
 import streamlit as st
 
 from dashboard import heatmap_view
-from dashboard.errors import CLASS_NAMES, OTHERS_CHOICES, filter_errors, model_columns, paginate, predictions_table
+from dashboard.errors import OTHERS_CHOICES, filter_errors, model_columns, model_thresholds, paginate, predictions_table
 from dashboard.overlays import enlarge
 from dashboard.resources import dataset, loaded_models, require_models, test_images_by_path, zoo_entries
 from model_zoo import resize_for_card
+from model_zoo.decision import CLASS_NAMES
 
 PER_PAGE = 24
 GRID_COLUMNS = 6
@@ -17,6 +18,7 @@ if not require_models(entries):
     st.stop()
 table = predictions_table(entries)
 evaluated = model_columns(table)
+thresholds = model_thresholds(entries)
 if not evaluated:
     st.info("No model has been evaluated on the test set yet: `python -m training.evaluate NAME --data PATH`.")
     st.stop()
@@ -34,8 +36,10 @@ if subset:
 cols = st.columns([2, 1, 2, 2])
 model = cols[0].selectbox("Model", evaluated, key="errors_model")
 true_class = cols[1].selectbox("True class", ("both", *CLASS_NAMES), key="errors_class")
-confidence = cols[2].slider("Confidence in its wrong verdict", 0.5, 1.0, (0.5, 1.0), 0.01, key="errors_confidence",
-                            disabled=mode == "disagreements")
+confidence = cols[2].slider("Confidence in its wrong verdict", 0.0, 1.0, (0.0, 1.0), 0.01, key="errors_confidence",
+                            disabled=mode == "disagreements",
+                            help="Its calibrated probability of the class it chose. With a threshold other than 0.5 "
+                                 "this can be below 0.5.")
 others = cols[3].selectbox("Other models", OTHERS_CHOICES, key="errors_others",
                            disabled=len(evaluated) < 2 or mode == "disagreements")
 
@@ -45,10 +49,12 @@ if mode == "disagreements":
         shown = shown[shown["label"] == CLASS_NAMES.index(true_class)]
     st.caption(f"{len(shown):,} test images where the compared models do not all agree.")
 else:
-    shown = filter_errors(table, model, true_class=None if true_class == "both" else true_class,
+    shown = filter_errors(table, model, thresholds, true_class=None if true_class == "both" else true_class,
                           confidence=confidence, others=others)
-    wrong = filter_errors(table, model)
-    st.caption(f"{model} gets {len(wrong):,} of {len(table):,} test images wrong; {len(shown):,} match the filters.")
+    wrong = filter_errors(table, model, thresholds)
+    st.caption(f"{model} gets {len(wrong):,} of {len(table):,} test images wrong at its threshold "
+               f"{thresholds[model]:.3f}; {len(shown):,} match the filters. Other models are judged at their own "
+               "thresholds.")
 if shown.empty:
     st.success("No images match these filters.")
     st.stop()

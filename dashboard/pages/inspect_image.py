@@ -4,9 +4,10 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import heatmap_view
-from dashboard.inference import verdict_rows, verdicts_json
+from dashboard.inference import threshold_note, thresholds_for, verdict_rows, verdicts_json
 from dashboard.resources import judged, loaded_models, preview, require_models, zoo_entries
 from model_zoo import ImageError
+from model_zoo.decision import DEFAULT_THRESHOLD
 
 UPLOAD_TYPES = ["jpg", "jpeg", "png", "webp", "bmp", "gif"]
 
@@ -30,8 +31,16 @@ models = loaded_models(entries)
 if not models:
     st.error("No model in the zoo could be loaded; see the warnings above.")
     st.stop()
-threshold = st.sidebar.slider("Decision threshold P(FAKE)", 0.0, 1.0, 0.5, 0.01, key="inspect_threshold")
-results = [judged(name, data, models, threshold) for name, data in files]
+# By default each model decides at its own card threshold; the override sets one threshold for all of them.
+own = thresholds_for(models)
+override = None
+if st.sidebar.toggle("One threshold for every model", key="inspect_override",
+                     help="Off: each model decides at its own threshold, fitted on validation (" +
+                          ", ".join(f"{m} {t:.3f}" for m, t in own.items()) + ")."):
+    start = next(iter(own.values())) if len(set(own.values())) == 1 else DEFAULT_THRESHOLD
+    override = st.sidebar.slider("Decision threshold P(FAKE)", 0.0, 1.0, start, 0.005, format="%.3f",
+                                 key="inspect_threshold")
+results = [judged(name, data, models, override) for name, data in files]
 for result in results:
     if result.error:
         st.error(f"Cannot use this file. {result.error}", icon=":material/broken_image:")
@@ -39,7 +48,7 @@ for result in results:
 good = [(r, data) for r, (_, data) in zip(results, files, strict=True) if not r.error]
 if len(files) > 1:
     st.subheader("Verdicts")
-    st.caption(f"P(FAKE) per model; a model calls an image FAKE at or above the threshold ({threshold:.2f}).")
+    st.caption(f"P(FAKE) per model; a model calls an image FAKE at or above {threshold_note(own, override)}.")
     st.dataframe(pd.DataFrame(verdict_rows(results)), hide_index=True, width="stretch",
                  column_config={m: st.column_config.ProgressColumn(m, min_value=0.0, max_value=1.0, format="%.3f")
                                 for m in models})
@@ -61,8 +70,8 @@ with left:
         st.caption(str(exc))
 with right:
     st.markdown("**Verdicts**")
-    st.dataframe(pd.DataFrame([{"model": v.model, "verdict": v.label, "P(FAKE)": round(v.prob_fake, 4)}
-                               for v in result.verdicts]), hide_index=True, width="stretch")
+    st.dataframe(pd.DataFrame([{"model": v.model, "verdict": v.label, "P(FAKE)": round(v.prob_fake, 4),
+                                "threshold": v.threshold} for v in result.verdicts]), hide_index=True, width="stretch")
     st.caption(f"All {len(result.verdicts)} model(s) judged it in {result.seconds * 1000:.0f} ms.")
     st.markdown("**What each model sees** (its exact input, enlarged)")
     heatmap_view.model_input_strip(result.seen)
@@ -71,4 +80,4 @@ st.subheader("Heatmaps")
 selected = st.multiselect("Models", list(models), default=list(models)[:3], key="inspect_heatmap_models")
 settings = heatmap_view.controls("inspect")
 heatmap_view.show(result.name, result.seen, {m: models[m] for m in selected},
-                  {v.model: v.prob_fake for v in result.verdicts}, settings, key="inspect", threshold=threshold)
+                  {v.model: v.prob_fake for v in result.verdicts}, settings, key="inspect", override=override)

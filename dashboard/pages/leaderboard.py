@@ -3,7 +3,7 @@
 import streamlit as st
 
 from dashboard import charts
-from dashboard.errors import disagreements, predictions_table
+from dashboard.errors import disagreements, model_thresholds, predictions_table
 from dashboard.leaderboard import disagreement_matrix, leaderboard_frame, metrics_long, robustness_long
 from dashboard.resources import PAGES, latency_ms, require_models, zoo_entries
 
@@ -13,8 +13,12 @@ if not require_models(entries):
     st.stop()
 
 board = leaderboard_frame(entries, latency_ms(entries))
-st.caption("Test-set metrics at threshold 0.5 (FAKE is the positive class). Click a column header to sort. "
-           "Latency: one image, one forward pass, median on this machine's CPU."
+st.caption("Test-set metrics, each model at its own decision threshold (the `threshold` column, fitted on the "
+           "validation split; FAKE is the positive class). Ranked by test accuracy, then ROC-AUC, fewer parameters, "
+           "name: the top row is what `python -m training.predict --model best` uses. Click a column header to sort. "
+           + ("Unseen: only the test images whose file bytes occur nowhere in the training split (n of them). "
+              if "unseen_accuracy" in board else "")
+           + "Latency: one image, one forward pass, median on this machine's CPU."
            + (" Robust acc.: mean accuracy over the corrupted test sets of `python -m training.robustness`."
               if "robust_accuracy" in board else ""))
 st.dataframe(
@@ -23,6 +27,10 @@ st.dataframe(
     width="stretch",
     column_config={
         **{k: st.column_config.NumberColumn(k, format="%.4f") for k in ("accuracy", "precision", "recall", "f1", "roc_auc")},
+        "unseen_accuracy": st.column_config.NumberColumn("unseen accuracy", format="%.4f"),
+        "unseen_roc_auc": st.column_config.NumberColumn("unseen ROC-AUC", format="%.4f"),
+        "unseen_n": st.column_config.NumberColumn("unseen n", format="localized"),
+        "threshold": st.column_config.NumberColumn("threshold", format="%.3f"),
         "params": st.column_config.NumberColumn("params", format="localized"),
         "size_mb": st.column_config.NumberColumn("size (MB)", format="%.2f"),
         "latency_ms": st.column_config.NumberColumn("latency (ms)", format="%.1f"),
@@ -61,13 +69,15 @@ left.plotly_chart(charts.roc_figure(curves), width="stretch")
 right.plotly_chart(charts.pr_figure(curves), width="stretch")
 
 if len(evaluated) >= 2:
-    matrix = disagreement_matrix(table, evaluated)
-    mixed = disagreements(table, evaluated)
+    thresholds = model_thresholds(selected)
+    matrix = disagreement_matrix(table, evaluated, thresholds)
+    mixed = disagreements(table, evaluated, thresholds)
     left, right = st.columns([3, 2])
     left.plotly_chart(charts.disagreement_figure(matrix), width="stretch")
     with right:
         st.metric("Test images where they do not all agree", f"{len(mixed):,}")
-        st.caption(f"{len(mixed) / max(1, len(table)):.1%} of {len(table):,} test images at threshold 0.5")
+        st.caption(f"{len(mixed) / max(1, len(table)):.1%} of {len(table):,} test images, each model at its own "
+                   "threshold (" + ", ".join(f"{m} {thresholds[m]:.3f}" for m in evaluated) + ")")
         if len(mixed) and st.button("Browse these images on the errors page", icon=":material/grid_view:"):
             st.session_state["errors_subset"] = {"models": evaluated, "paths": mixed["path"].tolist()}
             st.session_state["errors_mode"] = "disagreements"

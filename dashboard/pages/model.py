@@ -6,9 +6,9 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import charts
-from dashboard.evaluation import threshold_metrics
-from dashboard.leaderboard import read_robustness
+from dashboard.evaluation import card_headline, threshold_metrics
 from dashboard.resources import require_models, zoo_entries
+from model_zoo.decision import threshold as card_threshold
 
 entries, _ = zoo_entries()
 st.title("Model")
@@ -22,13 +22,14 @@ card = entry.card
 
 st.subheader(f"{name}: {card.get('description', card['architecture'])}")
 train = card.get("train", {})
-test = card["metrics"].get("test") or {}
-cols = st.columns(5)
-cols[0].metric("Test accuracy", f"{test['accuracy']:.4f}" if test else "not evaluated")
-cols[1].metric("ROC-AUC", f"{test['roc_auc']:.4f}" if test.get("roc_auc") is not None else "n/a")
-cols[2].metric("Parameters", f"{card['params']:,}")
-cols[3].metric("Size", f"{card['size_bytes'] / 2**20:.2f} MB")
-cols[4].metric("Epochs (best)", f"{train.get('epochs_run', '?')} ({train.get('best_epoch', '?')})")
+tiles = card_headline(card)
+for row in range(0, len(tiles), 4):
+    for col, (label, value, help_text) in zip(st.columns(4), tiles[row : row + 4], strict=False):
+        col.metric(label, value, help=help_text)
+cols = st.columns(4)
+cols[0].metric("Parameters", f"{card['params']:,}")
+cols[1].metric("Size", f"{card['size_bytes'] / 2**20:.2f} MB")
+cols[2].metric("Epochs (best)", f"{train.get('epochs_run', '?')} ({train.get('best_epoch', '?')})")
 
 with st.expander("Model card", expanded=False):
     facts = {
@@ -54,16 +55,18 @@ if predictions is None:
     st.stop()
 
 st.header("On the test set")
-threshold = st.slider("Decision threshold: P(FAKE) at or above it is called FAKE", 0.0, 1.0, 0.5, 0.01,
-                      key="model_threshold")
-live = threshold_metrics(predictions, threshold)
+own = card_threshold(card)
+# One slider per model (its key), so each starts at that model's own threshold.
+threshold = st.slider("Decision threshold: P(FAKE) at or above it is called FAKE", 0.0, 1.0, own, 0.005,
+                      format="%.3f", key=f"model_threshold_{name}",
+                      help=f"Starts at the model's own threshold from its card, {own:.3f}.")
+live, base = threshold_metrics(predictions, threshold), threshold_metrics(predictions, own)
+changed = abs(threshold - own) > 1e-9
 cols = st.columns(4)
 for col, key in zip(cols, ("accuracy", "precision", "recall", "f1"), strict=True):
-    base = test.get(key)
-    changed = base is not None and abs(threshold - 0.5) > 1e-9
-    col.metric(key, f"{live[key]:.4f}", f"{live[key] - base:+.4f} vs threshold 0.5" if changed else None)
+    col.metric(key, f"{live[key]:.4f}", f"{live[key] - base[key]:+.4f} vs its threshold {own:.3f}" if changed else None)
 left, right = st.columns(2)
-left.plotly_chart(charts.confusion_figure(live["confusion_matrix"], f"Counts at threshold {threshold:.2f}"),
+left.plotly_chart(charts.confusion_figure(live["confusion_matrix"], f"Counts at threshold {threshold:.3f}"),
                   width="stretch")
 right.plotly_chart(charts.confusion_figure(live["confusion_matrix"], "Normalised by true class", normalized=True),
                    width="stretch")
@@ -74,9 +77,9 @@ left.plotly_chart(charts.roc_figure({name: (labels, probs)}), width="stretch")
 right.plotly_chart(charts.pr_figure({name: (labels, probs)}), width="stretch")
 st.plotly_chart(charts.reliability_figure(labels, probs), width="stretch")
 st.caption("A calibrated model's points lie on the diagonal: of the images it gives P(FAKE) = 0.8, 80% are FAKE. "
-           "ECE is the image-weighted mean distance from it.")
+           "ECE is the image-weighted mean distance from it. P(FAKE) here is after the card's temperature scaling.")
 
-robustness = read_robustness(entry)
+robustness = entry.robustness()
 if robustness is not None:
     st.header("Robustness")
     st.plotly_chart(charts.robustness_figure(robustness), width="stretch")

@@ -1,0 +1,48 @@
+"""Small zoos with known answers, built from the session's trained zoo (tests copy, never edit, trained_zoo)."""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+from pathlib import Path
+
+
+def copy_zoo(trained_zoo: Path, target: Path) -> Path:
+    shutil.copytree(trained_zoo, target, ignore=shutil.ignore_patterns(".runs"))
+    return target
+
+
+def edit_card(folder: Path, **changes) -> dict:
+    """Update top-level card keys (and `metrics.test` through test=...) in place; returns the new card."""
+    card = json.loads((folder / "card.json").read_text())
+    test = changes.pop("test", None)
+    card.update(changes)
+    if test is not None:
+        card["metrics"]["test"] = {**card["metrics"]["test"], **test}
+    (folder / "card.json").write_text(json.dumps(card))
+    return card
+
+
+def constant_entry(zoo: Path, name: str, source: Path, prob_fake: float, threshold: float) -> Path:
+    """An entry whose model gives P(FAKE) = prob_fake to every 32x32 image, deciding at `threshold` (T = 1).
+
+    The card is `source`'s (metrics, preprocessing) with its own name, size and decision block.
+    """
+    import keras
+
+    folder = zoo / name
+    folder.mkdir(parents=True)
+    inputs = keras.Input((32, 32, 3))
+    pooled = keras.layers.GlobalAveragePooling2D()(inputs)
+    logit = math.log(prob_fake / (1 - prob_fake))
+    output = keras.layers.Dense(1, activation="sigmoid", kernel_initializer="zeros",
+                                bias_initializer=keras.initializers.Constant(logit))(pooled)
+    model = keras.Model(inputs, output)
+    model.save(folder / "model.keras")
+    card = json.loads((source / "card.json").read_text())
+    card.update(name=name, params=int(model.count_params()), size_bytes=(folder / "model.keras").stat().st_size,
+                decision={"temperature": 1.0, "threshold": threshold, "fitted_on": "validation"})
+    (folder / "card.json").write_text(json.dumps(card))
+    shutil.copy(source / "history.csv", folder / "history.csv")
+    return folder
