@@ -43,3 +43,16 @@ def test_help_exits_0_and_names_the_program(module):
     program = f"{module.rsplit('.', 1)[1]}.py" if module in PROG_FROM_FILE_NAME else f"python -m {module}"
     assert result.stdout.startswith(f"usage: {program}"), result.stdout[:300]
     assert "Traceback" not in result.stderr
+
+
+def test_the_dashboard_imports_no_command_line_module():
+    """Shared helpers live in model_zoo; the dashboard may use the dataset loader (training.data), not a CLI."""
+    import ast
+
+    for path in sorted((ROOT / "dashboard").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
+                [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            for name in names:
+                if name.startswith("training"):
+                    assert name == "training.data", f"{path.relative_to(ROOT)} imports {name}"
