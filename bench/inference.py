@@ -26,7 +26,8 @@ def main() -> None:
     from model_zoo import predict_prob_fake
     from training.architectures import get_architecture
 
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(prog="python -m bench.inference", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--archs", nargs="+", default=CUSTOM)
     parser.add_argument("--images", type=int, default=20_000)
     args = parser.parse_args()

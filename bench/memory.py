@@ -56,7 +56,8 @@ def _run_child(phase: str, *args: str) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(prog="python -m bench.memory", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", default=os.environ.get("CIFAKE_PATH"))
     parser.add_argument("--arch", default="cnn_maxpool")
     parser.add_argument("--steps", type=int, default=60)

@@ -14,9 +14,6 @@ PACKAGES = ("training", "dashboard", "bench", "model_zoo")
 # The command lines a user is told about; discovery below must find at least these.
 DOCUMENTED = {"training.train", "training.evaluate", "training.leaderboard", "training.predict", "training.robustness",
               "training.download", "dashboard.api"}
-# Parsers without prog=: on Python 3.11 argparse names them by file. bench/ is maintained separately;
-# once these get prog="python -m ...", drop them from this set.
-PROG_FROM_FILE_NAME = {"bench.data_and_training", "bench.inference", "bench.memory"}
 
 
 def entry_points() -> list[str]:
@@ -40,8 +37,7 @@ def test_help_exits_0_and_names_the_program(module):
     result = subprocess.run([sys.executable, "-m", module, "--help"], capture_output=True, text=True, timeout=300,
                             cwd=ROOT, env=env)
     assert result.returncode == 0, result.stderr[-3000:]
-    program = f"{module.rsplit('.', 1)[1]}.py" if module in PROG_FROM_FILE_NAME else f"python -m {module}"
-    assert result.stdout.startswith(f"usage: {program}"), result.stdout[:300]
+    assert result.stdout.startswith(f"usage: python -m {module}"), result.stdout[:300]
     assert "Traceback" not in result.stderr
 
 
