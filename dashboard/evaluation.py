@@ -52,7 +52,7 @@ def card_headline(card: dict) -> list[tuple[str, str, str]]:
                   f"P(FAKE) at or above it is called FAKE; fitted on {fitted}." if fitted else
                   "No fitted decision in the card: the default threshold."))
     if "ece_before" in decision and "ece_after" in decision:
-        tiles.append(("Validation ECE", f"{decision['ece_before']:.4f} → {decision['ece_after']:.4f}",
+        tiles.append(("Validation ECE", f"{decision['ece_before']:.3f} → {decision['ece_after']:.3f}",
                       f"Expected calibration error before → after temperature scaling "
                       f"(T = {decision.get('temperature', 1.0):.3g})."))
     if "test_ece" in evaluation:

@@ -24,7 +24,7 @@ AUGMENTATION_HINT = (
     "Train one architecture twice with different augmentation under different names, then evaluate both, e.g.\n\n"
     "    python -m training.train --arch cnn_maxpool --augment none --name cnn_maxpool_noaug\n"
     "    python -m training.evaluate cnn_maxpool_noaug\n\n"
-    "(the default run uses `--augment flip`; `flip_shift` adds whole-pixel shifts)."
+    "(`training.train` defaults to `--augment flip`; `make zoo` uses `flip_shift`, which adds whole-pixel shifts)."
 )
 
 

@@ -74,7 +74,7 @@ def test_card_headline_shows_leak_aware_metrics_threshold_and_calibration(entrie
     assert tiles["Test accuracy"] == f"{card['metrics']['test']['accuracy']:.4f}"
     assert tiles[f"Unseen accuracy (n={unseen['n']:,})"] == f"{unseen['accuracy']:.4f}"
     assert tiles["Decision threshold"] == f"{card['decision']['threshold']:.3f}"
-    assert tiles["Validation ECE"] == f"{card['decision']['ece_before']:.4f} → {card['decision']['ece_after']:.4f}"
+    assert tiles["Validation ECE"] == f"{card['decision']['ece_before']:.3f} → {card['decision']['ece_after']:.3f}"
     assert tiles["Test ECE"] == f"{card['evaluation']['test_ece']:.4f}"
     old = {key: value for key, value in card.items() if key not in ("decision", "evaluation")}
     old["metrics"] = {"validation": card["metrics"]["validation"]}  # an older, unevaluated card

@@ -70,8 +70,11 @@ with left:
         st.caption(str(exc))
 with right:
     st.markdown("**Verdicts**")
-    st.dataframe(pd.DataFrame([{"model": v.model, "verdict": v.label, "P(FAKE)": round(v.prob_fake, 4),
-                                "threshold": v.threshold} for v in result.verdicts]), hide_index=True, width="stretch")
+    st.dataframe(pd.DataFrame([{"model": v.model, "verdict": v.label, "P(FAKE)": v.prob_fake,
+                                "threshold": v.threshold} for v in result.verdicts]), hide_index=True, width="stretch",
+                 column_config={"P(FAKE)": st.column_config.ProgressColumn("P(FAKE)", format="%.4f", min_value=0.0,
+                                                                         max_value=1.0),
+                                "threshold": st.column_config.NumberColumn(format="%.3f")})
     st.caption(f"All {len(result.verdicts)} model(s) judged it in {result.seconds * 1000:.0f} ms.")
     st.markdown("**What each model sees** (its exact input, enlarged)")
     heatmap_view.model_input_strip(result.seen)
