@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import sys
 import time
 import zipfile
@@ -31,7 +32,7 @@ CLASSES = {"real": 0, "fake": 1}
 CLASS_NAMES = ("REAL", "FAKE")
 IMAGE_SIZE = 32
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
-CACHE_VERSION = "v2"  # bump when the cached arrays change shape (v2: SHA-1 digests of the files)
+CACHE_VERSION = "v3"  # bump when the cache changes (v2: SHA-1 digests; v3: a folder of .npy, images memory-mapped)
 KAGGLE_DATASET = "birdy654/cifake-real-and-ai-generated-synthetic-images"
 LAYOUT_HINT = "train/REAL, train/FAKE, test/REAL, test/FAKE with 32x32 images"
 
@@ -232,11 +233,10 @@ def load_cifake(
     source = resolve_data_path(path)
     cache = Path(cache_dir) if cache_dir else default_cache_dir(source)
     key = fingerprint(source)
-    cache_file = cache / f"cifake-{source.stem}-{key}-{CACHE_VERSION}.npz"
-    if cache_file.is_file():
-        progress(f"reading decoded images from cache {cache_file}")
-        with np.load(cache_file) as stored:
-            arrays = {k: stored[k] for k in stored.files}
+    cache_folder = cache / f"cifake-{source.stem}-{key}-{CACHE_VERSION}"
+    if cache_folder.is_dir():
+        progress(f"reading decoded images from cache {cache_folder}")
+        arrays = _read_cache(cache_folder)
         skipped = [str(s) for s in arrays.pop("skipped")]
     else:
         members = _list_members(source)
@@ -245,7 +245,7 @@ def load_cifake(
         progress(f"decoding {len(members):,} images from {source} (cached afterwards in {cache})")
         arrays, skipped = _decode_all(source, members, progress, workers or min(2, os.cpu_count() or 1))
         _check_complete(source, arrays)
-        _save_cache(cache_file, arrays, skipped, progress)
+        _save_cache(cache_folder, arrays, skipped, progress)
     _check_complete(source, arrays)
     splits = {
         split: Split(arrays[f"{split}_images"], arrays[f"{split}_labels"], [str(p) for p in arrays[f"{split}_paths"]],
@@ -265,14 +265,23 @@ def _check_complete(source: Path, arrays: dict) -> None:
                 raise DatasetError(f"{source}: no usable images in {split}/{name} (expected {LAYOUT_HINT})")
 
 
-def _save_cache(cache_file: Path, arrays: dict, skipped: list[str], progress: Progress) -> None:
+def _save_cache(cache_folder: Path, arrays: dict, skipped: list[str], progress: Progress) -> None:
+    """One .npy per array, written to a partial folder and renamed: a reader never sees half a cache."""
+    partial = cache_folder.with_name(f"{cache_folder.name}.partial-{os.getpid()}")
     try:
-        cache_file.parent.mkdir(parents=True, exist_ok=True)
-        partial = cache_file.with_suffix(f".partial-{os.getpid()}.npz")
-        np.savez(partial, skipped=np.array(skipped, dtype=str), **arrays)
-        partial.rename(cache_file)
+        partial.mkdir(parents=True, exist_ok=True)
+        for name, array in {**arrays, "skipped": np.array(skipped, dtype=str)}.items():
+            np.save(partial / f"{name}.npy", array)
+        partial.rename(cache_folder)
     except OSError as exc:  # a cache we cannot write only costs time
-        progress(f"could not write cache {cache_file}: {exc}")
+        shutil.rmtree(partial, ignore_errors=True)
+        progress(f"could not write cache {cache_folder}: {exc}")
+
+
+def _read_cache(cache_folder: Path) -> dict[str, np.ndarray]:
+    """The cached arrays; images are memory-mapped, so a split nobody looks at costs no memory."""
+    return {path.stem: np.load(path, mmap_mode="r" if path.stem.endswith("_images") else None)
+            for path in cache_folder.glob("*.npy")}
 
 
 def train_validation_split(labels: np.ndarray, fraction: float = 0.1, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
