@@ -119,8 +119,15 @@ def metric_bars(metrics: pd.DataFrame) -> go.Figure:
     """Grouped bars of (model, metric, value) rows."""
     figure = px.bar(metrics, x="metric", y="value", color="model", barmode="group", text_auto=".3f",
                     color_discrete_map=model_colors(metrics["model"]))
-    figure.update_layout(title="Test metrics", yaxis=dict(range=[0, 1.05]), height=360, margin=_MARGIN)
+    figure.update_layout(title="Test metrics", yaxis=dict(range=_zoomed_range(metrics["value"])), height=360,
+                         margin=_MARGIN)
     return figure
+
+
+def _zoomed_range(values: pd.Series) -> list[float]:
+    """A y-range that starts just below the lowest bar: good models differ in the third decimal."""
+    low = float(values.min()) if len(values) else 0.0
+    return [max(0.0, np.floor((low - 0.02) * 50) / 50), 1.005]
 
 
 def disagreement_figure(matrix: pd.DataFrame) -> go.Figure:
@@ -193,7 +200,7 @@ def study_bars(study: pd.DataFrame, group: str, title: str) -> go.Figure:
     long = study.melt(id_vars=["model", group], value_vars=["accuracy", "f1", "roc_auc"], var_name="metric")
     figure = px.bar(long, x="metric", y="value", color="model", barmode="group", text_auto=".3f",
                     hover_data=[group], color_discrete_map=model_colors(long["model"]))
-    figure.update_layout(title=title, yaxis=dict(range=[0, 1.05]), height=360, margin=_MARGIN)
+    figure.update_layout(title=title, yaxis=dict(range=_zoomed_range(long["value"])), height=360, margin=_MARGIN)
     return figure
 
 

@@ -334,3 +334,16 @@ def test_studies(entries, tmp_path):
     assert study is not None and study["augmentation"].nunique() == 2
     # an augmentation variant does not join the pooling comparison (it would confound it)
     assert "variant" not in set(pooling_study([*entries, variant])["model"])
+
+
+def test_metric_bars_zoom_in_on_the_differences_between_good_models():
+    import pandas as pd
+
+    from dashboard import charts
+
+    rows = pd.DataFrame({"model": ["a", "a", "b", "b"], "metric": ["accuracy", "roc_auc"] * 2,
+                         "value": [0.9712, 0.9961, 0.9696, 0.9959]})
+    low, high = charts.metric_bars(rows).layout.yaxis.range
+    assert 0.9 <= low < 0.9696 and high >= 0.9961
+    low, _ = charts.metric_bars(rows.assign(value=[0.3, 0.5, 0.4, 0.6])).layout.yaxis.range
+    assert low < 0.3
