@@ -62,6 +62,35 @@ def pooling_study(entries: Sequence[ZooEntry]) -> pd.DataFrame | None:
     return frame.sort_values(["_order", "model"]).drop(columns="_order").reset_index(drop=True)
 
 
+DOWNSAMPLING = {"cnn_maxpool": "max pooling", "cnn_avgpool": "average pooling", "cnn_strided": "stride-2 convolutions"}
+
+
+def _downsampling(row: pd.Series) -> str:
+    return DOWNSAMPLING.get(row["architecture"], row["architecture"])
+
+
+def pooling_answer(study: pd.DataFrame) -> str:
+    """The pooling study's answer in words, drawn from its table: who wins, by how much, at what speed."""
+    ranked = study.sort_values("accuracy", ascending=False).reset_index(drop=True)
+    best = ranked.iloc[0]
+    parts = [f"**{_downsampling(best).capitalize()}** ({best['model']}) is the most accurate, "
+             f"at {best['accuracy']:.2%} test accuracy"]
+    parts += [f"{_downsampling(row)}: {(best['accuracy'] - row['accuracy']) * 100:.2f} points behind ({row['accuracy']:.2%})"
+              for _, row in ranked.iloc[1:].iterrows()]
+    sentence = "; ".join(parts) + "."
+    timed = ranked.dropna(subset=["seconds_per_epoch"])
+    if len(timed) >= 2:
+        fastest = timed.loc[timed["seconds_per_epoch"].idxmin()]
+        slowest = timed.loc[timed["seconds_per_epoch"].idxmax()]
+        ratio = slowest["seconds_per_epoch"] / fastest["seconds_per_epoch"]
+        sentence += (f" Fastest to train: {_downsampling(fastest)}, {fastest['seconds_per_epoch']:.0f} s per epoch "
+                     f"against {slowest['seconds_per_epoch']:.0f} s for {_downsampling(slowest)} ({ratio:.1f}x).")
+    if study["epochs"].nunique() > 1:
+        epochs = ", ".join(f"{row['model']} {row['epochs']}" for _, row in study.iterrows())
+        sentence += f" The models ran different numbers of epochs ({epochs}), so part of each gap is training length."
+    return sentence
+
+
 def augmentation_study(entries: Sequence[ZooEntry]) -> pd.DataFrame | None:
     """Evaluated entries of architectures trained with at least two augmentation settings, or None."""
     frame = pd.DataFrame([_row(e) for e in entries if e.test_metrics])

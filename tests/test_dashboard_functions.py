@@ -347,3 +347,21 @@ def test_metric_bars_zoom_in_on_the_differences_between_good_models():
     assert 0.9 <= low < 0.9696 and high >= 0.9961
     low, _ = charts.metric_bars(rows.assign(value=[0.3, 0.5, 0.4, 0.6])).layout.yaxis.range
     assert low < 0.3
+
+
+def test_pooling_answer_names_the_winner_the_gaps_and_the_speed():
+    import pandas as pd
+
+    from dashboard.studies import pooling_answer
+
+    study = pd.DataFrame({"model": ["cnn_maxpool", "cnn_avgpool", "cnn_strided"],
+                          "architecture": ["cnn_maxpool", "cnn_avgpool", "cnn_strided"],
+                          "accuracy": [0.95, 0.97, 0.96], "epochs": [12, 12, 12],
+                          "seconds_per_epoch": [150.0, 110.0, 75.0]})
+    answer = pooling_answer(study)
+    assert answer.startswith("**Average pooling** (cnn_avgpool) is the most accurate, at 97.00%")
+    assert "max pooling: 2.00 points behind (95.00%)" in answer
+    assert "stride-2 convolutions: 1.00 points behind (96.00%)" in answer
+    assert "Fastest to train: stride-2 convolutions, 75 s per epoch against 150 s for max pooling (2.0x)" in answer
+    assert "different numbers of epochs" not in answer
+    assert "different numbers of epochs" in pooling_answer(study.assign(epochs=[10, 12, 12]))

@@ -5,7 +5,14 @@ import streamlit as st
 from dashboard import charts
 from dashboard.leaderboard import robustness_long
 from dashboard.resources import require_models, zoo_entries
-from dashboard.studies import AUGMENTATION_HINT, POOLING_HINT, augmentation_study, history_long, pooling_study
+from dashboard.studies import (
+    AUGMENTATION_HINT,
+    POOLING_HINT,
+    augmentation_study,
+    history_long,
+    pooling_answer,
+    pooling_study,
+)
 
 entries, _ = zoo_entries()
 st.title("Studies")
@@ -38,6 +45,7 @@ pooling = pooling_study(entries)
 if pooling is None:
     st.info("The zoo does not hold at least two evaluated pooling variants yet.\n\n" + POOLING_HINT)
 else:
+    st.markdown(pooling_answer(pooling))
     show_study(pooling, "architecture", "Test metrics by downsampling", "pooling")
 
 st.header("Augmentation")
