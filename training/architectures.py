@@ -74,6 +74,35 @@ def _custom_cnn(downsample: str, widths: tuple[int, ...] = CNN_WIDTHS) -> Callab
     return build
 
 
+def _residual_block(x, filters: int, strides: int, name: str | None = None):
+    """Two 3x3 convs with BN; a 1x1 projection when the shape changes (ResNet v1 basic block)."""
+    shortcut = x
+    y = _conv_bn_relu(x, filters, strides)
+    y = layers.Conv2D(filters, 3, padding="same", use_bias=False)(y)
+    y = layers.BatchNormalization()(y)
+    if strides != 1 or x.shape[-1] != filters:
+        shortcut = layers.Conv2D(filters, 1, strides=strides, use_bias=False)(x)
+        shortcut = layers.BatchNormalization()(shortcut)
+    return layers.ReLU(name=name)(layers.Add()([y, shortcut]))
+
+
+def _cifar_resnet(blocks_per_stage: int = 3, widths: tuple[int, ...] = (16, 32, 64)) -> Callable[..., keras.Model]:
+    """The CIFAR ResNet of He et al. 2016 (6n+2 layers; n=3 is ResNet-20), trained from scratch at 32x32."""
+
+    def build(input_shape: tuple[int, int, int]) -> keras.Model:
+        inputs = keras.Input(input_shape, name="image")
+        x = _conv_bn_relu(inputs, widths[0])
+        for stage, width in enumerate(widths):
+            for block in range(blocks_per_stage):
+                last = stage == len(widths) - 1 and block == blocks_per_stage - 1
+                x = _residual_block(x, width, 2 if stage > 0 and block == 0 else 1, GRADCAM_LAYER if last else None)
+        x = layers.GlobalAveragePooling2D()(x)
+        outputs = layers.Dense(1, activation="sigmoid", name="prob_fake", dtype="float32")(x)
+        return keras.Model(inputs, outputs, name=f"resnet{6 * blocks_per_stage + 2}")
+
+    return build
+
+
 def _pretrained(application: Callable[..., keras.Model]) -> Callable[..., keras.Model]:
     def build(input_shape: tuple[int, int, int], weights: str | None) -> keras.Model:
         backbone = application(include_top=False, weights=weights, input_shape=input_shape)
@@ -101,6 +130,8 @@ ARCHITECTURES: dict[str, Architecture] = {
         Architecture("cnn_maxpool", "4-stage CNN (32-64-128-192), BN, 2x2 max pooling", _custom_cnn("max")),
         Architecture("cnn_avgpool", "4-stage CNN (32-64-128-192), BN, 2x2 average pooling", _custom_cnn("avg")),
         Architecture("cnn_strided", "4-stage CNN (32-64-128-192), BN, stride-2 convs, no pooling layers", _custom_cnn("strided")),
+        Architecture("resnet20", "CIFAR ResNet-20 (16-32-64, basic blocks), trained from scratch at 32x32",
+                     _cifar_resnet(3)),
         Architecture("vgg16", "VGG16 (ImageNet) fine-tuned at 64x64", _pretrained(keras.applications.VGG16),
                      (64, 64, 3), _CAFFE, 1e-4, True),
         Architecture("resnet50", "ResNet50 (ImageNet) fine-tuned at 64x64", _pretrained(keras.applications.ResNet50),
