@@ -288,7 +288,7 @@ def train(
     """
     import keras
 
-    from model_zoo.decision import fit_decision
+    from model_zoo.decision import calibrate, fit_decision
     from model_zoo.metrics import binary_metrics
 
     architecture = get_architecture(config.arch)
@@ -318,9 +318,9 @@ def train(
 
     best = _as_float32(keras.saving.load_model(run.best, safe_mode=True, compile=False), architecture)
     # Calibration and threshold are fitted on validation: the test split stays unseen until evaluation.
-    card["decision"] = fit_decision(val_split.labels, predict_prob_fake(best, val_split.images, card))
-    val_metrics = binary_metrics(val_split.labels, predict_prob_fake(best, val_split.images, card),
-                                 card["decision"]["threshold"])
+    raw_val = predict_prob_fake(best, val_split.images, card)  # no decision block yet: uncalibrated
+    decision = card["decision"] = fit_decision(val_split.labels, raw_val)
+    val_metrics = binary_metrics(val_split.labels, calibrate(raw_val, decision["temperature"]), decision["threshold"])
     card |= {
         "params": int(best.count_params()),
         "size_bytes": 0,  # filled in from model.keras when the entry is published
