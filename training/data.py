@@ -23,13 +23,13 @@ from pathlib import Path
 import numpy as np
 from sklearn.model_selection import train_test_split
 
+from model_zoo.decision import CLASS_NAMES
 from model_zoo.images import ImageError, decode_image
 
 DATA_ENV = "CIFAKE_PATH"
 CACHE_ENV = "CIFAKE_CACHE_DIR"
 SPLITS = ("train", "test")
 CLASSES = {"real": 0, "fake": 1}
-CLASS_NAMES = ("REAL", "FAKE")
 IMAGE_SIZE = 32
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 CACHE_VERSION = "v3"  # bump when the cache changes (v2: SHA-1 digests; v3: a folder of .npy, images memory-mapped)
