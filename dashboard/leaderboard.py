@@ -11,6 +11,8 @@ import pandas as pd
 from dashboard.errors import verdicts
 from model_zoo import ZooEntry, ranked_entries
 from model_zoo.decision import threshold
+from model_zoo.tradeoff import front_marks
+from model_zoo.tradeoff import latency_ms as recorded_latency_ms
 
 METRIC_COLUMNS = ("accuracy", "precision", "recall", "f1", "roc_auc")
 UNSEEN_COLUMNS = ("unseen_accuracy", "unseen_roc_auc", "unseen_n")
@@ -19,9 +21,12 @@ UNSEEN_COLUMNS = ("unseen_accuracy", "unseen_roc_auc", "unseen_n")
 def leaderboard_frame(entries: Sequence[ZooEntry], latency_ms: Mapping[str, float] | None = None) -> pd.DataFrame:
     """One row per model, in model_zoo.ranked_entries order (so the top row is `predict --model best`'s pick):
     test metrics at the model's own threshold (validation when not yet evaluated), the same on the test
-    images unseen in train when measured, size, speed.
+    images unseen in train when measured, size, speed. `recorded_latency_ms` is the card's (training.latency),
+    which places the model on the accuracy-latency Pareto front (★) and picks `--model fastest`
+    (model_zoo.tradeoff); `latency_ms` is measured now by the caller.
     """
     rows = []
+    marks = front_marks(entries)
     for entry in ranked_entries(entries):
         card = entry.card
         metrics = card["metrics"].get("test")
@@ -42,6 +47,8 @@ def leaderboard_frame(entries: Sequence[ZooEntry], latency_ms: Mapping[str, floa
             "params": int(card.get("params", 0)),
             "size_mb": round(card.get("size_bytes", 0) / 2**20, 2),
             "latency_ms": None if latency_ms is None else latency_ms.get(entry.name),
+            "recorded_latency_ms": recorded_latency_ms(entry),
+            "pareto": marks.get(entry.name, ""),
             "robust_accuracy": _mean_corrupted_accuracy(entry.robustness()),
             "augmentation": train.get("augmentation", ""),
             "epochs": train.get("epochs_run", train.get("epochs")),
@@ -50,8 +57,10 @@ def leaderboard_frame(entries: Sequence[ZooEntry], latency_ms: Mapping[str, floa
     frame = pd.DataFrame(rows)
     if frame.empty:
         return frame
-    optional = ["robust_accuracy", "latency_ms", *UNSEEN_COLUMNS]
+    optional = ["robust_accuracy", "latency_ms", "recorded_latency_ms", *UNSEEN_COLUMNS]
     frame = frame.drop(columns=[c for c in optional if frame[c].isna().all()])
+    if "recorded_latency_ms" not in frame:  # no latency recorded: no front to mark
+        frame = frame.drop(columns="pareto")
     if (frame["metrics_on"] == "test").all():
         frame = frame.drop(columns="metrics_on")
     return frame

@@ -4,7 +4,9 @@
 
 Rows follow model_zoo.decision.rank_entries, the order the dashboard shows and the
 pick of `python -m training.predict --model best`. Every figure is at the model's own
-decision threshold (fitted on validation). "Unseen" columns count only the test images
+decision threshold (fitted on validation). "Pareto" marks the models that no other model
+beats on both test accuracy and recorded single-image latency (`python -m training.latency`;
+model_zoo.tradeoff), "fastest" the pick of `--model fastest`. "Unseen" columns count only the test images
 whose file bytes occur nowhere in train (when `training.evaluate` recorded them).
 """
 
@@ -15,6 +17,7 @@ import sys
 
 from model_zoo import ZooEntry, list_entries
 from model_zoo.decision import rank_entries, threshold
+from model_zoo.tradeoff import front_marks, latency_ms
 
 
 def _unseen_cells(entry: ZooEntry) -> tuple[str, str]:
@@ -26,6 +29,11 @@ def _unseen_cells(entry: ZooEntry) -> tuple[str, str]:
     return f"{unseen['accuracy']:.2%} ({unseen['n']:,})", roc_auc
 
 
+def _latency_cell(entry: ZooEntry) -> str:
+    ms = latency_ms(entry)
+    return "n/a" if ms is None else f"{ms:.2f} ms"
+
+
 def leaderboard_markdown(entries: list[ZooEntry]) -> str:
     """One row per evaluated model, best first (rank_entries)."""
     ranked = rank_entries(entries)
@@ -33,9 +41,10 @@ def leaderboard_markdown(entries: list[ZooEntry]) -> str:
         return "_No evaluated models in the zoo yet: `make zoo CIFAKE_PATH=/path/to/cifake.zip` fills it._"
     rows = [
         "| model | test accuracy | ROC-AUC | unseen accuracy (n) | unseen ROC-AUC | precision | recall | F1 | threshold "
-        "| parameters | size | epochs | train time |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| parameters | size | latency | Pareto | epochs | train time |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|:---:|---:|---:|",
     ]
+    marks = front_marks(entries)
     for entry in ranked:
         m, card = entry.test_metrics, entry.card
         roc_auc = "n/a" if m.get("roc_auc") is None else f"{m['roc_auc']:.4f}"
@@ -43,13 +52,17 @@ def leaderboard_markdown(entries: list[ZooEntry]) -> str:
         rows.append(
             f"| {entry.name} | {m['accuracy']:.2%} | {roc_auc} | {unseen_accuracy} | {unseen_roc_auc} | "
             f"{m['precision']:.4f} | {m['recall']:.4f} | {m['f1']:.4f} | {threshold(card):.3f} | "
-            f"{card['params']:,} | {card['size_bytes'] / 1e6:.1f} MB | "
-            f"{card['train'].get('epochs_run', '?')} | {card['train'].get('wall_seconds', 0) / 60:.1f} min |"
+            f"{card['params']:,} | {card['size_bytes'] / 1e6:.1f} MB | {_latency_cell(entry)} | "
+            f"{marks[entry.name]} | {card['train'].get('epochs_run', '?')} | "
+            f"{card['train'].get('wall_seconds', 0) / 60:.1f} min |"
         )
     n = ranked[0].test_metrics["n"]
     rows.append(f"\nAll figures on the test split ({n:,} images), never seen in training or model selection, at each "
                 "model's own decision threshold (fitted on the validation split). Unseen: only the test images whose "
-                "file bytes occur nowhere in the training split.")
+                "file bytes occur nowhere in the training split. Latency: one image, median, CPU "
+                "(`python -m training.latency`); Pareto: ★ when no other model is both at least as accurate and as fast "
+                "(and better at one), with *fastest* on the quickest model within one point of the best accuracy "
+                "(`--model fastest`).")
     return "\n".join(rows)
 
 

@@ -1,6 +1,6 @@
 """Score image files and folders with zoo models: one row per image per model.
 
-    python -m training.predict PATH [PATH ...] [--model NAME|best|all] [--zoo DIR]
+    python -m training.predict PATH [PATH ...] [--model NAME|best|fastest|all] [--zoo DIR]
                                [--out results.csv|.json|.jsonl] [--format csv|json|jsonl]
                                [--recursive] [--batch-size N] [--shard i/n]
 
@@ -12,7 +12,8 @@ carry that threshold and "predictions" shaped like the Hugging Face
 image-classification pipeline, [{"label": "FAKE", "score": 0.97}, {"label": "REAL", "score": 0.03}].
 `--model best` (the default) picks the leaderboard's top entry (highest test
 accuracy, then ROC-AUC, fewer parameters, name; validation accuracy when none was
-evaluated), the next one when its model will not load; `all` runs every usable entry.
+evaluated), the next one when its model will not load; `fastest` the quickest model within one
+point of the best test accuracy (recorded latency, model_zoo.tradeoff); `all` runs every usable entry.
 
 Sharding a big folder across N workers (processes or hosts sharing the folder):
 every worker lists the same files, sorts them by path, and keeps those whose
@@ -55,6 +56,7 @@ from model_zoo import (
     verdict_record,
 )
 from model_zoo.decision import label_name, threshold
+from model_zoo.tradeoff import fastest_ranked
 from training.cli import exit_on_user_error
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff")
@@ -97,14 +99,17 @@ def shard(files: list[Path], index: int, count: int) -> list[Path]:
 
 
 def resolve_models(choice: str, zoo: str | os.PathLike | None, warn=print) -> list[LoadedModel]:
-    """Load NAME, best or all; broken entries are reported through `warn` and skipped."""
-    if choice not in ("best", "all"):
+    """Load NAME, best, fastest or all; broken entries are reported through `warn` and skipped."""
+    if choice not in ("best", "fastest", "all"):
         entry = read_entry(choice, zoo)
         return [LoadedModel(entry, load_model(entry))]
     entries, problems = list_entries(zoo)
-    # 'best' is the leaderboard's top entry, or the next one down when its model will not load.
-    candidates = ranked_entries(entries) if choice == "best" else entries
-    loaded, unusable = load_usable_models(candidates, limit=1 if choice == "best" else None)
+    # 'best' is the leaderboard's top entry, 'fastest' the quickest within a point of its accuracy
+    # (model_zoo.tradeoff); either takes the next one down when its model will not load.
+    candidates = {"best": ranked_entries, "fastest": fastest_ranked}.get(choice, list)(entries)
+    if choice == "fastest" and not candidates:
+        raise ZooError("no evaluated model has a recorded latency: run `python -m training.latency` first")
+    loaded, unusable = load_usable_models(candidates, limit=None if choice == "all" else 1)
     for problem in problems + unusable:
         warn(f"skipping zoo entry '{problem.name}': {problem.message}")
     if not loaded:
@@ -293,7 +298,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m training.predict", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("paths", nargs="+", metavar="PATH", help="image files and/or folders")
-    parser.add_argument("--model", default="best", help="zoo entry NAME, 'best' (default) or 'all'")
+    parser.add_argument("--model", default="best", help="zoo entry NAME, 'best' (default), 'fastest' or 'all'")
     parser.add_argument("--zoo", help="zoo folder (default: $MODEL_ZOO_DIR, else model_zoo/)")
     parser.add_argument("--out", help="output file (.csv, .json or .jsonl); default: stdout")
     parser.add_argument("--format", choices=FORMATS, help="output format (default: from --out's suffix, else csv)")

@@ -19,6 +19,10 @@ st.caption("Test-set metrics, each model at its own decision threshold (the `thr
            + ("Unseen: only the test images whose file bytes occur nowhere in the training split (n of them). "
               if "unseen_accuracy" in board else "")
            + "Latency: one image, one forward pass, median on this machine's CPU."
+           + (" Recorded latency: the card's, from `python -m training.latency` (all models timed together); "
+              "Pareto: ★ when no other model is at least as accurate and as fast by it (and better at one), "
+              "*fastest* the quickest model within one accuracy point of the best (`--model fastest`)."
+              if "pareto" in board else "")
            + (" Robust acc.: mean accuracy over the corrupted test sets of `python -m training.robustness`."
               if "robust_accuracy" in board else ""))
 st.dataframe(
@@ -34,6 +38,8 @@ st.dataframe(
         "params": st.column_config.NumberColumn("params", format="localized"),
         "size_mb": st.column_config.NumberColumn("size (MB)", format="%.2f"),
         "latency_ms": st.column_config.NumberColumn("latency (ms)", format="%.1f"),
+        "recorded_latency_ms": st.column_config.NumberColumn("recorded latency (ms)", format="%.2f"),
+        "pareto": st.column_config.TextColumn("Pareto"),
         "robust_accuracy": st.column_config.NumberColumn("robust acc. (mean)", format="%.4f"),
     },
 )

@@ -1,0 +1,104 @@
+"""Measure each model's single-image latency and record it in its card (the "latency" block).
+
+    python -m training.latency [NAME ...] [--repeats 30] [--zoo DIR]
+
+Without names every usable entry is measured. The models are loaded together and timed
+round-robin (one call of each per round, after a warm-up), so load from other programs
+slows all of them alike and their figures compare; rerun it for all entries after adding
+one when the machine has changed. The leaderboard's Pareto front and `--model fastest`
+(model_zoo.tradeoff) read this block; why it is not evaluation.images_per_second is said there.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import sys
+import time
+from collections.abc import Sequence
+
+import numpy as np
+
+from model_zoo import LoadedModel, ZooError, list_entries, load_usable_models, predict_prob_fake, read_entry, staged_entry
+from model_zoo.tradeoff import LATENCY_KEY
+from model_zoo.zoo import read_card, write_card
+from training.cli import exit_on_user_error
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def _one_image(loaded: LoadedModel) -> np.ndarray:
+    height, width, _ = loaded.card["input_shape"]
+    return np.random.default_rng(0).integers(0, 256, (1, height, width, 3), dtype=np.uint8)
+
+
+def measure_latencies(models: Sequence[LoadedModel], repeats: int = 30, warmup: int = 3) -> dict[str, list[float]]:
+    """name -> `repeats` wall times (ms) of one single-image predict_prob_fake call, measured round-robin."""
+    images = {m.name: _one_image(m) for m in models}
+    for _ in range(warmup):
+        for m in models:
+            predict_prob_fake(m.model, images[m.name], m.card)
+    times: dict[str, list[float]] = {m.name: [] for m in models}
+    for _ in range(repeats):
+        for m in models:
+            start = time.perf_counter()
+            predict_prob_fake(m.model, images[m.name], m.card)
+            times[m.name].append(1000.0 * (time.perf_counter() - start))
+    return times
+
+
+def latency_block(times_ms: list[float]) -> dict:
+    """The card's "latency" block from one model's timings."""
+    import tensorflow as tf
+
+    ordered = sorted(times_ms)
+    return {
+        "ms_per_image": round(statistics.median(ordered), 3),
+        "p90_ms": round(ordered[min(len(ordered) - 1, int(0.9 * len(ordered)))], 3),
+        "repeats": len(ordered),
+        "batch": 1,
+        "method": "median of single-image predict_prob_fake calls after warm-up, entries timed round-robin",
+        "measured": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.system()}, TF {tf.__version__}",
+    }
+
+
+def record_latency(name: str, block: dict, zoo: str | os.PathLike | None = None) -> None:
+    """Add the block to the entry's card atomically (the rest of the entry is untouched)."""
+    with staged_entry(name, zoo, from_existing=True) as folder:
+        card = read_card(folder / "card.json")  # read inside the staged copy: the freshest card
+        card[LATENCY_KEY] = block
+        write_card(folder, card)
+
+
+@exit_on_user_error
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m training.latency", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("names", nargs="*", metavar="NAME", help="zoo entries (default: all)")
+    parser.add_argument("--repeats", type=int, default=30, help="timed calls per model (default 30)")
+    parser.add_argument("--zoo", help="zoo folder (default: $MODEL_ZOO_DIR, else model_zoo/)")
+    args = parser.parse_args(argv)
+    if args.names:
+        entries = [read_entry(name, args.zoo) for name in args.names]
+        problems = []
+    else:
+        entries, problems = list_entries(args.zoo)
+    loaded, unusable = load_usable_models(entries)
+    for problem in problems + unusable:
+        print(f"skipping {problem.name}: {problem.message}", file=sys.stderr)
+    if not loaded:
+        raise ZooError("no usable models to time")
+    times = measure_latencies(list(loaded.values()), max(1, args.repeats))
+    for name, values in times.items():
+        block = latency_block(values)
+        record_latency(name, block, args.zoo)
+        print(f"{name}: {block['ms_per_image']:.2f} ms per image (median of {block['repeats']}, "
+              f"p90 {block['p90_ms']:.2f} ms)", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
