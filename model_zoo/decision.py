@@ -6,6 +6,10 @@ card's "decision" block, fitted on the validation split by training, holds
     {"temperature": T, "threshold": t, "fitted_on": "validation", ...}
 and P(FAKE) = sigmoid(logit(raw) / T); the verdict is FAKE when P(FAKE) >= t.
 A card without the block (older entries) means T = 1 and t = 0.5.
+
+The block may also hold an uncertain band around t, "uncertain_band": [low, high]
+(fit_band): REAL below low, FAKE at or above high, UNCERTAIN in between. Cards
+without it (older entries) decide REAL/FAKE at t, never UNCERTAIN.
 """
 
 from __future__ import annotations
@@ -105,6 +109,105 @@ def fit_decision(labels: np.ndarray, raw_prob_fake: np.ndarray) -> dict:
         "fitted_on": "validation",
         "ece_before": round(expected_calibration_error(labels, raw_prob_fake), 5),
         "ece_after": round(expected_calibration_error(labels, calibrated), 5),
+    }
+
+
+UNCERTAIN = "UNCERTAIN"
+# The band's rule: each verdict it gives (REAL or FAKE) was right at least this often on validation.
+BAND_TARGET_PRECISION = 0.99
+
+
+def uncertain_band(card: dict) -> tuple[float, float]:
+    """(low, high) of the card's uncertain band; (t, t) - no band - for cards fitted before it existed."""
+    band = card.get("decision", {}).get("uncertain_band")
+    if not band:
+        t = threshold(card)
+        return t, t
+    return float(band[0]), float(band[1])
+
+
+def decide(prob_fake: float, card: dict, override: float | None = None) -> str:
+    """"REAL", "FAKE" or "UNCERTAIN" for one calibrated P(FAKE).
+
+    With `override` (a user's own threshold for every model) the band, fitted around the
+    card's threshold, no longer applies: the decision is REAL/FAKE at the override.
+    """
+    if override is not None:
+        return label_name(prob_fake, float(override))
+    low, high = uncertain_band(card)
+    if prob_fake >= high and high < 1.0:  # high == 1: validation never supported a FAKE verdict
+        return CLASS_NAMES[1]
+    return CLASS_NAMES[0] if prob_fake < low else UNCERTAIN
+
+
+def _side_cut(scores: np.ndarray, correct: np.ndarray, target: float) -> int:
+    """How many of `scores` (sorted most confident first) to call: the most whose precision stays >= target.
+
+    A cut never splits tied scores (they must get the same verdict), and holds at least 1 / (1 - target)
+    images (100 for 99%): fewer cannot show that rate. 0 when no cut qualifies.
+    """
+    if not len(scores):
+        return 0
+    count = np.arange(1, len(scores) + 1)
+    precise = (np.cumsum(correct) / count >= target) & (count >= np.ceil(1 / (1 - target) - 1e-9))
+    boundary = np.append(scores[1:] != scores[:-1], True)  # the next score differs: a legal place to cut
+    ok = np.flatnonzero(precise & boundary)
+    return int(ok[-1] + 1) if len(ok) else 0
+
+
+def fit_band(labels: np.ndarray, prob_fake: np.ndarray, decide_at: float,
+             target: float = BAND_TARGET_PRECISION) -> dict:
+    """The uncertain band around `decide_at`, from validation labels and calibrated P(FAKE).
+
+    Rule (why): someone acting on one verdict needs to know how often that verdict is wrong, so
+    each side is set on its own: FAKE from the lowest score at which the validation images called
+    FAKE are still >= `target` FAKE (precision), REAL up to the highest score at which those called
+    REAL are still >= `target` REAL, counting only cuts of at least 1 / (1 - target) images. Everything
+    between is UNCERTAIN. A model already that precise at its threshold gets no band. A side that never
+    reaches the target (or has too few validation images) leaves that verdict unused (its edge is
+    1 for FAKE or 0 for REAL). Validation is balanced, like CIFAKE; on data where fakes
+    are rarer, FAKE verdicts are wrong more often than this.
+    """
+    labels = np.asarray(labels).astype(int)
+    prob_fake = np.asarray(prob_fake, dtype=np.float64)
+    order = np.argsort(-prob_fake, kind="stable")  # most FAKE-looking first
+    called_fake = order[prob_fake[order] >= decide_at]
+    called_real = order[prob_fake[order] < decide_at][::-1]  # most REAL-looking first
+    fake_side, fake_correct = prob_fake[called_fake], labels[called_fake] == 1
+    real_side, real_correct = prob_fake[called_real], labels[called_real] == 0
+    k_fake = _side_cut(fake_side, fake_correct, target)
+    k_real = _side_cut(real_side, real_correct, target)
+    # Cut halfway between the last score called and the next one, so the band is not glued to one image.
+    if k_fake == len(fake_side):
+        high = decide_at
+    else:
+        high = 1.0 if k_fake == 0 else (fake_side[k_fake - 1] + fake_side[k_fake]) / 2
+    if k_real == len(real_side):
+        low = decide_at
+    else:
+        low = 0.0 if k_real == 0 else (real_side[k_real - 1] + real_side[k_real]) / 2
+    low, high = float(min(low, decide_at)), float(max(high, decide_at))
+    summary = band_summary(labels, prob_fake, (low, high))
+    return {"uncertain_band": [round(low, 6), round(high, 6)], "band_target_precision": target,
+            "band_validation": summary}
+
+
+def band_summary(labels: np.ndarray, prob_fake: np.ndarray, band: tuple[float, float]) -> dict:
+    """How a band does on labelled data: share decided, and how often REAL and FAKE verdicts are right."""
+    labels = np.asarray(labels).astype(int)
+    prob_fake = np.asarray(prob_fake, dtype=np.float64)
+    fake, real = (prob_fake >= band[1]) & (band[1] < 1.0), prob_fake < band[0]
+    decided = fake | real
+
+    def share(mask: np.ndarray, wanted: int) -> float | None:
+        return round(float(np.mean(labels[mask] == wanted)), 5) if mask.any() else None
+
+    return {
+        "n": int(len(labels)),
+        "coverage": round(float(decided.mean()), 5) if len(labels) else None,
+        "accuracy_decided": round(float(np.mean(labels[decided] == fake[decided])), 5) if decided.any() else None,
+        "fake_precision": share(fake, 1),
+        "real_precision": share(real, 0),
     }
 
 

@@ -6,6 +6,8 @@ An entry is a folder `<zoo>/<name>/` holding
     history.csv           one row per epoch
     test_predictions.csv  path, label (0 REAL / 1 FAKE), prob_fake  (after evaluation)
     robustness.csv        corruption, level, accuracy  (after `python -m training.robustness`)
+    novelty.npz           class means and inverse covariance of the model's features (model_zoo.novelty;
+                          after training or `python -m training.calibrate`; optional)
 Training writes entries; the dashboard, API and CLIs only read them through here,
 and load models through `load_usable_models`, so a broken entry is reported the same way everywhere.
 """
@@ -146,6 +148,41 @@ def validate_card(card: Any) -> list[str]:
                     problems.append(f"metrics.{split} must be an object")
                     continue
                 problems += [f"metrics.{split} missing '{key}'" for key in REQUIRED_METRIC_KEYS if key not in values]
+    return problems + _abstention_problems(card)
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and value == value  # not NaN
+
+
+def _abstention_problems(card: dict) -> list[str]:
+    """Checks of the optional uncertain band and novelty block (model_zoo.decision, model_zoo.novelty).
+
+    Older cards have neither and stay valid; a card that has them must have them well-formed.
+    """
+    problems = []
+    decision = card.get("decision")
+    if decision is not None and not isinstance(decision, dict):
+        problems.append("decision must be an object")
+    elif decision and "uncertain_band" in decision:
+        band = decision["uncertain_band"]
+        t = decision.get("threshold", 0.5)
+        if not (isinstance(band, list) and len(band) == 2 and all(_number(v) for v in band)
+                and 0 <= band[0] <= t <= band[1] <= 1):
+            problems.append(f"decision.uncertain_band must be [low, high] with 0 <= low <= threshold <= high <= 1, "
+                            f"got {band!r}")
+    novelty = card.get("novelty")
+    if novelty is not None:
+        if not isinstance(novelty, dict):
+            problems.append("novelty must be an object")
+        else:
+            if not (_number(novelty.get("cutoff")) and novelty["cutoff"] > 0):
+                problems.append(f"novelty.cutoff must be a positive number, got {novelty.get('cutoff')!r}")
+            size = novelty.get("train_image_size", [32, 32])
+            if not (isinstance(size, list) and len(size) == 2 and all(isinstance(v, int) and v > 0 for v in size)):
+                problems.append(f"novelty.train_image_size must be [H, W], got {size!r}")
+            if not isinstance(novelty.get("file", "novelty.npz"), str) or "/" in novelty.get("file", ""):
+                problems.append("novelty.file must be a file name inside the entry")
     return problems
 
 

@@ -33,11 +33,11 @@ from model_zoo import (
 )
 from model_zoo.zoo import HISTORY_FILE, MODEL_FILE, RUNS_DIR
 from training.architectures import ARCHITECTURES, GRADCAM_LAYER, get_architecture
+from training.augment import AUGMENTATIONS, augment
 from training.cli import exit_on_user_error
 from training.data import Dataset, Split, load_cifake, train_validation_split
 from training.distribute import STRATEGIES, is_chief, make_strategy, worker_task
 
-AUGMENTATIONS = ("none", "flip", "flip_shift")
 PRECISIONS = ("float32", "mixed_bfloat16", "auto")
 # Settings that must match for a run to be resumed (epochs too: the learning-rate schedule depends on it).
 RESUME_KEYS = ("arch", "epochs", "batch_size", "lr", "augment", "seed", "validation_fraction", "weights", "precision")
@@ -102,7 +102,7 @@ def _save_model_atomic(model, path: Path) -> None:
     os.replace(partial, path)
 
 
-def _batch_to_model_input(card: dict, augment: str):
+def _batch_to_model_input(card: dict, augmentation: str):
     """tf.data map: a uint8 batch -> (optionally augmented) float32 model input.
 
     The data stays uint8 until here (a quarter of the memory of float32), and the
@@ -112,37 +112,14 @@ def _batch_to_model_input(card: dict, augment: str):
     import tensorflow as tf
 
     to_bgr, mean, std = normalization(card)
-    height, width, _ = card["input_shape"]
 
     def convert(images, labels):
-        if augment in ("flip", "flip_shift"):
-            flipped = tf.random.uniform([tf.shape(images)[0], 1, 1, 1]) < 0.5
-            images = tf.where(flipped, tf.reverse(images, axis=[2]), images)
-        if augment == "flip_shift":
-            images = _random_shift(images, height, width, pixels=2)
-        x = tf.cast(images, tf.float32)
+        x = tf.cast(augment(images, augmentation), tf.float32)
         if to_bgr:
             x = x[..., ::-1]
         return (x - mean) / std, labels
 
     return convert
-
-
-def _random_shift(images, height: int, width: int, pixels: int):
-    """Shift each image by up to `pixels` whole pixels (reflect padding), vectorised over the batch.
-
-    Whole-pixel shifts keep the pixel grid, where generator artefacts live.
-    """
-    import tensorflow as tf
-
-    n = tf.shape(images)[0]
-    padded = tf.pad(images, [[0, 0], [pixels, pixels], [pixels, pixels], [0, 0]], mode="REFLECT")
-    dy = tf.random.uniform([n, 1], 0, 2 * pixels + 1, dtype=tf.int32)
-    dx = tf.random.uniform([n, 1], 0, 2 * pixels + 1, dtype=tf.int32)
-    rows = dy + tf.range(height)[None]
-    cols = dx + tf.range(width)[None]
-    shifted = tf.gather(padded, rows, axis=1, batch_dims=1)
-    return tf.gather(shifted, cols, axis=2, batch_dims=1)
 
 
 def _pipeline(images, labels, index: np.ndarray, config: TrainConfig, card: dict, training: bool,
@@ -290,6 +267,8 @@ def train(
 
     from model_zoo.decision import calibrate, fit_decision
     from model_zoo.metrics import binary_metrics
+    from model_zoo.novelty import write_stats
+    from training.calibrate import fit_abstention
 
     architecture = get_architecture(config.arch)
     run_name = config.name if is_chief() else f"{config.name}-worker{worker_task()[1]}"
@@ -320,6 +299,10 @@ def train(
     # Calibration and threshold are fitted on validation: the test split stays unseen until evaluation.
     raw_val = predict_prob_fake(best, val_split.images, card)  # no decision block yet: uncalibrated
     decision = card["decision"] = fit_decision(val_split.labels, raw_val)
+    # The abstain band (validation) and novelty statistics (train sample) and cut-off (validation): training.calibrate.
+    abstention = fit_abstention(best, card, dataset.train, train_index, val_split, seed=config.seed)
+    decision |= abstention.band
+    card["novelty"] = abstention.novelty
     val_metrics = binary_metrics(val_split.labels, calibrate(raw_val, decision["temperature"]), decision["threshold"])
     card |= {
         "params": int(best.count_params()),
@@ -352,6 +335,7 @@ def train(
     with staged_entry(config.name, zoo) as folder:
         best.save(folder / MODEL_FILE)  # loaded without compile: no optimizer state, a third of the size
         pd.DataFrame(state["history"]).to_csv(folder / HISTORY_FILE, index=False)
+        write_stats(folder, abstention.stats)
         write_card(folder, card)
     entry = read_entry(config.name, zoo)
     print(f"wrote {entry.path} (validation accuracy {val_metrics['accuracy']:.4f}); "
@@ -368,7 +352,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--epochs", type=int, default=12)
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--lr", type=float, help="learning rate (default: the architecture's)")
-    parser.add_argument("--augment", choices=AUGMENTATIONS, default="flip")
+    parser.add_argument("--augment", choices=AUGMENTATIONS, default="flip",
+                        help="training augmentation (see training/augment.py); the zoo recipe uses flip_shift")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--validation-fraction", type=float, default=0.1)
     parser.add_argument("--max-minutes", type=float, help="time budget: stop before an epoch would overrun it")

@@ -1,0 +1,138 @@
+"""The input check that comes with every verdict: how far this image is from what the model was trained on.
+
+Two signals, both stated in plain words:
+- size: the zoo's models learnt from 32x32 images that were never resized; any other size is
+  resampled to the model's input first, and resampling alone costs a CIFAKE model most of its
+  accuracy (the robustness study: a 0.75x downscale takes cnn_maxpool from 97% to 66%).
+- novelty: model_zoo.novelty's score of the model's own features against its cut-off, set so
+  that 1 CIFAKE validation image in 100 is above it.
+An image is in distribution when it needs no resampling and its novelty is within the cut-off;
+None when that cannot be told (no novelty stats in an older entry, and no resampling).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from PIL import ExifTags, Image
+
+from model_zoo.images import ImageError, _open
+from model_zoo.novelty import train_image_size
+from model_zoo.preprocessing import input_size
+
+_SWAPPED_ORIENTATIONS = {5, 6, 7, 8}  # EXIF orientations that rotate by 90 degrees
+
+
+def original_size(source: bytes | str | os.PathLike, name: str | None = None) -> tuple[int, int]:
+    """(width, height) of the image as displayed (EXIF rotation applied), read from its header only."""
+    name = name or (str(source) if not isinstance(source, (bytes, bytearray)) else "upload")
+    img: Image.Image = _open(source, name)
+    try:
+        width, height = img.size
+        orientation = img.getexif().get(ExifTags.Base.Orientation, 1)
+    except Exception as exc:  # a broken EXIF block: the pixels decoded, so only the rotation is unknown
+        raise ImageError(f"{name}: unreadable image header ({exc})") from None
+    return (height, width) if orientation in _SWAPPED_ORIENTATIONS else (width, height)
+
+
+def _times(factor: float) -> str:
+    return f"{factor:.0f}x" if factor >= 10 else f"{factor:.1f}x".replace(".0x", "x")
+
+
+@dataclass(frozen=True)
+class InputCheck:
+    """One image against one model: its size, the model's input and training sizes, its novelty."""
+
+    width: int
+    height: int
+    model_width: int
+    model_height: int
+    train_width: int
+    train_height: int
+    novelty: float | None = None
+    novelty_cutoff: float | None = None
+
+    @property
+    def resampled(self) -> bool:
+        """Whether this image is resized differently from the training images (any size but theirs)."""
+        return (self.width, self.height) != (self.train_width, self.train_height)
+
+    @property
+    def shrink_factor(self) -> float:
+        """How many times the image was shrunk along its more-shrunk side to reach the model's input (< 1: enlarged)."""
+        return max(self.width / self.model_width, self.height / self.model_height)
+
+    @property
+    def novel(self) -> bool | None:
+        if self.novelty is None or self.novelty_cutoff is None:
+            return None
+        return self.novelty > self.novelty_cutoff
+
+    @property
+    def in_distribution(self) -> bool | None:
+        if self.resampled or self.novel:
+            return False
+        return None if self.novel is None else True
+
+    def size_message(self) -> str | None:
+        """A plain sentence about resampling, or None when the image is the training images' size."""
+        if not self.resampled:
+            return None
+        fx, fy = self.width / self.model_width, self.height / self.model_height
+        target = f"{self.model_width}x{self.model_height}"
+        if fx >= 1 and fy >= 1:
+            how = f"was shrunk {_times(max(fx, fy))} to {target}"
+        elif fx <= 1 and fy <= 1:
+            how = f"was enlarged {_times(1 / min(fx, fy))} to {target}"
+        else:
+            how = f"was resized to {target}"
+        ratio, model_ratio = self.width / self.height, self.model_width / self.model_height
+        if abs(math.log(ratio / model_ratio)) > math.log(1.05):
+            shape = "a square" if self.model_width == self.model_height else f"{model_ratio:.2g}:1"
+            how += f", its {ratio:.2g}:1 shape squeezed into {shape}"
+        return (f"This {self.width}x{self.height} image {how}; the model learnt from "
+                f"{self.train_width}x{self.train_height} images that were never resized, so verdicts on "
+                "resized images are unreliable.")
+
+    def novelty_message(self) -> str | None:
+        """A plain sentence about novelty, or None when there is no novelty score."""
+        if self.novel is None:
+            return None
+        if self.novel:
+            return (f"To this model the image looks unlike its training images (novelty {self.novelty:.1f}, "
+                    f"above the {self.novelty_cutoff:.1f} that only 1 in 100 CIFAKE validation images exceed), "
+                    "so its verdict is unreliable.")
+        return (f"To this model the image looks like its training images (novelty {self.novelty:.1f}, "
+                f"within the cut-off {self.novelty_cutoff:.1f}).")
+
+    def messages(self) -> list[str]:
+        return [m for m in (self.size_message(), self.novelty_message()) if m]
+
+    def summary(self) -> str:
+        """The plain sentences in one line (a note when there is nothing to say)."""
+        return " ".join(self.messages()) or "This image has the training images' size; this model has no novelty score."
+
+    def as_dict(self) -> dict[str, Any]:
+        """The API's and the predict CLI's "input_check" object."""
+        return {
+            "width": self.width, "height": self.height,
+            "model_input": [self.model_width, self.model_height],
+            "train_image_size": [self.train_width, self.train_height],
+            "resampled": self.resampled, "shrink_factor": round(self.shrink_factor, 3),
+            "novelty": None if self.novelty is None else round(float(self.novelty), 4),
+            "novelty_cutoff": self.novelty_cutoff, "novel": self.novel,
+            "in_distribution": self.in_distribution, "messages": self.messages(),
+        }
+
+
+def check_input(size: tuple[int, int], card: dict, novelty: float | None = None) -> InputCheck:
+    """The input check for an image of `size` (width, height) judged by the model of `card`."""
+    model_height, model_width = input_size(card)
+    train_height, train_width = train_image_size(card)
+    block = card.get("novelty") or {}
+    cutoff = float(block["cutoff"]) if novelty is not None and "cutoff" in block else None
+    return InputCheck(int(size[0]), int(size[1]), model_width, model_height, train_width, train_height,
+                      None if cutoff is None else float(novelty), cutoff)

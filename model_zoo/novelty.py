@@ -1,0 +1,204 @@
+"""How unlike its training images an input looks to a model: a novelty score from the model's own features.
+
+Features are the model's penultimate activations: the input of the output layer (the Dense
+"prob_fake", found generically as the layer that produces the model's output). The score is the
+Mahalanobis distance (Lee et al. 2018) to the nearer class mean, with one covariance shared by
+both classes, shrunk towards a scaled identity (Ledoit-Wolf) so it inverts even when dead ReLU
+channels make the raw covariance singular.
+
+Fitting (fit_novelty): class means and covariance from a sample of the training split - what
+the model learnt from - and the cut-off at the 99th percentile of the held-out validation split's
+scores, so about 1 CIFAKE image in 100 is flagged as novel. The card's "novelty" block holds the
+cut-off and how it was fitted; the means and the inverse covariance live in the entry's
+novelty.npz (too big for the card: 192 features make a 192x192 matrix). Entries without them
+(fitted before this existed) simply have no novelty score.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import weakref
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from model_zoo.decision import calibrate, temperature
+from model_zoo.inference import CHUNK
+from model_zoo.preprocessing import batch_to_model_input
+
+if TYPE_CHECKING:
+    from model_zoo.zoo import ZooEntry
+
+log = logging.getLogger(__name__)
+
+NOVELTY_FILE = "novelty.npz"
+CUTOFF_QUANTILE = 0.99  # 1 in 100 in-distribution (CIFAKE validation) images is flagged
+TRAIN_SAMPLE = 10_000  # training images the means and covariance are fitted on (more changes little)
+OUTPUT_LAYER = "prob_fake"
+CIFAKE_IMAGE_SIZE = (32, 32)  # (height, width) of every image the zoo's models were trained on
+
+# Feature models built once per loaded model (keyed by id, dropped when the model is collected).
+_feature_models: dict[int, tuple[weakref.ref, Any]] = {}
+
+
+@dataclass(frozen=True)
+class NoveltyStats:
+    """What scoring needs: class means (2, D), the shared inverse covariance (D, D), the cut-off."""
+
+    means: np.ndarray
+    precision: np.ndarray
+    cutoff: float
+
+    @functools.cached_property
+    def _whitening(self) -> tuple[np.ndarray, np.ndarray]:
+        # precision = L L^T, so d^2 = |(f - mu) L|^2: one matrix product per batch.
+        factor = np.linalg.cholesky(self.precision)
+        return factor, self.means @ factor
+
+
+def output_layer(model):  # -> keras.layers.Layer
+    """The layer that produces P(FAKE): "prob_fake" when the model has it, else the last layer."""
+    names = {layer.name for layer in model.layers}
+    return model.get_layer(OUTPUT_LAYER) if OUTPUT_LAYER in names else model.layers[-1]
+
+
+def feature_layer_name(model) -> str:
+    """Name of the layer whose output feeds the output layer (what the features are)."""
+    tensor = output_layer(model).input
+    history = getattr(tensor, "_keras_history", None)
+    return history[0].name if history else "input"
+
+
+def _feature_model(model):
+    """The model with two outputs, [penultimate features, P(FAKE)]: one forward pass gives both."""
+    import keras
+
+    cached = _feature_models.get(id(model))
+    if cached is not None and cached[0]() is model:
+        return cached[1]
+    features = output_layer(model).input
+    if isinstance(features, (list, tuple)):
+        raise ValueError(f"{model.name}: the output layer takes {len(features)} inputs; expected one feature vector")
+    two = keras.Model(model.inputs, [features, model.outputs[0]], name=f"{model.name}_features")
+    _feature_models[id(model)] = (weakref.ref(model), two)
+    return two
+
+
+def predict_with_features(model, images: np.ndarray | list[np.ndarray], card: dict) -> tuple[np.ndarray, np.ndarray]:
+    """Calibrated P(FAKE) (N,) float32, as model_zoo.predict_prob_fake gives, and features (N, D) float32."""
+    two = _feature_model(model)
+    probs, feats = [], []
+    for start in range(0, len(images), CHUNK):
+        x = batch_to_model_input(images[start : start + CHUNK], card)
+        features, prob = two.predict_on_batch(x)
+        feats.append(np.asarray(features, np.float32).reshape(len(x), -1))
+        probs.append(np.asarray(prob, np.float32).reshape(-1))
+    if not probs:
+        width = int(np.prod(two.outputs[0].shape[1:]))
+        return np.zeros(0, np.float32), np.zeros((0, width), np.float32)
+    return calibrate(np.concatenate(probs), temperature(card)), np.concatenate(feats)
+
+
+def novelty_scores(features: np.ndarray, stats: NoveltyStats) -> np.ndarray:
+    """Mahalanobis distance of each feature vector to the nearer class mean, (N,) float64."""
+    factor, whitened_means = stats._whitening
+    whitened = np.asarray(features, np.float64) @ factor
+    squared = ((whitened[:, None, :] - whitened_means[None]) ** 2).sum(axis=2)
+    return np.sqrt(squared.min(axis=1))
+
+
+def predict_with_novelty(
+    model, images: np.ndarray | list[np.ndarray], card: dict, stats: NoveltyStats | None
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Calibrated P(FAKE) and each image's novelty score (None when the entry has no novelty stats)."""
+    if stats is None:
+        from model_zoo.inference import predict_prob_fake
+
+        return predict_prob_fake(model, images, card), None
+    prob, features = predict_with_features(model, images, card)
+    return prob, novelty_scores(features, stats)
+
+
+def fit_novelty(
+    train_features: np.ndarray, train_labels: np.ndarray, val_features: np.ndarray,
+    quantile: float = CUTOFF_QUANTILE,
+) -> tuple[NoveltyStats, np.ndarray]:
+    """Stats from training features (labels 0/1) and the cut-off from validation features.
+
+    Returns the stats and the validation scores (for reporting).
+    """
+    from sklearn.covariance import ledoit_wolf
+
+    train_features = np.asarray(train_features, np.float64)
+    train_labels = np.asarray(train_labels).astype(int)
+    if not all((train_labels == c).sum() >= 2 for c in (0, 1)):
+        raise ValueError("novelty needs at least 2 training images of each class")
+    means = np.stack([train_features[train_labels == c].mean(axis=0) for c in (0, 1)])
+    covariance, _ = ledoit_wolf(train_features - means[train_labels], assume_centered=True)
+    precision = np.linalg.inv(covariance)
+    precision = (precision + precision.T) / 2  # exactly symmetric for the Cholesky factor
+    stats = NoveltyStats(means, precision, cutoff=float("inf"))
+    val_scores = novelty_scores(val_features, stats)
+    return NoveltyStats(means, precision, cutoff=float(np.quantile(val_scores, quantile))), val_scores
+
+
+def novelty_block(stats: NoveltyStats, model, *, n_fit: int, val_scores: np.ndarray, quantile: float = CUTOFF_QUANTILE,
+                  train_image_size: tuple[int, int] = CIFAKE_IMAGE_SIZE) -> dict:
+    """The card's "novelty" block for fitted stats."""
+    return {
+        "method": "mahalanobis",
+        "layer": feature_layer_name(model),
+        "features": int(stats.means.shape[1]),
+        "fitted_on": "train",
+        "n_fit": int(n_fit),
+        "cutoff": round(stats.cutoff, 4),
+        "cutoff_quantile": quantile,
+        "cutoff_on": "validation",
+        "n_validation": int(len(val_scores)),
+        "validation_median": round(float(np.median(val_scores)), 4),
+        "train_image_size": list(train_image_size),
+        "file": NOVELTY_FILE,
+    }
+
+
+def write_stats(folder: Path, stats: NoveltyStats) -> None:
+    """Write novelty.npz into an entry folder being staged (model_zoo.staged_entry)."""
+    with open(folder / NOVELTY_FILE, "wb") as handle:  # np.savez on a path would append ".npz" to odd names
+        np.savez(handle, means=stats.means, precision=stats.precision, cutoff=np.float64(stats.cutoff))
+
+
+def train_image_size(card: dict) -> tuple[int, int]:
+    """(height, width) of the images the model was trained on (CIFAKE's 32x32 unless the card says otherwise)."""
+    size = (card.get("novelty") or {}).get("train_image_size") or CIFAKE_IMAGE_SIZE
+    return int(size[0]), int(size[1])
+
+
+def load_stats(entry: ZooEntry) -> NoveltyStats | None:
+    """The entry's novelty stats, or None when it has none (older entries) or they are unreadable."""
+    block = entry.card.get("novelty")
+    if not block:
+        return None
+    path = entry.path / block.get("file", NOVELTY_FILE)
+    try:
+        mtime = path.stat().st_mtime_ns
+    except OSError:
+        log.warning("%s: card has a novelty block but %s is missing; no novelty score", entry.name, path.name)
+        return None
+    return _read_stats(str(path), mtime, float(block["cutoff"]))
+
+
+@functools.lru_cache(maxsize=64)
+def _read_stats(path: str, mtime_ns: int, cutoff: float) -> NoveltyStats | None:
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            means, precision = np.asarray(data["means"], np.float64), np.asarray(data["precision"], np.float64)
+    except (OSError, KeyError, ValueError) as exc:
+        log.warning("%s: unreadable novelty stats (%s); no novelty score", path, exc)
+        return None
+    if means.ndim != 2 or means.shape[0] != 2 or precision.shape != (means.shape[1], means.shape[1]):
+        log.warning("%s: novelty stats have shapes %s and %s; no novelty score", path, means.shape, precision.shape)
+        return None
+    return NoveltyStats(means, precision, cutoff)

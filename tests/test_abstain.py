@@ -1,0 +1,217 @@
+"""Abstaining and input checks: the uncertain band, the novelty score, the size check, old cards, calibrate."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from model_zoo import load_model, read_entry, validate_card, verdict_record
+from model_zoo.decision import UNCERTAIN, band_summary, decide, fit_band, uncertain_band
+from model_zoo.inference import predict_prob_fake
+from model_zoo.input_check import check_input, original_size
+from model_zoo.novelty import NOVELTY_FILE, load_stats, predict_with_features, predict_with_novelty
+from tests.zoo_builders import copy_zoo
+
+
+def _scores(n: int = 4000, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Labels and calibrated-looking scores of a ~93% accurate model: errors pile up near 0.5."""
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, 2, n)
+    logits = (2 * labels - 1) * 3.0 + rng.normal(0, 2.0, n)
+    return labels, 1 / (1 + np.exp(-logits))
+
+
+def test_band_is_uncertain_near_the_threshold_and_decides_outside():
+    labels, scores = _scores()
+    fitted = fit_band(labels, scores, 0.5, target=0.99)
+    low, high = fitted["uncertain_band"]
+    assert 0.05 < low < 0.5 < high < 0.95
+    card = {"decision": {"threshold": 0.5, **fitted}}
+    assert [decide(p, card) for p in (0.5, low, (low + 0.5) / 2, high - 1e-6)] == [UNCERTAIN] * 4
+    assert decide(high, card) == "FAKE" and decide(0.999, card) == "FAKE"
+    assert decide(low - 1e-6, card) == "REAL" and decide(0.001, card) == "REAL"
+    # The rule it was fitted by: each verdict it gives is right >= 99% of the time on the fitting data.
+    summary = band_summary(labels, scores, (low, high))
+    assert summary["fake_precision"] >= 0.99 and summary["real_precision"] >= 0.99
+    assert summary == fitted["band_validation"] and 0.5 < summary["coverage"] < 1
+    # ...and it is the widest such cut: moving either edge inwards breaks it.
+    assert band_summary(labels, scores, (low, high - 0.02))["fake_precision"] < 0.99
+    assert band_summary(labels, scores, (low + 0.02, high))["real_precision"] < 0.99
+
+
+def test_band_degenerate_cases():
+    labels, _ = _scores()
+    perfect = np.where(labels == 1, 0.9, 0.1)
+    assert fit_band(labels, perfect, 0.5)["uncertain_band"] == [0.5, 0.5]  # already precise enough: no band
+    coin = np.random.default_rng(1).uniform(size=len(labels))
+    band = fit_band(labels, coin, 0.5)["uncertain_band"]
+    assert band == [0.0, 1.0]  # a useless model never decides...
+    assert {decide(p, {"decision": {"threshold": 0.5, "uncertain_band": band}}) for p in (0.0, 0.5, 1.0)} == {UNCERTAIN}
+    few = fit_band(labels[:40], perfect[:40], 0.5)["uncertain_band"]
+    assert few == [0.0, 1.0]  # ...nor does one whose 20 images a side cannot show 99%
+
+
+def test_old_cards_decide_at_the_threshold_without_a_band():
+    old = {"decision": {"temperature": 1.2, "threshold": 0.6, "fitted_on": "validation"}}
+    assert uncertain_band(old) == (0.6, 0.6)
+    assert [decide(p, old) for p in (0.59, 0.6)] == ["REAL", "FAKE"]
+    assert decide(0.51, {}) == "FAKE"  # no decision block at all: 0.5
+    record = verdict_record("m", 0.59, old)
+    assert record["decision"] == record["label"] == "REAL" and record["calibrated"] is True
+    assert verdict_record("m", 0.7, {})["calibrated"] is False
+    assert "in_distribution" not in record  # no input check given
+
+
+def test_user_override_ignores_the_band():
+    card = {"decision": {"threshold": 0.5, "uncertain_band": [0.3, 0.7]}}
+    assert decide(0.6, card) == UNCERTAIN
+    assert decide(0.6, card, override=0.55) == "FAKE" and decide(0.5, card, override=0.55) == "REAL"
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    ({"decision": {"threshold": 0.5, "uncertain_band": [0.6, 0.7]}}, "decision.uncertain_band"),
+    ({"decision": {"threshold": 0.5, "uncertain_band": [0.2]}}, "decision.uncertain_band"),
+    ({"novelty": {"cutoff": -1}}, "novelty.cutoff"),
+    ({"novelty": {"cutoff": 3.0, "train_image_size": [32]}}, "novelty.train_image_size"),
+    ({"novelty": {"cutoff": 3.0, "file": "../x.npz"}}, "novelty.file"),
+    ({"novelty": "yes"}, "novelty must be an object"),
+])
+def test_card_validation_checks_the_optional_fields(trained_zoo, change, message):
+    card = json.loads((trained_zoo / "cnn_maxpool" / "card.json").read_text())
+    assert validate_card(card) == []
+    assert any(message in problem for problem in validate_card({**card, **change}))
+
+
+def _jpeg(width: int, height: int, orientation: int | None = None) -> bytes:
+    image = Image.fromarray(np.random.default_rng(0).integers(0, 256, (height, width, 3), dtype=np.uint8))
+    exif = Image.Exif()
+    if orientation:
+        exif[0x0112] = orientation
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", exif=exif.tobytes())
+    return buffer.getvalue()
+
+
+def test_a_large_image_reports_how_much_it_was_shrunk(trained_zoo):
+    card = read_entry("cnn_maxpool", trained_zoo).card
+    data = _jpeg(4000, 3000)
+    check = check_input(original_size(data), card)
+    assert (check.width, check.height) == (4000, 3000) and check.resampled and check.in_distribution is False
+    assert check.shrink_factor == pytest.approx(125.0)
+    message = check.size_message()
+    assert "4000x3000 image was shrunk 125x to 32x32" in message and "unreliable" in message
+    assert "1.3:1 shape squeezed into a square" in message
+    assert check.as_dict()["shrink_factor"] == 125.0 and check.as_dict()["messages"][0] == message
+
+
+def test_size_check_of_small_native_and_rotated_images(trained_zoo):
+    card = read_entry("cnn_maxpool", trained_zoo).card
+    assert original_size(_jpeg(64, 48, orientation=6)) == (48, 64)  # EXIF: rotated 90 degrees on display
+    enlarged = check_input((16, 16), card)
+    assert "was enlarged 2x to 32x32" in enlarged.size_message() and enlarged.in_distribution is False
+    native = check_input((32, 32), card)
+    assert not native.resampled and native.size_message() is None
+    assert native.in_distribution is None  # no novelty given: cannot tell
+    assert check_input((32, 32), card, novelty=0.0).in_distribution is True
+
+
+@pytest.fixture(scope="module")
+def maxpool(trained_zoo):
+    entry = read_entry("cnn_maxpool", trained_zoo)
+    return entry, load_model(entry), load_stats(entry)
+
+
+def test_training_fits_band_and_novelty_into_the_card(maxpool):
+    entry, model, stats = maxpool
+    decision, novelty = entry.card["decision"], entry.card["novelty"]
+    low, high = decision["uncertain_band"]
+    assert 0 <= low <= decision["threshold"] <= high <= 1
+    assert novelty["cutoff"] == pytest.approx(stats.cutoff, abs=1e-4) and novelty["cutoff_on"] == "validation"
+    assert novelty["features"] == stats.means.shape[1] == model.get_layer("prob_fake").input.shape[-1]
+    assert (entry.path / NOVELTY_FILE).is_file()
+
+
+def test_features_pass_gives_the_same_scores_as_inference(maxpool, synthetic_dataset):
+    entry, model, _ = maxpool
+    images = synthetic_dataset.test.images[:40]
+    prob, features = predict_with_features(model, images, entry.card)
+    np.testing.assert_allclose(prob, predict_prob_fake(model, images, entry.card), atol=1e-6)
+    assert features.shape == (40, 192) and features.std() > 0
+
+
+def test_novelty_flags_noise_and_unlike_images_but_not_typical_ones(maxpool, synthetic_dataset):
+    entry, model, stats = maxpool
+    typical = synthetic_dataset.test.images  # same generator as training, never trained on
+    _, scores = predict_with_novelty(model, typical, entry.card, stats)
+    assert np.mean(scores > stats.cutoff) <= 0.1
+    rng = np.random.default_rng(0)
+    noise = rng.integers(0, 256, (20, 32, 32, 3), dtype=np.uint8)
+    stripes = np.zeros((20, 32, 32, 3), np.uint8)
+    stripes[:, :, ::4] = 255  # hard vertical lines: nothing like the smooth generated fields
+    for unlike in (noise, stripes):
+        _, scores = predict_with_novelty(model, unlike, entry.card, stats)
+        assert np.all(scores > stats.cutoff), scores
+    record = verdict_record(entry.name, 0.5, entry.card, check_input((32, 32), entry.card, float(scores[0])))
+    assert record["in_distribution"] is False and "looks unlike its training images" in record["input_check"]["messages"][0]
+
+
+def test_old_entry_without_band_or_novelty_still_loads_and_judges(trained_zoo, tmp_path):
+    zoo = copy_zoo(trained_zoo, tmp_path / "zoo")
+    folder = zoo / "cnn_strided"
+    card = json.loads((folder / "card.json").read_text())
+    del card["novelty"]
+    for key in ("uncertain_band", "band_target_precision", "band_validation"):
+        del card["decision"][key]
+    (folder / "card.json").write_text(json.dumps(card))
+    (folder / NOVELTY_FILE).unlink()
+    entry = read_entry("cnn_strided", zoo)
+    assert load_stats(entry) is None
+    prob, novelty = predict_with_novelty(load_model(entry), np.zeros((2, 32, 32, 3), np.uint8), entry.card, None)
+    assert novelty is None and prob.shape == (2,)
+    record = verdict_record(entry.name, float(prob[0]), entry.card, check_input((32, 32), entry.card, None))
+    assert record["decision"] == record["label"] and record["novelty"] is None and record["in_distribution"] is None
+    big = verdict_record(entry.name, float(prob[0]), entry.card, check_input((640, 480), entry.card, None))
+    assert big["in_distribution"] is False  # resampled: out of distribution even without a novelty score
+
+
+def test_a_card_whose_stats_file_is_missing_or_broken_has_no_novelty(trained_zoo, tmp_path):
+    zoo = copy_zoo(trained_zoo, tmp_path / "zoo")
+    (zoo / "cnn_maxpool" / NOVELTY_FILE).write_bytes(b"not a zip")
+    (zoo / "cnn_strided" / NOVELTY_FILE).unlink()
+    assert load_stats(read_entry("cnn_maxpool", zoo)) is None
+    assert load_stats(read_entry("cnn_strided", zoo)) is None
+
+
+def test_calibrate_command_fits_an_old_entry(trained_zoo, synthetic_zip, tmp_path, capsys):
+    from training.calibrate import main
+
+    zoo = copy_zoo(trained_zoo, tmp_path / "zoo")
+    folder = zoo / "cnn_maxpool"
+    card = json.loads((folder / "card.json").read_text())
+    del card["novelty"]
+    card["decision"] = {k: v for k, v in card["decision"].items() if not k.startswith(("band", "uncertain"))}
+    (folder / "card.json").write_text(json.dumps(card))
+    (folder / NOVELTY_FILE).unlink()
+    before = (folder / "model.keras").read_bytes()
+
+    assert main(["cnn_maxpool", "--zoo", str(zoo), "--data", str(synthetic_zip)]) == 0
+    entry = read_entry("cnn_maxpool", zoo)
+    assert entry.card["novelty"]["cutoff"] > 0 and load_stats(entry) is not None
+    assert entry.card["novelty"]["checks"]["noise_flagged"] == 1.0
+    assert "uncertain_band" in entry.card["decision"] and "band_test" in entry.card["decision"]
+    assert entry.card["decision"]["temperature"] == card["decision"]["temperature"]  # the fitted rule is kept
+    assert (folder / "model.keras").read_bytes() == before
+    assert "cnn_maxpool: UNCERTAIN for P(FAKE) in [" in capsys.readouterr().out
+
+
+def test_calibrate_refuses_data_of_another_size(trained_zoo, synthetic_folder, tmp_path, capsys):
+    from training.calibrate import main
+
+    zoo = copy_zoo(trained_zoo, tmp_path / "zoo")
+    assert main(["cnn_maxpool", "--zoo", str(zoo), "--data", str(synthetic_folder)]) == 2
+    assert "validation images" in capsys.readouterr().err
+    assert main(["nope", "--zoo", str(zoo), "--data", str(synthetic_folder)]) == 2
