@@ -77,11 +77,12 @@ def test_table_has_every_corruption_and_a_clean_baseline(trained_zoo, synthetic_
     entry = read_entry("cnn_maxpool", trained_zoo)
     test = synthetic_dataset.test
     table = robustness_table(load_model(entry), entry.card, test.images, test.labels)
-    assert list(table.columns) == list(COLUMNS)
+    assert list(table.columns) == [*COLUMNS, "roc_auc"]
     assert list(zip(table["corruption"], table["level"], strict=True)) == list(CORRUPTIONS)
     assert table["accuracy"].between(0, 1).all()
-    clean = table.loc[table["corruption"] == "none", "accuracy"].item()
-    assert clean == pytest.approx(entry.test_metrics["accuracy"])  # the baseline is the evaluated test accuracy
+    clean = table.loc[table["corruption"] == "none"].iloc[0]
+    assert clean["accuracy"] == pytest.approx(entry.test_metrics["accuracy"])  # the baseline is the evaluated test
+    assert clean["roc_auc"] == pytest.approx(entry.test_metrics["roc_auc"])
 
 
 def test_evaluate_writes_csv_into_the_entry(trained_zoo, synthetic_dataset, tmp_path):
@@ -90,7 +91,7 @@ def test_evaluate_writes_csv_into_the_entry(trained_zoo, synthetic_dataset, tmp_
     model_bytes = (zoo / "cnn_strided" / "model.keras").read_bytes()
     table = evaluate_robustness("cnn_strided", synthetic_dataset, zoo)
     stored = pd.read_csv(zoo / "cnn_strided" / ROBUSTNESS_FILE)
-    assert list(stored.columns) == list(COLUMNS) and len(stored) == len(CORRUPTIONS)
+    assert list(stored.columns) == [*COLUMNS, "roc_auc"] and len(stored) == len(CORRUPTIONS)
     np.testing.assert_allclose(stored["accuracy"], table["accuracy"], atol=1e-6)
     entry = read_entry("cnn_strided", zoo)  # still a valid entry
     assert entry.card["robustness"]["n"] == len(synthetic_dataset.test)

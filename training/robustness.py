@@ -3,9 +3,9 @@
     python -m training.robustness NAME|all [--data PATH] [--zoo DIR]
 
 Evaluates each model on the test split after every corruption below and writes
-`<zoo>/<name>/robustness.csv` (columns corruption, level, accuracy) atomically:
+`<zoo>/<name>/robustness.csv` (columns corruption, level, accuracy, roc_auc) atomically:
     none        level 0: the clean test set, the baseline
-    jpeg        re-compression at quality 95, 75, 50, 30
+    jpeg        re-compression at quality 95, 75, 50, 40, 30
     blur        Gaussian blur, sigma 0.5, 1, 2 pixels
     downscale   shrink by 0.75 / 0.5 and enlarge back (detail lost to resampling)
     noise       additive Gaussian noise, sigma 2, 5, 10 on the 0-255 scale (fixed seed)
@@ -48,7 +48,7 @@ from training.data import Dataset, load_cifake
 # (corruption, level) in the order they are evaluated and stored; milder levels first.
 CORRUPTIONS: tuple[tuple[str, float], ...] = (
     ("none", 0),
-    ("jpeg", 95), ("jpeg", 75), ("jpeg", 50), ("jpeg", 30),
+    ("jpeg", 95), ("jpeg", 75), ("jpeg", 50), ("jpeg", 40), ("jpeg", 30),
     ("blur", 0.5), ("blur", 1.0), ("blur", 2.0),
     ("downscale", 0.75), ("downscale", 0.5),
     ("noise", 2.0), ("noise", 5.0), ("noise", 10.0),
@@ -117,18 +117,19 @@ def robustness_table(
     corruptions: tuple[tuple[str, float], ...] = CORRUPTIONS, seed: int = 0,
     progress: Callable[[str], None] | None = None,
 ) -> pd.DataFrame:
-    """Accuracy of `model` on `images` after each corruption; `progress` hears one line per corruption."""
+    """Accuracy and ROC-AUC of `model` on `images` after each corruption; `progress` hears one line per corruption."""
 
     rows = []
     for step, (corruption, level) in enumerate(corruptions, 1):
         start = time.time()
         prob_fake = predict_prob_fake(model, corrupt(images, corruption, level, seed), card)
-        accuracy = binary_metrics(labels, prob_fake, threshold(card))["accuracy"]
-        rows.append({"corruption": corruption, "level": level, "accuracy": accuracy})
+        metrics = binary_metrics(labels, prob_fake, threshold(card))
+        accuracy = metrics["accuracy"]
+        rows.append({"corruption": corruption, "level": level, "accuracy": accuracy, "roc_auc": metrics["roc_auc"]})
         if progress:
             seconds = time.time() - start
             progress(f"  [{step}/{len(corruptions)}] {corruption} {level:g}: accuracy {accuracy:.4f} ({seconds:.1f} s)")
-    return pd.DataFrame(rows, columns=list(COLUMNS))
+    return pd.DataFrame(rows, columns=[*COLUMNS, "roc_auc"])
 
 
 def evaluate_robustness(
