@@ -5,7 +5,8 @@
     GET  /health    {"status": "ok", "models": [...]}; 503 while no model is usable
     GET  /models    the key fields of each usable zoo card, plus the entries that were skipped
     POST /predict   multipart field "image", optional form field "model" (default: every model)
-                    -> {"filename", "bytes", "verdicts": [{"model", "label", "prob_fake", "threshold", "predictions"}]}
+                    -> {"filename", "bytes", "verdicts": [{"model", "label", "prob_fake", "threshold", "predictions"}],
+                        "provenance": {"suggests", "summary", "findings", "c2pa", "errors", "note"}}
 
 prob_fake is the model's calibrated P(FAKE); label is FAKE when it reaches the model's
 own threshold (fitted on validation, in its card), the same rule as the predict CLI.
@@ -44,6 +45,7 @@ from model_zoo import (
 )
 from model_zoo.decision import threshold
 from model_zoo.images import MAX_BYTES, MAX_PIXELS
+from model_zoo.provenance import read_provenance
 
 log = logging.getLogger("dashboard.api")
 
@@ -159,7 +161,9 @@ def create_app(zoo: str | os.PathLike | None = None, max_upload_bytes: int = MAX
                     log.warning("decoding %s failed unexpectedly: %r", name, exc)
                     return _error(422, f"{name}: could not decode image ({type(exc).__name__})")
             verdicts.append(verdict_record(one.entry.name, one.predict(decoded[key]), card))
-        return jsonify({"filename": name, "bytes": len(data), "verdicts": verdicts})
+        # What the file's metadata claims (C2PA, IPTC, generator parameters, EXIF): beside the verdicts, never in them.
+        provenance = read_provenance(data, name=name).as_dict()
+        return jsonify({"filename": name, "bytes": len(data), "verdicts": verdicts, "provenance": provenance})
 
     return app
 

@@ -10,6 +10,9 @@ calibrated P(FAKE) and label is FAKE when it reaches the model's own threshold
 (fitted on validation, stored in its card; model_zoo.decision). JSON records also
 carry that threshold and "predictions" shaped like the Hugging Face
 image-classification pipeline, [{"label": "FAKE", "score": 0.97}, {"label": "REAL", "score": 0.03}].
+The provenance column (a "provenance" object in JSON) is what the file's metadata says about its
+origin (C2PA, IPTC digitalSourceType, generator parameters, EXIF Software; model_zoo.provenance): a
+separate signal, never part of prob_fake or label.
 `--model best` (the default) picks the leaderboard's top entry (highest test
 accuracy, then ROC-AUC, fewer parameters, name; validation accuracy when none was
 evaluated), the next one when its model will not load; `fastest` the quickest model within one
@@ -30,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import functools
 import json
 import os
 import sys
@@ -57,11 +61,12 @@ from model_zoo import (
 )
 from model_zoo.decision import label_name, threshold
 from model_zoo.tradeoff import fastest_ranked
+from model_zoo.provenance import read_provenance
 from training.cli import exit_on_user_error
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff")
 FORMATS = ("csv", "json", "jsonl")
-COLUMNS = ("path", "model", "label", "prob_fake", "error")
+COLUMNS = ("path", "model", "label", "prob_fake", "error", "provenance")
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keras is imported lazily, after this
 
@@ -203,14 +208,17 @@ class RowWriter:
 
     @staticmethod
     def record(row: dict[str, Any]) -> dict[str, Any]:
+        # Provenance (the file's metadata) rides beside the verdict; it never enters prob_fake or label.
+        provenance = {"provenance": row["provenance"].as_dict()} if row.get("provenance") else {}
         if row["error"]:
-            return {"path": row["path"], "model": row["model"], "error": row["error"]}
-        return {"path": row["path"], **verdict_record(row["model"], row["prob_fake"], row["threshold"])}
+            return {"path": row["path"], "model": row["model"], "error": row["error"], **provenance}
+        return {"path": row["path"], **verdict_record(row["model"], row["prob_fake"], row["threshold"]), **provenance}
 
     def write(self, row: dict[str, Any]) -> None:
         if self.fmt == "csv":
             prob = "" if row["prob_fake"] is None else f"{row['prob_fake']:.6f}"
-            self.csv.writerow({**row, "prob_fake": prob})
+            provenance = row["provenance"].short() if row.get("provenance") else ""
+            self.csv.writerow({**row, "prob_fake": prob, "provenance": provenance})
         elif self.fmt == "json":
             self.stream.write(("," if self.count else "") + "\n  " + json.dumps(self.record(row)))
         else:
@@ -277,8 +285,11 @@ def run(args: argparse.Namespace, stdout: IO[str] | None = None) -> int:
     stream = open(partial, "w", newline="", encoding="utf-8") if partial else (stdout or sys.stdout)
     writer, progress = RowWriter(stream, fmt), Progress(len(files))
     errors, rows_per_file = 0, len(models)
+    # A file's rows (one per model) come within one batch: remembering two batches reads each file's metadata once.
+    provenance_of = functools.lru_cache(maxsize=2 * args.batch_size)(read_provenance)
     try:
         for row in score_files(files, models, args.batch_size):
+            row["provenance"] = provenance_of(row["path"])
             writer.write(row)
             errors += bool(row["error"])
             progress.update(writer.count // rows_per_file)

@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from dashboard import heatmap_view
+from dashboard import heatmap_view, provenance_view
 from dashboard.inference import threshold_note, thresholds_for, verdict_rows, verdicts_json
 from dashboard.resources import judged, loaded_models, preview, require_models, zoo_entries
 from model_zoo import ImageError
@@ -76,6 +76,7 @@ with right:
                                                                          max_value=1.0),
                                 "threshold": st.column_config.NumberColumn(format="%.3f")})
     st.caption(f"All {len(result.verdicts)} model(s) judged it in {result.seconds * 1000:.0f} ms.")
+    provenance_view.show(data, result.name)
     st.markdown("**What each model sees** (its exact input, enlarged)")
     heatmap_view.model_input_strip(result.seen)
 
