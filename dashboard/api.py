@@ -5,11 +5,15 @@
     GET  /health    {"status": "ok", "models": [...]}; 503 while no model is usable
     GET  /models    the key fields of each usable zoo card, plus the entries that were skipped
     POST /predict   multipart field "image", optional form field "model" (default: every model)
-                    -> {"filename", "bytes", "verdicts": [{"model", "label", "prob_fake", "threshold", "predictions"}],
+                    -> {"filename", "bytes", "verdicts": [{"model", "label", "prob_fake", "threshold", "predictions",
+                        "decision", "uncertain_band", "calibrated", "novelty", "novelty_cutoff", "in_distribution",
+                        "input_check", "model_version", "inference_time_ms"}],
                         "provenance": {"suggests", "summary", "findings", "c2pa", "errors", "note"}}
 
 prob_fake is the model's calibrated P(FAKE); label is FAKE when it reaches the model's
 own threshold (fitted on validation, in its card), the same rule as the predict CLI.
+decision adds UNCERTAIN inside the card's band; in_distribution and input_check say whether the
+image was resized and how novel the model finds it (README "The JSON API" documents every field).
 
     curl -F image=@photo.jpg http://127.0.0.1:8000/predict
 
@@ -26,6 +30,7 @@ import logging
 import os
 import sys
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,9 +48,12 @@ from model_zoo import (
     verdict_record,
     zoo_dir,
 )
-from model_zoo.decision import threshold
+from model_zoo.decision import threshold, uncertain_band
 from model_zoo.images import MAX_BYTES, MAX_PIXELS
+from model_zoo.input_check import check_input, original_size
+from model_zoo.novelty import NoveltyStats, load_stats, predict_with_novelty
 from model_zoo.provenance import read_provenance
+from model_zoo.verdicts import model_version
 
 log = logging.getLogger("dashboard.api")
 
@@ -60,11 +68,26 @@ class ServedModel:
     entry: ZooEntry
     model: Any  # keras.Model
     lock: threading.Lock  # one prediction at a time per model: Keras models are not documented thread-safe
+    novelty: NoveltyStats | None = None  # None: an entry fitted before novelty scores existed
+    version: str = ""  # model_zoo.verdicts.model_version
 
     def predict(self, image: np.ndarray) -> float:
         """P(FAKE) for one (H, W, 3) uint8 image already sized for this model."""
         with self.lock:
             return float(predict_prob_fake(self.model, image[None], self.entry.card)[0])
+
+    def verdict(self, image: np.ndarray, size: tuple[int, int]) -> dict[str, Any]:
+        """The verdict record for one image already sized for this model; `size` is the upload's (width, height).
+
+        inference_time_ms is this model's forward pass, novelty score and input check (not the shared decode).
+        """
+        start = time.perf_counter()
+        with self.lock:
+            prob, novelty = predict_with_novelty(self.model, image[None], self.entry.card, self.novelty)
+        check = check_input(size, self.entry.card, None if novelty is None else float(novelty[0]))
+        record = verdict_record(self.entry.name, float(prob[0]), self.entry.card, check)
+        return record | {"model_version": self.version,
+                         "inference_time_ms": round(1000 * (time.perf_counter() - start), 2)}
 
 
 def card_summary(entry: ZooEntry) -> dict[str, Any]:
@@ -73,6 +96,9 @@ def card_summary(entry: ZooEntry) -> dict[str, Any]:
     summary = {key: card[key] for key in CARD_FIELDS if key in card}
     summary["preprocessing"] = card["preprocessing"]
     summary["threshold"] = threshold(card)
+    summary["uncertain_band"] = list(uncertain_band(card))
+    summary["novelty_cutoff"] = (card.get("novelty") or {}).get("cutoff")
+    summary["model_version"] = model_version(entry)
     summary["metrics"] = {
         split: {key: values[key] for key in METRIC_FIELDS if key in values}
         for split, values in card["metrics"].items() if isinstance(values, dict)
@@ -87,9 +113,10 @@ def load_served_models(zoo: str | os.PathLike | None) -> tuple[dict[str, ServedM
     skipped = [{"name": p.name, "error": p.message} for p in problems + unusable]
     served: dict[str, ServedModel] = {}
     for name, usable in loaded.items():
-        one = ServedModel(usable.entry, usable.model, threading.Lock())
+        one = ServedModel(usable.entry, usable.model, threading.Lock(), load_stats(usable.entry),
+                          model_version(usable.entry))
         height, width, _ = usable.card["input_shape"]
-        one.predict(np.zeros((height, width, 3), np.uint8))  # compile now, not on the first request
+        one.verdict(np.zeros((height, width, 3), np.uint8), (width, height))  # compile now, not on the first request
         served[name] = one
     for problem in skipped:
         log.warning("skipping zoo entry %s: %s", problem["name"], problem["error"])
@@ -148,19 +175,20 @@ def create_app(zoo: str | os.PathLike | None = None, max_upload_bytes: int = MAX
         chosen = [served[wanted]] if wanted else list(served.values())
         data = upload.read()
         name = upload.filename or "upload"
-        verdicts, decoded = [], {}
+        verdicts, decoded, size = [], {}, None
         for one in chosen:
             card = one.entry.card
             key = (tuple(card["input_shape"]), card["preprocessing"].get("resize", "area"))
             if key not in decoded:
                 try:
                     decoded[key] = decode_for_card(data, card, name=name)
+                    size = size or original_size(data, name=name)
                 except ImageError as exc:
                     return _error(422, str(exc))
                 except Exception as exc:  # an image library surprise is still the image's fault, not a 500
                     log.warning("decoding %s failed unexpectedly: %r", name, exc)
                     return _error(422, f"{name}: could not decode image ({type(exc).__name__})")
-            verdicts.append(verdict_record(one.entry.name, one.predict(decoded[key]), card))
+            verdicts.append(one.verdict(decoded[key], size))
         # What the file's metadata claims (C2PA, IPTC, generator parameters, EXIF): beside the verdicts, never in them.
         provenance = read_provenance(data, name=name).as_dict()
         return jsonify({"filename": name, "bytes": len(data), "verdicts": verdicts, "provenance": provenance})

@@ -164,3 +164,70 @@ def test_serves_real_http_on_loopback(app, image_file):
     finally:
         server.shutdown()
         thread.join(timeout=10)
+
+
+def _png(pixels) -> bytes:
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def test_each_verdict_carries_decision_input_check_and_version(client, image_file, trained_zoo):
+    import hashlib
+
+    import numpy as np
+
+    from model_zoo.decision import decide
+
+    body = _post(client, image_file.read_bytes()).get_json()
+    for verdict in body["verdicts"]:
+        entry = read_entry(verdict["model"], trained_zoo)
+        assert verdict["decision"] == decide(verdict["prob_fake"], entry.card)
+        assert verdict["uncertain_band"] == entry.card["decision"]["uncertain_band"]
+        assert verdict["calibrated"] is True
+        digest = hashlib.sha256((trained_zoo / verdict["model"] / "model.keras").read_bytes()).hexdigest()
+        assert verdict["model_version"] == f"{entry.card['created']}@{digest[:12]}"
+        assert 0 < verdict["inference_time_ms"] < 10_000
+        check = verdict["input_check"]
+        assert (check["width"], check["height"], check["resampled"]) == (32, 32, False)
+        assert verdict["novelty_cutoff"] == entry.card["novelty"]["cutoff"] and verdict["novelty"] >= 0
+        assert verdict["in_distribution"] is (verdict["novelty"] <= verdict["novelty_cutoff"])
+
+    noise = np.random.default_rng(0).integers(0, 256, (32, 32, 3), dtype=np.uint8)
+    for verdict in _post(client, _png(noise), "noise.png").get_json()["verdicts"]:
+        assert verdict["in_distribution"] is False and verdict["novelty"] > verdict["novelty_cutoff"]
+        assert "looks unlike its training images" in verdict["input_check"]["messages"][0]
+
+    big = np.full((480, 640, 3), 128, np.uint8)
+    for verdict in _post(client, _png(big), "big.png").get_json()["verdicts"]:
+        assert verdict["in_distribution"] is False and verdict["input_check"]["shrink_factor"] == 20.0
+        assert "640x480 image was shrunk 20x to 32x32" in verdict["input_check"]["messages"][0]
+
+
+def test_models_lists_band_cutoff_and_version(client, trained_zoo):
+    first = client.get("/models").get_json()["models"][0]
+    card = read_entry(first["name"], trained_zoo).card
+    assert first["uncertain_band"] == card["decision"]["uncertain_band"]
+    assert first["novelty_cutoff"] == card["novelty"]["cutoff"]
+    assert first["model_version"].startswith(card["created"] + "@")
+
+
+def test_an_old_entry_without_band_or_novelty_is_served(trained_zoo, tmp_path, image_file):
+    from dashboard.api import create_app
+    from model_zoo.novelty import NOVELTY_FILE
+    from tests.zoo_builders import copy_zoo
+
+    zoo = copy_zoo(trained_zoo, tmp_path / "zoo")
+    for folder in (zoo / "cnn_maxpool", zoo / "cnn_strided"):
+        card = json.loads((folder / "card.json").read_text())
+        card.pop("novelty")
+        card["decision"] = {k: v for k, v in card["decision"].items() if not k.startswith(("band", "uncertain"))}
+        (folder / "card.json").write_text(json.dumps(card))
+        (folder / NOVELTY_FILE).unlink()
+    response = _post(create_app(zoo).test_client(), image_file.read_bytes())
+    assert response.status_code == 200
+    for verdict in response.get_json()["verdicts"]:
+        assert verdict["decision"] == verdict["label"] and verdict["uncertain_band"] == [verdict["threshold"]] * 2
+        assert verdict["novelty"] is None and verdict["in_distribution"] is None
