@@ -39,14 +39,18 @@ zoo: $(STAMP)  ## train + evaluate the three custom CNNs on real CIFAKE into mod
 	done
 	$(BIN)/python -m training.evaluate $(ZOO_ARCHS) --data "$(CIFAKE_PATH)"
 
-studies: $(STAMP)  ## augmentation study: cnn_maxpool without augmentation and with flips + shifts (after `make zoo`)
+STUDY_ARCH ?= cnn_strided
+STUDY_AUGMENTATIONS ?= none flip rotate resized_crop robust
+
+studies: $(STAMP)  ## augmentation study: STUDY_ARCH with each augmentation, else as `make zoo` (its flip_shift arm)
 	@test -n "$(CIFAKE_PATH)" || { echo "usage: make studies CIFAKE_PATH=/path/to/cifake.zip"; exit 2; }
-	@for aug in none flip_shift; do \
-	  $(BIN)/python -m training.train --arch cnn_maxpool --augment $$aug --name cnn_maxpool-aug-$$aug \
-	    --epochs $(ZOO_EPOCHS) --max-minutes $(ZOO_MINUTES) --augment flip_shift --precision auto \
+	@for aug in $(STUDY_AUGMENTATIONS); do \
+	  $(BIN)/python -m training.train --arch $(STUDY_ARCH) --augment $$aug --name $(STUDY_ARCH)-aug-$$aug \
+	    --epochs $(ZOO_EPOCHS) --max-minutes $(ZOO_MINUTES) --precision auto \
 	    --data "$(CIFAKE_PATH)" || exit $$?; \
+	  $(BIN)/python -m training.evaluate $(STUDY_ARCH)-aug-$$aug --data "$(CIFAKE_PATH)" || exit $$?; \
+	  $(BIN)/python -m training.robustness $(STUDY_ARCH)-aug-$$aug --data "$(CIFAKE_PATH)" || exit $$?; \
 	done
-	$(BIN)/python -m training.evaluate cnn_maxpool-aug-none cnn_maxpool-aug-flip_shift --data "$(CIFAKE_PATH)"
 
 bench: $(STAMP)  ## speed figures on generated CIFAKE-sized data
 	$(BIN)/python -m bench.data_and_training

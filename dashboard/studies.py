@@ -1,7 +1,8 @@
-"""The project's two controlled comparisons, read from the zoo when it holds the models they need.
+"""The project's controlled comparisons, read from the zoo when it holds the models they need.
 
 Pooling: cnn_maxpool vs cnn_avgpool vs cnn_strided (identical but for downsampling).
-Augmentation: models of one architecture trained with different `train.augmentation`.
+Augmentation: models of one architecture trained with different `train.augmentation`,
+clean accuracy beside accuracy under corruption (robustness.csv).
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from model_zoo import ZooEntry
 
 POOLING_ARCHS = ("cnn_maxpool", "cnn_avgpool", "cnn_strided")
 STUDY_METRICS = ("accuracy", "f1", "roc_auc")
+# The two conditions the augmentation study aims at: re-saved photos and soft focus.
+TARGET_CONDITIONS = (("jpeg", 40.0), ("blur", 1.0))
 
 POOLING_HINT = (
     "Train the three pooling variants (same data, same epochs) and evaluate them:\n\n"
@@ -37,11 +40,31 @@ def _row(entry: ZooEntry) -> dict:
         "architecture": entry.card.get("architecture", ""),
         "augmentation": train.get("augmentation", "unknown"),
         **{key: metrics.get(key) for key in STUDY_METRICS},
+        **robustness_summary(entry.robustness()),
         "params": entry.card.get("params"),
         "epochs": train.get("epochs_run", train.get("epochs")),
         "best_val_loss": float(history["val_loss"].min()) if "val_loss" in history else None,
         "seconds_per_epoch": float(history["seconds"].mean()) if "seconds" in history else None,
     }
+
+
+def _condition_key(corruption: str, level: float) -> str:
+    return f"roc_auc_{corruption}_{level:g}"
+
+
+def robustness_summary(robustness: pd.DataFrame | None) -> dict:
+    """Mean accuracy over the corrupted conditions and ROC-AUC at the study's target conditions (None if unmeasured)."""
+    summary: dict = {"robust_accuracy": None, **{_condition_key(*c): None for c in TARGET_CONDITIONS}}
+    if robustness is None:
+        return summary
+    corrupted = robustness[robustness["corruption"] != "none"]
+    summary["robust_accuracy"] = float(corrupted["accuracy"].mean()) if len(corrupted) else None
+    if "roc_auc" in robustness:
+        for corruption, level in TARGET_CONDITIONS:
+            match = robustness[(robustness["corruption"] == corruption) & (robustness["level"].astype(float) == level)]
+            if len(match) and pd.notna(match["roc_auc"].iloc[0]):
+                summary[_condition_key(corruption, level)] = float(match["roc_auc"].iloc[0])
+    return summary
 
 
 def pooling_study(entries: Sequence[ZooEntry]) -> pd.DataFrame | None:
@@ -102,6 +125,29 @@ def augmentation_study(entries: Sequence[ZooEntry]) -> pd.DataFrame | None:
     if frame.empty:
         return None
     return frame.sort_values(["architecture", "augmentation", "model"]).reset_index(drop=True)
+
+
+def augmentation_answer(study: pd.DataFrame) -> str:
+    """The augmentation study in words: the clean winner, the robust winner, and what robustness cost."""
+    parts = []
+    for architecture, arms in study.groupby("architecture"):
+        arms = arms.dropna(subset=["accuracy"])
+        clean = arms.loc[arms["accuracy"].idxmax()]
+        sentence = f"For {architecture}, **{clean['augmentation']}** gives the best clean accuracy ({clean['accuracy']:.2%})"
+        robust = arms.dropna(subset=["robust_accuracy"])
+        if len(robust) >= 2:
+            best = robust.loc[robust["robust_accuracy"].idxmax()]
+            cost = (clean["accuracy"] - best["accuracy"]) * 100
+            sentence += (f"; **{best['augmentation']}** holds up best under corruption "
+                         f"({best['robust_accuracy']:.2%} mean accuracy over the corruptions")
+            sentence += (f", {cost:.2f} points of clean accuracy below the best)" if cost > 0
+                         else ", and is also the clean winner)")
+            aucs = [f"{key.removeprefix('roc_auc_').replace('_', ' ')} {best[key]:.3f}"
+                    for key in (_condition_key(*c) for c in TARGET_CONDITIONS) if pd.notna(best.get(key))]
+            if aucs:
+                sentence += f"; its ROC-AUC at {', '.join(aucs)}"
+        parts.append(sentence + ".")
+    return " ".join(parts)
 
 
 def history_long(entries: Sequence[ZooEntry]) -> pd.DataFrame:

@@ -365,3 +365,35 @@ def test_pooling_answer_names_the_winner_the_gaps_and_the_speed():
     assert "Fastest to train: stride-2 convolutions, 75 s per epoch against 150 s for max pooling (2.0x)" in answer
     assert "different numbers of epochs" not in answer
     assert "different numbers of epochs" in pooling_answer(study.assign(epochs=[10, 12, 12]))
+
+
+def test_robustness_summary_reads_the_mean_and_the_target_conditions():
+    import pandas as pd
+
+    from dashboard.studies import robustness_summary
+
+    table = pd.DataFrame({"corruption": ["none", "jpeg", "jpeg", "blur"], "level": [0, 40, 75, 1.0],
+                          "accuracy": [0.97, 0.90, 0.96, 0.70], "roc_auc": [0.996, 0.961, 0.99, 0.85]})
+    summary = robustness_summary(table)
+    assert summary["robust_accuracy"] == pytest.approx((0.90 + 0.96 + 0.70) / 3)  # the clean row is not a condition
+    assert summary["roc_auc_jpeg_40"] == pytest.approx(0.961) and summary["roc_auc_blur_1"] == pytest.approx(0.85)
+    older = robustness_summary(table.drop(columns="roc_auc"))  # tables written before ROC-AUC was recorded
+    assert older["roc_auc_jpeg_40"] is None and older["robust_accuracy"] == pytest.approx(summary["robust_accuracy"])
+    assert robustness_summary(None)["robust_accuracy"] is None
+
+
+def test_augmentation_answer_names_the_clean_and_the_robust_winner_and_the_cost():
+    import pandas as pd
+
+    from dashboard.studies import augmentation_answer
+
+    study = pd.DataFrame({"architecture": ["cnn_strided"] * 3, "augmentation": ["none", "flip_shift", "robust"],
+                          "accuracy": [0.960, 0.970, 0.966], "robust_accuracy": [0.80, 0.83, 0.93],
+                          "roc_auc_jpeg_40": [0.90, 0.92, 0.975], "roc_auc_blur_1": [0.70, 0.72, 0.962]})
+    answer = augmentation_answer(study)
+    assert answer.startswith("For cnn_strided, **flip_shift** gives the best clean accuracy (97.00%)")
+    assert "**robust** holds up best under corruption (93.00% mean accuracy" in answer
+    assert "0.40 points of clean accuracy below the best" in answer
+    assert "jpeg 40 0.975" in answer and "blur 1 0.962" in answer
+    same = augmentation_answer(study.assign(accuracy=[0.96, 0.965, 0.97]))
+    assert "and is also the clean winner" in same

@@ -1,4 +1,4 @@
-"""Studies: the pooling comparison and the augmentation comparison, when the zoo holds their models."""
+"""Studies: the pooling comparison and the augmentation comparison (clean and corrupted), when the zoo holds their models."""
 
 import streamlit as st
 
@@ -8,6 +8,7 @@ from dashboard.resources import require_models, zoo_entries
 from dashboard.studies import (
     AUGMENTATION_HINT,
     POOLING_HINT,
+    augmentation_answer,
     augmentation_study,
     history_long,
     pooling_answer,
@@ -20,7 +21,8 @@ if not require_models(entries):
     st.stop()
 by_name = {e.name: e for e in entries}
 FORMATS = {
-    **{k: st.column_config.NumberColumn(k, format="%.4f") for k in ("accuracy", "f1", "roc_auc", "best_val_loss")},
+    **{k: st.column_config.NumberColumn(k, format="%.4f")
+       for k in ("accuracy", "f1", "roc_auc", "best_val_loss", "robust_accuracy", "roc_auc_jpeg_40", "roc_auc_blur_1")},
     "params": st.column_config.NumberColumn("params", format="localized"),
     "seconds_per_epoch": st.column_config.NumberColumn("s / epoch", format="%.1f"),
 }
@@ -53,4 +55,7 @@ augmentation = augmentation_study(entries)
 if augmentation is None:
     st.info("The zoo has no architecture trained with two different augmentation settings yet.\n\n" + AUGMENTATION_HINT)
 else:
+    st.markdown(augmentation_answer(augmentation))
+    st.caption("robust_accuracy: mean accuracy over the corruptions of `training.robustness`; "
+               "roc_auc_jpeg_40 / roc_auc_blur_1: ROC-AUC after JPEG re-compression at quality 40 / a Gaussian blur of sigma 1.")
     show_study(augmentation, "augmentation", "Test metrics by augmentation", "augmentation")
