@@ -2,7 +2,7 @@
 
     python -m training.predict PATH [PATH ...] [--model NAME|best|fastest|all] [--zoo DIR]
                                [--out results.csv|.json|.jsonl] [--format csv|json|jsonl]
-                               [--recursive] [--batch-size N] [--shard i/n]
+                               [--recursive] [--batch-size N] [--shard i/n|auto]
 
 Rows hold path, model, label (REAL/FAKE), prob_fake and error; a file that cannot
 be decoded gets an error row and the run goes on. prob_fake is the model's
@@ -25,6 +25,8 @@ and are balanced to within one file. Give every worker the same PATH arguments:
     worker 0:  python -m training.predict photos/ --recursive --shard 0/2 --out part0.jsonl
     worker 1:  python -m training.predict photos/ --recursive --shard 1/2 --out part1.jsonl
     then:      cat part*.jsonl > all.jsonl     (CSV parts each carry a header row)
+`--shard auto` takes i and n from a Kubernetes Indexed Job or a Slurm array (training/shards.py;
+deploy/ holds a manifest and an sbatch script). A shard with no files writes an empty part.
 Decoding runs in a thread pool (Pillow releases the GIL) while the model scores
 the previous batch.
 """
@@ -63,6 +65,7 @@ from model_zoo.decision import label_name, threshold
 from model_zoo.tradeoff import fastest_ranked
 from model_zoo.provenance import read_provenance
 from training.cli import exit_on_user_error
+from training.shards import ShardError, shard_from_environment
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff")
 FORMATS = ("csv", "json", "jsonl")
@@ -71,8 +74,10 @@ COLUMNS = ("path", "model", "label", "prob_fake", "error", "provenance")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keras is imported lazily, after this
 
 
-def parse_shard(text: str) -> tuple[int, int]:
-    """'i/n' -> (i, n) with 0 <= i < n."""
+def parse_shard(text: str) -> tuple[int, int] | str:
+    """'i/n' -> (i, n) with 0 <= i < n; 'auto' stays 'auto' (resolved from the scheduler's variables)."""
+    if text == "auto":
+        return text
     try:
         index, count = (int(part) for part in text.split("/"))
     except ValueError:
@@ -272,11 +277,14 @@ def run(args: argparse.Namespace, stdout: IO[str] | None = None) -> int:
     if args.out and not Path(args.out).resolve().parent.is_dir():
         raise FileNotFoundError(f"--out {args.out}: folder {Path(args.out).resolve().parent} does not exist")
     files = collect_files(args.paths, args.recursive)
-    if args.shard:
-        files = shard(files, *args.shard)
     if not files:
         raise FileNotFoundError(f"no image files found in {', '.join(map(str, args.paths))}"
                                 + ("" if args.recursive else " (use --recursive for subfolders)"))
+    if args.shard:
+        index, count = args.shard
+        files = shard(files, index, count)  # may be empty when there are more shards than files: an empty part
+        source = f" from {args.shard_source}" if getattr(args, "shard_source", None) else ""
+        print(f"shard {index}/{count}{source}: {len(files):,} file(s)", file=sys.stderr, flush=True)
     models = resolve_models(args.model, args.zoo, warn)
     print(f"scoring {len(files):,} file(s) with {', '.join(m.name for m in models)}", file=sys.stderr, flush=True)
     fmt = output_format(args.out, args.format)
@@ -315,8 +323,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--format", choices=FORMATS, help="output format (default: from --out's suffix, else csv)")
     parser.add_argument("--recursive", action="store_true", help="also scan subfolders")
     parser.add_argument("--batch-size", type=_positive_int, default=256)
-    parser.add_argument("--shard", type=parse_shard, metavar="i/n", help="only files whose sorted index %% n == i")
-    return parser.parse_args(argv)
+    parser.add_argument("--shard", type=parse_shard, metavar="i/n|auto",
+                        help="only files whose sorted index %% n == i; auto: i and n from a Kubernetes Indexed Job "
+                             "(JOB_COMPLETION_INDEX, JOB_COMPLETIONS) or a Slurm array (SLURM_ARRAY_TASK_ID/_COUNT)")
+    args = parser.parse_args(argv)
+    if args.shard == "auto":
+        try:
+            found = shard_from_environment()
+        except ShardError as exc:
+            parser.error(str(exc))
+        args.shard, args.shard_source = (found.index, found.count), found.source
+    return args
 
 
 def _positive_int(text: str) -> int:
