@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -215,3 +216,28 @@ def test_calibrate_refuses_data_of_another_size(trained_zoo, synthetic_folder, t
     assert main(["cnn_maxpool", "--zoo", str(zoo), "--data", str(synthetic_folder)]) == 2
     assert "validation images" in capsys.readouterr().err
     assert main(["nope", "--zoo", str(zoo), "--data", str(synthetic_folder)]) == 2
+
+
+def test_predict_cli_rows_carry_decision_and_in_distribution(trained_zoo, synthetic_folder, tmp_path):
+    import csv
+
+    from training.predict import main
+
+    folder = tmp_path / "images"
+    folder.mkdir()
+    typical = sorted((synthetic_folder / "test" / "REAL").iterdir())[0]
+    (folder / "typical.jpg").write_bytes(typical.read_bytes())
+    (folder / "photo.jpg").write_bytes(_jpeg(640, 480))
+    args = [str(folder), "--zoo", str(trained_zoo), "--model", "cnn_maxpool"]
+    assert main([*args, "--out", str(tmp_path / "rows.csv")]) == 0
+    rows = {Path(r["path"]).name: r for r in csv.DictReader((tmp_path / "rows.csv").open())}
+    assert {"path", "model", "label", "prob_fake", "error", "decision", "in_distribution"} <= set(rows["photo.jpg"])
+    assert rows["photo.jpg"]["in_distribution"] == "False"
+    assert rows["typical.jpg"]["decision"] in ("REAL", "FAKE", "UNCERTAIN") and rows["typical.jpg"]["label"] in ("REAL", "FAKE")
+    assert main([*args, "--out", str(tmp_path / "rows.json")]) == 0
+    records = {Path(r["path"]).name: r for r in json.loads((tmp_path / "rows.json").read_text())}
+    photo = records["photo.jpg"]
+    assert photo["input_check"]["shrink_factor"] == 20.0 and "shrunk 20x to 32x32" in photo["input_check"]["messages"][0]
+    assert photo["decision"] == rows["photo.jpg"]["decision"] and photo["novelty"] >= 0
+    entry = read_entry("cnn_maxpool", trained_zoo)
+    assert records["typical.jpg"]["decision"] == decide(records["typical.jpg"]["prob_fake"], entry.card)

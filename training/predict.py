@@ -13,6 +13,11 @@ image-classification pipeline, [{"label": "FAKE", "score": 0.97}, {"label": "REA
 The provenance column (a "provenance" object in JSON) is what the file's metadata says about its
 origin (C2PA, IPTC digitalSourceType, generator parameters, EXIF Software; model_zoo.provenance): a
 separate signal, never part of prob_fake or label.
+decision is REAL, FAKE or UNCERTAIN (P(FAKE) inside the band fitted on validation around the
+threshold, where verdicts were right less than 99% of the time); in_distribution is False when the
+image had to be resized (the models learnt from 32x32 images) or its features look unlike CIFAKE
+(novelty above the validation cut-off), True when neither, empty when unknown (an older entry
+without novelty stats). JSON records carry the full input check with plain-words messages.
 `--model best` (the default) picks the leaderboard's top entry (highest test
 accuracy, then ROC-AUC, fewer parameters, name; validation accuracy when none was
 evaluated), the next one when its model will not load; `fastest` the quickest model within one
@@ -56,20 +61,21 @@ from model_zoo import (
     list_entries,
     load_model,
     load_usable_models,
-    predict_prob_fake,
     ranked_entries,
     read_entry,
     verdict_record,
 )
 from model_zoo.decision import label_name, threshold
-from model_zoo.tradeoff import fastest_ranked
+from model_zoo.input_check import check_input, original_size
+from model_zoo.novelty import load_stats, predict_with_novelty
 from model_zoo.provenance import read_provenance
+from model_zoo.tradeoff import fastest_ranked
 from training.cli import exit_on_user_error
 from training.shards import ShardError, shard_from_environment
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff")
 FORMATS = ("csv", "json", "jsonl")
-COLUMNS = ("path", "model", "label", "prob_fake", "error", "provenance")
+COLUMNS = ("path", "model", "label", "prob_fake", "error", "provenance", "decision", "in_distribution")
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keras is imported lazily, after this
 
@@ -132,18 +138,21 @@ def _decode_key(card: dict) -> tuple:
     return input_size(card), card["preprocessing"].get("resize", "area")
 
 
-def decode_batch(files: list[Path], card: dict) -> tuple[np.ndarray, list[int], dict[int, str]]:
-    """Decode files for a card: (stacked images, positions that decoded, {position: error})."""
+def decode_batch(files: list[Path], card: dict) -> tuple[np.ndarray, list[int], dict[int, str], list[tuple[int, int]]]:
+    """Decode files for a card: (stacked images, positions that decoded, {position: error},
+    (width, height) of each decoded file as it was, for the input check)."""
     height, width = input_size(card)
-    images, good, errors = [], [], {}
+    images, good, errors, sizes = [], [], {}, []
     for position, path in enumerate(files):
         try:
-            images.append(decode_for_card(path, card, name=str(path)))
+            image = decode_for_card(path, card, name=str(path))
+            sizes.append(original_size(path, name=str(path)))
+            images.append(image)
             good.append(position)
         except (ImageError, OSError) as exc:
             errors[position] = str(exc)
     stacked = np.stack(images) if images else np.zeros((0, height, width, 3), np.uint8)
-    return stacked, good, errors
+    return stacked, good, errors, sizes
 
 
 def _decode_parts(pool: ThreadPoolExecutor, batch: list[Path], card: dict, part: int) -> list[Future]:
@@ -151,15 +160,16 @@ def _decode_parts(pool: ThreadPoolExecutor, batch: list[Path], card: dict, part:
     return [pool.submit(decode_batch, batch[i : i + part], card) for i in range(0, len(batch), part)]
 
 
-def _gather(futures: list[Future], part: int) -> tuple[np.ndarray, list[int], dict[int, str]]:
+def _gather(futures: list[Future], part: int) -> tuple[np.ndarray, list[int], dict[int, str], list[tuple[int, int]]]:
     """Join decode_batch results of consecutive parts, with positions relative to the whole batch."""
-    images, good, errors = [], [], {}
+    images, good, errors, sizes = [], [], {}, []
     for index, future in enumerate(futures):
-        part_images, part_good, part_errors = future.result()
+        part_images, part_good, part_errors, part_sizes = future.result()
         images.append(part_images)
         good += [index * part + position for position in part_good]
         errors |= {index * part + position: message for position, message in part_errors.items()}
-    return np.concatenate(images), good, errors
+        sizes += part_sizes
+    return np.concatenate(images), good, errors, sizes
 
 
 def score_files(
@@ -167,7 +177,9 @@ def score_files(
 ) -> Iterator[dict[str, Any]]:
     """Yield one row per file per model, decoding batches ahead in threads while the model predicts.
 
-    Rows: path, model, label (at the model's own threshold), prob_fake, threshold, error.
+    Rows: path, model, label (at the model's own threshold), prob_fake, threshold, decision
+    (REAL/FAKE/UNCERTAIN), in_distribution, error, and "verdict": the full record
+    (model_zoo.verdicts.verdict_record, with the input check) that JSON output writes.
     """
     groups: dict[tuple, list[LoadedModel]] = {}
     for loaded in models:
@@ -186,18 +198,23 @@ def score_files(
                 submitted += 1
             batch, futures = pending.pop(0)
             for group, group_futures in zip(groups.values(), futures, strict=True):
-                images, good, errors = _gather(group_futures, part)
+                images, good, errors, sizes = _gather(group_futures, part)
                 for loaded in group:
-                    probs = predict_prob_fake(loaded.model, images, loaded.card)
+                    probs, novelty = predict_with_novelty(loaded.model, images, loaded.card, load_stats(loaded.entry))
                     scored = dict(zip(good, probs, strict=True))
+                    checks = {position: check_input(size, loaded.card, None if novelty is None else novelty[i])
+                              for i, (position, size) in enumerate(zip(good, sizes, strict=True))}
                     for position, path in enumerate(batch):
                         if position in errors:
                             yield {"path": str(path), "model": loaded.name, "label": "", "prob_fake": None,
                                    "error": errors[position]}
                         else:
                             prob = float(scored[position])
+                            verdict = verdict_record(loaded.name, prob, loaded.card, checks[position])
                             yield {"path": str(path), "model": loaded.name, "label": label_name(prob, loaded.card),
-                                   "prob_fake": prob, "threshold": threshold(loaded.card), "error": ""}
+                                   "prob_fake": prob, "threshold": threshold(loaded.card), "error": "",
+                                   "decision": verdict["decision"], "in_distribution": verdict["in_distribution"],
+                                   "verdict": verdict}
 
 
 class RowWriter:
@@ -217,7 +234,9 @@ class RowWriter:
         provenance = {"provenance": row["provenance"].as_dict()} if row.get("provenance") else {}
         if row["error"]:
             return {"path": row["path"], "model": row["model"], "error": row["error"], **provenance}
-        return {"path": row["path"], **verdict_record(row["model"], row["prob_fake"], row["threshold"]), **provenance}
+        # score_files' rows carry the full verdict (decision, input check); hand-made rows get the basic record.
+        verdict = row.get("verdict") or verdict_record(row["model"], row["prob_fake"], row["threshold"])
+        return {"path": row["path"], **verdict, **provenance}
 
     def write(self, row: dict[str, Any]) -> None:
         if self.fmt == "csv":
