@@ -11,8 +11,10 @@ import pandas as pd
 from dashboard.errors import verdicts
 from model_zoo import ZooEntry, ranked_entries
 from model_zoo.decision import threshold
+from model_zoo.test_sets import leaderboard_columns
 from model_zoo.tradeoff import front_marks
 from model_zoo.tradeoff import latency_ms as recorded_latency_ms
+from model_zoo.zoo import trained_from
 
 METRIC_COLUMNS = ("accuracy", "precision", "recall", "f1", "roc_auc")
 UNSEEN_COLUMNS = ("unseen_accuracy", "unseen_roc_auc", "unseen_n")
@@ -38,10 +40,12 @@ def leaderboard_frame(entries: Sequence[ZooEntry], latency_ms: Mapping[str, floa
         rows.append({
             "model": entry.name,
             "architecture": card.get("architecture", ""),
+            "weights": trained_from(card),
             **{key: metrics.get(key) for key in METRIC_COLUMNS},
             "unseen_accuracy": unseen.get("accuracy"),
             "unseen_roc_auc": unseen.get("roc_auc"),
             "unseen_n": unseen.get("n"),
+            **leaderboard_columns(card),  # "<set> accuracy", "<set> ROC-AUC" per other test set (--folder)
             "threshold": threshold(card),
             "metrics_on": split,
             "params": int(card.get("params", 0)),

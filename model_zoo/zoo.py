@@ -5,9 +5,12 @@ An entry is a folder `<zoo>/<name>/` holding
     card.json             what the model is and how to feed it (see validate_card)
     history.csv           one row per epoch
     test_predictions.csv  path, label (0 REAL / 1 FAKE), prob_fake  (after evaluation)
-    robustness.csv        corruption, level, accuracy  (after `python -m training.robustness`)
+    robustness.csv        corruption, level, accuracy[, roc_auc]  (after `python -m training.robustness`)
     novelty.npz           class means and inverse covariance of the model's features (model_zoo.novelty;
                           after training or `python -m training.calibrate`; optional)
+    faithfulness.json     deletion/insertion AUCs and the randomisation check per explanation method
+    class_heatmaps.npz    mean Grad-CAM per true class x right/wrong verdict  (both after
+                          `python -m training.faithfulness`; optional)
 Training writes entries; the dashboard, API and CLIs only read them through here,
 and load models through `load_usable_models`, so a broken entry is reported the same way everywhere.
 """
@@ -35,6 +38,8 @@ HISTORY_FILE = "history.csv"
 PREDICTIONS_FILE = "test_predictions.csv"
 ROBUSTNESS_FILE = "robustness.csv"
 ROBUSTNESS_COLUMNS = ("corruption", "level", "accuracy")
+FAITHFULNESS_FILE = "faithfulness.json"
+CLASS_HEATMAPS_FILE = "class_heatmaps.npz"
 RUNS_DIR = ".runs"  # resumable training state, never an entry
 
 REQUIRED_CARD_KEYS = ("name", "architecture", "input_shape", "preprocessing", "params", "size_bytes", "train", "metrics")
@@ -49,6 +54,16 @@ class ZooError(Exception):
 class ZooProblem:
     name: str
     message: str
+
+
+def trained_from(card: dict) -> str:
+    """Where a model's weights started: "from scratch", "ImageNet fine-tune" or the local weights file it was tuned from."""
+    weights = card.get("train", {}).get("weights")
+    if not weights:
+        return "from scratch"
+    if weights == "imagenet":
+        return "ImageNet fine-tune"
+    return f"fine-tuned from {Path(str(weights)).name}"
 
 
 @dataclass(frozen=True)
@@ -97,6 +112,31 @@ class ZooEntry:
         if not set(ROBUSTNESS_COLUMNS) <= set(frame.columns) or frame.empty:
             return None
         return frame
+
+    def faithfulness(self) -> dict | None:
+        """The explanation methods' faithfulness (training/faithfulness.py), or None when absent or unreadable."""
+        try:
+            report = json.loads((self.path / FAITHFULNESS_FILE).read_text())
+        except (OSError, ValueError):
+            return None
+        methods = report.get("methods") if isinstance(report, dict) else None
+        if not isinstance(methods, dict) or not all(isinstance(m, dict) for m in methods.values()):
+            return None
+        return report
+
+    def class_heatmaps(self) -> dict[str, Any] | None:
+        """Class-mean heatmaps (arrays by name: groups, maps, counts, totals, ...), or None when absent or unreadable."""
+        import numpy as np
+
+        try:
+            with np.load(self.path / CLASS_HEATMAPS_FILE, allow_pickle=False) as archive:
+                arrays = {key: archive[key] for key in archive.files}
+        except (OSError, ValueError, EOFError, KeyError):  # absent, truncated, or pickled (refused)
+            return None
+        groups, maps = arrays.get("groups"), arrays.get("maps")
+        if groups is None or maps is None or maps.ndim != 3 or len(groups) != len(maps):
+            return None
+        return arrays
 
 
 @dataclass(frozen=True)

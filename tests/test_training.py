@@ -172,8 +172,9 @@ def test_leaderboard_ranks_evaluated_models(trained_zoo, capsys):
     assert leaderboard_main(["--zoo", str(trained_zoo)]) == 0
     out = capsys.readouterr().out
     rows = [line for line in out.splitlines() if line.startswith("| cnn_")]
-    accuracies = [float(row.split("|")[2].strip().rstrip("%")) for row in rows]
+    accuracies = [float(row.split("|")[3].strip().rstrip("%")) for row in rows]
     assert len(rows) == 2 and accuracies == sorted(accuracies, reverse=True)
+    assert all(row.split("|")[2].strip() == "from scratch" for row in rows)
     assert "80 images" in out
 
 

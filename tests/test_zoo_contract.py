@@ -94,3 +94,12 @@ def test_card_drives_resize_and_normalisation():
     assert x.shape == (2, 64, 48, 3)
     # BGR: red lands in the last channel, normalised with the last mean/std.
     np.testing.assert_allclose(x[0, 0, 0], [(0 - 10) / 2, (0 - 20) / 2, (200 - 30) / 2])
+
+
+def test_trained_from_tells_scratch_from_fine_tuned():
+    from model_zoo.zoo import trained_from
+
+    assert trained_from({"train": {"weights": None}}) == "from scratch"
+    assert trained_from({}) == "from scratch"
+    assert trained_from({"train": {"weights": "imagenet"}}) == "ImageNet fine-tune"
+    assert trained_from({"train": {"weights": "/data/w/resnet50_notop.h5"}}) == "fine-tuned from resnet50_notop.h5"

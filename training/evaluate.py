@@ -1,6 +1,11 @@
 """Evaluate zoo models on the full CIFAKE test split and store metrics + per-image predictions.
 
-    python -m training.evaluate NAME [NAME ...] [--data PATH] [--zoo DIR]
+    python -m training.evaluate NAME [NAME ...]|all [--data PATH] [--zoo DIR]
+    python -m training.evaluate NAME [NAME ...]|all --folder DIR [--set-name NAME] [--zoo DIR]
+
+With --folder, the models are scored on your own labelled images instead: DIR/REAL/ and DIR/FAKE/,
+any sizes and formats; unreadable files are named and skipped. The metrics are stored in each card
+under "other_test_sets"/<DIR's name> (training/folder_eval.py) and shown beside CIFAKE's.
 
 Besides the full test set (metrics.test) it reports the test images whose file
 bytes occur nowhere in the training split (metrics.test_unseen): a copy of CIFAKE
@@ -18,17 +23,21 @@ import time
 
 from model_zoo import (
     ZooEntry,
+    ZooError,
     binary_metrics,
+    list_entries,
     load_model,
     predict_prob_fake,
     read_entry,
     staged_entry,
     write_card,
     write_predictions,
+    zoo_dir,
 )
 from model_zoo.decision import expected_calibration_error, threshold
 from training.cli import exit_on_user_error
 from training.data import Dataset, load_cifake
+from training.folder_eval import evaluate_folder
 
 
 def evaluate(name: str, dataset: Dataset, zoo: str | os.PathLike | None = None) -> ZooEntry:
@@ -67,12 +76,23 @@ def evaluate(name: str, dataset: Dataset, zoo: str | os.PathLike | None = None) 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m training.evaluate", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("names", nargs="+", metavar="NAME", help="zoo entries to evaluate")
+    parser.add_argument("names", nargs="+", metavar="NAME", help="zoo entries to evaluate, or 'all'")
     parser.add_argument("--data", help="CIFAKE zip or folder (default: $CIFAKE_PATH)")
+    parser.add_argument("--folder", help="instead of CIFAKE: a folder of your own images in REAL/ and FAKE/")
+    parser.add_argument("--set-name", help="name of the --folder test set in the cards (default: the folder's name)")
     parser.add_argument("--zoo", help="zoo folder (default: $MODEL_ZOO_DIR, else model_zoo/)")
     args = parser.parse_args(argv)
-    for name in args.names:
-        read_entry(name, args.zoo)  # fail fast on a bad name before decoding the dataset
+    if args.names == ["all"]:
+        entries, problems = list_entries(args.zoo)
+        for problem in problems:
+            print(f"warning: skipping zoo entry '{problem.name}': {problem.message}", file=sys.stderr)
+        args.names = [entry.name for entry in entries]
+        if not args.names:
+            raise ZooError(f"no usable entries in {zoo_dir(args.zoo)}")
+    entries = [read_entry(name, args.zoo) for name in args.names]  # fail fast on a bad name before decoding data
+    if args.folder:
+        evaluate_folder(entries, args.folder, args.zoo, args.set_name, report=lambda line: print(line, flush=True))
+        return 0
     dataset = load_cifake(args.data)
     for name in args.names:
         evaluate(name, dataset, args.zoo)

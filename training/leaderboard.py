@@ -17,7 +17,9 @@ import sys
 
 from model_zoo import ZooEntry, list_entries
 from model_zoo.decision import rank_entries, threshold
+from model_zoo.test_sets import other_test_sets_markdown
 from model_zoo.tradeoff import front_marks, latency_ms
+from model_zoo.zoo import trained_from
 
 
 def _unseen_cells(entry: ZooEntry) -> tuple[str, str]:
@@ -40,9 +42,9 @@ def leaderboard_markdown(entries: list[ZooEntry]) -> str:
     if not ranked:
         return "_No evaluated models in the zoo yet: `make zoo CIFAKE_PATH=/path/to/cifake.zip` fills it._"
     rows = [
-        "| model | test accuracy | ROC-AUC | unseen accuracy (n) | unseen ROC-AUC | precision | recall | F1 | threshold "
-        "| parameters | size | latency | Pareto | epochs | train time |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|:---:|---:|---:|",
+        "| model | weights | test accuracy | ROC-AUC | unseen accuracy (n) | unseen ROC-AUC | precision | recall | F1 "
+        "| threshold | parameters | size | latency | Pareto | epochs | train time |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|:---:|---:|---:|",
     ]
     marks = front_marks(entries)
     for entry in ranked:
@@ -50,7 +52,7 @@ def leaderboard_markdown(entries: list[ZooEntry]) -> str:
         roc_auc = "n/a" if m.get("roc_auc") is None else f"{m['roc_auc']:.4f}"
         unseen_accuracy, unseen_roc_auc = _unseen_cells(entry)
         rows.append(
-            f"| {entry.name} | {m['accuracy']:.2%} | {roc_auc} | {unseen_accuracy} | {unseen_roc_auc} | "
+            f"| {entry.name} | {trained_from(card)} | {m['accuracy']:.2%} | {roc_auc} | {unseen_accuracy} | {unseen_roc_auc} | "
             f"{m['precision']:.4f} | {m['recall']:.4f} | {m['f1']:.4f} | {threshold(card):.3f} | "
             f"{card['params']:,} | {card['size_bytes'] / 1e6:.1f} MB | {_latency_cell(entry)} | "
             f"{marks[entry.name]} | {card['train'].get('epochs_run', '?')} | "
@@ -63,7 +65,8 @@ def leaderboard_markdown(entries: list[ZooEntry]) -> str:
                 "(`python -m training.latency`); Pareto: ★ when no other model is both at least as accurate and as fast "
                 "(and better at one), with *fastest* on the quickest model within one point of the best accuracy "
                 "(`--model fastest`).")
-    return "\n".join(rows)
+    others = other_test_sets_markdown(ranked)  # the users' own labelled folders, beside CIFAKE (training.evaluate --folder)
+    return "\n".join(rows) + (f"\n\n{others}" if others else "")
 
 
 def main(argv: list[str] | None = None) -> int:

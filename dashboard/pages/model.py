@@ -5,10 +5,11 @@ import json
 import pandas as pd
 import streamlit as st
 
-from dashboard import charts
+from dashboard import charts, model_card_view
 from dashboard.evaluation import card_headline, threshold_metrics
 from dashboard.resources import require_models, zoo_entries
 from model_zoo.decision import threshold as card_threshold
+from model_zoo.zoo import trained_from
 
 entries, _ = zoo_entries()
 st.title("Model")
@@ -21,6 +22,7 @@ entry = next(e for e in entries if e.name == name)
 card = entry.card
 
 st.subheader(f"{name}: {card.get('description', card['architecture'])}")
+st.caption(f"Weights: **{trained_from(card)}**")
 train = card.get("train", {})
 tiles = card_headline(card)
 for row in range(0, len(tiles), 4):
@@ -31,7 +33,9 @@ cols[0].metric("Parameters", f"{card['params']:,}")
 cols[1].metric("Size", f"{card['size_bytes'] / 2**20:.2f} MB")
 cols[2].metric("Epochs (best)", f"{train.get('epochs_run', '?')} ({train.get('best_epoch', '?')})")
 
-with st.expander("Model card", expanded=False):
+model_card_view.show(entry)  # test sets (CIFAKE and the user's own), the Hugging Face model card, the HTML report
+
+with st.expander("card.json fields", expanded=False):
     facts = {
         "architecture": card["architecture"],
         "input": "x".join(map(str, card["input_shape"])),
