@@ -4,6 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PORT ?= 8501
+# Loopback only unless asked: `make run HOST=0.0.0.0` shares the dashboard (or `make api HOST=...` the API)
+# with the network. Plain `=` so an exported HOST (some shells set it to the machine's name) cannot widen it.
+HOST = 127.0.0.1
 CIFAKE_PATH ?=
 ZOO_EPOCHS ?= 12
 ZOO_MINUTES ?= 29
@@ -18,8 +21,9 @@ $(STAMP): requirements.txt
 	$(BIN)/pip install --quiet -r requirements.txt
 	touch $(STAMP)
 
-run: $(STAMP)  ## the dashboard on the shipped zoo
-	$(BIN)/streamlit run streamlit_app.py --server.port $(PORT) --server.headless true
+run: $(STAMP)  ## the dashboard on the shipped zoo, http://127.0.0.1:8501 (CIFAKE_PATH=... for test-set images)
+	CIFAKE_PATH="$(CIFAKE_PATH)" $(BIN)/streamlit run streamlit_app.py --server.address $(HOST) --server.port $(PORT) \
+	  --server.headless true
 
 test: $(STAMP)  ## lint + the whole test suite
 	$(BIN)/ruff check .

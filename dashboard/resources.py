@@ -7,12 +7,12 @@ restart); the dataset loads once per path. Everything else lives in plain module
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import streamlit as st
 
+from dashboard.server_settings import PATH_EDIT_ENV, effective_data_path, path_edit_allowed, server_data_path
 from model_zoo import ZooEntry, ZooProblem, list_entries, load_model, load_usable_models, read_entry, zoo_dir
 
 if TYPE_CHECKING:
@@ -31,7 +31,7 @@ PAGES = {
 DATA_HELP = (
     "The test-set images come from CIFAKE (Kaggle `birdy654/cifake-real-and-ai-generated-synthetic-images`). "
     "Get it with `python -m training.download` (needs Kaggle credentials) or download the zip from Kaggle, "
-    "then set `CIFAKE_PATH=/path/to/cifake.zip` before `make run`, or enter the path in the sidebar."
+    "then start the dashboard with `make run CIFAKE_PATH=/path/to/cifake.zip` (the path is a server setting)."
 )
 
 
@@ -95,11 +95,19 @@ def require_models(entries: list[ZooEntry]) -> bool:
 
 
 def dataset_sidebar() -> None:
-    """Sidebar field for the CIFAKE path (defaults to $CIFAKE_PATH); pages read it via dataset()."""
-    if DATA_KEY not in st.session_state:
-        st.session_state[DATA_KEY] = os.environ.get("CIFAKE_PATH", "")
-    st.sidebar.text_input("CIFAKE dataset (zip or folder)", key=DATA_KEY, placeholder="/path/to/cifake.zip",
-                          help="Needed for test-set images on the errors and Data pages. " + DATA_HELP)
+    """The CIFAKE path in the sidebar: read-only ($CIFAKE_PATH, set by the server) unless the server
+    allows visitors to edit it (dashboard.server_settings); pages read it via dataset()."""
+    if path_edit_allowed():
+        if DATA_KEY not in st.session_state:
+            st.session_state[DATA_KEY] = server_data_path()
+        st.sidebar.text_input("CIFAKE dataset (zip or folder)", key=DATA_KEY, placeholder="/path/to/cifake.zip",
+                              help="Needed for test-set images on the errors and Data pages. This server lets "
+                                   f"visitors change the path ({PATH_EDIT_ENV}=1). " + DATA_HELP)
+    else:
+        path = server_data_path()
+        st.sidebar.caption(f"Dataset: `{path}`" if path else "Dataset: none configured",
+                           help="Set by whoever runs the dashboard (`make run CIFAKE_PATH=...`); visitors "
+                                f"cannot change it unless the server is started with {PATH_EDIT_ENV}=1.")
     st.sidebar.caption(f"Zoo: `{zoo_dir()}`")
 
 
@@ -111,7 +119,8 @@ def _dataset(path: str) -> Dataset:
 
 
 def dataset_path() -> str:
-    return str(st.session_state.get(DATA_KEY) or os.environ.get("CIFAKE_PATH", "")).strip()
+    """The server's $CIFAKE_PATH; a visitor's sidebar entry only where the server allows it."""
+    return effective_data_path(st.session_state.get(DATA_KEY))
 
 
 def dataset() -> Dataset | None:
@@ -144,7 +153,15 @@ def test_images_by_path(data: Dataset) -> dict[str, int]:
 _JUDGED_KEY = "_judged_uploads"
 
 
-def judged(name: str, data: bytes, models: dict[str, tuple[object, dict]], override: float | None = None):
+def novelty_stats(entries: list[ZooEntry]) -> dict:
+    """name -> the entry's novelty stats (model_zoo.novelty.load_stats, cached per file), None for older entries."""
+    from model_zoo.novelty import load_stats
+
+    return {entry.name: load_stats(entry) for entry in entries}
+
+
+def judged(name: str, data: bytes, models: dict[str, tuple[object, dict]], override: float | None = None,
+           novelty: dict | None = None):
     """inference.judge, remembered per session for (file, models, override): widget changes do not re-decode or rerun."""
     import hashlib
     from collections import OrderedDict
@@ -152,10 +169,12 @@ def judged(name: str, data: bytes, models: dict[str, tuple[object, dict]], overr
     from dashboard.inference import judge, thresholds_for
 
     cache: OrderedDict = st.session_state.setdefault(_JUDGED_KEY, OrderedDict())
-    models_key = tuple((m, c.get("created", "")) for m, (_, c) in models.items())
+    # A recalibrated card (new band or novelty cut-off) must not reuse verdicts made with the old one.
+    models_key = tuple((m, c.get("created", ""), str(c.get("decision")), str((c.get("novelty") or {}).get("cutoff")))
+                       for m, (_, c) in models.items())
     key = (name, hashlib.sha1(data).hexdigest(), models_key, tuple(thresholds_for(models, override).items()))
     if key not in cache:
-        cache[key] = judge(data, models, name=name, override=override)
+        cache[key] = judge(data, models, name=name, override=override, novelty=novelty)
         while len(cache) > 64:
             cache.popitem(last=False)
     return cache[key]
