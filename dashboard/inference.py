@@ -4,7 +4,9 @@ Model inputs are made only by `model_zoo.decode_for_card` and
 `model_zoo.normalize_for_card`, the same path the predict CLI and the API use,
 so the dashboard shows exactly what each model sees. Verdicts follow
 model_zoo.decision: FAKE when the calibrated P(FAKE) reaches the model's own
-threshold, unless the user sets one threshold for every model.
+threshold, unless the user sets one threshold for every model. Each verdict also
+carries its decision (REAL, FAKE or UNCERTAIN inside the card's band) and its input
+check (model_zoo.input_check: resampling and novelty, in plain words).
 """
 
 from __future__ import annotations
@@ -19,7 +21,9 @@ import cv2
 import numpy as np
 
 from model_zoo import ImageError, decode_for_card, decode_image, predict_prob_fake
-from model_zoo.decision import CLASS_NAMES, label_name, threshold
+from model_zoo.decision import CLASS_NAMES, UNCERTAIN, decide, label_name, threshold
+from model_zoo.input_check import InputCheck, check_input, original_size
+from model_zoo.novelty import NoveltyStats, predict_with_novelty
 
 DISPLAY_MAX_SIDE = 512
 
@@ -29,10 +33,16 @@ class Verdict:
     model: str
     prob_fake: float
     threshold: float  # the model's card threshold, or the user's override
+    decision: str = ""  # REAL, FAKE or UNCERTAIN (model_zoo.decision.decide); "" when not decided that way
+    check: InputCheck | None = None  # how far the image is from this model's training images
 
     @property
     def label(self) -> str:
         return label_name(self.prob_fake, self.threshold)
+
+    @property
+    def in_distribution(self) -> bool | None:
+        return None if self.check is None else self.check.in_distribution
 
 
 @dataclass
@@ -44,6 +54,7 @@ class ImageResult:
     seen: dict[str, np.ndarray] = field(default_factory=dict)  # model -> (H, W, 3) uint8 model input
     verdicts: list[Verdict] = field(default_factory=list)
     seconds: float = 0.0
+    size: tuple[int, int] | None = None  # (width, height) of the upload as displayed
 
 
 def _format_key(card: dict) -> str:
@@ -83,21 +94,25 @@ def threshold_note(thresholds: Mapping[str, float], override: float | None = Non
 
 
 def judge(data: bytes, models: Mapping[str, tuple[object, dict]], name: str = "upload",
-          override: float | None = None) -> ImageResult:
-    """Every model's verdict on one uploaded file, each at its card's threshold (or `override` for all);
+          override: float | None = None, novelty: Mapping[str, NoveltyStats | None] | None = None) -> ImageResult:
+    """Every model's verdict on one uploaded file, each at its card's threshold (or `override` for all),
+    with its decision and input check (`novelty`: each model's stats, model_zoo.novelty.load_stats);
     unusable files give an ImageResult with `error` set.
     """
     start = time.perf_counter()
     result = ImageResult(name=name)
     try:
         result.seen = model_inputs(data, {m: card for m, (_, card) in models.items()}, name=name)
+        result.size = original_size(data, name=name)
     except ImageError as exc:
         result.error = str(exc)
         return result
     decide_at = thresholds_for(models, override)
     for model_name, (model, card) in models.items():
-        prob = predict_prob(model, card, result.seen[model_name])
-        result.verdicts.append(Verdict(model_name, prob, decide_at[model_name]))
+        probs, scores = predict_with_novelty(model, result.seen[model_name][None], card, (novelty or {}).get(model_name))
+        prob = float(probs[0])
+        check = check_input(result.size, card, None if scores is None else float(scores[0]))
+        result.verdicts.append(Verdict(model_name, prob, decide_at[model_name], decide(prob, card, override), check))
     result.seconds = time.perf_counter() - start
     return result
 
@@ -112,8 +127,46 @@ def display_image(data: bytes, name: str = "upload", max_side: int = DISPLAY_MAX
     return rgb
 
 
+def input_notes(result: ImageResult) -> list[str]:
+    """The input check in plain words, once per distinct sentence: the resampling note (one for all
+    models of an input size) and which models find the image unlike their training images."""
+    notes: list[str] = []
+    for verdict in result.verdicts:
+        message = verdict.check.size_message() if verdict.check else None
+        if message and message not in notes:
+            notes.append(message)
+    novel = [v.model for v in result.verdicts if v.check and v.check.novel]
+    if novel:
+        finds, it_was, its = ("finds", "it was", "its") if len(novel) == 1 else ("find", "they were", "their")
+        notes.append(f"{_names(novel)} {finds} this image unlike the images {it_was} trained on (novelty above a "
+                     f"cut-off that only 1 in 100 CIFAKE validation images exceed), so {its} verdict is unreliable.")
+    return notes
+
+
+def _names(models: Sequence[str]) -> str:
+    return models[0] if len(models) == 1 else ", ".join(models[:-1]) + " and " + models[-1]
+
+
+def input_summary(result: ImageResult) -> str:
+    """A few words for a table cell: in distribution, or what is off."""
+    if result.error or not result.verdicts:
+        return ""
+    parts = []
+    checks = [v.check for v in result.verdicts if v.check]
+    if any(c.resampled for c in checks):
+        shrink = max(c.shrink_factor for c in checks)
+        parts.append(f"shrunk {shrink:.0f}x" if shrink >= 1.5 else "resized")
+    novel = sum(bool(c.novel) for c in checks)
+    if novel:
+        parts.append(f"novel for {novel}/{len(result.verdicts)}")
+    if parts:
+        return "unreliable: " + ", ".join(parts)
+    return "like training images" if all(c.novel is False for c in checks) and checks else "no novelty score"
+
+
 def verdict_rows(results: Sequence[ImageResult]) -> list[dict]:
-    """One row per image: its name, how many models call it FAKE, then P(FAKE) per model (or the error)."""
+    """One row per image: its name, how many models call it FAKE / UNCERTAIN, its input check,
+    then P(FAKE) per model (or the error)."""
     rows = []
     for result in results:
         row: dict = {"image": result.name}
@@ -122,6 +175,8 @@ def verdict_rows(results: Sequence[ImageResult]) -> list[dict]:
         else:
             fake = sum(v.label == CLASS_NAMES[1] for v in result.verdicts)
             row["FAKE votes"] = f"{fake}/{len(result.verdicts)}"
+            row["UNCERTAIN"] = sum(v.decision == UNCERTAIN for v in result.verdicts)
+            row["input check"] = input_summary(result)
         for verdict in result.verdicts:
             row[verdict.model] = round(verdict.prob_fake, 4)
         rows.append(row)
@@ -137,7 +192,9 @@ def verdicts_json(results: Sequence[ImageResult]) -> str:
             item["error"] = result.error
         else:
             item["models"] = [
-                {"model": v.model, "verdict": v.label, "prob_fake": round(v.prob_fake, 6), "threshold": v.threshold}
+                {"model": v.model, "verdict": v.label, "decision": v.decision, "prob_fake": round(v.prob_fake, 6),
+                 "threshold": v.threshold, "in_distribution": v.in_distribution,
+                 "input_check": v.check.as_dict() if v.check else None}
                 for v in result.verdicts
             ]
         images.append(item)

@@ -241,3 +241,61 @@ def test_predict_cli_rows_carry_decision_and_in_distribution(trained_zoo, synthe
     assert photo["decision"] == rows["photo.jpg"]["decision"] and photo["novelty"] >= 0
     entry = read_entry("cnn_maxpool", trained_zoo)
     assert records["typical.jpg"]["decision"] == decide(records["typical.jpg"]["prob_fake"], entry.card)
+
+
+def _png(pixels: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+@pytest.fixture(scope="module")
+def dashboard_models(trained_zoo):
+    from model_zoo import list_entries
+
+    entries, _ = list_entries(trained_zoo)
+    return {e.name: (load_model(e), e.card) for e in entries}, {e.name: load_stats(e) for e in entries}
+
+
+def test_dashboard_verdicts_carry_decision_and_plain_input_notes(dashboard_models):
+    from dashboard.inference import input_notes, judge, verdict_rows, verdicts_json
+
+    models, stats = dashboard_models
+    big = judge(_jpeg(1600, 1200), models, name="photo.jpg", novelty=stats)
+    assert big.size == (1600, 1200)
+    for verdict in big.verdicts:
+        assert verdict.decision == decide(verdict.prob_fake, models[verdict.model][1])
+        assert verdict.in_distribution is False and verdict.check.shrink_factor == 50.0
+    notes = input_notes(big)
+    assert notes[0].startswith("This 1600x1200 image was shrunk 50x to 32x32")
+    assert sum("shrunk" in note for note in notes) == 1  # the models share one input size: said once
+
+    noise = judge(_png(np.random.default_rng(3).integers(0, 256, (32, 32, 3), dtype=np.uint8)), models,
+                  name="noise.png", novelty=stats)
+    assert all(v.check.novel and not v.check.resampled for v in noise.verdicts)
+    assert input_notes(noise) == [f"{' and '.join(sorted(models))} find this image unlike the images they were trained "
+                                  "on (novelty above a cut-off that only 1 in 100 CIFAKE validation images exceed), "
+                                  "so their verdict is unreliable."]
+    rows = verdict_rows([big, noise])
+    assert rows[0]["input check"] == "unreliable: shrunk 50x" and rows[1]["input check"] == "unreliable: novel for 2/2"
+    assert rows[0]["UNCERTAIN"] == sum(v.decision == UNCERTAIN for v in big.verdicts)
+    exported = json.loads(verdicts_json([big]))["images"][0]["models"][0]
+    assert exported["decision"] == big.verdicts[0].decision and exported["in_distribution"] is False
+    assert exported["input_check"]["shrink_factor"] == 50.0
+
+    overridden = judge(_jpeg(64, 64), models, name="x.jpg", override=0.5, novelty=stats)
+    assert all(v.decision == v.label for v in overridden.verdicts)  # the user's threshold: no band
+
+
+def test_inspect_page_shows_decisions_and_the_shrink_warning(trained_zoo, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv("MODEL_ZOO_DIR", str(trained_zoo))
+    at = AppTest.from_file(str(Path(__file__).resolve().parents[1] / "streamlit_app.py"), default_timeout=120).run()
+    at.switch_page("dashboard/pages/inspect_image.py").run()
+    at.file_uploader(key="inspect_uploads").upload("photo.png", _png(np.full((480, 640, 3), 90, np.uint8)),
+                                                   "image/png").run()
+    assert not at.exception, [e.value for e in at.exception]
+    table = at.dataframe[0].value
+    assert set(table["decision"]) <= {"REAL", "FAKE", "UNCERTAIN"} and set(table["like training images"]) == {"no"}
+    assert any("640x480 image was shrunk 20x to 32x32" in w.value for w in at.warning)

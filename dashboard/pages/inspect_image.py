@@ -4,8 +4,8 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import heatmap_view, provenance_view
-from dashboard.inference import threshold_note, thresholds_for, verdict_rows, verdicts_json
-from dashboard.resources import judged, loaded_models, preview, require_models, zoo_entries
+from dashboard.inference import input_notes, threshold_note, thresholds_for, verdict_rows, verdicts_json
+from dashboard.resources import judged, loaded_models, novelty_stats, preview, require_models, zoo_entries
 from model_zoo import ImageError
 from model_zoo.decision import DEFAULT_THRESHOLD
 
@@ -40,7 +40,8 @@ if st.sidebar.toggle("One threshold for every model", key="inspect_override",
     start = next(iter(own.values())) if len(set(own.values())) == 1 else DEFAULT_THRESHOLD
     override = st.sidebar.slider("Decision threshold P(FAKE)", 0.0, 1.0, start, 0.005, format="%.3f",
                                  key="inspect_threshold")
-results = [judged(name, data, models, override) for name, data in files]
+stats = novelty_stats(entries)
+results = [judged(name, data, models, override, stats) for name, data in files]
 for result in results:
     if result.error:
         st.error(f"Cannot use this file. {result.error}", icon=":material/broken_image:")
@@ -70,12 +71,26 @@ with left:
         st.caption(str(exc))
 with right:
     st.markdown("**Verdicts**")
-    st.dataframe(pd.DataFrame([{"model": v.model, "verdict": v.label, "P(FAKE)": v.prob_fake,
-                                "threshold": v.threshold} for v in result.verdicts]), hide_index=True, width="stretch",
+    in_range = {True: "yes", False: "no", None: "unknown"}
+    st.dataframe(pd.DataFrame([{"model": v.model, "decision": v.decision, "verdict": v.label, "P(FAKE)": v.prob_fake,
+                                "threshold": v.threshold, "like training images": in_range[v.in_distribution]}
+                               for v in result.verdicts]), hide_index=True, width="stretch",
                  column_config={"P(FAKE)": st.column_config.ProgressColumn("P(FAKE)", format="%.4f", min_value=0.0,
                                                                          max_value=1.0),
                                 "threshold": st.column_config.NumberColumn(format="%.3f")})
-    st.caption(f"All {len(result.verdicts)} model(s) judged it in {result.seconds * 1000:.0f} ms.")
+    st.caption(f"All {len(result.verdicts)} model(s) judged it in {result.seconds * 1000:.0f} ms. Decision "
+               "UNCERTAIN: P(FAKE) inside the model's band around its threshold, where its validation verdicts were "
+               "right less than 99% of the time" + (" (not applied with your threshold override)." if override
+                                                   is not None else "."))
+    notes = input_notes(result)
+    if notes:
+        st.warning(" ".join(notes), icon=":material/warning:")
+    elif all(v.in_distribution for v in result.verdicts):
+        st.caption("Input check: the image has the training images' size and looks like them to every model.")
+    else:
+        unscored = ", ".join(v.model for v in result.verdicts if v.in_distribution is None)
+        st.caption(f"Input check: the image has the training images' size; {unscored} has no novelty score "
+                   "(fit one with `python -m training.calibrate NAME`).")
     provenance_view.show(data, result.name)
     st.markdown("**What each model sees** (its exact input, enlarged)")
     heatmap_view.model_input_strip(result.seen)
