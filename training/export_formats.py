@@ -1,0 +1,168 @@
+"""Write a zoo model in formats that run without this project, and load them back to check them.
+
+    h5           Keras' legacy HDF5 file (model input -> raw P(FAKE), like model.keras)
+    savedmodel   a TF Serving model version folder whose "serving_default" signature takes encoded
+                 image bytes and does the card's preprocessing and calibration in the graph
+                 (model_zoo.graph_preprocessing): image_bytes (N,) string -> prob_fake (N,), label (N,)
+    tflite       TensorFlow Lite, float32 weights (model input -> raw P(FAKE))
+    tflite-int8  TensorFlow Lite with int8 weights and activations, calibrated on sample images;
+                 float32 input and output, so it is called exactly like the float file
+
+The h5 and TFLite files take the card-normalised float32 input and return the raw sigmoid,
+as model.keras does: the card (written beside them) gives the preprocessing, temperature
+and threshold. TFLite files are written by TensorFlow's converter and run by LiteRT
+(ai-edge-litert), the interpreter that replaces the deprecated tf.lite.Interpreter.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import warnings
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import numpy as np
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+FORMATS = ("h5", "savedmodel", "tflite", "tflite-int8")
+SERVING_INPUT = "image_bytes"  # TF Serving's REST API decodes {"b64": ...} into this string tensor
+
+
+def artefact_path(out: Path, name: str, fmt: str, version: int | None = None) -> Path:
+    """Where `fmt` goes under `out`: NAME.h5, NAME.tflite, NAME-int8.tflite, or NAME/<version>/ for TF Serving."""
+    if fmt == "savedmodel":
+        return out / name / str(version if version is not None else next_version(out / name))
+    return out / {"h5": f"{name}.h5", "tflite": f"{name}.tflite", "tflite-int8": f"{name}-int8.tflite"}[fmt]
+
+
+def next_version(base: Path) -> int:
+    """TF Serving serves the highest numbered version folder: one above the highest already there, else 1."""
+    versions = [int(p.name) for p in base.iterdir() if p.is_dir() and p.name.isdigit()] if base.is_dir() else []
+    return max(versions, default=0) + 1
+
+
+def artefact_bytes(path: Path) -> int:
+    """Size on disk of a file, or of every file in a folder."""
+    if path.is_file():
+        return path.stat().st_size
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+@contextlib.contextmanager
+def _quiet() -> Iterator[None]:
+    """Silence stdout and stderr, C++ included: the converter prints its traced graph and quantiser settings."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    with open(os.devnull, "w") as devnull:
+        os.dup2(devnull.fileno(), 1)
+        os.dup2(devnull.fileno(), 2)
+        try:
+            with contextlib.redirect_stdout(devnull), warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)
+                yield
+        finally:
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            os.close(saved[0])
+            os.close(saved[1])
+
+
+# --- writers ----------------------------------------------------------------------------------------------------
+
+
+def write_h5(model, path: Path) -> None:
+    import keras
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # Keras' "HDF5 is legacy" notice: legacy is what was asked for
+        keras.saving.save_model(model, path)
+
+
+def write_savedmodel(model, card: dict, path: Path) -> None:
+    """A SavedModel whose serving signature maps encoded images to calibrated P(FAKE) and a label."""
+    import keras
+    import tensorflow as tf
+
+    from model_zoo.graph_preprocessing import encoded_to_model_input, verdict_outputs
+
+    def serve(image_bytes: tf.Tensor) -> dict[str, tf.Tensor]:
+        raw = model(encoded_to_model_input(image_bytes, card), training=False)
+        return verdict_outputs(raw, card)
+
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    archive.add_endpoint(name="serving_default", fn=serve,
+                         input_signature=[tf.TensorSpec([None], tf.string, name=SERVING_INPUT)])
+    archive.write_out(str(path), verbose=False)
+
+
+def write_tflite(model, path: Path, calibration: np.ndarray | None = None) -> None:
+    """Float TFLite, or int8 post-training quantisation when `calibration` (normalised model inputs) is given."""
+    import tensorflow as tf
+
+    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    if calibration is not None:
+        def representative():
+            for x in calibration:
+                yield [x[None].astype(np.float32)]
+
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.representative_dataset = representative
+        # Every op in int8 (no silent float fall-back); the model keeps float32 input and output.
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    with _quiet():
+        flatbuffer = converter.convert()
+    path.write_bytes(flatbuffer)
+
+
+# --- loaders: each gives back a function the checks can call --------------------------------------------------
+
+
+def load_h5(path: Path) -> Callable[[np.ndarray], np.ndarray]:
+    """normalised model input (N, H, W, 3) -> raw P(FAKE) (N,)."""
+    import keras
+
+    model = keras.saving.load_model(path, compile=False, safe_mode=True)
+    return lambda x: np.asarray(model.predict_on_batch(x), np.float32).reshape(-1)
+
+
+class TFLiteRunner:
+    """A LiteRT interpreter over a TFLite file: normalised model input (N, H, W, 3) -> raw P(FAKE) (N,)."""
+
+    def __init__(self, path: Path):
+        from ai_edge_litert.interpreter import Interpreter
+
+        self.interpreter = Interpreter(model_path=str(path))
+        self.input = self.interpreter.get_input_details()[0]
+        self.output = self.interpreter.get_output_details()[0]
+        self.batch = 0
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        x = np.ascontiguousarray(x, dtype=np.float32)
+        if len(x) != self.batch:  # resize once per batch size, not per call
+            self.interpreter.resize_tensor_input(self.input["index"], list(x.shape))
+            self.interpreter.allocate_tensors()
+            self.batch = len(x)
+        self.interpreter.set_tensor(self.input["index"], x)
+        self.interpreter.invoke()
+        return np.asarray(self.interpreter.get_tensor(self.output["index"]), np.float32).reshape(-1)
+
+
+def load_savedmodel(path: Path) -> Callable[[list[bytes]], dict[str, np.ndarray]]:
+    """encoded images -> {"prob_fake": (N,) float32, "label": (N,) str}, through the serving signature."""
+    import tensorflow as tf
+
+    loaded = tf.saved_model.load(str(path))
+    signature = loaded.signatures["serving_default"]
+
+    def run(encoded: list[bytes]) -> dict[str, np.ndarray]:
+        _ = loaded  # the signature reads the loaded object's variables: keep it alive with the function
+        out = signature(**{SERVING_INPUT: tf.constant(encoded, dtype=tf.string)})
+        return {"prob_fake": out["prob_fake"].numpy().astype(np.float32),
+                "label": np.array([v.decode() for v in out["label"].numpy()])}
+
+    return run
