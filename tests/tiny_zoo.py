@@ -30,14 +30,17 @@ def brightness_entry(zoo: Path, name: str = "bright", threshold: float = 0.5, **
     import keras
 
     inputs = keras.Input((32, 32, 3))
-    pooled = keras.layers.GlobalAveragePooling2D()(inputs)
+    # A 1x1 convolution averaging the channels gives Grad-CAM a feature map to explain; the mean is unchanged.
+    grey = keras.layers.Conv2D(1, 1, kernel_initializer=keras.initializers.Constant(1 / 3), name="last_conv")(inputs)
+    pooled = keras.layers.GlobalAveragePooling2D()(grey)
     output = keras.layers.Dense(1, activation="sigmoid",
-                                kernel_initializer=keras.initializers.Constant(STEEPNESS / 3),
+                                kernel_initializer=keras.initializers.Constant(STEEPNESS),
                                 bias_initializer=keras.initializers.Constant(-STEEPNESS / 2))(pooled)
     model = keras.Model(inputs, output)
     card = {
         "name": name, "architecture": "brightness", "description": "mean brightness, a test model",
         "input_shape": [32, 32, 3], "preprocessing": dict(UNIT_RANGE), "params": int(model.count_params()),
+        "explain": {"gradcam_layer": "last_conv"},
         "size_bytes": 0, "train": {"epochs_run": 1, "best_epoch": 1, "batch_size": 32, "augmentation": "none",
                                    "n_train": 200, "n_validation": 40, "dataset": "synthetic"},
         "metrics": {"validation": metrics_block(0.9, 40), "test": metrics_block(0.95, 100),

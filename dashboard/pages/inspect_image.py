@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from dashboard import heatmap_view, provenance_view
+from dashboard import heatmap_view, provenance_view, report_view
 from dashboard.inference import input_notes, threshold_note, thresholds_for, verdict_rows, verdicts_json
 from dashboard.resources import judged, loaded_models, novelty_stats, preview, require_models, zoo_entries
 from model_zoo import ImageError
@@ -100,3 +100,6 @@ selected = st.multiselect("Models", list(models), default=list(models)[:3], key=
 settings = heatmap_view.controls("inspect")
 heatmap_view.show(result.name, result.seen, {m: models[m] for m in selected},
                   {v.model: v.prob_fake for v in result.verdicts}, settings, key="inspect", override=override)
+# The verdicts, what each model saw, the heatmaps above and the provenance, as one self-contained HTML file.
+report_view.image_report_button(report_view.image_report(result, data, models, selected, settings, override,
+                                                         provenance_view.provenance_record(data, result.name)))
