@@ -159,11 +159,11 @@ def _source_type(uri: str) -> tuple[str, str | None]:
 
 # ---- container walkers: only the bytes we need, no pixel decoding ------------------------------------
 
-def _png_text_chunks(data: bytes) -> tuple[dict[str, str], list[str]]:
+def _png_chunks(data: bytes) -> tuple[dict[str, str], bytes | None]:
     """{keyword: text} of a PNG's tEXt/zTXt/iTXt chunks (compressed ones inflated at most MAX_TEXT_CHUNK), and
-    the names of C2PA chunks ('caBX')."""
+    its eXIf chunk. Walked here because Pillow decodes every pixel to reach chunks stored after the image data."""
     texts: dict[str, str] = {}
-    other: list[str] = []
+    exif: bytes | None = None
     position = 8
     while position + 8 <= len(data):
         length, kind = struct.unpack(">I4s", data[position : position + 8])
@@ -171,8 +171,8 @@ def _png_text_chunks(data: bytes) -> tuple[dict[str, str], list[str]]:
         position += 12 + length
         if kind == b"IEND" or len(body) < length:
             break
-        if kind == b"caBX":
-            other.append("caBX")
+        if kind == b"eXIf":
+            exif = body
             continue
         if kind not in (b"tEXt", b"zTXt", b"iTXt") or b"\0" not in body:
             continue
@@ -189,7 +189,7 @@ def _png_text_chunks(data: bytes) -> tuple[dict[str, str], list[str]]:
                 texts[key] = (_inflate(text) if compressed else text).decode("utf-8", "replace")
         except (ValueError, IndexError, zlib.error):
             continue
-    return texts, other
+    return texts, exif
 
 
 def _inflate(data: bytes) -> bytes:
@@ -264,8 +264,8 @@ def _user_comment(value: Any) -> str:
     return body.decode("utf-8", "replace").strip("\0 ")
 
 
-def _read_exif(image: Any, record: Provenance) -> None:
-    exif = image.getexif()
+def _read_exif(exif: Any, record: Provenance) -> None:
+    """Software, Make/Model and UserComment from a PIL Image.Exif."""
     software = exif.get(EXIF_SOFTWARE)
     if software:
         software = _short(str(software).strip("\0 "))
@@ -396,8 +396,10 @@ def read_provenance(source: bytes | str | os.PathLike, name: str | None = None) 
 
 def _read_all(data: bytes, label: str, record: Provenance) -> None:
     png_texts: dict[str, str] = {}
-    if data.startswith(b"\x89PNG\r\n\x1a\n"):
-        png_texts, _ = _png_text_chunks(data)
+    png_exif: bytes | None = None
+    is_png = data.startswith(b"\x89PNG\r\n\x1a\n")
+    if is_png:
+        png_texts, png_exif = _png_chunks(data)
         _read_png_text(png_texts, record)
     if _c2pa_box_present(data):
         record.c2pa["present"] = True
@@ -406,8 +408,14 @@ def _read_all(data: bytes, label: str, record: Provenance) -> None:
     try:
         from PIL import Image
 
-        with Image.open(io.BytesIO(data)) as image:  # headers only: no pixels are decoded
-            _read_exif(image, record)
+        if is_png:
+            exif = Image.Exif()
+            if png_exif:
+                exif.load(png_exif)
+            _read_exif(exif, record)
+        else:
+            with Image.open(io.BytesIO(data)) as image:  # headers only: no pixels are decoded
+                _read_exif(image.getexif(), record)
     except Exception as exc:  # noqa: BLE001 - Pillow raises many types for broken headers; metadata is best effort
         if _mime(data) or not record.findings:
             record.errors.append(f"{label}: EXIF not read ({type(exc).__name__})")

@@ -66,6 +66,16 @@ def test_exif_software_names_a_generator_an_editor_or_nothing(software, suggests
     assert record.findings[0].value == software
 
 
+@pytest.mark.parametrize("fmt", ["PNG", "WEBP"])
+def test_exif_software_in_png_and_webp(fmt):
+    from PIL import Image
+
+    exif = Image.Exif()
+    exif[0x0131] = "DALL-E 3"
+    record = read_provenance(files.encode(Image.new("RGB", (20, 20)), fmt, exif=exif.tobytes()))
+    assert _where(record) == {"EXIF Software": AI_GENERATED} and record.findings[0].value == "DALL-E 3"
+
+
 def test_camera_make_and_model_suggest_capture_and_an_editor_wins_over_it():
     record = read_provenance(files.exif_jpeg(software="Adobe Lightroom Classic 13.0", make="Canon", model="EOS R5"))
     assert _where(record) == {"EXIF Software": EDITED, "EXIF Make/Model": CAPTURED}
