@@ -152,7 +152,18 @@ def _details(entry: ZooEntry) -> str:
     ]
     band = decision.get("uncertain_band")
     if isinstance(band, list) and len(band) == 2:
-        facts.append(("Abstains", f"UNCERTAIN when P(FAKE) lies in [{band[0]:.3f}, {band[1]:.3f})"))
+        on_test = decision.get("band_test") or {}
+        measured = (f"; on the CIFAKE test set it decides {on_test['coverage']:.1%} of images, "
+                    f"{on_test['accuracy_decided']:.2%} of those correctly"
+                    if {"coverage", "accuracy_decided"} <= set(on_test) else "")
+        facts.append(("Abstains", f"UNCERTAIN when P(FAKE) lies in [{band[0]:.3f}, {band[1]:.3f}){measured}"))
+    novelty = card.get("novelty") or {}
+    if "cutoff" in novelty:
+        method = {"mahalanobis": "Mahalanobis distance", "energy": "energy score"}.get(
+            novelty.get("method", ""), novelty.get("method") or "distance")
+        facts.append(("Input check", f"novelty ({method} of the penultimate features) "
+                                     f"above {novelty['cutoff']:.4g} flags an image unlike CIFAKE "
+                                     f"({novelty.get('cutoff_quantile', 0.99):.0%} of validation images fall below)"))
     facts.append(("Created", card.get("created", "unknown")))
     if train.get("machine"):
         facts.append(("Trained on", f"{train['machine']}, {train.get('wall_seconds', 0) / 60:.1f} min"))

@@ -89,6 +89,17 @@ def test_an_unevaluated_entry_says_so_and_has_no_model_index(zoo):
     assert "Not evaluated on a test set yet" in text
 
 
+def test_model_card_states_the_uncertain_band_and_the_novelty_cut_off(tmp_path):
+    decision = {"temperature": 1.0, "threshold": 0.5, "fitted_on": "validation", "uncertain_band": [0.2, 0.8],
+                "band_test": {"coverage": 0.9, "accuracy_decided": 0.991}}
+    novelty = {"method": "mahalanobis", "cutoff": 21.5, "cutoff_quantile": 0.99, "train_image_size": [32, 32]}
+    brightness_entry(tmp_path, "banded", decision=decision, novelty=novelty)
+    text = model_card_markdown(read_entry("banded", tmp_path))
+    assert ("| Abstains | UNCERTAIN when P(FAKE) lies in [0.200, 0.800); on the CIFAKE test set it decides 90.0% "
+            "of images, 99.10% of those correctly |") in text
+    assert "| Input check | novelty (Mahalanobis distance of the penultimate features) above 21.5 flags" in text
+
+
 def test_model_card_command_writes_readme_once_and_keeps_the_entry_valid(zoo, tmp_path, capsys):
     import shutil
 
