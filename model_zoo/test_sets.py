@@ -84,3 +84,8 @@ def other_test_sets_markdown(entries: Sequence[Any]) -> str:
             "`python -m training.evaluate NAME --folder DIR`, at each model's own threshold; skipped files could not "
             "be read. A gap to the CIFAKE column is how far the model's accuracy carries to those images.")
     return "\n".join(header + rows) + "\n" + note
+
+
+def other_set_column_names(entries: Sequence[Any]) -> list[str]:
+    """Every leaderboard_columns name across the entries, in first-seen order (for formatting a table)."""
+    return list(dict.fromkeys(name for entry in entries for name in leaderboard_columns(entry.card)))

@@ -241,3 +241,12 @@ def test_inspect_page_without_metadata_says_absence_proves_nothing(app_env):
     at.file_uploader(key="inspect_uploads").upload("flat.png", flat_image_bytes(200, (64, 48)), "image/png").run()
     assert not at.exception
     assert any("says nothing about how the image was made" in i.value for i in at.info)
+
+
+def test_leaderboard_page_shows_other_test_sets_beside_cifake(app_env):
+    at = _page("leaderboard")
+    assert not at.exception, [e.value for e in at.exception]
+    board = at.dataframe[0].value.set_index("model")
+    assert board.loc["bright", "phone_photos accuracy"] == 0.8 and board.loc["bright", "accuracy"] == 0.95
+    assert board.loc["bright", "phone_photos ROC-AUC"] == 0.88
+    assert any("other test sets, your own labelled folders" in c.value for c in at.caption)

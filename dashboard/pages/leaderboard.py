@@ -6,6 +6,7 @@ from dashboard import charts
 from dashboard.errors import disagreements, model_thresholds, predictions_table
 from dashboard.leaderboard import disagreement_matrix, leaderboard_frame, metrics_long, robustness_long
 from dashboard.resources import PAGES, latency_ms, require_models, zoo_entries
+from model_zoo.test_sets import other_set_column_names
 
 entries, _ = zoo_entries()
 st.title("Leaderboard & compare")
@@ -24,7 +25,9 @@ st.caption("Test-set metrics, each model at its own decision threshold (the `thr
               "*fastest* the quickest model within one accuracy point of the best (`--model fastest`)."
               if "pareto" in board else "")
            + (" Robust acc.: mean accuracy over the corrupted test sets of `python -m training.robustness`."
-              if "robust_accuracy" in board else ""))
+              if "robust_accuracy" in board else "")
+           + (" `<set> accuracy` / `<set> ROC-AUC`: other test sets, your own labelled folders "
+              "(`python -m training.evaluate NAME --folder DIR`)." if other_set_column_names(entries) else ""))
 st.dataframe(
     board,
     hide_index=True,
@@ -41,6 +44,7 @@ st.dataframe(
         "recorded_latency_ms": st.column_config.NumberColumn("recorded latency (ms)", format="%.2f"),
         "pareto": st.column_config.TextColumn("Pareto"),
         "robust_accuracy": st.column_config.NumberColumn("robust acc. (mean)", format="%.4f"),
+        **{c: st.column_config.NumberColumn(c, format="%.4f") for c in other_set_column_names(entries)},
     },
 )
 if "metrics_on" in board:
