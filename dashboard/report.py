@@ -215,20 +215,22 @@ def model_report_html(entry: ZooEntry, generated: datetime.datetime | None = Non
 
 @dataclass
 class HeatmapFigure:
-    """One model's overlay for the report, with what it shows."""
+    """One model's overlay (an (H, W, 3) uint8 picture) for the report, with what it shows."""
 
     model: str
     caption: str
-    png: bytes
+    picture: np.ndarray
     note: str = ""  # e.g. a faithfulness or sanity-check remark
 
 
 @dataclass
 class ImageReport:
+    """Everything an image report shows, as pictures (encoded to PNG only when the HTML is built)."""
+
     name: str
     verdicts: list[dict[str, Any]]  # one dict per model: model, verdict, P(FAKE), threshold, and any extra fields
-    original_png: bytes | None = None
-    model_inputs: dict[str, bytes] = field(default_factory=dict)  # model -> PNG of what it saw, enlarged
+    original: np.ndarray | None = None  # the upload, screen-sized
+    model_inputs: dict[str, np.ndarray] = field(default_factory=dict)  # model -> what it saw, enlarged
     heatmaps: list[HeatmapFigure] = field(default_factory=list)
     provenance: dict[str, Any] | None = None  # model_zoo.provenance record (as_dict)
     notes: list[str] = field(default_factory=list)
@@ -272,8 +274,8 @@ def image_report_html(report: ImageReport, generated: datetime.datetime | None =
     parts = [f"<h1>Image report: {_esc(report.name)}</h1>"]
     for note in report.notes:
         parts.append(f'<p class="note">{_esc(note)}</p>')
-    if report.original_png:
-        parts.append('<div class="figures">' + _figure(report.original_png, f"{report.name} (shown downscaled)")
+    if report.original is not None:
+        parts.append('<div class="figures">' + _figure(rgb_png(report.original), f"{report.name} (shown downscaled)")
                      + "</div>")
     parts.append("<h2>Verdicts</h2>")
     if report.verdicts:
@@ -292,11 +294,13 @@ def image_report_html(report: ImageReport, generated: datetime.datetime | None =
         parts.append("<p>No model judged this image.</p>")
     if report.model_inputs:
         parts.append("<h2>What each model sees</h2><div class=\"figures\">" + "".join(
-            _figure(png, f"{model}: its exact input, enlarged", pixel=True) for model, png in report.model_inputs.items())
+            _figure(rgb_png(picture), f"{model}: its exact input, enlarged", pixel=True)
+            for model, picture in report.model_inputs.items())
                      + "</div>")
     if report.heatmaps:
         parts.append("<h2>Heatmaps</h2><div class=\"figures\">" + "".join(
-            _figure(h.png, h.caption + (f" {h.note}" if h.note else "")) for h in report.heatmaps) + "</div>")
+            _figure(rgb_png(h.picture), h.caption + (f" {h.note}" if h.note else "")) for h in report.heatmaps)
+                     + "</div>")
     if report.provenance is not None:
         parts.append(_provenance_html(report.provenance))
     return _page(f"Image report: {report.name}", "\n".join(parts), generated)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 
 import streamlit as st
@@ -9,24 +10,20 @@ import streamlit as st
 from dashboard import heatmap_view
 from dashboard.inference import ImageResult
 from dashboard.overlays import enlarge, overlay
-from dashboard.report import HeatmapFigure, ImageReport, image_report_html, model_report_html, rgb_png, verdict_dicts
+from dashboard.report import HeatmapFigure, ImageReport, image_report_html, model_report_html, verdict_dicts
 from model_zoo import ZooEntry, read_entry
 from model_zoo.decision import CLASS_NAMES, label_name
 
 
-def _stamp(entry: ZooEntry) -> tuple:
-    """Modification times of the entry's files: a new evaluation or robustness run makes a new report."""
-    return tuple(sorted((p.name, p.stat().st_mtime_ns) for p in entry.path.iterdir() if p.is_file()))
-
-
-@st.cache_data(max_entries=16, show_spinner="Building the report…")
-def _model_report(name: str, zoo: str, stamp: tuple) -> str:
+def model_report_for(name: str, zoo: str) -> str:
+    """The entry's report as it is on disk now (called when the button is clicked)."""
     return model_report_html(read_entry(name, zoo))
 
 
 def model_report_button(entry: ZooEntry) -> None:
-    st.download_button("Download this model's report (HTML)", _model_report(entry.name, str(entry.path.parent),
-                                                                            _stamp(entry)),
+    # Built on click (Streamlit's deferred download): drawing the charts must not slow every page view.
+    st.download_button("Download this model's report (HTML)",
+                       functools.partial(model_report_for, entry.name, str(entry.path.parent)),
                        file_name=f"{entry.name}_report.html", mime="text/html", icon=":material/download:",
                        key=f"model_report_{entry.name}", on_click="ignore",
                        help="One self-contained HTML file: figures, curves, robustness and the model card.")
@@ -35,11 +32,12 @@ def model_report_button(entry: ZooEntry) -> None:
 def image_report(result: ImageResult, data: bytes, models: Mapping[str, tuple[object, dict]],
                  heatmap_models: list[str], settings: heatmap_view.HeatmapSettings, override: float | None,
                  provenance: dict | None) -> ImageReport:
-    """The report of one judged upload, with the heatmaps the page shows (from the session's map cache)."""
+    """The report of one judged upload, with the heatmaps the page shows (from the session's map cache); pictures
+    stay arrays here, so a rerun only blends the overlays."""
     from dashboard.resources import preview
 
     try:
-        original = rgb_png(preview(data, result.name))
+        original = preview(data, result.name)
     except Exception:  # noqa: BLE001 - the picture is optional in the report; the verdicts are not
         original = None
     prob = {v.model: v.prob_fake for v in result.verdicts}
@@ -54,15 +52,16 @@ def image_report(result: ImageResult, data: bytes, models: Mapping[str, tuple[ob
                                        settings.method, target)
         picture = overlay(result.seen[name], heat, settings.alpha, settings.colormap)
         heatmaps.append(HeatmapFigure(name, f"{name}: {verdict} (P(FAKE) {prob[name]:.3f}), {settings.method} "
-                                            f"evidence for {target}.", rgb_png(picture)))
-    inputs = {name: rgb_png(enlarge(seen, 128)) for name, seen in result.seen.items()}
+                                            f"evidence for {target}.", picture))
+    inputs = {name: enlarge(seen, 128) for name, seen in result.seen.items()}
     notes = [f"Decided at one threshold for every model: {override:.3f} (the user's override)."] if override else []
     return ImageReport(result.name, verdict_dicts(result.verdicts), original, inputs, heatmaps, provenance, notes)
 
 
 def image_report_button(report: ImageReport, key: str = "inspect_report") -> None:
     stem = "".join(c if c.isalnum() or c in "-_" else "_" for c in report.name.rsplit(".", 1)[0]) or "image"
-    st.download_button("Download this image's report (HTML)", image_report_html(report),
+    # PNG encoding and the HTML are built on click (Streamlit's deferred download), not on every rerun.
+    st.download_button("Download this image's report (HTML)", functools.partial(image_report_html, report),
                        file_name=f"{stem}_report.html", mime="text/html", icon=":material/download:", key=key,
                        on_click="ignore",
                        help="Verdicts, what each model saw, the heatmaps shown and the provenance, in one HTML file.")

@@ -139,7 +139,7 @@ def test_image_report_holds_verdicts_heatmaps_provenance_and_nothing_external(zo
     from dashboard.explain import explanation_map
     from dashboard.inference import judge
     from dashboard.overlays import overlay
-    from dashboard.report import HeatmapFigure, ImageReport, image_report_html, rgb_png, verdict_dicts
+    from dashboard.report import HeatmapFigure, ImageReport, image_report_html, verdict_dicts
     from model_zoo import load_model
     from model_zoo.provenance import read_provenance
     from tests.provenance_files import A1111_PARAMETERS, png_with_text
@@ -149,11 +149,9 @@ def test_image_report_holds_verdicts_heatmaps_provenance_and_nothing_external(zo
     data = png_with_text(parameters=A1111_PARAMETERS)
     result = judge(data, {"bright": (model, entry.card)}, name="<lighthouse>.png")
     heat = explanation_map(model, entry.card, result.seen["bright"], "Grad-CAM", "FAKE")
-    figure = HeatmapFigure("bright", "bright: Grad-CAM evidence for FAKE.",
-                           rgb_png(overlay(result.seen["bright"], heat)))
-    report = ImageReport(result.name, verdict_dicts(result.verdicts), rgb_png(result.seen["bright"]),
-                         {"bright": rgb_png(result.seen["bright"])}, [figure],
-                         read_provenance(data).as_dict())
+    figure = HeatmapFigure("bright", "bright: Grad-CAM evidence for FAKE.", overlay(result.seen["bright"], heat))
+    report = ImageReport(result.name, verdict_dicts(result.verdicts), result.seen["bright"],
+                         {"bright": result.seen["bright"]}, [figure], read_provenance(data).as_dict())
     html = image_report_html(report)
     assert not EXTERNAL.search(html)
     verdict = result.verdicts[0]
@@ -196,12 +194,9 @@ def _page(name: str):
     return at
 
 
-def test_model_page_shows_test_sets_the_model_card_and_offers_the_report(app_env, monkeypatch):
-    import dashboard.report_view as report_view
+def test_model_page_shows_test_sets_the_model_card_and_offers_the_report(app_env):
+    from dashboard.report_view import model_report_for
 
-    built = []
-    original = report_view.model_report_html
-    monkeypatch.setattr(report_view, "model_report_html", lambda entry: built.append(original(entry)) or built[-1])
     at = _page("model")
     at.selectbox(key="model_page_model").set_value("bright").run()
     assert not at.exception, [e.value for e in at.exception]
@@ -212,16 +207,19 @@ def test_model_page_shows_test_sets_the_model_card_and_offers_the_report(app_env
     assert any("## Intended use" in m.value or "Intended use" in m.value for m in at.markdown)
     labels = [b.label for b in at.get("download_button")]
     assert "Download this model's report (HTML)" in labels and "Download README.md" in labels
-    assert built and "phone_photos" in built[-1] and not EXTERNAL.search(built[-1])
+    html = model_report_for("bright", str(app_env))  # what the button builds when clicked
+    assert "Model report: bright" in html and "phone_photos" in html and not EXTERNAL.search(html)
 
 
 def test_inspect_page_shows_provenance_beside_the_verdict_and_offers_the_report(app_env, monkeypatch):
     import dashboard.report_view as report_view
+    from dashboard.report import image_report_html
     from tests.provenance_files import exif_jpeg
 
-    built = []
-    original = report_view.image_report_html
-    monkeypatch.setattr(report_view, "image_report_html", lambda report: built.append(original(report)) or built[-1])
+    offered = []  # the report the page hands to its download button (built into HTML on click)
+    original = report_view.image_report_button
+    monkeypatch.setattr(report_view, "image_report_button",
+                        lambda report, **kwargs: offered.append(report) or original(report, **kwargs))
     at = _page("inspect_image")
     at.file_uploader(key="inspect_uploads").upload("gen.jpg", exif_jpeg(software="Midjourney v6"), "image/jpeg").run()
     assert not at.exception, [e.value for e in at.exception]
@@ -229,7 +227,7 @@ def test_inspect_page_shows_provenance_beside_the_verdict_and_offers_the_report(
     findings = next(d.value for d in at.dataframe if "where" in d.value.columns)
     assert findings["where"].tolist() == ["EXIF Software"] and findings["value"].tolist() == ["Midjourney v6"]
     assert "Download this image's report (HTML)" in [b.label for b in at.get("download_button")]
-    html = built[-1]
+    html = image_report_html(offered[-1])
     assert not EXTERNAL.search(html) and "Image report: gen.jpg" in html and "Midjourney v6" in html
     assert len(DATA_PNG.findall(html)) >= 1 + 2 + 2  # original, each model's input, each model's heatmap
     captions = re.findall(r"<figcaption>([^<]*)</figcaption>", html)
