@@ -21,6 +21,11 @@ Models load once when the app is created. Every error is JSON {"error": "..."}:
 400 no image field, 404 unknown model, 413 upload over the byte limit, 422 a file
 that is not a usable image (unreadable, truncated, over the pixel limit). A bad
 image never causes a 500.
+
+Served by waitress (dashboard/serving.py): --workers requests run models at once, --queue more
+wait, and beyond that a POST gets 503 with Retry-After. With $CIFAKE_API_TOKEN set every route but
+/health answers 401 without `Authorization: Bearer <token>`. One JSON line per request goes to the
+access log (stdout, or --access-log FILE); GET /metrics is in Prometheus text format.
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ import numpy as np
 from flask import Flask, jsonify, request
 from werkzeug.exceptions import HTTPException
 
+from dashboard import serving
 from model_zoo import (
     ImageError,
     ZooEntry,
@@ -129,8 +135,11 @@ def _error(status: int, message: str):
     return response
 
 
-def create_app(zoo: str | os.PathLike | None = None, max_upload_bytes: int = MAX_UPLOAD_BYTES) -> Flask:
-    """The API over `zoo` (default: $MODEL_ZOO_DIR, else model_zoo/); models are loaded here, once."""
+def create_app(zoo: str | os.PathLike | None = None, max_upload_bytes: int = MAX_UPLOAD_BYTES,
+               serving_settings: serving.ServingSettings | None = None) -> Flask:
+    """The API over `zoo` (default: $MODEL_ZOO_DIR, else model_zoo/); models are loaded here, once.
+
+    Token, work gate, access log and /metrics wrap it (serving.install; settings default to the environment)."""
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = max_upload_bytes
     served, skipped = load_served_models(zoo)
@@ -193,6 +202,7 @@ def create_app(zoo: str | os.PathLike | None = None, max_upload_bytes: int = MAX
         provenance = read_provenance(data, name=name).as_dict()
         return jsonify({"filename": name, "bytes": len(data), "verdicts": verdicts, "provenance": provenance})
 
+    serving.install(app, serving_settings)
     return app
 
 
@@ -202,13 +212,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host", default="127.0.0.1", help="interface to listen on (default: loopback only)")
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--zoo", help="zoo folder (default: $MODEL_ZOO_DIR, else model_zoo/)")
+    serving.add_arguments(parser)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    app = create_app(args.zoo)
+    try:
+        settings = serving.settings_from_args(args)
+    except ValueError as exc:
+        parser.error(str(exc))
+    app = create_app(args.zoo, serving_settings=settings)
     served = app.extensions["zoo_models"]
     print(f"serving {len(served)} model(s) from {zoo_dir(args.zoo)}: {', '.join(served) or 'none'}; "
-          f"limits {MAX_UPLOAD_BYTES // 2**20} MB, {MAX_PIXELS // 1_000_000} megapixels", file=sys.stderr, flush=True)
-    app.run(host=args.host, port=args.port, threaded=True)
+          f"limits {MAX_UPLOAD_BYTES // 2**20} MB, {MAX_PIXELS // 1_000_000} megapixels; {settings.workers} workers, "
+          f"queue {settings.queue}; token {'required' if settings.token else 'off'}", file=sys.stderr, flush=True)
+    server = serving.make_server(app, args.host, args.port, settings, app.config["MAX_CONTENT_LENGTH"])
+    print(f"listening on http://{args.host}:{server.effective_port}", file=sys.stderr, flush=True)
+    server.run()
     return 0
 
 
