@@ -1,0 +1,232 @@
+"""model_zoo.decision rule by rule, on hand-made numbers (no model, no TensorFlow: fast enough for mutation testing)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy.optimize import minimize_scalar
+
+from model_zoo.decision import (
+    BAND_TARGET_PRECISION,
+    UNCERTAIN,
+    _logit,
+    _side_cut,
+    band_summary,
+    best_entry,
+    calibrate,
+    decide,
+    expected_calibration_error,
+    fit_band,
+    fit_decision,
+    fit_temperature,
+    fit_threshold,
+    label_name,
+    labels_for,
+    rank_entries,
+    rank_key,
+    temperature,
+    threshold,
+    uncertain_band,
+)
+from model_zoo.zoo import ZooEntry
+
+
+def test_card_defaults_and_values():
+    assert temperature({}) == 1.0 and temperature({"decision": {}}) == 1.0 and threshold({"decision": {}}) == 0.5
+    card = {"decision": {"temperature": "2.5", "threshold": "0.7"}}  # stored as text by hand: still numbers
+    assert temperature(card) == 2.5 and threshold(card) == 0.7
+
+
+def test_logit_is_clipped_and_exact():
+    assert _logit(np.array([0.5]))[0] == 0.0
+    assert _logit(np.array([0.75]))[0] == pytest.approx(np.log(3))
+    ends = _logit(np.array([0.0, 1.0]))
+    assert np.isfinite(ends).all() and ends[0] == pytest.approx(-np.log(1 / 1e-7 - 1)) and ends[1] == pytest.approx(-ends[0])
+
+
+def test_calibrate_values():
+    raw = np.array([0.2, 0.5, 0.9])
+    same = calibrate(raw, 1.0)
+    assert same.dtype == np.float32 and np.array_equal(same, raw.astype(np.float32))
+    halved = calibrate(raw, 2.0)
+    assert halved.dtype == np.float32
+    np.testing.assert_allclose(halved, 1 / (1 + np.exp(-np.log(raw / (1 - raw)) / 2)), rtol=1e-6)
+    np.testing.assert_allclose(calibrate(raw, 0.5), 1 / (1 + np.exp(-2 * np.log(raw / (1 - raw)))), rtol=1e-6)
+
+
+def test_labels_at_a_threshold_count_the_threshold_as_fake():
+    probs = np.array([0.1, 0.6, 0.7, 0.9])
+    assert list(labels_for(probs, 0.7)) == [0, 0, 1, 1]
+    assert list(labels_for(probs, {"decision": {"threshold": 0.6}})) == [0, 1, 1, 1]
+    assert list(labels_for(probs, {})) == [0, 1, 1, 1]
+    assert labels_for(probs, 0.7).dtype.kind == "i"
+    assert label_name(0.7, 0.7) == "FAKE" and label_name(0.69, 0.7) == "REAL"
+
+
+def _nll_minimiser(labels: np.ndarray, scores: np.ndarray) -> float:
+    logits = _logit(scores)
+
+    def nll(log_t: float) -> float:
+        z = logits / np.exp(log_t)
+        return float(np.mean(np.logaddexp(0, z) - labels * z))
+
+    return float(np.exp(minimize_scalar(nll, bounds=(np.log(0.01), np.log(50)), method="bounded",
+                                        options={"xatol": 1e-10}).x))
+
+
+@pytest.mark.parametrize("true_t", [0.3, 1.0, 4.0])
+def test_fit_temperature_finds_the_likelihood_minimum(true_t):
+    rng = np.random.default_rng(3)
+    z = rng.normal(0, 2, 4000)
+    labels = (rng.random(4000) < 1 / (1 + np.exp(-z))).astype(float)
+    scores = 1 / (1 + np.exp(-z * true_t))
+    assert fit_temperature(labels, scores) == pytest.approx(_nll_minimiser(labels, scores), rel=1e-4)
+
+
+def test_fit_threshold_picks_peak_accuracy_and_breaks_ties_towards_one_half():
+    labels = np.array([0, 0, 1, 1])
+    # Every threshold in (0.3, 0.7] is perfect: the tie goes to 0.5.
+    assert fit_threshold(labels, np.array([0.2, 0.3, 0.7, 0.8])) == 0.5
+    # Perfect in (0.6, 0.8]: the candidate nearest 0.5 is 0.605.
+    assert fit_threshold(labels, np.array([0.55, 0.6, 0.8, 0.9])) == 0.605
+    # Perfect in (0.1, 0.2]: nearest 0.5 is 0.2 itself (FAKE at the threshold).
+    assert fit_threshold(labels, np.array([0.05, 0.1, 0.2, 0.3])) == 0.2
+    # Candidates run from 0.05 to 0.95 in steps of 0.005: both ends are candidates.
+    assert fit_threshold(labels, np.array([0.9, 0.945, 0.955, 0.99])) == 0.95
+    assert fit_threshold(labels, np.array([0.01, 0.045, 0.05, 0.2])) == 0.05
+    assert fit_threshold(labels, np.array([0.01, 0.02, 0.03, 0.04])) == 0.5  # all below every candidate: all tie
+    assert isinstance(fit_threshold(labels, np.array([0.2, 0.3, 0.7, 0.8])), float)
+
+
+def test_expected_calibration_error_by_hand():
+    labels = np.array([0, 1, 1, 1, 0])
+    probs = np.array([0.1, 0.1, 0.9, 0.9, 0.5])
+    # bins (15): [0.1, 0.1] gap |0.1 - 0.5| weight 2/5; [0.9, 0.9] gap |0.9 - 1| weight 2/5; [0.5] gap 0.5 weight 1/5
+    assert expected_calibration_error(labels, probs) == pytest.approx(0.4 * 0.4 + 0.4 * 0.1 + 0.2 * 0.5)
+    # Two bins: 0.5 falls in the upper one with 0.9: gaps |0.1 - 0.5| (weight 2/5) and |2.3/3 - 2/3| (weight 3/5).
+    assert expected_calibration_error(labels, probs, bins=2) == pytest.approx(0.4 * 0.4 + 0.6 * 0.1)
+    # Edges: a score of exactly 1 falls in the last bin, 0 in the first.
+    assert expected_calibration_error(np.array([1, 0]), np.array([1.0, 0.0])) == 0.0
+    assert expected_calibration_error(np.array([0, 1]), np.array([1.0, 0.0]), bins=1) == pytest.approx(0.0)
+    assert isinstance(expected_calibration_error(labels, probs), float)
+
+
+def test_fit_decision_block():
+    labels = np.array([0] * 50 + [1] * 50)
+    scores = np.concatenate([np.linspace(0.01, 0.45, 50), np.linspace(0.55, 0.99, 50)])
+    block = fit_decision(labels, scores)
+    assert set(block) == {"temperature", "threshold", "fitted_on", "ece_before", "ece_after"}
+    temp = fit_temperature(labels, scores)
+    assert block["temperature"] == round(temp, 4) and block["fitted_on"] == "validation"
+    assert block["threshold"] == fit_threshold(labels, calibrate(scores, temp))
+    assert block["ece_before"] == round(expected_calibration_error(labels, scores), 5)
+    assert block["ece_after"] == round(expected_calibration_error(labels, calibrate(scores, temp)), 5)
+    assert block["temperature"] < 0.5  # perfectly separated: sharper is likelier
+
+
+# --- the uncertain band ---------------------------------------------------------------------------------
+
+def test_uncertain_band_from_the_card():
+    assert uncertain_band({"decision": {"threshold": 0.7}}) == (0.7, 0.7)
+    assert uncertain_band({}) == (0.5, 0.5)
+    assert uncertain_band({"decision": {"threshold": 0.7, "uncertain_band": []}}) == (0.7, 0.7)
+    low, high = uncertain_band({"decision": {"uncertain_band": ["0.2", 0.8]}})
+    assert (low, high) == (0.2, 0.8) and isinstance(low, float)
+
+
+def test_decide_inside_outside_and_on_the_band_edges():
+    card = {"decision": {"threshold": 0.5, "uncertain_band": [0.3, 0.8]}}
+    assert [decide(p, card) for p in (0.1, 0.3, 0.5, 0.79, 0.8, 0.95)] == [
+        "REAL", UNCERTAIN, UNCERTAIN, UNCERTAIN, "FAKE", "FAKE"]
+    assert decide(0.6, card, override=0.55) == "FAKE" and decide(0.5, card, override=0.55) == "REAL"
+    assert decide(0.3, card, override=0.3) == "FAKE"
+    # high == 1: validation never supported a FAKE verdict, not even at P(FAKE) = 1.
+    never_fake = {"decision": {"threshold": 0.5, "uncertain_band": [0.3, 1.0]}}
+    assert decide(1.0, never_fake) == UNCERTAIN and decide(0.2, never_fake) == "REAL"
+    # No band: REAL/FAKE at the threshold.
+    assert decide(0.5, {"decision": {"threshold": 0.5}}) == "FAKE" and decide(0.49, {}) == "REAL"
+
+
+def test_side_cut_counts_precision_minimum_size_and_ties():
+    target = 0.99
+    assert _side_cut(np.array([]), np.array([], bool), target) == 0
+    scores = np.linspace(1.0, 0.5, 200)
+    correct = np.ones(200, bool)
+    assert _side_cut(scores, correct, target) == 200
+    assert _side_cut(scores[:99], correct[:99], target) == 0  # 99 < 100 images cannot show 99%
+    assert _side_cut(scores[:100], correct[:100], target) == 100
+    wrong_at = correct.copy()
+    wrong_at[150:] = False  # precision >= 0.99 holds up to 151 images (150/151 = 0.9934), not 152 (0.9868)
+    assert _side_cut(scores, wrong_at, target) == 151
+    tied = scores.copy()
+    tied[149:153] = tied[149]  # images 150..153 share one score: the cut may not split them
+    assert _side_cut(tied, wrong_at, target) == 149
+    assert _side_cut(scores, wrong_at, 0.5) == 200  # 150/200 right is 75%
+
+
+def test_fit_band_on_a_clean_and_a_noisy_side():
+    rng = np.random.default_rng(0)
+    # 300 REAL-looking scores all right; FAKE side: the top 200 right, then 100 where half are wrong.
+    real_scores = np.sort(rng.uniform(0.0, 0.45, 300))
+    fake_scores = np.sort(rng.uniform(0.5, 1.0, 300))[::-1]
+    labels = np.concatenate([np.zeros(300, int), np.ones(200, int), np.arange(100) % 2])
+    probs = np.concatenate([real_scores, fake_scores])
+    block = fit_band(labels, probs, decide_at=0.5)
+    low, high = block["uncertain_band"]
+    assert low == 0.5  # the REAL side is already precise at the threshold: no band below it
+    # Precision stays >= 99% through 204 images (202 right: 0.9902), not 205 (0.9854): cut between 204 and 205.
+    assert high == round((fake_scores[203] + fake_scores[204]) / 2, 6)
+    assert block["band_target_precision"] == BAND_TARGET_PRECISION
+    assert block["band_validation"] == band_summary(labels, probs, (low, high))
+    called_fake = probs >= high
+    assert labels[called_fake].mean() >= 0.99 and called_fake.sum() >= 200
+
+
+def test_fit_band_without_a_precise_side_leaves_that_verdict_unused():
+    labels = np.array([0, 1] * 150)
+    probs = np.linspace(0.01, 0.99, 300)  # labels alternate: no side reaches 99%
+    block = fit_band(labels, probs, decide_at=0.5)
+    assert block["uncertain_band"] == [0.0, 1.0]
+    assert decide(0.99, {"decision": {"threshold": 0.5, "uncertain_band": block["uncertain_band"]}}) == UNCERTAIN
+
+
+def test_fit_band_cuts_halfway_between_scores():
+    labels = np.array([1] * 100 + [0] * 100)
+    probs = np.concatenate([np.linspace(0.99, 0.9, 100), np.linspace(0.7, 0.6, 100)])  # 0.6..0.7 are REAL but called FAKE
+    block = fit_band(labels, probs, decide_at=0.5)
+    low, high = block["uncertain_band"]
+    # 100 right then one wrong is still 100/101 >= 99%: the cut falls after the first REAL image.
+    assert high == round((probs[100] + probs[101]) / 2, 6)
+    assert low == 0.5  # nothing is called REAL: no band below the threshold
+
+
+def test_band_summary_values():
+    labels = np.array([0, 0, 1, 1, 1, 0])
+    probs = np.array([0.1, 0.4, 0.5, 0.9, 0.95, 0.92])
+    summary = band_summary(labels, probs, (0.3, 0.9))
+    # decided: 0.1 (REAL, right), 0.9/0.95/0.92 (FAKE: right, right, wrong)
+    assert summary == {"n": 6, "coverage": round(4 / 6, 5), "accuracy_decided": 0.75, "fake_precision": round(2 / 3, 5),
+                       "real_precision": 1.0}
+    never = band_summary(labels, probs, (0.05, 1.0))
+    assert never["fake_precision"] is None and never["real_precision"] is None and never["accuracy_decided"] is None
+    assert never["coverage"] == 0.0
+    assert band_summary(np.array([]), np.array([]), (0.3, 0.9))["coverage"] is None
+
+
+# --- ranking ---------------------------------------------------------------------------------------------
+
+def _entry(name: str, accuracy=None, roc_auc=None, params: int = 100) -> ZooEntry:
+    metrics = {} if accuracy is None else {"test": {"accuracy": accuracy, "roc_auc": roc_auc}}
+    return ZooEntry(name=name, path=Path(name), card={"params": params, "metrics": metrics})
+
+
+def test_ranking_by_accuracy_then_auc_then_size_then_name():
+    entries = [_entry("d", 0.9, 0.95, 10), _entry("c", 0.9, 0.95, 5), _entry("b", 0.9, 0.97, 500),
+               _entry("a", 0.95, 0.9, 1000), _entry("e", 0.9, 0.95, 5), _entry("unevaluated")]
+    assert [e.name for e in rank_entries(entries)] == ["a", "b", "c", "e", "d"]
+    assert best_entry(entries).name == "a"
+    assert best_entry([_entry("x")]) is None and rank_entries([]) == []
+    assert rank_key(_entry("z", 0.8, None, 7)) == (-0.8, -0.0, 7, "z")
+    assert rank_key(ZooEntry("n", Path("n"), {"metrics": {"test": {"accuracy": None}}})) == (-0.0, -0.0, 0, "n")
