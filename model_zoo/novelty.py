@@ -119,6 +119,10 @@ def predict_with_novelty(
 
         return predict_prob_fake(model, images, card), None
     prob, features = predict_with_features(model, images, card)
+    if features.shape[1] != stats.means.shape[1]:  # novelty.npz belongs to other weights (model.keras replaced)
+        log.warning("%s: %d features, but its novelty stats have %d; no novelty score (refit with "
+                    "`python -m training.calibrate`)", card.get("name"), features.shape[1], stats.means.shape[1])
+        return prob, None
     return prob, novelty_scores(features, stats)
 
 

@@ -92,7 +92,7 @@ def test_all_models_csv_matches_training_preprocessing(synthetic_folder, trained
     assert main([str(synthetic_folder / "test"), "--recursive", "--zoo", str(trained_zoo), "--model", "all",
                  "--out", str(out), "--batch-size", "7"]) == 0
     rows = _csv_rows(out)
-    assert set(rows[0]) == {"path", "model", "label", "prob_fake", "error", "provenance"}
+    assert set(rows[0]) == {"path", "model", "label", "prob_fake", "error", "provenance", "decision", "in_distribution"}
     assert len(rows) == 2 * 40 and {r["model"] for r in rows} == {"cnn_maxpool", "cnn_strided"}
     dataset = load_cifake(synthetic_folder, cache_dir=tmp_path / "cache", progress=lambda _: None, workers=1)
     for name in ("cnn_maxpool", "cnn_strided"):
@@ -158,7 +158,7 @@ def test_command_line_runs_as_a_module(images_dir, trained_zoo, tmp_path):
                             capture_output=True, text=True, timeout=120, env=env, cwd=ROOT)
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
-    assert lines[0] == "path,model,label,prob_fake,error,provenance" and len(lines) == 21
+    assert lines[0] == "path,model,label,prob_fake,error,provenance,decision,in_distribution" and len(lines) == 21
     assert "images/s" in result.stderr
 
 
