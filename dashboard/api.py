@@ -3,6 +3,7 @@
     python -m dashboard.api [--host 127.0.0.1] [--port 8000] [--zoo DIR]      (or `make api`)
 
     GET  /health    {"status": "ok", "models": [...]}; 503 while no model is usable
+    GET  /          an HTML upload page for people (dashboard/web_page.py): the same verdicts and messages
     GET  /models    the key fields of each usable zoo card, plus the entries that were skipped
     POST /predict   multipart field "image", optional form field "model" (default: every model)
                     -> {"filename", "bytes", "verdicts": [{"model", "label", "prob_fake", "threshold", "predictions",
@@ -44,6 +45,7 @@ from flask import Flask, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from dashboard import serving
+from dashboard.web_page import register_page
 from model_zoo import (
     ImageError,
     ZooEntry,
@@ -202,6 +204,7 @@ def create_app(zoo: str | os.PathLike | None = None, max_upload_bytes: int = MAX
         provenance = read_provenance(data, name=name).as_dict()
         return jsonify({"filename": name, "bytes": len(data), "verdicts": verdicts, "provenance": provenance})
 
+    register_page(app)  # GET / and POST /: the upload page over the /predict view above
     serving.install(app, serving_settings)
     return app
 
