@@ -15,6 +15,8 @@ import numpy as np
 import streamlit as st
 
 from dashboard.explain import METHODS, explanation_map
+from dashboard.faithfulness import report_for
+from dashboard.faithfulness_view import caption_flag, heatmap_note
 from dashboard.overlays import COLORMAPS, enlarge, overlay, png_bytes
 from model_zoo.decision import CLASS_NAMES, label_name
 
@@ -74,9 +76,12 @@ def show(image_name: str, seen: Mapping[str, np.ndarray], models: Mapping[str, t
         picture = overlay(seen[name], heat, settings.alpha, settings.colormap)
         with columns[index % len(columns)]:
             caption = f"{name}: {verdict} (P(FAKE) {prob:.3f})" if prob is not None else name
-            st.image(picture, caption=f"{caption} · {settings.method} for {target}", width="stretch")
+            report = report_for(name)  # the method's measured faithfulness for this model, flagged if it fails
+            st.image(picture, caption=f"{caption} · {settings.method} for {target}"
+                     f"{caption_flag(settings.method, report)}", width="stretch")
             if float(heat.max()) == 0.0:
                 st.caption(f"No positive {settings.method} evidence for {target} in this image.")
+            heatmap_note(name, settings.method, report)
             st.download_button("Download overlay", png_bytes(picture), file_name=f"{_stem(image_name)}_{name}_"
                                f"{settings.method.lower().replace(' ', '')}_{target.lower()}.png", mime="image/png",
                                key=f"{key}_dl_{index}", icon=":material/download:")

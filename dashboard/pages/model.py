@@ -5,7 +5,7 @@ import json
 import pandas as pd
 import streamlit as st
 
-from dashboard import charts, model_card_view
+from dashboard import charts, faithfulness_view, model_card_view
 from dashboard.evaluation import card_headline, threshold_metrics
 from dashboard.resources import require_models, zoo_entries
 from model_zoo.decision import threshold as card_threshold
@@ -89,3 +89,5 @@ if robustness is not None:
     st.plotly_chart(charts.robustness_figure(robustness), width="stretch")
     with st.expander("Accuracy per corruption and level"):
         st.dataframe(robustness.pivot_table(index="corruption", columns="level", values="accuracy"), width="stretch")
+
+faithfulness_view.show_model_explanations(entry)  # class-mean heatmaps and each method's faithfulness

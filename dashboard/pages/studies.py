@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from dashboard import charts
+from dashboard import charts, faithfulness_view
 from dashboard.leaderboard import robustness_long
 from dashboard.resources import require_models, zoo_entries
 from dashboard.studies import (
@@ -59,3 +59,5 @@ else:
     st.caption("robust_accuracy: mean accuracy over the corruptions of `training.robustness`; "
                "roc_auc_jpeg_40 / roc_auc_blur_1: ROC-AUC after JPEG re-compression at quality 40 / a Gaussian blur of sigma 1.")
     show_study(augmentation, "augmentation", "Test metrics by augmentation", "augmentation")
+
+faithfulness_view.show_method_ranking(entries)  # explanation methods ranked per model, sanity failures flagged

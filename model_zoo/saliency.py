@@ -1,0 +1,171 @@
+"""Explanation maps (where in the image a model finds evidence), computed with tf-keras-vis.
+
+Every zoo model ends in one sigmoid, P(FAKE). The score explained is that output
+for FAKE and 1 - output for REAL. Maps come back at the model's input size, as
+float32 in [0, 1] (min-max per map); an all-zero map means the method found no
+positive evidence for that class.
+
+The dashboard shows these maps and `python -m training.faithfulness` measures
+them, so both go through `explanation_maps`: what is measured is what is shown.
+"""
+
+from __future__ import annotations
+
+import warnings
+import weakref
+from collections.abc import Sequence
+from contextlib import contextmanager
+
+import numpy as np
+
+from model_zoo.preprocessing import normalize_for_card
+
+METHODS = ("Grad-CAM", "Grad-CAM++", "Score-CAM", "SmoothGrad")
+TARGETS = ("FAKE", "REAL")
+SCORE_CAM_CHANNELS = 32  # Score-CAM runs the model once per kept channel: keep it small
+SMOOTH_SAMPLES = 16
+SMOOTH_NOISE = 0.2  # noise sigma as a fraction of each image's value range
+BATCH = 64  # images per gradient pass: bounded memory for any sample size
+
+# Helper models built once per loaded model: (id(model), what) -> (weak reference to the model, helper).
+_derived_models: dict[tuple[int, str], tuple[weakref.ref, object]] = {}
+
+
+def gradcam_layer(model, card: dict) -> str:
+    """The card's explain.gradcam_layer when the model has it, else the last layer with a 4-D output."""
+    name = (card.get("explain") or {}).get("gradcam_layer")
+    names = {layer.name for layer in model.layers}
+    if name in names:
+        return name
+    for layer in reversed(model.layers):
+        shape = getattr(layer, "output", None) is not None and layer.output.shape
+        if shape and len(shape) == 4:
+            return layer.name
+    raise ValueError(f"{card.get('name', 'model')}: no convolutional feature map to explain")
+
+
+def _cached_model(model, key: str, build):
+    """A helper model derived from `model`, built once per loaded model (dropped when the model is collected)."""
+    cached = _derived_models.get((id(model), key))
+    if cached is not None and cached[0]() is model:
+        return cached[1]
+    derived = build()
+    _derived_models[(id(model), key)] = (weakref.ref(model), derived)
+    return derived
+
+
+def _score_cam(model, card: dict, x: np.ndarray, fake: np.ndarray) -> np.ndarray:
+    """Faster Score-CAM as tf-keras-vis computes it for one image (max_N top-variance channels, masks
+    min-max scaled, weights = softmax score of the masked input), batched over images.
+
+    tf-keras-vis' own Scorecam keeps the union of every image's top channels in a batch (a map would
+    depend on its batch-mates) and rebuilds a model per call (0.3 s an image); tests check this equals it.
+    """
+    import keras
+    import tensorflow as tf
+    from scipy.ndimage import zoom
+
+    layer = gradcam_layer(model, card)
+    features = _cached_model(model, f"features:{layer}", lambda: keras.Model(model.inputs, model.get_layer(layer).output))
+    maps = np.asarray(features.predict_on_batch(x), np.float32)  # (n, h, w, C)
+    n, h, w, channels = maps.shape
+    height, width = x.shape[1:3]
+    keep = min(SCORE_CAM_CHANNELS, channels)
+    spread = tf.math.reduce_std(tf.constant(maps), axis=(1, 2))
+    top = tf.math.top_k(spread, keep).indices.numpy()
+    chosen = np.take_along_axis(maps, top[:, None, None, :], axis=-1)  # (n, h, w, keep)
+    upsampled = zoom(chosen, (1, height / h, width / w, 1), order=1, mode="nearest")
+    low, high = upsampled.min(axis=(1, 2), keepdims=True), upsampled.max(axis=(1, 2), keepdims=True)
+    masks = (upsampled - low) / (high - low + 1e-7)
+    masked = (x[:, None] * np.transpose(masks, (0, 3, 1, 2))[..., None]).reshape(-1, height, width, x.shape[-1])
+    prob = np.concatenate([np.asarray(model.predict_on_batch(masked[i : i + 256]), np.float32).reshape(-1)
+                           for i in range(0, len(masked), 256)]).reshape(n, keep)
+    explained = np.where(fake[:, None] > 0.5, prob, 1.0 - prob)
+    weights = (explained + 1e-7) / (1.0 + 2e-7)  # softmax of log([1 - p, p] + 1e-7), as tf-keras-vis scores it
+    cam = np.maximum(np.einsum("nhwk,nk->nhw", chosen, weights), 0.0)
+    return zoom(cam, (1, height / h, width / w), order=1)
+
+
+def unit_range(heatmaps: np.ndarray) -> np.ndarray:
+    """Min-max each map of (N, H, W) to [0, 1]; a flat map becomes 0 (no evidence) or 1 (flat positive)."""
+    heatmaps = np.nan_to_num(np.asarray(heatmaps, np.float32), nan=0.0, posinf=0.0, neginf=0.0)
+    low = heatmaps.min(axis=(1, 2), keepdims=True)
+    high = heatmaps.max(axis=(1, 2), keepdims=True)
+    span = high - low
+    flat = span < 1e-12
+    scaled = np.clip((heatmaps - low) / np.where(flat, 1.0, span), 0.0, 1.0)
+    return np.where(flat, (high > 0).astype(np.float32), scaled).astype(np.float32)
+
+
+def _fake_mask(targets: str | Sequence[str], n: int) -> np.ndarray:
+    """1.0 where the explained class is FAKE, 0.0 where REAL, one per image."""
+    names = [targets] * n if isinstance(targets, str) else list(targets)
+    if len(names) != n:
+        raise ValueError(f"{len(names)} targets for {n} images")
+    unknown = sorted(set(names) - set(TARGETS))
+    if unknown:
+        raise ValueError(f"target must be one of {TARGETS}, got {unknown}")
+    return np.array([name == "FAKE" for name in names], np.float32)
+
+
+@contextmanager
+def _seeded_numpy(seed: int | None):
+    """tf-keras-vis draws SmoothGrad noise from numpy's global generator: seed it for this block only."""
+    if seed is None:
+        yield
+        return
+    state = np.random.get_state()
+    np.random.seed(seed)
+    try:
+        yield
+    finally:
+        np.random.set_state(state)
+
+
+def _raw_maps(model, card: dict, x: np.ndarray, method: str, fake: np.ndarray) -> np.ndarray:
+    import tensorflow as tf
+    from tf_keras_vis.gradcam import Gradcam
+    from tf_keras_vis.gradcam_plus_plus import GradcamPlusPlus
+    from tf_keras_vis.saliency import Saliency
+
+    mask = tf.constant(fake)
+
+    def score(output):  # P(FAKE) where FAKE is explained, 1 - P(FAKE) where REAL is
+        return mask * output[:, 0] + (1.0 - mask) * (1.0 - output[:, 0])
+
+    if method == "SmoothGrad":
+        return Saliency(model, clone=False)(score, x, smooth_samples=SMOOTH_SAMPLES, smooth_noise=SMOOTH_NOISE)
+    if method == "Score-CAM":
+        return _score_cam(model, card, x, fake)
+    layer = gradcam_layer(model, card)
+    cam_class = Gradcam if method == "Grad-CAM" else GradcamPlusPlus
+    return cam_class(model, clone=False)(score, x, penultimate_layer=layer)
+
+
+def explanation_maps(model, card: dict, seen: np.ndarray, method: str = "Grad-CAM",
+                     targets: str | Sequence[str] = "FAKE", *, seed: int | None = None) -> np.ndarray:
+    """Heatmaps (N, H, W) in [0, 1] for uint8 images (N, H, W, 3) as the model sees them.
+
+    `targets` is one class for every image or one per image. Each map depends on its image alone
+    (not on the others in the batch); `seed` makes SmoothGrad's noise repeatable.
+    """
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}")
+    seen = np.asarray(seen)
+    fake = _fake_mask(targets, len(seen))
+    out = []
+    with warnings.catch_warnings(), _seeded_numpy(seed):
+        warnings.simplefilter("ignore", UserWarning)  # Keras' input-structure notice on every call
+        for start in range(0, len(seen), BATCH):
+            x = normalize_for_card(seen[start : start + BATCH], card)
+            maps = np.asarray(_raw_maps(model, card, x, method, fake[start : start + BATCH]), np.float32)
+            out.append(maps.reshape(len(x), *x.shape[1:3]))
+    height, width = seen.shape[1:3] if seen.ndim == 4 else (0, 0)
+    return unit_range(np.concatenate(out)) if out else np.zeros((0, height, width), np.float32)
+
+
+def explanation_map(model, card: dict, seen: np.ndarray, method: str = "Grad-CAM", target: str = "FAKE") -> np.ndarray:
+    """Heatmap (H, W) in [0, 1] for one image as the model sees it ((H, W, 3) uint8 from decode_for_card)."""
+    if target not in TARGETS:
+        raise ValueError(f"target must be one of {TARGETS}")
+    return explanation_maps(model, card, np.asarray(seen)[None], method, target)[0]
