@@ -21,6 +21,7 @@ import json
 import os
 import shutil
 import uuid
+import zipfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -131,7 +132,7 @@ class ZooEntry:
         try:
             with np.load(self.path / CLASS_HEATMAPS_FILE, allow_pickle=False) as archive:
                 arrays = {key: archive[key] for key in archive.files}
-        except (OSError, ValueError, EOFError, KeyError):  # absent, truncated, or pickled (refused)
+        except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile):  # absent, truncated, or pickled (refused)
             return None
         groups, maps = arrays.get("groups"), arrays.get("maps")
         if groups is None or maps is None or maps.ndim != 3 or len(groups) != len(maps):
