@@ -1,10 +1,12 @@
 """Dashboard latency targets, on a small zoo trained here on generated data (speed does not depend on the data).
 
-    .venv/bin/python -m bench.dashboard_latency [--repeats 10] [--keep DIR]
+    .venv/bin/python -m bench.dashboard_latency [--repeats 10] [--keep DIR] [--zoo DIR] [--no-cold-start]
 
 Prints:
-  1. upload of one 32x32 image -> verdicts of every zoo model + one Grad-CAM, warm   (target <= 1.0 s)
-  2. the same for a 4000x3000 JPEG (decode + downscale + verdicts + Grad-CAM + preview) (target <= 2.0 s)
+  1. upload of one 32x32 image -> verdicts of every zoo model, each with its decision and input
+     check (size, novelty score), + one Grad-CAM, warm                               (target <= 1.0 s)
+  2. the same for a 4000x3000 JPEG (decode + downscale + verdicts + input checks + Grad-CAM + preview)
+                                                                                     (target <= 2.0 s)
   3. app cold start: `streamlit run` until the health endpoint answers, and until the
      first page (the leaderboard, which loads every model) has rendered              (target <= 20 s)
 The first page is timed in headless Chromium when /usr/bin/chromium exists, else by
@@ -78,8 +80,9 @@ def _photo_jpeg(width: int = 4000, height: int = 3000, seed: int = 0) -> bytes:
     return buffer.getvalue()
 
 
-def time_upload(data: bytes, name: str, models: dict, repeats: int) -> tuple[float, list[float]]:
-    """(first call, warm calls) seconds for: decode for every card, every model's verdict, one Grad-CAM, preview."""
+def time_upload(data: bytes, name: str, models: dict, repeats: int, novelty: dict | None = None) -> tuple[float, list[float]]:
+    """(first call, warm calls) seconds for: decode for every card, every model's verdict with its input check
+    (novelty from `novelty`, each model's stats), one Grad-CAM, preview."""
     from dashboard.explain import explanation_map
     from dashboard.inference import display_image, judge
     from dashboard.overlays import overlay
@@ -88,8 +91,9 @@ def time_upload(data: bytes, name: str, models: dict, repeats: int) -> tuple[flo
 
     def once() -> float:
         start = time.perf_counter()
-        result = judge(data, models, name=name)
+        result = judge(data, models, name=name, novelty=novelty)
         assert result.error is None, result.error
+        assert all(v.check is not None and v.decision for v in result.verdicts)
         model, card = models[first_model]
         heat = explanation_map(model, card, result.seen[first_model], "Grad-CAM", result.verdicts[0].label)
         overlay(result.seen[first_model], heat)
@@ -156,32 +160,43 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=10, help="warm repetitions per measurement")
     parser.add_argument("--keep", help="build the zoo in this folder and keep it (default: a temp dir)")
+    parser.add_argument("--zoo", help="time this zoo (e.g. model_zoo) instead of building one")
+    parser.add_argument("--no-cold-start", action="store_true", help="skip the app cold-start measurement")
     args = parser.parse_args(argv)
 
     folder = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="dashboard-bench-"))
     folder.mkdir(parents=True, exist_ok=True)
     try:
-        print(f"building a zoo of {', '.join(ARCHS)} (1 epoch on generated data) in {folder} ...", flush=True)
-        started = time.perf_counter()
-        zoo, _ = build_zoo(folder)
-        print(f"  built in {time.perf_counter() - started:.1f} s", flush=True)
+        if args.zoo:
+            zoo = Path(args.zoo)
+        else:
+            print(f"building a zoo of {', '.join(ARCHS)} (1 epoch on generated data) in {folder} ...", flush=True)
+            started = time.perf_counter()
+            zoo, _ = build_zoo(folder)
+            print(f"  built in {time.perf_counter() - started:.1f} s", flush=True)
 
         from model_zoo import list_entries, load_model
+        from model_zoo.novelty import load_stats
 
         entries, _ = list_entries(zoo)
         models = {e.name: (load_model(e), e.card) for e in entries}  # what st.cache_resource holds
-        print(f"\nmachine: {os.cpu_count()} CPU cores; {len(models)} models in the zoo; {args.repeats} warm runs each\n")
+        novelty = {e.name: load_stats(e) for e in entries}  # what resources.novelty_stats gives the inspect page
+        scored = sum(stats is not None for stats in novelty.values())
+        print(f"\nmachine: {os.cpu_count()} CPU cores; zoo {zoo}: {len(models)} models ({scored} with novelty "
+              f"stats); {args.repeats} warm runs each\n")
 
         small, large = _png_32(), _photo_jpeg()
         rows = []
         for key, label, data, name in (("small", "32x32 PNG", small, "small.png"),
                                        ("large", f"4000x3000 JPEG ({len(large) / 2**20:.1f} MB)", large, "photo.jpg")):
-            first, warm = time_upload(data, name, models, args.repeats)
+            first, warm = time_upload(data, name, models, args.repeats, novelty)
             median, worst = statistics.median(warm), max(warm)
             rows.append((key, median))
-            print(f"upload {label} -> {len(models)} verdicts + 1 Grad-CAM: warm median {median:.3f} s, "
+            print(f"upload {label} -> {len(models)} verdicts + input checks + 1 Grad-CAM: warm median {median:.3f} s, "
                   f"max {worst:.3f} s, first call {first:.3f} s  {_verdict(median, TARGETS[key])}", flush=True)
 
+        if args.no_cold_start:
+            return 0
         cold = cold_start(zoo)
         print(f"app cold start: health endpoint after {cold['health']:.1f} s; first page rendered after "
               f"{cold['first_page']:.1f} s ({cold['how']})  {_verdict(float(cold['first_page']), TARGETS['cold'])}")
