@@ -46,3 +46,21 @@ def constant_entry(zoo: Path, name: str, source: Path, prob_fake: float, thresho
     (folder / "card.json").write_text(json.dumps(card))
     shutil.copy(source / "history.csv", folder / "history.csv")
     return folder
+
+
+def with_known_errors(folder: Path, wrong: int, offset: int = 0) -> list[str]:
+    """Rewrite the entry's test_predictions.csv so exactly `wrong` images (from row `offset`) are misclassified.
+
+    Every other image gets a confident right answer at the card's threshold; returns the wrong images' paths.
+    """
+    import pandas as pd
+
+    card = json.loads((folder / "card.json").read_text())
+    threshold = card.get("decision", {}).get("threshold", 0.5)
+    predictions = pd.read_csv(folder / "test_predictions.csv")
+    says_fake = predictions["label"] == 1
+    flipped = predictions.index[offset : offset + wrong]
+    says_fake.loc[flipped] = ~says_fake.loc[flipped]
+    predictions["prob_fake"] = says_fake.map({True: min(0.99, threshold + 0.3), False: max(0.01, threshold - 0.3)})
+    predictions.to_csv(folder / "test_predictions.csv", index=False)
+    return list(predictions.loc[flipped, "path"])

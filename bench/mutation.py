@@ -1,0 +1,115 @@
+"""Mutation score of the pure-Python zoo modules and the dataset loader, module by module.
+
+    python -m bench.mutation [MODULE ...] [--workdir DIR] [--list]
+
+For each module (default: all in MODULES) the repository's sources and tests are copied into
+DIR/<module>/ (the shipped models are not: no selected test reads them), setup.cfg's [mutmut]
+section there is narrowed to that module and the fast, TensorFlow-free test files that cover it,
+and `mutmut run` mutates it. Prints killed / total per module and writes DIR/scores.json; the
+surviving mutants are listed with `mutmut results` in DIR/<module>/. Runs niced: the machine is
+shared. The README's Development section reports the figures and the equivalent mutants.
+"""
+
+from __future__ import annotations
+
+import argparse
+import configparser
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+MUTMUT = Path(sys.executable).with_name("mutmut")
+
+# module -> the fast test files that cover it (no training, no TensorFlow: each mutant reruns them).
+MODULES: dict[str, list[str]] = {
+    "model_zoo/decision.py": ["tests/test_decision.py", "tests/test_decision_units.py"],
+    "model_zoo/verdicts.py": ["tests/test_verdicts_units.py"],
+    "model_zoo/preprocessing.py": ["tests/test_preprocessing_units.py"],
+    "model_zoo/zoo.py": ["tests/test_zoo_units.py"],
+    "model_zoo/tradeoff.py": [f"tests/test_tradeoff.py::{name}" for name in (
+        "test_pareto_front_keeps_the_models_nothing_beats_on_both_axes",
+        "test_equal_models_are_both_on_the_front_and_a_tie_on_one_axis_is_decided_by_the_other",
+        "test_fastest_is_the_quickest_within_one_point_of_the_best_accuracy", "test_the_best_accuracy_counts_untimed_models",
+        "test_exactly_one_point_below_the_best_still_counts", "test_latency_must_be_a_positive_number", "test_marks")],
+    "training/data.py": ["tests/test_data.py", "tests/test_data_units.py"],
+}
+# What a copy needs to import the modules and run their tests.
+COPIED = ("model_zoo", "training", "tests", "pytest.ini", "setup.cfg")
+
+
+def _copy_sources(target: Path) -> None:
+    if target.exists():
+        shutil.rmtree(target)
+    target.mkdir(parents=True)
+    for name in COPIED:
+        source = ROOT / name
+        if source.is_dir():
+            # Entries (folders of model_zoo/) are data, not code: leave the shipped models behind.
+            ignore = shutil.ignore_patterns("__pycache__", "*.keras", "*.npz", "*.csv", ".runs", "mutants")
+            shutil.copytree(source, target / name, ignore=ignore)
+        elif source.is_file():
+            shutil.copy(source, target / name)
+
+
+def _narrow_config(folder: Path, module: str, tests: list[str]) -> None:
+    config = configparser.ConfigParser()
+    config.read(folder / "setup.cfg")
+    if not config.has_section("mutmut"):
+        config.add_section("mutmut")
+    config.set("mutmut", "source_paths", "\n" + "\n".join(("model_zoo", "training")))
+    config.set("mutmut", "only_mutate", module)
+    config.set("mutmut", "pytest_add_cli_args_test_selection", "\n" + "\n".join(tests))
+    with open(folder / "setup.cfg", "w") as handle:
+        config.write(handle)
+
+
+def score(folder: Path) -> dict[str, int]:
+    """Counts by mutmut status for the run in `folder` (killed, survived, timeout, no tests, ...)."""
+    subprocess.run([str(MUTMUT), "export-cicd-stats"], cwd=folder, check=True, capture_output=True)
+    stats = json.loads((folder / "mutants" / "mutmut-cicd-stats.json").read_text())
+    return {key: int(value) for key, value in stats.items()}
+
+
+def run_module(module: str, workdir: Path) -> dict[str, int]:
+    folder = workdir / Path(module).stem
+    _copy_sources(folder)
+    _narrow_config(folder, module, MODULES[module])
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    subprocess.run(["nice", "-n", "15", str(MUTMUT), "run", "--max-children", "1"], cwd=folder, env=env, check=False,
+                   stdout=subprocess.DEVNULL)
+    return score(folder)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.mutation", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("modules", nargs="*", help=f"modules to mutate (default: all of {', '.join(MODULES)})")
+    parser.add_argument("--workdir", type=Path, default=Path("/tmp/cifake-mutation"))
+    parser.add_argument("--list", action="store_true", help="print each module and its test files, and exit")
+    args = parser.parse_args(argv)
+    if args.list:
+        for module, tests in MODULES.items():
+            print(f"{module}: {' '.join(tests)}")
+        return 0
+    unknown = [m for m in args.modules if m not in MODULES]
+    if unknown:
+        parser.error(f"unknown module(s) {', '.join(unknown)}; choose from {', '.join(MODULES)}")
+    results_file = args.workdir / "scores.json"
+    results = json.loads(results_file.read_text()) if results_file.is_file() else {}
+    for module in args.modules or list(MODULES):
+        counts = run_module(module, args.workdir)
+        killed, total = counts.get("killed", 0), counts.get("total", 0)
+        results[module] = counts
+        print(f"{module}: {killed}/{total} mutants killed ({100 * killed / max(total, 1):.1f}%), "
+              f"survived {counts.get('survived', 0)}, no tests {counts.get('no_tests', 0)}, "
+              f"timeout {counts.get('timeout', 0)}", flush=True)
+        results_file.write_text(json.dumps(results, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
