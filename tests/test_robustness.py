@@ -71,15 +71,31 @@ def test_noise_is_seeded_and_jpeg_really_recompresses(images):
         corrupt(images, "sepia", 1)
 
 
-def test_table_has_every_corruption_and_a_clean_baseline(trained_zoo, synthetic_dataset):
-    from model_zoo import load_model
+def test_table_has_every_corruption_and_a_clean_baseline(trained_zoo, synthetic_dataset, monkeypatch):
+    import training.robustness as robustness
+    from model_zoo import binary_metrics, load_model, predict_prob_fake
+    from model_zoo.decision import threshold
 
     entry = read_entry("cnn_maxpool", trained_zoo)
     test = synthetic_dataset.test
-    table = robustness_table(load_model(entry), entry.card, test.images, test.labels)
+    seen: list[tuple[np.ndarray, np.ndarray]] = []  # what the model was shown for each row, and its answers
+
+    def spy(model, images, card):
+        seen.append((np.array(images), predict_prob_fake(model, images, card)))
+        return seen[-1][1]
+
+    monkeypatch.setattr(robustness, "predict_prob_fake", spy)
+    model = load_model(entry)
+    table = robustness_table(model, entry.card, test.images, test.labels)
     assert list(table.columns) == [*COLUMNS, "roc_auc"]
     assert list(zip(table["corruption"], table["level"], strict=True)) == list(CORRUPTIONS)
-    assert table["accuracy"].between(0, 1).all()
+    # Each row scores the test set after exactly its corruption (noise: the default seed), and nothing else.
+    assert len(seen) == len(CORRUPTIONS)
+    for (corruption, level), (images, prob_fake), row in zip(CORRUPTIONS, seen, table.itertuples(), strict=True):
+        np.testing.assert_array_equal(images, corrupt(test.images, corruption, level), err_msg=f"{corruption} {level}")
+        assert (corruption == "none") == np.array_equal(images, test.images)
+        expected = binary_metrics(test.labels, prob_fake, threshold(entry.card))
+        assert (row.accuracy, row.roc_auc) == pytest.approx((expected["accuracy"], expected["roc_auc"]))
     clean = table.loc[table["corruption"] == "none"].iloc[0]
     assert clean["accuracy"] == pytest.approx(entry.test_metrics["accuracy"])  # the baseline is the evaluated test
     assert clean["roc_auc"] == pytest.approx(entry.test_metrics["roc_auc"])
