@@ -168,8 +168,10 @@ def novelty_block(stats: NoveltyStats, model, *, n_fit: int, val_scores: np.ndar
     }
 
 
-def write_stats(folder: Path, stats: NoveltyStats) -> None:
-    """Write novelty.npz into an entry folder being staged (model_zoo.staged_entry)."""
+def write_stats(folder: Path, stats: NoveltyStats | None) -> None:
+    """Write novelty.npz into an entry folder being staged (model_zoo.staged_entry); nothing for None."""
+    if stats is None:
+        return
     with open(folder / NOVELTY_FILE, "wb") as handle:  # np.savez on a path would append ".npz" to odd names
         np.savez(handle, means=stats.means, precision=stats.precision, cutoff=np.float64(stats.cutoff))
 

@@ -299,3 +299,15 @@ def test_inspect_page_shows_decisions_and_the_shrink_warning(trained_zoo, monkey
     table = at.dataframe[0].value
     assert set(table["decision"]) <= {"REAL", "FAKE", "UNCERTAIN"} and set(table["like training images"]) == {"no"}
     assert any("640x480 image was shrunk 20x to 32x32" in w.value for w in at.warning)
+
+
+def test_too_little_data_gives_a_band_but_no_novelty_instead_of_failing(maxpool, synthetic_dataset, capsys):
+    from training.calibrate import fit_abstention
+
+    entry, model, _ = maxpool
+    train, validation = synthetic_dataset.train, synthetic_dataset.test
+    only_real = np.flatnonzero(train.labels == 0)[:5]  # one class only: no class mean for FAKE
+    fitted = fit_abstention(model, entry.card, train, only_real, validation)
+    assert fitted.novelty is None and fitted.stats is None
+    assert fitted.band["band_validation"]["n"] == len(validation)
+    assert "no novelty score" in capsys.readouterr().err

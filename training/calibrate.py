@@ -27,6 +27,7 @@ import numpy as np
 
 from model_zoo import ZooEntry, ZooError, list_entries, load_model, read_entry, staged_entry, write_card
 from model_zoo.decision import BAND_TARGET_PRECISION, band_summary, fit_band, labels_for, threshold
+from model_zoo.inference import predict_prob_fake
 from model_zoo.novelty import (
     CUTOFF_QUANTILE,
     TRAIN_SAMPLE,
@@ -50,8 +51,8 @@ class Abstention:
     """What fit_abstention returns: the card's new decision fields and novelty block, and the stats file."""
 
     band: dict
-    novelty: dict
-    stats: NoveltyStats
+    novelty: dict | None  # None (and stats None) when no novelty score could be fitted: the band still is
+    stats: NoveltyStats | None
     validation_accuracy: float
 
 
@@ -71,13 +72,23 @@ def fit_abstention(model, card: dict, train: Split, train_index: np.ndarray, val
     set on calibrated scores. `train` is the whole training split and `train_index` the part the
     model was trained on (only a sample of it is read, so a memory-mapped split stays on disk).
     """
-    val_prob, val_features = predict_with_features(model, validation.images, card)
+    try:
+        val_prob, val_features = predict_with_features(model, validation.images, card)
+    except ValueError as exc:  # an output layer without one feature vector: a band, but no novelty score
+        print(f"warning: {card.get('name')}: no novelty score ({exc})", file=sys.stderr, flush=True)
+        val_prob, val_features = predict_prob_fake(model, validation.images, card), None
     band = fit_band(validation.labels, val_prob, threshold(card), target)
+    accuracy = float(np.mean(labels_for(val_prob, card) == validation.labels))
+    if val_features is None:
+        return Abstention(band, None, None, accuracy)
     fit_on = train.subset(np.asarray(train_index)[_sample(len(train_index), train_sample, seed)])
     _, train_features = predict_with_features(model, fit_on.images, card)
-    stats, val_scores = fit_novelty(train_features, fit_on.labels, val_features, quantile)
+    try:
+        stats, val_scores = fit_novelty(train_features, fit_on.labels, val_features, quantile)
+    except (ValueError, np.linalg.LinAlgError) as exc:  # too little data: never lose a training run over it
+        print(f"warning: {card.get('name')}: no novelty score ({exc})", file=sys.stderr, flush=True)
+        return Abstention(band, None, None, accuracy)
     block = novelty_block(stats, model, n_fit=len(fit_on), val_scores=val_scores, quantile=quantile)
-    accuracy = float(np.mean(labels_for(val_prob, card) == validation.labels))
     return Abstention(band, block, stats, accuracy)
 
 
@@ -129,12 +140,14 @@ def calibrate_entry(entry: ZooEntry, dataset: Dataset, zoo: str | os.PathLike | 
     if predictions is not None:
         band["band_test"] = band_summary(predictions["label"].to_numpy(), predictions["prob_fake"].to_numpy(),
                                          tuple(band["uncertain_band"]))
-    novelty = {**fitted.novelty, "checks": novelty_checks(model, card, fitted.stats, dataset.test, seed)}
+    novelty = fitted.novelty and {**fitted.novelty,
+                                  "checks": novelty_checks(model, card, fitted.stats, dataset.test, seed)}
     with staged_entry(entry.name, zoo, from_existing=True) as folder:
         # Re-read the card being published: only our fields change, whatever else was written meanwhile.
         current = json.loads((folder / CARD_FILE).read_text())
         current["decision"] = {**current.get("decision", {}), **band}
-        current["novelty"] = novelty
+        if novelty:
+            current["novelty"] = novelty
         write_stats(folder, fitted.stats)
         write_card(folder, current)
     _report(entry.name, band, novelty, time.time() - start)
@@ -145,19 +158,23 @@ def _percent(value: float | None) -> str:
     return "n/a" if value is None else f"{100 * value:.2f}%"
 
 
-def _report(name: str, band: dict, novelty: dict, seconds: float) -> None:
+def _report(name: str, band: dict, novelty: dict | None, seconds: float) -> None:
     low, high = band["uncertain_band"]
-    val, test, checks = band["band_validation"], band.get("band_test"), novelty["checks"]
+    val, test = band["band_validation"], band.get("band_test")
     line = (f"{name}: UNCERTAIN for P(FAKE) in [{low:.4f}, {high:.4f}); validation: decided "
             f"{_percent(val['coverage'])}, FAKE right {_percent(val['fake_precision'])}, REAL right "
             f"{_percent(val['real_precision'])}")
     if test:
         line += (f"; test: decided {_percent(test['coverage'])}, FAKE right {_percent(test['fake_precision'])}, "
                  f"REAL right {_percent(test['real_precision'])}")
-    line += (f". Novelty cut-off {novelty['cutoff']:.2f} ({novelty['features']} features of layer "
-             f"'{novelty['layer']}'); flagged: test {_percent(checks['test_flagged'])}, test downscaled 0.5x "
-             f"{_percent(checks['test_downscaled_0.5_flagged'])}, noise {_percent(checks['noise_flagged'])} "
-             f"({seconds:.0f} s)")
+    if novelty:
+        checks = novelty["checks"]
+        line += (f". Novelty cut-off {novelty['cutoff']:.2f} ({novelty['features']} features of layer "
+                 f"'{novelty['layer']}'); flagged: test {_percent(checks['test_flagged'])}, test downscaled 0.5x "
+                 f"{_percent(checks['test_downscaled_0.5_flagged'])}, noise {_percent(checks['noise_flagged'])}")
+    else:
+        line += ". No novelty score (see the warning)"
+    line += f" ({seconds:.0f} s)"
     print(line, flush=True)
 
 
