@@ -63,6 +63,7 @@ bench: $(STAMP)  ## speed figures on generated CIFAKE-sized data
 	$(BIN)/python -m bench.predict_throughput
 	$(BIN)/python -m bench.api_load
 	$(BIN)/python -m bench.dashboard_latency
+	$(BIN)/python -m bench.faithfulness
 
 clean-venv:
 	rm -rf $(VENV)

@@ -48,7 +48,7 @@ def method_table(report: dict) -> pd.DataFrame:
             "deletion AUC": r.get("deletion_auc"), "random deletion": random.get("deletion_auc"),
             "insertion AUC": r.get("insertion_auc"), "random insertion": random.get("insertion_auc"),
             "gain over random": r.get("score"), "beats random": bool(r.get("beats_random")),
-            "randomisation rho": r.get("randomisation_rho"),
+            "randomisation rho": r.get("randomisation_rho"), "rho SE": r.get("randomisation_rho_se"),
             "sanity check": "passes" if r.get("passes_sanity") else FLAG,
         })
     return pd.DataFrame(rows)
@@ -68,6 +68,11 @@ def _points(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.3f}"
 
 
+def _rho(result: dict) -> str:
+    se = result.get("randomisation_rho_se")
+    return f"{result.get('randomisation_rho') or 0.0:.2f}" + (f" ± {se:.2f}" if se is not None else "")
+
+
 def map_note(name: str, method: str, report: dict | None) -> str:
     """One line beside a heatmap: how this method fared for this model, or how to measure it."""
     if report is None or method not in report.get("methods", {}):
@@ -79,10 +84,10 @@ def map_note(name: str, method: str, report: dict | None) -> str:
             f"(random order {_points(random.get('deletion_auc'))}, lower is better), insertion AUC "
             f"{_points(r.get('insertion_auc'))} (random {_points(random.get('insertion_auc'))}, higher is better)")
     if r.get("passes_sanity") is False:
-        return (f"{FLAG}: {text}. Its maps keep a rank correlation of {r.get('randomisation_rho', 0):.2f} with the "
+        return (f"{FLAG}: {text}. Its maps keep a rank correlation of {_rho(r)} with the "
                 f"maps of the same network with random weights, so they may show the image more than what "
                 f"{name} learned.")
-    return f"{text}; sanity check passed (rank correlation {r.get('randomisation_rho', 0):.2f} with random weights)."
+    return f"{text}; sanity check passed (rank correlation {_rho(r)} with random weights)."
 
 
 def ranking_sentence(name: str, report: dict) -> str:
@@ -136,6 +141,9 @@ def class_heatmaps_figure(name: str, arrays: dict) -> go.Figure:
         title = GROUP_TITLES.get(group, group)
         if counts is not None and totals is not None:
             title += f" ({int(counts[i]):,} of {int(totals[i]):,})" if counts[i] else " (none)"
+        empty = arrays.get("empty")
+        if empty is not None and counts is not None and counts[i]:
+            title += f"<br>{int(empty[i]) / int(counts[i]):.0%} of maps empty"
         titles.append(title)
     figure = make_subplots(rows=1, cols=len(groups), subplot_titles=titles, horizontal_spacing=0.03)
     for i, heat in enumerate(np.asarray(arrays["maps"], np.float32)):

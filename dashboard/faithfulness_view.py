@@ -26,6 +26,7 @@ _FORMATS = {
     "randomisation rho": st.column_config.NumberColumn("randomisation ρ", format="%.2f",
                                                        help="Spearman rank correlation with the maps of the same "
                                                             "network with random weights; 0.5 or more fails"),
+    "rho SE": st.column_config.NumberColumn("ρ SE", format="%.2f", help="standard error of the mean ρ over the images"),
 }
 HOW = ("Each method explains the class the model predicts for a fixed sample of CIFAKE test images. **Deletion**: "
        "pixels are blurred away, most salient first, and the probability of the predicted class should fall fast "
@@ -67,7 +68,8 @@ def show_model_explanations(entry: ZooEntry) -> None:
         st.plotly_chart(class_heatmaps_figure(entry.name, arrays), width="stretch", key="class_heatmaps")
         st.caption("Each panel averages the Grad-CAM maps (each scaled to 0-1) of test images of one true class "
                    "with one verdict, explaining the class the model predicted; brighter = more often where the "
-                   "evidence is. Counts: images averaged, of all test images in that group.")
+                   "evidence is. Counts: images averaged, of all test images in that group; an empty map (Grad-CAM "
+                   "found no positive evidence for the verdict) counts as zero everywhere.")
     report = entry.faithfulness()
     if report is not None:
         st.markdown(ranking_sentence(entry.name, report))

@@ -167,6 +167,27 @@ def test_score_cam_equals_tf_keras_vis_for_each_image(model, card, fakes, monkey
         np.testing.assert_allclose(ours, unit_range(np.asarray(reference))[0], atol=1e-4)
 
 
+def test_smoothgrad_equals_tf_keras_vis_with_the_same_noise(model, card, fakes):
+    """The compiled SmoothGrad gives what tf-keras-vis' Saliency gives from the same seed (on random weights:
+    the trained quadrant model saturates under SmoothGrad's noise and every gradient is zero)."""
+    import tensorflow as tf
+    from tf_keras_vis.saliency import Saliency
+
+    from model_zoo import normalize_for_card
+    from model_zoo.saliency import SMOOTH_NOISE, SMOOTH_SAMPLES, unit_range
+
+    untrained = reinitialised(model, seed=2)
+    images, targets = fakes[:4], ["FAKE", "REAL", "FAKE", "REAL"]
+    mask = tf.constant([1.0, 0.0, 1.0, 0.0])
+    np.random.seed(5)
+    reference = Saliency(untrained, clone=False)(lambda out: mask * out[:, 0] + (1 - mask) * (1 - out[:, 0]),
+                                                 normalize_for_card(images, card), smooth_samples=SMOOTH_SAMPLES,
+                                                 smooth_noise=SMOOTH_NOISE)
+    ours = explanation_maps(untrained, card, images, "SmoothGrad", targets, seed=5)
+    assert ours.max() == 1.0  # real gradients, not the all-zero maps of a saturated model
+    np.testing.assert_allclose(ours, unit_range(np.asarray(reference)), atol=1e-4)
+
+
 def test_explanation_maps_reject_bad_targets(model, card, fakes):
     with pytest.raises(ValueError, match="targets for"):
         explanation_maps(model, card, fakes, "Grad-CAM", ["FAKE"])
@@ -242,6 +263,7 @@ def test_class_mean_heatmaps_group_by_truth_and_verdict(model, card):
     assert arrays["groups"].tolist() == list(GROUPS) == ["REAL_correct", "REAL_wrong", "FAKE_correct", "FAKE_wrong"]
     assert arrays["totals"].tolist() == [8, 2, 10, 0]
     assert arrays["counts"].tolist() == [6, 2, 6, 0]
+    assert (arrays["empty"] <= arrays["counts"]).all() and arrays["empty"][3] == 0
     assert arrays["maps"].shape == (4, 32, 32) and not arrays["maps"][3].any()  # an empty group stays zero
     assert _quadrant_share(arrays["maps"][2:3])[0] > 0.5  # FAKE called FAKE: the model looks at the artefact
 

@@ -43,13 +43,14 @@ def class_mean_heatmaps(model, card: dict, images: np.ndarray, labels: np.ndarra
                         per_group: int = PER_GROUP, seed: int = 0,
                         progress: Callable[[str], None] | None = None) -> dict[str, np.ndarray]:
     """Arrays for class_heatmaps.npz: groups (4,), maps (4, H, W) mean Grad-CAM, counts (4,) images
-    averaged, totals (4,) images in each group, plus method and target as 0-d strings."""
+    averaged, totals (4,) images in each group, empty (4,) averaged maps that were all zero (Grad-CAM
+    found no positive evidence for the verdict), plus method and target as 0-d strings."""
     labels = np.asarray(labels).astype(int)
     predicted = labels_for(prob_fake, card)
     rng = np.random.default_rng(seed)
     height, width = card["input_shape"][:2]
     maps = np.zeros((len(GROUPS), height, width), np.float32)
-    counts, totals = np.zeros(len(GROUPS), np.int64), np.zeros(len(GROUPS), np.int64)
+    counts, totals, empty = (np.zeros(len(GROUPS), np.int64) for _ in range(3))
     for g, group in enumerate(GROUPS):
         members = np.flatnonzero([group_of(y, p) == group for y, p in zip(labels, predicted, strict=True)])
         totals[g] = len(members)
@@ -57,8 +58,10 @@ def class_mean_heatmaps(model, card: dict, images: np.ndarray, labels: np.ndarra
         counts[g] = len(chosen)
         if len(chosen):
             targets = [CLASS_NAMES[p] for p in predicted[chosen]]
-            maps[g] = explanation_maps(model, card, np.asarray(images[chosen]), METHOD, targets).mean(axis=0)
+            explained = explanation_maps(model, card, np.asarray(images[chosen]), METHOD, targets)
+            maps[g] = explained.mean(axis=0)
+            empty[g] = int((explained.max(axis=(1, 2)) == 0).sum())  # no positive evidence for the verdict
         if progress:
-            progress(f"  class heatmap {group}: {counts[g]} of {totals[g]:,} images")
-    return {"groups": np.array(GROUPS), "maps": maps, "counts": counts, "totals": totals,
+            progress(f"  class heatmap {group}: {counts[g]} of {totals[g]:,} images, {empty[g]} without positive evidence")
+    return {"groups": np.array(GROUPS), "maps": maps, "counts": counts, "totals": totals, "empty": empty,
             "method": np.array(METHOD), "target": np.array("predicted class"), "seed": np.array(seed)}

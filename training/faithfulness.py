@@ -1,6 +1,6 @@
 """Are the heatmaps faithful to the models? Measure every explanation method, and where the models look.
 
-    python -m training.faithfulness NAME|all [--data PATH] [--zoo DIR] [--per-class 50] [--seed 0]
+    python -m training.faithfulness NAME [NAME ...]|all [--data PATH] [--zoo DIR] [--per-class 50] [--seed 0]
 
 For each model, on a fixed stratified sample of the test split (--per-class REAL and as many FAKE
 images, drawn with --seed), each method of model_zoo.saliency explains the class the model predicts:
@@ -125,14 +125,15 @@ def faithfulness_report(model, card: dict, sample: Split, *, seed: int = 0, step
         del_gain, del_se = paired_gain(random_del, deletion)
         ins_gain, ins_se = paired_gain(insertion, random_ins)
         score, score_se = paired_gain(random_del - deletion + insertion, random_ins)
-        mean_rho = float(rho[method].mean())
+        mean_rho, rho_se = paired_gain(rho[method], np.zeros_like(rho[method]))  # mean and its standard error
         results[method] = {
             "deletion_auc": _finite(deletion.mean()), "insertion_auc": _finite(insertion.mean()),
             "deletion_gain": _finite(del_gain), "deletion_gain_se": _finite(del_se),
             "insertion_gain": _finite(ins_gain), "insertion_gain_se": _finite(ins_se),
             "score": _finite(score), "score_se": _finite(score_se),
             "beats_random": bool(math.isfinite(score_se) and score - 2 * score_se > 0),
-            "randomisation_rho": _finite(mean_rho), "passes_sanity": bool(mean_rho < SANITY_MAX_RHO),
+            "randomisation_rho": _finite(mean_rho), "randomisation_rho_se": _finite(rho_se),
+            "passes_sanity": bool(mean_rho < SANITY_MAX_RHO),
             "deletion_curve": _mean_curve(curves[method][0]), "insertion_curve": _mean_curve(curves[method][1]),
             "map_seconds": round(map_seconds[method], 2),
         }
@@ -208,7 +209,7 @@ def _positive(text: str) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m training.faithfulness", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("name", metavar="NAME|all", help="a zoo entry, or 'all' for every usable entry")
+    parser.add_argument("names", nargs="+", metavar="NAME", help="zoo entries, or 'all' for every usable entry")
     parser.add_argument("--data", help="CIFAKE zip or folder (default: $CIFAKE_PATH)")
     parser.add_argument("--zoo", help="zoo folder (default: $MODEL_ZOO_DIR, else model_zoo/)")
     parser.add_argument("--per-class", type=_positive, default=PER_CLASS,
@@ -220,16 +221,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--heatmap-per-group", type=_positive, default=PER_GROUP,
                         help=f"test images averaged per class-mean heatmap group (default {PER_GROUP})")
     args = parser.parse_args(argv)
-    if args.name == "all":
+    if args.names == ["all"]:
         entries, problems = list_entries(args.zoo)
         models, unusable = load_usable_models(entries)  # before decoding the dataset: fail fast
         for problem in problems + unusable:
             print(f"warning: skipping zoo entry '{problem.name}': {problem.message}", file=sys.stderr)
         if not models:
             raise ZooError("no usable models in the zoo (train one with `python -m training.train --arch cnn_maxpool`)")
-    else:
-        entry = read_entry(args.name, args.zoo)
-        models = {entry.name: LoadedModel(entry, load_model(entry))}
+    else:  # a named entry that will not load is an error, not a warning
+        entries = [read_entry(name, args.zoo) for name in dict.fromkeys(args.names)]
+        models = {entry.name: LoadedModel(entry, load_model(entry)) for entry in entries}
     dataset = load_cifake(args.data)
     total = time.time()
     for name, loaded in models.items():
