@@ -202,6 +202,21 @@ def test_fit_band_cuts_halfway_between_scores():
     assert low == 0.5  # nothing is called REAL: no band below the threshold
 
 
+def test_fit_band_counts_a_score_at_the_threshold_as_fake():
+    # 100 REAL right below; 2 FAKE exactly at the threshold and 98 above, all right: both sides already precise.
+    labels = np.array([0] * 100 + [1] * 100)
+    probs = np.concatenate([np.linspace(0.05, 0.4, 100), [0.5, 0.5], np.linspace(0.6, 0.99, 98)])
+    assert fit_band(labels, probs, decide_at=0.5)["uncertain_band"] == [0.5, 0.5]
+
+
+def test_fit_band_reads_the_real_side_from_its_most_real_looking_image():
+    # 100 REAL right, then 2 FAKE at 0.45 (called REAL, wrong) next to the threshold; 100 FAKE right above.
+    labels = np.array([0] * 100 + [1] * 2 + [1] * 100)
+    probs = np.concatenate([np.linspace(0.05, 0.4, 100), [0.45, 0.45], np.linspace(0.6, 0.99, 100)])
+    low, high = fit_band(labels, probs, decide_at=0.5)["uncertain_band"]
+    assert low == round((0.4 + 0.45) / 2, 6) and high == 0.5
+
+
 def test_band_summary_values():
     labels = np.array([0, 0, 1, 1, 1, 0])
     probs = np.array([0.1, 0.4, 0.5, 0.9, 0.95, 0.92])
@@ -213,6 +228,9 @@ def test_band_summary_values():
     assert never["fake_precision"] is None and never["real_precision"] is None and never["accuracy_decided"] is None
     assert never["coverage"] == 0.0
     assert band_summary(np.array([]), np.array([]), (0.3, 0.9))["coverage"] is None
+    # On the edges: exactly `low` is UNCERTAIN, and with high == 1 not even P(FAKE) = 1 is called FAKE.
+    edges = band_summary(np.array([0, 1, 1]), np.array([0.3, 1.0, 0.5]), (0.3, 1.0))
+    assert edges["coverage"] == 0.0 and edges["fake_precision"] is None and edges["real_precision"] is None
 
 
 # --- ranking ---------------------------------------------------------------------------------------------
