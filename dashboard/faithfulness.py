@@ -37,6 +37,19 @@ def fails_sanity(report: dict | None, method: str) -> bool:
     return bool(result) and result.get("passes_sanity") is False
 
 
+def borderline(report: dict, method: str) -> bool:
+    """True when the method's mean rho lies within two standard errors of the cut-off: the verdict could flip."""
+    r = report["methods"][method]
+    rho, se = r.get("randomisation_rho"), r.get("randomisation_rho_se")
+    cutoff = report.get("sanity", {}).get("fails_at", 0.5)
+    return rho is not None and se is not None and abs(rho - cutoff) < 2 * se
+
+
+def _sanity_text(report: dict, method: str) -> str:
+    verdict = "passes" if report["methods"][method].get("passes_sanity") else FLAG
+    return f"{verdict} (borderline)" if borderline(report, method) else verdict
+
+
 def method_table(report: dict) -> pd.DataFrame:
     """One row per method in the report's ranking order: AUCs against random order, rho, sanity verdict."""
     random = report.get("random", {})
@@ -49,7 +62,7 @@ def method_table(report: dict) -> pd.DataFrame:
             "insertion AUC": r.get("insertion_auc"), "random insertion": random.get("insertion_auc"),
             "gain over random": r.get("score"), "beats random": bool(r.get("beats_random")),
             "randomisation rho": r.get("randomisation_rho"), "rho SE": r.get("randomisation_rho_se"),
-            "sanity check": "passes" if r.get("passes_sanity") else FLAG,
+            "sanity check": _sanity_text(report, method),
         })
     return pd.DataFrame(rows)
 
@@ -87,7 +100,8 @@ def map_note(name: str, method: str, report: dict | None) -> str:
         return (f"{FLAG}: {text}. Its maps keep a rank correlation of {_rho(r)} with the "
                 f"maps of the same network with random weights, so they may show the image more than what "
                 f"{name} learned.")
-    return f"{text}; sanity check passed (rank correlation {_rho(r)} with random weights)."
+    close = ", within two standard errors of the 0.5 cut-off" if borderline(report, method) else ""
+    return f"{text}; sanity check passed (rank correlation {_rho(r)} with random weights{close})."
 
 
 def ranking_sentence(name: str, report: dict) -> str:
