@@ -107,6 +107,9 @@ def test_expected_calibration_error_by_hand():
     assert expected_calibration_error(labels, probs) == pytest.approx(0.4 * 0.4 + 0.4 * 0.1 + 0.2 * 0.5)
     # Two bins: 0.5 falls in the upper one with 0.9: gaps |0.1 - 0.5| (weight 2/5) and |2.3/3 - 2/3| (weight 3/5).
     assert expected_calibration_error(labels, probs, bins=2) == pytest.approx(0.4 * 0.4 + 0.6 * 0.1)
+    # 15 bins by default: 0.40 and 0.45 share a bin (width 1/15), so their gaps average out.
+    assert expected_calibration_error(np.array([0, 1]), np.array([0.40, 0.45])) == pytest.approx(0.075)
+    assert expected_calibration_error(np.array([0, 1]), np.array([0.40, 0.45]), bins=16) == pytest.approx(0.475)
     # Edges: a score of exactly 1 falls in the last bin, 0 in the first.
     assert expected_calibration_error(np.array([1, 0]), np.array([1.0, 0.0])) == 0.0
     assert expected_calibration_error(np.array([0, 1]), np.array([1.0, 0.0]), bins=1) == pytest.approx(0.0)
@@ -114,8 +117,9 @@ def test_expected_calibration_error_by_hand():
 
 
 def test_fit_decision_block():
+    rng = np.random.default_rng(5)
     labels = np.array([0] * 50 + [1] * 50)
-    scores = np.concatenate([np.linspace(0.01, 0.45, 50), np.linspace(0.55, 0.99, 50)])
+    scores = np.concatenate([rng.uniform(0.01, 0.45, 50), rng.uniform(0.55, 0.99, 50)])
     block = fit_decision(labels, scores)
     assert set(block) == {"temperature", "threshold", "fitted_on", "ece_before", "ece_after"}
     temp = fit_temperature(labels, scores)
@@ -157,6 +161,9 @@ def test_side_cut_counts_precision_minimum_size_and_ties():
     assert _side_cut(scores, correct, target) == 200
     assert _side_cut(scores[:99], correct[:99], target) == 0  # 99 < 100 images cannot show 99%
     assert _side_cut(scores[:100], correct[:100], target) == 100
+    one_wrong = correct[:100].copy()
+    one_wrong[-1] = False
+    assert _side_cut(scores[:100], one_wrong, target) == 100  # 99/100 is exactly the target: enough
     wrong_at = correct.copy()
     wrong_at[150:] = False  # precision >= 0.99 holds up to 151 images (150/151 = 0.9934), not 152 (0.9868)
     assert _side_cut(scores, wrong_at, target) == 151
