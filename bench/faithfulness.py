@@ -59,7 +59,8 @@ def main() -> None:
                   flush=True)
     total_wall, total_cpu = time.perf_counter() - start_wall, _cpu_seconds() - start_cpu
     load_after = os.getloadavg()
-    print(f"python -m training.faithfulness all ({len(rows)} models, data {data}): {total_wall:.0f} s wall, "
+    command = " ".join(args.names) if args.names else "all"
+    print(f"python -m training.faithfulness {command} ({len(rows)} models, data {data}): {total_wall:.0f} s wall, "
           f"{total_cpu:.0f} s CPU (target {TARGET_SECONDS:.0f} s wall: {'met' if total_wall <= TARGET_SECONDS else 'MISSED'})")
     print(f"{os.cpu_count()} CPU cores; load average {load_before[0]:.1f} before, {load_after[0]:.1f} after "
           "(above the core count, other processes shared the CPU and the wall clock grew accordingly)")
