@@ -44,6 +44,8 @@ def test_logit_is_clipped_and_exact():
     assert _logit(np.array([0.75]))[0] == pytest.approx(np.log(3))
     ends = _logit(np.array([0.0, 1.0]))
     assert np.isfinite(ends).all() and ends[0] == pytest.approx(-np.log(1 / 1e-7 - 1)) and ends[1] == pytest.approx(-ends[0])
+    # float32 scores are clipped in float64: 1 - 1e-7 does not exist in float32.
+    assert _logit(np.array([1.0], np.float32))[0] == pytest.approx(np.log((1 - 1e-7) / 1e-7))
 
 
 def test_calibrate_values():
@@ -97,6 +99,7 @@ def test_fit_threshold_picks_peak_accuracy_and_breaks_ties_towards_one_half():
     assert fit_threshold(labels, np.array([0.9, 0.945, 0.955, 0.99])) == 0.95
     assert fit_threshold(labels, np.array([0.01, 0.045, 0.05, 0.2])) == 0.05
     assert fit_threshold(labels, np.array([0.01, 0.02, 0.03, 0.04])) == 0.5  # all below every candidate: all tie
+    assert fit_threshold(labels, np.array([0.96, 0.97, 0.98, 0.99])) == 0.5  # never a threshold above 0.95
     assert isinstance(fit_threshold(labels, np.array([0.2, 0.3, 0.7, 0.8])), float)
 
 
@@ -219,9 +222,9 @@ def test_fit_band_counts_a_score_at_the_threshold_as_fake():
 def test_fit_band_reads_the_real_side_from_its_most_real_looking_image():
     # 100 REAL right, then 2 FAKE at 0.45 (called REAL, wrong) next to the threshold; 100 FAKE right above.
     labels = np.array([0] * 100 + [1] * 2 + [1] * 100)
-    probs = np.concatenate([np.linspace(0.05, 0.4, 100), [0.45, 0.45], np.linspace(0.6, 0.99, 100)])
+    probs = np.concatenate([np.linspace(0.05, 0.4, 100), [0.4512345, 0.4512345], np.linspace(0.6, 0.99, 100)])
     low, high = fit_band(labels, probs, decide_at=0.5)["uncertain_band"]
-    assert low == round((0.4 + 0.45) / 2, 6) and high == 0.5
+    assert low == round((0.4 + 0.4512345) / 2, 6) == 0.425617 and high == 0.5
 
 
 def test_band_summary_values():
@@ -235,6 +238,8 @@ def test_band_summary_values():
     assert never["fake_precision"] is None and never["real_precision"] is None and never["accuracy_decided"] is None
     assert never["coverage"] == 0.0
     assert band_summary(np.array([]), np.array([]), (0.3, 0.9))["coverage"] is None
+    thirds = band_summary(np.array([0, 0, 1]), np.array([0.1, 0.95, 0.96]), (0.3, 0.9))
+    assert thirds["accuracy_decided"] == 0.66667 and thirds["fake_precision"] == 0.5
     # On the edges: exactly `low` is UNCERTAIN, and with high == 1 not even P(FAKE) = 1 is called FAKE.
     edges = band_summary(np.array([0, 1, 1]), np.array([0.3, 1.0, 0.5]), (0.3, 1.0))
     assert edges["coverage"] == 0.0 and edges["fake_precision"] is None and edges["real_precision"] is None
