@@ -269,9 +269,28 @@ def test_interrupted_swaps_are_recovered_or_cleaned(tmp_path):
     _entry_folder(tmp_path, "new-name")
     stale = _entry_folder(tmp_path / "stale", "x").parent
     stale.rename(tmp_path / ".old-new-name-deadbeef")  # the new entry is in place: the old copy goes
-    entries, _ = list_entries(tmp_path)
-    assert [e.name for e in entries] == ["kept", "new-name"]
-    assert not list(tmp_path.glob(".old-*"))
+    entries, problems = list_entries(tmp_path)
+    assert [e.name for e in entries] == ["kept", "new-name"] and problems == []
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["kept", "new-name"]
+
+
+def test_a_leftover_copy_that_cannot_be_deleted_never_fails_reading_or_publishing(tmp_path, monkeypatch):
+    real_rmtree = Z.shutil.rmtree
+
+    def stubborn_rmtree(path, ignore_errors=False, **kwargs):
+        if Path(path).name.startswith(".old-"):  # e.g. a file held open on a network drive
+            if not ignore_errors:
+                raise OSError(f"cannot delete {path}")
+            return
+        real_rmtree(path, ignore_errors=ignore_errors, **kwargs)
+
+    monkeypatch.setattr(Z.shutil, "rmtree", stubborn_rmtree)
+    _entry_folder(tmp_path, model=b"old")
+    with staged_entry("m", tmp_path, from_existing=True) as folder:
+        (folder / "model.keras").write_bytes(b"new")
+    assert (tmp_path / "m" / "model.keras").read_bytes() == b"new"
+    entries, problems = list_entries(tmp_path)  # the stale copy is still there and still cannot be deleted
+    assert [e.name for e in entries] == ["m"] and problems == []
 
 
 # --- writing ----------------------------------------------------------------------------------------------
@@ -384,7 +403,7 @@ def test_load_model_checks_the_card(tmp_path):
     with pytest.raises(ZooError, match=r"output shape \(2,\), expected one probability \(1,\)$"):
         Z.load_model(read_entry("m", tmp_path))
     (folder / "model.keras").write_bytes(b"PK\x03\x04 not a keras archive")
-    with pytest.raises(ZooError, match=rf"^{folder / 'model.keras'}: cannot load \("):
+    with pytest.raises(ZooError, match=rf"^{folder / 'model.keras'}: cannot load \((?!NoneType)\w+: "):
         Z.load_model(read_entry("m", tmp_path))
     # safe_mode: a model with a Python lambda inside is refused, not executed.
     lam = keras.Model(inputs, keras.layers.Lambda(lambda x: x[:, :1, 0, 0])(inputs))
