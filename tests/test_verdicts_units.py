@@ -34,10 +34,16 @@ def test_model_version_names_the_card_time_and_the_weights_hash(tmp_path):
     digest = hashlib.sha256(b"weights v1").hexdigest()[:12]
     assert model_version(entry) == f"2026-01-02T03:04:05+0000@{digest}"
     assert model_version(ZooEntry("m", folder, {})) == f"unknown@{digest}"
-    # Replaced weights (new size and time) get a new version, even though the card is the same.
+    # Replaced weights get a new version, even though the card is the same: a new size at the same time...
+    os.utime(folder / "model.keras", ns=(5, 5))
+    model_version(entry)
     (folder / "model.keras").write_bytes(b"weights version 2")
-    os.utime(folder / "model.keras", ns=(1, 1))
+    os.utime(folder / "model.keras", ns=(5, 5))
     assert model_version(entry).endswith(hashlib.sha256(b"weights version 2").hexdigest()[:12])
+    # ... or the same size at a new time.
+    (folder / "model.keras").write_bytes(b"weights version 3")
+    os.utime(folder / "model.keras", ns=(6, 6))
+    assert model_version(entry).endswith(hashlib.sha256(b"weights version 3").hexdigest()[:12])
 
 
 def test_model_version_hashes_big_files_whole(tmp_path):
@@ -71,6 +77,8 @@ class _Check:
 
 def test_record_with_an_input_check_carries_its_findings():
     record = verdict_record("m", 0.3, 0.5, check=_Check())
+    plain = verdict_record("m", 0.3, 0.5)
+    assert {key: record[key] for key in plain} == plain  # the check adds to the record, never replaces it
     assert record["novelty"] == 3.5 and record["novelty_cutoff"] == 2.0 and record["in_distribution"] is False
     assert record["input_check"] == _Check().as_dict()
     assert "novelty" not in verdict_record("m", 0.3, 0.5)
