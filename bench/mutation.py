@@ -1,13 +1,14 @@
 """Mutation score of the pure-Python zoo modules and the dataset loader, module by module.
 
-    python -m bench.mutation [MODULE ...] [--workdir DIR] [--list]
+    python -m bench.mutation [MODULE ...] [--workdir DIR] [--survivors] [--list]
 
 For each module (default: all in MODULES) the repository's sources and tests are copied into
 DIR/<module>/ (the shipped models are not: no selected test reads them), setup.cfg's [mutmut]
-section there is narrowed to that module and the fast, TensorFlow-free test files that cover it,
+section there is narrowed to that module and the fast test files that cover it (no training),
 and `mutmut run` mutates it. Prints killed / total per module and writes DIR/scores.json; the
-surviving mutants are listed with `mutmut results` in DIR/<module>/. Runs niced: the machine is
-shared. The README's Development section reports the figures and the equivalent mutants.
+surviving mutants are listed with `mutmut results` in DIR/<module>/ (`mutmut show NAME` shows one).
+After adding tests, --survivors reruns only those. Runs niced: the machine is shared.
+The README's Development section reports the figures; docs/mutation.md lists the equivalent mutants.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 MUTMUT = Path(sys.executable).with_name("mutmut")
 
-# module -> the fast test files that cover it (no training, no TensorFlow: each mutant reruns them).
+# module -> the fast test files that cover it (no training; Keras only to load a model): each mutant reruns them.
 MODULES: dict[str, list[str]] = {
     "model_zoo/decision.py": ["tests/test_decision.py", "tests/test_decision_units.py"],
     "model_zoo/verdicts.py": ["tests/test_verdicts_units.py"],
@@ -84,12 +85,27 @@ def run_module(module: str, workdir: Path) -> dict[str, int]:
     return score(folder)
 
 
+def rerun_survivors(module: str, workdir: Path) -> dict[str, int]:
+    """After adding tests: copy the current tests into the module's earlier run and rerun only its survivors."""
+    folder = workdir / Path(module).stem
+    for target in (folder / "tests", folder / "mutants" / "tests"):
+        shutil.copytree(ROOT / "tests", target, dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__"))
+    listing = subprocess.run([str(MUTMUT), "results"], cwd=folder, capture_output=True, text=True, check=True).stdout
+    survivors = [line.split(":")[0].strip() for line in listing.splitlines() if line.strip().endswith(": survived")]
+    if survivors:
+        subprocess.run(["nice", "-n", "15", str(MUTMUT), "run", "--max-children", "1", *survivors], cwd=folder,
+                       check=False, stdout=subprocess.DEVNULL)
+    return score(folder)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.mutation", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("modules", nargs="*", help=f"modules to mutate (default: all of {', '.join(MODULES)})")
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/cifake-mutation"))
     parser.add_argument("--list", action="store_true", help="print each module and its test files, and exit")
+    parser.add_argument("--survivors", action="store_true",
+                        help="rerun only the surviving mutants of an earlier run in --workdir, with the current tests")
     args = parser.parse_args(argv)
     if args.list:
         for module, tests in MODULES.items():
@@ -101,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     results_file = args.workdir / "scores.json"
     results = json.loads(results_file.read_text()) if results_file.is_file() else {}
     for module in args.modules or list(MODULES):
-        counts = run_module(module, args.workdir)
+        counts = rerun_survivors(module, args.workdir) if args.survivors else run_module(module, args.workdir)
         killed, total = counts.get("killed", 0), counts.get("total", 0)
         results[module] = counts
         print(f"{module}: {killed}/{total} mutants killed ({100 * killed / max(total, 1):.1f}%), "
