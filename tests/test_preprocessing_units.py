@@ -59,6 +59,11 @@ def test_area_enlarges_bilinearly_and_the_right_size_is_untouched():
                                   cv2.resize(wide, (40, 32), interpolation=cv2.INTER_LINEAR))
     exact = _image(32, 40)
     assert resize_for_card(exact, _card(32, 40)) is exact
+    # One side exactly right and the other larger: only shrinking, so area.
+    for shape in ((32, 80), (64, 40)):
+        image = _image(*shape)
+        np.testing.assert_array_equal(resize_for_card(image, _card(32, 40)),
+                                      cv2.resize(image, (40, 32), interpolation=cv2.INTER_AREA), err_msg=str(shape))
 
 
 def test_unknown_resize_method_names_the_model():
