@@ -145,6 +145,7 @@ def test_class_heatmaps_are_checked_and_never_unpickled(tmp_path):
 
 def test_a_complete_card_is_valid():
     assert validate_card(_card()) == []
+    assert validate_card(_card(input_shape=[1, 1, 3])) == []  # tiny, but a size
     assert validate_card("card") == ["card is not a JSON object"]
 
 
@@ -171,6 +172,7 @@ def test_metrics_blocks_are_objects_with_every_figure():
     partial = {key: 1 for key in Z.REQUIRED_METRIC_KEYS if key != "f1"}
     assert validate_card(_card(metrics={"validation": metrics_block(0.8), "test": partial})) == ["metrics.test missing 'f1'"]
     assert validate_card(_card(metrics={})) == []
+    assert validate_card(_card(metrics={"a": 0.9, "b": partial})) == ["metrics.a must be an object", "metrics.b missing 'f1'"]
 
 
 @pytest.mark.parametrize("band", [[0.2, 0.8], [0.5, 0.5], [0.0, 1.0], [0, 1]])
@@ -186,9 +188,11 @@ def test_a_malformed_band_is_named(band):
                         f"got {band!r}"]
 
 
-def test_the_band_threshold_defaults_to_one_half():
+def test_the_band_must_hold_the_cards_threshold_which_defaults_to_one_half():
     assert validate_card(_card(decision={"uncertain_band": [0.4, 0.6]})) == []
     assert len(validate_card(_card(decision={"uncertain_band": [0.55, 0.6]}))) == 1
+    assert validate_card(_card(decision={"threshold": 0.7, "uncertain_band": [0.6, 0.8]})) == []
+    assert len(validate_card(_card(decision={"threshold": 0.7, "uncertain_band": [0.4, 0.6]}))) == 1
 
 
 def test_decision_and_novelty_must_be_objects():
@@ -200,6 +204,7 @@ def test_decision_and_novelty_must_be_objects():
 def test_novelty_block_fields():
     assert validate_card(_card(novelty={"cutoff": 2.5})) == []
     assert validate_card(_card(novelty={"cutoff": 2, "train_image_size": [32, 32], "file": "novelty.npz"})) == []
+    assert validate_card(_card(novelty={"cutoff": 0.001, "train_image_size": [1, 1]})) == []
     for cutoff in (0, -1.0, "3", None, True, float("nan")):
         assert validate_card(_card(novelty={"cutoff": cutoff})) == [
             f"novelty.cutoff must be a positive number, got {cutoff!r}"], cutoff
