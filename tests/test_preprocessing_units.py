@@ -141,9 +141,10 @@ def test_large_jpegs_are_draft_decoded_to_at_least_four_times_the_input():
     draft = Image.open(io.BytesIO(jpeg))
     draft.draft("RGB", (4 * 200, 4 * 200))
     assert min(draft.size) >= 800
-    big_card = _card(200, 200)
-    np.testing.assert_array_equal(decode_for_card(jpeg, big_card),
-                                  resize_for_card(np.asarray(draft.convert("RGB")), big_card))
+    for shape in ((200, 200), (200, 50), (50, 200)):  # the larger side sets the draft size, whichever it is
+        big_card = _card(*shape)
+        np.testing.assert_array_equal(decode_for_card(jpeg, big_card),
+                                      resize_for_card(np.asarray(draft.convert("RGB")), big_card), err_msg=str(shape))
 
 
 def test_bad_bytes_are_an_image_error_naming_the_file():
