@@ -172,15 +172,20 @@ def test_rows_keep_file_order_and_errors_stay_with_their_files(images_dir, train
         files.append(path)
         if i % 3 == 0:
             files.append(_touch(tmp_path / f"bad{i}.jpg", b""))
+    from model_zoo import decode_for_card, predict_prob_fake
+
     models = resolve_models("all", trained_zoo)
     rows = list(score_files(files, models, batch_size=batch_size, workers=workers))
     assert len(rows) == 2 * len(files)
     for model in models:
         mine = [row for row in rows if row["model"] == model.name]
         assert [row["path"] for row in mine] == [str(f) for f in files]
-        for row in mine:
-            assert bool(row["error"]) == ("bad" in row["path"])
-            assert ("file is empty" in row["error"]) if row["error"] else 0 <= row["prob_fake"] <= 1
+        expected = predict_prob_fake(model.model, [decode_for_card(f, model.card) for f in good], model.card)
+        scored = [row for row in mine if not row["error"]]
+        assert [row["path"] for row in scored] == [str(f) for f in good]
+        # Each score is its own file's, whatever the batching and worker count.
+        np.testing.assert_allclose([row["prob_fake"] for row in scored], expected, atol=1e-6)
+        assert all("file is empty" in row["error"] for row in mine if "bad" in row["path"])
 
 
 def test_models_with_different_input_sizes_each_get_their_own_preprocessing(trained_zoo, images_dir, tmp_path):
