@@ -45,6 +45,8 @@ def test_summary_lists_counts_and_at_most_twenty_skipped_files():
     assert len(lines) == 25
     exactly = Dataset(Path("d"), big, big, skipped=[f"f{i}" for i in range(20)]).summary().splitlines()
     assert len(exactly) == 24 and "more" not in exactly[-1]
+    one_over = Dataset(Path("d"), big, big, skipped=[f"f{i}" for i in range(21)]).summary().splitlines()
+    assert one_over[-1] == "    ... and 1 more"
 
 
 def test_stderr_progress(capsys):
@@ -143,6 +145,9 @@ def test_default_cache_dir(tmp_path, monkeypatch):
     (tmp_path / ".cifake_cache").mkdir()
     assert D.default_cache_dir(tmp_path / "cifake.zip") == tmp_path / ".cifake_cache"
     monkeypatch.delenv(D.CACHE_ENV)
+    # An existing cache folder that is writable is used even when the data folder is not.
+    monkeypatch.setattr(os, "access", lambda path, mode: Path(path) == tmp_path / ".cifake_cache")
+    assert D.default_cache_dir(tmp_path / "cifake.zip") == tmp_path / ".cifake_cache"
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     monkeypatch.setattr(os, "access", lambda path, mode: False)  # a read-only data folder
     assert D.default_cache_dir(tmp_path / "cifake.zip") == tmp_path / "home" / ".cache" / "cifake-detector"
