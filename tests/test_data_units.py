@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import zipfile
 from pathlib import Path
@@ -172,8 +173,6 @@ def test_load_orders_labels_paths_and_digests(tmp_path):
     assert dataset.train.paths == ["train/FAKE/a.jpg", "train/FAKE/b.jpg", "train/REAL/a.jpg", "train/REAL/b.jpg"]
     assert list(dataset.train.labels) == [1, 1, 0, 0] and dataset.train.labels.dtype == np.uint8
     assert dataset.test.images.dtype == np.uint8 and dataset.test.images.shape == (4, 32, 32, 3)
-    import hashlib
-
     assert dataset.test.digests[0] == hashlib.sha1((root / "test/FAKE/a.jpg").read_bytes()).hexdigest()
     assert dataset.source == root and dataset.skipped == []
     assert messages[0] == f"decoding 8 images from {root} (cached afterwards in {tmp_path / 'cache'})"
@@ -203,7 +202,11 @@ def test_unreadable_files_are_skipped_with_reasons_and_no_digest(tmp_path):
     images, kept, reasons, digests = D._decode_chunk(str(root), names, names)
     assert kept == [False, False, True] and len(reasons) == 2
     assert digests[0] == "" and digests[1] == "da39a3ee5e6b4b0d3255bfef95601890afd80709"  # SHA-1 of no bytes
-    assert len(digests[2]) == 40 and images[:2].max() == 0 and images[2].max() > 0
+    assert len(digests[2]) == 40 and images[:2].max() == 0 and images[2].max() > 0 and images.dtype == np.uint8
+    archive = _write_zip(tmp_path / "d.zip", {"x/train/REAL/b.jpg": (root / "train/REAL/b.jpg").read_bytes()})
+    images, kept, _, digests = D._decode_chunk(str(archive), ["x/train/REAL/b.jpg"], ["train/REAL/b.jpg"])
+    assert kept == [True] and digests == [hashlib.sha1((root / "train/REAL/b.jpg").read_bytes()).hexdigest()]
+    np.testing.assert_array_equal(images[0], np.asarray(Image.open(root / "train/REAL/b.jpg").convert("RGB")))
 
 
 def test_a_class_without_usable_images_names_the_folder(tmp_path):
