@@ -91,7 +91,10 @@ def run_module(module: str, workdir: Path) -> dict[str, int]:
 def rerun_survivors(module: str, workdir: Path) -> dict[str, int]:
     """After adding tests: copy the current tests into the module's earlier run and rerun only its survivors."""
     folder = workdir / Path(module).stem
-    _narrow_config(folder, module, MODULES[module])  # the selection may have gained a test file
+    config = configparser.ConfigParser()
+    config.read(folder / "setup.cfg")
+    if config.get("mutmut", "pytest_add_cli_args_test_selection", fallback="").split() != MODULES[module]:
+        return run_module(module, workdir)  # a new test file: mutmut's earlier verdicts no longer apply
     for target in (folder / "tests", folder / "mutants" / "tests"):
         shutil.copytree(ROOT / "tests", target, dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__"))
     listing = subprocess.run([str(MUTMUT), "results"], cwd=folder, capture_output=True, text=True, check=True).stdout
