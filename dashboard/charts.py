@@ -93,9 +93,10 @@ def reliability_figure(labels: np.ndarray, prob_fake: np.ndarray, n_bins: int = 
     figure.update_layout(title=f"Reliability diagram (ECE {ece:.3f})", height=380, margin=_MARGIN,
                          xaxis=dict(title="predicted P(FAKE)", range=[0, 1]))
     figure.update_yaxes(title_text="observed fraction FAKE", range=[0, 1.02], secondary_y=False)
-    # Counts stay in the lower third so they never hide the calibration curve.
-    figure.update_yaxes(title_text="images per bin", secondary_y=True, showgrid=False, tickformat="d",
-                        range=[0, 3 * max(1, int(bins["count"].max()))])
+    # Counts stay in the lower third so they never hide the calibration curve. Ticks of their own ("auto"):
+    # synced to the left axis they land on odd numbers such as 5267.
+    figure.update_yaxes(title_text="images per bin", secondary_y=True, showgrid=False, tickformat="~s",
+                        tickmode="auto", nticks=4, range=[0, 3 * max(1, int(bins["count"].max()))])
     return figure
 
 
@@ -172,7 +173,7 @@ def robustness_figure(robustness: pd.DataFrame) -> go.Figure:
         frame["model"] = "model"
     frame["step"] = frame.groupby(["model", "corruption"]).cumcount()
     corrupted = frame[frame["corruption"] != CLEAN].copy()
-    corrupted["level"] = corrupted["level"].map(lambda v: f"{v:g}" if isinstance(v, (int, float)) else str(v))
+    corrupted["level"] = corrupted["level"].map(_level_label)
     corruptions = list(dict.fromkeys(corrupted["corruption"]))
     colors = model_colors(frame["model"])
     columns = max(1, min(4, len(corruptions)))
@@ -188,11 +189,33 @@ def robustness_figure(robustness: pd.DataFrame) -> go.Figure:
         for model, clean in frame[frame["corruption"] == CLEAN].groupby("model", sort=False):
             figure.add_hline(y=float(clean["accuracy"].iloc[0]), line=dict(dash="dot", color=colors[model], width=1),
                              row=row, col=col)
-        figure.update_xaxes(type="category", title_text="level", row=row, col=col)
+        figure.update_xaxes(type="category", title_text="level", row=row, col=col,
+                            categoryorder="array", categoryarray=level_order(robustness, corruption))
     figure.update_yaxes(range=[0, 1.02])
     figure.update_layout(title="Accuracy under corruptions (dotted: clean test accuracy)", height=140 + 280 * rows,
                          margin={**_MARGIN, "t": 90})
     return figure
+
+
+def level_order(robustness: pd.DataFrame, corruption: str) -> list[str]:
+    """Every level of one corruption, mildest first, as the x labels: models measured at different levels
+    (one adds JPEG quality 40) share one axis. Numeric levels are sorted in the direction the stored order
+    runs (quality falls, sigma rises); others keep their first appearance."""
+    rows = robustness[robustness["corruption"] == corruption]
+    levels = list(dict.fromkeys(rows["level"]))
+    try:
+        numbers = [float(v) for v in levels]
+    except (TypeError, ValueError):
+        return [_level_label(v) for v in levels]
+    runs = (rows.groupby("model", sort=False)["level"] if "model" in rows else [(None, rows["level"])])
+    falling = sum(float(s.iloc[0]) > float(s.iloc[-1]) for _, s in runs if len(s) > 1)
+    rising = sum(float(s.iloc[0]) < float(s.iloc[-1]) for _, s in runs if len(s) > 1)
+    ordered = sorted(zip(numbers, levels, strict=True), key=lambda pair: pair[0], reverse=falling > rising)
+    return list(dict.fromkeys(_level_label(level) for _, level in ordered))
+
+
+def _level_label(value) -> str:
+    return f"{value:g}" if isinstance(value, (int, float, np.number)) else str(value)
 
 
 def study_bars(study: pd.DataFrame, group: str, title: str) -> go.Figure:

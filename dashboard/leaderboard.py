@@ -18,6 +18,7 @@ from model_zoo.zoo import trained_from
 
 METRIC_COLUMNS = ("accuracy", "precision", "recall", "f1", "roc_auc")
 UNSEEN_COLUMNS = ("unseen_accuracy", "unseen_roc_auc", "unseen_n")
+UNTIMED = "not timed"  # the pareto cell of a model without a recorded latency
 
 
 def leaderboard_frame(entries: Sequence[ZooEntry], latency_ms: Mapping[str, float] | None = None) -> pd.DataFrame:
@@ -52,7 +53,8 @@ def leaderboard_frame(entries: Sequence[ZooEntry], latency_ms: Mapping[str, floa
             "size_mb": round(card.get("size_bytes", 0) / 2**20, 2),
             "latency_ms": None if latency_ms is None else latency_ms.get(entry.name),
             "recorded_latency_ms": recorded_latency_ms(entry),
-            "pareto": marks.get(entry.name, ""),
+            # An untimed model is on no front; say so rather than leave it looking dominated.
+            "pareto": marks.get(entry.name, "") if recorded_latency_ms(entry) is not None else UNTIMED,
             "robust_accuracy": _mean_corrupted_accuracy(entry.robustness()),
             "augmentation": train.get("augmentation", ""),
             "epochs": train.get("epochs_run", train.get("epochs")),

@@ -150,6 +150,13 @@ def augmentation_answer(study: pd.DataFrame) -> str:
     return " ".join(parts)
 
 
+def display_table(study: pd.DataFrame) -> pd.DataFrame:
+    """The study's table as shown: columns nobody in it has measured (ROC-AUC under corruption before
+    robustness.csv recorded it, training time before history.csv did) are dropped, not shown as "None"."""
+    empty = [c for c in study.columns if study[c].isna().all()]
+    return study.drop(columns=empty)
+
+
 def history_long(entries: Sequence[ZooEntry]) -> pd.DataFrame:
     """(model, epoch, val_loss, val_accuracy) of several entries, for overlaid curves."""
     frames = []

@@ -22,7 +22,8 @@ st.caption("Test-set metrics, each model at its own decision threshold (the `thr
            + "Latency: one image, one forward pass, median on this machine's CPU."
            + (" Recorded latency: the card's, from `python -m training.latency` (all models timed together); "
               "Pareto: ★ when no other model is at least as accurate and as fast by it (and better at one), "
-              "*fastest* the quickest model within one accuracy point of the best (`--model fastest`)."
+              "*fastest* the quickest model within one accuracy point of the best (`--model fastest`); "
+              "*not timed*: no recorded latency yet, so not compared."
               if "pareto" in board else "")
            + (" Robust acc.: mean accuracy over the corrupted test sets of `python -m training.robustness`."
               if "robust_accuracy" in board else "")

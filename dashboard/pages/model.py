@@ -86,7 +86,7 @@ st.caption("A calibrated model's points lie on the diagonal: of the images it gi
 robustness = entry.robustness()
 if robustness is not None:
     st.header("Robustness")
-    st.plotly_chart(charts.robustness_figure(robustness), width="stretch")
+    st.plotly_chart(charts.robustness_figure(robustness.assign(model=name)), width="stretch")
     with st.expander("Accuracy per corruption and level"):
         st.dataframe(robustness.pivot_table(index="corruption", columns="level", values="accuracy"), width="stretch")
 

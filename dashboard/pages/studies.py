@@ -10,6 +10,7 @@ from dashboard.studies import (
     POOLING_HINT,
     augmentation_answer,
     augmentation_study,
+    display_table,
     history_long,
     pooling_answer,
     pooling_study,
@@ -30,7 +31,11 @@ FORMATS = {
 
 def show_study(study, column: str, title: str, key: str) -> None:
     """Table, metric bars, validation curves (and robustness) for the models of one study."""
-    st.dataframe(study, hide_index=True, width="stretch", column_config=FORMATS)
+    shown = display_table(study)
+    st.dataframe(shown, hide_index=True, width="stretch", column_config=FORMATS)
+    if shown.isna().any().any():
+        st.caption("None: not measured for that model (ROC-AUC under corruption is missing from a robustness.csv "
+                   "written before it was recorded; `python -m training.robustness NAME` measures it again).")
     st.plotly_chart(charts.study_bars(study, column, title), width="stretch")
     models = [by_name[m] for m in study["model"]]
     curves = history_long(models)
