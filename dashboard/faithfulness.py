@@ -164,9 +164,11 @@ def class_heatmaps_figure(name: str, arrays: dict) -> go.Figure:
         figure.add_trace(go.Heatmap(z=heat, zmin=0, zmax=1, colorscale="Inferno", showscale=i == len(groups) - 1,
                                     hovertemplate="x %{x}, y %{y}: %{z:.2f}<extra></extra>"), row=1, col=i + 1)
         figure.update_yaxes(autorange="reversed", scaleanchor=f"x{i + 1 if i else ''}", showticklabels=False,
-                            row=1, col=i + 1)
-        figure.update_xaxes(showticklabels=False, row=1, col=i + 1)
+                            ticks="", showgrid=False, zeroline=False, row=1, col=i + 1)
+        figure.update_xaxes(showticklabels=False, ticks="", showgrid=False, zeroline=False, row=1, col=i + 1)
+    figure.update_annotations(font_size=12)  # the two-line panel titles
     method = str(arrays.get("method", "Grad-CAM"))
+    # A taller top margin: the panel titles take two lines and would run into the figure's title.
     figure.update_layout(title=f"{name}: mean {method} for the predicted class, by true class and verdict",
-                         height=330, margin=_MARGIN)
+                         height=380, margin={**_MARGIN, "t": 110})
     return figure

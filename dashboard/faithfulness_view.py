@@ -28,6 +28,9 @@ _FORMATS = {
                                                             "network with random weights; 0.5 or more fails"),
     "rho SE": st.column_config.NumberColumn("ρ SE", format="%.2f", help="standard error of the mean ρ over the images"),
 }
+# The verdicts first, so a laptop-width table shows them without scrolling; the raw AUCs after.
+ORDER = ("rank", "method", "sanity check", "gain over random", "beats random", "deletion AUC", "random deletion",
+         "insertion AUC", "random insertion", "randomisation rho", "rho SE")
 HOW = ("Each method explains the class the model predicts for a fixed sample of CIFAKE test images. **Deletion**: "
        "pixels are blurred away, most salient first, and the probability of the predicted class should fall fast "
        "(small area); **insertion**: the pixels are restored on the blurred image and it should rise fast (large "
@@ -49,7 +52,7 @@ def show_method_ranking(entries: Sequence[ZooEntry]) -> None:
     for entry, report in measured:
         st.markdown(ranking_sentence(entry.name, report))
         st.dataframe(method_table(report), hide_index=True, width="stretch", column_config=_FORMATS,
-                     key=f"faithfulness_table_{entry.name}")
+                     column_order=ORDER, key=f"faithfulness_table_{entry.name}")
         with st.expander(f"{entry.name}: deletion and insertion curves"):
             st.plotly_chart(curves_figure(entry.name, report), width="stretch", key=f"faithfulness_curves_{entry.name}")
     missing = [entry.name for entry in entries if entry.faithfulness() is None]
@@ -74,7 +77,7 @@ def show_model_explanations(entry: ZooEntry) -> None:
     if report is not None:
         st.markdown(ranking_sentence(entry.name, report))
         st.dataframe(method_table(report), hide_index=True, width="stretch", column_config=_FORMATS,
-                     key="model_faithfulness_table")
+                     column_order=ORDER, key="model_faithfulness_table")
 
 
 def heatmap_note(name: str, method: str, report: dict | None) -> None:

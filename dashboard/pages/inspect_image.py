@@ -62,7 +62,7 @@ names = [r.name for r, _ in good]
 chosen = st.selectbox("Image to explain", names, key="inspect_image") if len(good) > 1 else names[0]
 result, data = next((r, d) for r, d in good if r.name == chosen)
 
-left, right = st.columns([1, 2])
+left, right = st.columns([1, 3])  # a wide right column: the verdict table fits a laptop screen unscrolled
 with left:
     try:
         original = preview(data, result.name)
@@ -76,11 +76,15 @@ with right:
                                 "threshold": v.threshold, "like training images": in_range[v.in_distribution]}
                                for v in result.verdicts]), hide_index=True, width="stretch",
                  column_config={"P(FAKE)": st.column_config.ProgressColumn("P(FAKE)", format="%.4f", min_value=0.0,
-                                                                         max_value=1.0),
-                                "threshold": st.column_config.NumberColumn(format="%.3f")})
-    st.caption(f"All {len(result.verdicts)} model(s) judged it in {result.seconds * 1000:.0f} ms. Decision "
-               "UNCERTAIN: P(FAKE) inside the model's band around its threshold, where its validation verdicts were "
-               "right less than 99% of the time" + (" (not applied with your threshold override)." if override
+                                                                         max_value=1.0, width=130),
+                                "decision": st.column_config.TextColumn(width=95),
+                                "verdict": st.column_config.TextColumn(width=65),
+                                "threshold": st.column_config.NumberColumn(format="%.3f", width=80)})
+    took = f"{result.seconds:.1f} s" if result.seconds >= 1 else f"{result.seconds * 1000:.0f} ms"
+    st.caption(f"{len(result.verdicts)} model{'s' if len(result.verdicts) != 1 else ''} judged it in {took}. "
+               "*verdict*: FAKE at or above the model's threshold, else REAL. *decision*: the same, except UNCERTAIN "
+               "when P(FAKE) is inside the model's band around its threshold, where its validation verdicts were "
+               "right less than 99% of the time" + (" (no band with your threshold override)." if override
                                                    is not None else "."))
     notes = input_notes(result)
     if notes:
