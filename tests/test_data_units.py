@@ -31,7 +31,7 @@ def test_split_subset_counts_and_unseen():
     other = _split([0, 0], np.array(["b", "x"]))
     assert list(split.unseen_in(other)) == [True, False, True, True]
     for a, b in ((_split([0]), other), (other, _split([0]))):
-        with pytest.raises(DatasetError, match="file digests are unknown for this dataset; load it with load_cifake"):
+        with pytest.raises(DatasetError, match="^file digests are unknown for this dataset; load it with load_cifake$"):
             a.unseen_in(b)
 
 
@@ -240,3 +240,80 @@ def test_the_split_is_stratified_shuffled_and_seeded():
     assert list(train_validation_split(labels)[1]) == list(train_validation_split(labels, 0.1, 0)[1])
     assert len(train_validation_split(labels)[1]) == 10
     assert not np.array_equal(train_validation_split(labels, 0.2, seed=2)[1], val)
+
+
+class _Clock:
+    """time.time for training.data: each call moves `step` seconds on."""
+
+    def __init__(self, step: float):
+        self.now, self.step = -step, step
+
+    def time(self) -> float:
+        self.now += self.step
+        return self.now
+
+
+def _ten_files_in_four_chunks(root: Path, monkeypatch) -> Path:
+    """_tiny_folder plus two undecodable files, in chunks of 3: the first and last chunk each hold one."""
+    _tiny_folder(root)
+    (root / "test/FAKE/c.jpg").write_bytes(b"broken")  # member 3 of 10 (sorted by path)
+    (root / "train/REAL/c.jpg").write_bytes(b"broken")  # member 10
+    monkeypatch.setattr(D, "DECODE_CHUNK", 3)
+    return root
+
+
+def test_decoding_in_chunks_keeps_every_image_in_place_and_every_reason(tmp_path, monkeypatch):
+    root = _ten_files_in_four_chunks(tmp_path / "d", monkeypatch)
+    monkeypatch.setattr(D, "time", _Clock(1.0))
+    messages: list[str] = []
+    dataset = load_cifake(root, cache_dir=tmp_path / "cache", progress=messages.append, workers=1)
+    assert sorted(s.split(":")[0] for s in dataset.skipped) == ["test/FAKE/c.jpg", "train/REAL/c.jpg"]
+    for split in (dataset.train, dataset.test):
+        assert len(split) == 4
+        for path, image in zip(split.paths, split.images):
+            np.testing.assert_array_equal(image, np.asarray(Image.open(root / path).convert("RGB")), err_msg=path)
+    # Progress: a line once more than 2 s passed since the last one (chunk 3, at 3 s), and always at the end.
+    decoding = [m for m in messages if m.startswith("decoding ") and "images/s" in m]
+    assert decoding == ["decoding 9/10 images (90%), 2 images/s", "decoding 10/10 images (100%), 2 images/s"]
+
+
+def test_the_decoding_rate_is_images_over_elapsed_seconds(tmp_path, monkeypatch):
+    root = _ten_files_in_four_chunks(tmp_path / "d", monkeypatch)
+    monkeypatch.setattr(D, "time", _Clock(0.1))
+    messages: list[str] = []
+    load_cifake(root, cache_dir=tmp_path / "cache", progress=messages.append, workers=1)
+    assert [m for m in messages if "images/s" in m] == ["decoding 10/10 images (100%), 20 images/s"]  # 10 in 0.5 s
+
+
+def test_a_split_with_no_files_at_all_is_a_dataset_error(tmp_path):
+    root = tmp_path / "d"
+    for cls in ("REAL", "FAKE"):
+        _jpeg(root / "train" / cls / "a.jpg", 9)
+    with pytest.raises(DatasetError, match=rf"^{root}: no usable images in test/REAL"):
+        load_cifake(root, cache_dir=tmp_path / "cache", progress=lambda m: None, workers=1)
+
+
+def test_the_default_cache_and_its_memory_mapped_images(tmp_path, monkeypatch):
+    root = _tiny_folder(tmp_path / "d")
+    monkeypatch.setenv(D.CACHE_ENV, str(tmp_path / "env-cache"))
+    # A partial folder left by an earlier crash of this very process id is reused, not an error.
+    name = f"cifake-d-{D.fingerprint(root)}-{D.CACHE_VERSION}"
+    (tmp_path / "env-cache" / f"{name}.partial-{os.getpid()}").mkdir(parents=True)
+    messages: list[str] = []
+    load_cifake(root, progress=messages.append, workers=1)
+    assert (tmp_path / "env-cache" / name).is_dir() and not any("could not write" in m for m in messages)
+    cached = load_cifake(root, progress=messages.append)
+    assert isinstance(cached.train.images, np.memmap) and not isinstance(cached.train.labels, np.memmap)
+
+
+def test_a_cache_write_that_fails_half_way_leaves_no_partial_folder(tmp_path, monkeypatch):
+    root = _tiny_folder(tmp_path / "d")
+
+    def full_disk(*args, **kwargs):
+        raise OSError("No space left on device")
+
+    monkeypatch.setattr(D.np, "save", full_disk)
+    messages: list[str] = []
+    dataset = load_cifake(root, cache_dir=tmp_path / "cache", progress=messages.append, workers=1)
+    assert len(dataset.test) == 4 and any("No space left on device" in m for m in messages)
+    assert list((tmp_path / "cache").iterdir()) == []

@@ -35,6 +35,7 @@ IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 CACHE_VERSION = "v3"  # bump when the cache changes (v2: SHA-1 digests; v3: a folder of .npy, images memory-mapped)
 KAGGLE_DATASET = "birdy654/cifake-real-and-ai-generated-synthetic-images"
 LAYOUT_HINT = "train/REAL, train/FAKE, test/REAL, test/FAKE with 32x32 images"
+DECODE_CHUNK = 2000  # files per worker task: a progress line at most every chunk
 
 Progress = Callable[[str], None]
 
@@ -182,7 +183,7 @@ def _decode_chunk(source: str, names: list[str], relpaths: list[str]) -> tuple[n
 
 def _decode_all(source: Path, members: list, progress: Progress, workers: int) -> tuple[dict, list[str]]:
     start, total = time.time(), len(members)
-    chunk = 2000
+    chunk = DECODE_CHUNK
     chunks = [members[i : i + chunk] for i in range(0, total, chunk)]
     images = np.zeros((total, IMAGE_SIZE, IMAGE_SIZE, 3), np.uint8)
     kept = np.zeros(total, bool)
