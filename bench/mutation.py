@@ -7,7 +7,8 @@ DIR/<module>/ (the shipped models are not: no selected test reads them), setup.c
 section there is narrowed to that module and the fast test files that cover it (no training),
 and `mutmut run` mutates it. Prints killed / total per module and writes DIR/scores.json; the
 surviving mutants are listed with `mutmut results` in DIR/<module>/ (`mutmut show NAME` shows one).
-After adding tests, --survivors reruns only those. Runs niced: the machine is shared.
+After adding tests, --survivors reruns only those (the whole module if it or its test files changed).
+Runs niced: the machine is shared.
 The README's Development section reports the figures; docs/mutation.md lists the equivalent mutants.
 """
 
@@ -41,6 +42,7 @@ MODULES: dict[str, list[str]] = {
     "training/data.py": ["tests/test_data_units.py", "tests/test_data.py::test_split_is_stratified_deterministic_and_disjoint",
                          "tests/test_data.py::test_split_indices_come_class_mixed_not_sorted"],
 }
+CHILDREN = 2  # mutants tested at once (the machine has 2 cores, shared)
 # What a copy needs to import the modules and run their tests.
 COPIED = ("model_zoo", "training", "tests", "pytest.ini", "setup.cfg")
 
@@ -83,7 +85,7 @@ def run_module(module: str, workdir: Path) -> dict[str, int]:
     _copy_sources(folder)
     _narrow_config(folder, module, MODULES[module])
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    subprocess.run(["nice", "-n", "15", str(MUTMUT), "run", "--max-children", "1"], cwd=folder, env=env, check=False,
+    subprocess.run(["nice", "-n", "15", str(MUTMUT), "run", "--max-children", str(CHILDREN)], cwd=folder, env=env, check=False,
                    stdout=subprocess.DEVNULL)
     return score(folder)
 
@@ -93,14 +95,15 @@ def rerun_survivors(module: str, workdir: Path) -> dict[str, int]:
     folder = workdir / Path(module).stem
     config = configparser.ConfigParser()
     config.read(folder / "setup.cfg")
-    if config.get("mutmut", "pytest_add_cli_args_test_selection", fallback="").split() != MODULES[module]:
-        return run_module(module, workdir)  # a new test file: mutmut's earlier verdicts no longer apply
+    changed = (folder / module).read_bytes() != (ROOT / module).read_bytes()  # the mutants were made from the old code
+    if changed or config.get("mutmut", "pytest_add_cli_args_test_selection", fallback="").split() != MODULES[module]:
+        return run_module(module, workdir)  # mutmut's earlier verdicts no longer apply
     for target in (folder / "tests", folder / "mutants" / "tests"):
         shutil.copytree(ROOT / "tests", target, dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__"))
     listing = subprocess.run([str(MUTMUT), "results"], cwd=folder, capture_output=True, text=True, check=True).stdout
     survivors = [line.split(":")[0].strip() for line in listing.splitlines() if line.strip().endswith(": survived")]
     if survivors:
-        subprocess.run(["nice", "-n", "15", str(MUTMUT), "run", "--max-children", "1", *survivors], cwd=folder,
+        subprocess.run(["nice", "-n", "15", str(MUTMUT), "run", "--max-children", str(CHILDREN), *survivors], cwd=folder,
                        check=False, stdout=subprocess.DEVNULL)
     return score(folder)
 
