@@ -1,8 +1,9 @@
 """A training run across interruptions: resume continues the schedule, the best epoch is published,
 and the command line's --max-minutes, --restart and rerun-to-resume do what they say.
 
-Deterministic stand-ins for a killed process: a callback raises at a chosen point (after the
-checkpoint of epoch N, or part-way through an epoch), then the same run is started again.
+Deterministic stand-ins for a killed process (the SIGKILL test they replace depended on a sleep):
+a callback raises part-way through epoch 2, after epoch 1's checkpoint, then the same run is started
+again. Every state file is written by rename (training.train), so an exception and a kill leave the same.
 """
 
 from __future__ import annotations
