@@ -27,6 +27,7 @@ _FORMATS = {
                                                        help="Spearman rank correlation with the maps of the same "
                                                             "network with random weights; 0.5 or more fails"),
     "rho SE": st.column_config.NumberColumn("ρ SE", format="%.2f", help="standard error of the mean ρ over the images"),
+    "sanity check": st.column_config.TextColumn("sanity check", width=250),  # "⚠ fails the sanity check (borderline)"
 }
 # The verdicts first, so a laptop-width table shows them without scrolling; the raw AUCs after.
 ORDER = ("rank", "method", "sanity check", "gain over random", "beats random", "deletion AUC", "random deletion",

@@ -34,6 +34,21 @@ def show_test_sets(entry: ZooEntry) -> None:
                    f"size or format): `python -m training.evaluate {entry.name} --folder DIR`.")
 
 
+def demote_headings(markdown: str, by: int = 2) -> str:
+    """Markdown headings `by` levels smaller (never below ######), code blocks untouched: the card's own
+    "# name" and "## Section" titles would otherwise dwarf the page's headers inside an expander."""
+    lines, fenced = [], False
+    for line in markdown.splitlines():
+        if line.lstrip().startswith(("```", "~~~")):
+            fenced = not fenced
+        elif not fenced and line.startswith("#"):
+            level = len(line) - len(line.lstrip("#"))
+            if line[level:level + 1] in (" ", ""):
+                line = "#" * min(6, level + by) + line[level:]
+        lines.append(line)
+    return "\n".join(lines)
+
+
 def show_model_card(entry: ZooEntry) -> None:
     """The Hugging Face-shaped model card generated from the entry, its YAML metadata and a README.md download."""
     text = model_card_markdown(entry)
@@ -43,7 +58,7 @@ def show_model_card(entry: ZooEntry) -> None:
         if stored.is_file() and stored.read_text(encoding="utf-8") != text:
             st.caption(f"The entry's {README_FILE} predates its card's latest figures: "
                        f"`python -m training.model_card {entry.name}` rewrites it.")
-        st.markdown(body)
+        st.markdown(demote_headings(body))
         st.code(front, language="yaml")
         st.download_button(f"Download {README_FILE}", text, file_name=f"{entry.name}_{README_FILE}",
                            mime="text/markdown", key=f"model_card_{entry.name}", on_click="ignore",

@@ -45,7 +45,11 @@ def show(data: bytes, name: str) -> None:
     box = st.warning if suggests in (AI_GENERATED, AI_EDITED) else st.info
     box(record["summary"], icon=ICONS.get(suggests, ":material/description:"))
     if record["findings"]:
-        st.dataframe(findings_frame(record), hide_index=True, width="stretch")
+        # Fixed widths so the value (software, prompt) starts on screen at laptop width; long text is cut, hover reads it.
+        st.dataframe(findings_frame(record), hide_index=True, width="stretch",
+                     column_config={"where": st.column_config.TextColumn(width=180),
+                                    "suggests": st.column_config.TextColumn(width=95),
+                                    "meaning": st.column_config.TextColumn(width=230)})
     caption = c2pa_caption(record["c2pa"])
     if caption:
         st.caption(caption)

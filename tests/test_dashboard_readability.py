@@ -53,3 +53,11 @@ def test_an_untimed_model_is_marked_not_timed_not_left_looking_dominated():
     board = leaderboard_frame([_entry("fast", 0.97, 2.0), _entry("slow", 0.96, 3.0), _entry("new", 0.98, None)])
     marks = board.set_index("model")["pareto"].to_dict()
     assert marks == {"new": UNTIMED, "fast": "★ fastest", "slow": ""}
+
+
+def test_model_card_headings_shrink_inside_the_page_and_code_stays_as_written():
+    from dashboard.model_card_view import demote_headings
+
+    card = "# name\n\ntext #1\n## Metrics\n```bash\n# a shell comment\n```\n##### deep\n#hashtag"
+    assert demote_headings(card).splitlines() == [
+        "### name", "", "text #1", "#### Metrics", "```bash", "# a shell comment", "```", "###### deep", "#hashtag"]

@@ -35,8 +35,11 @@ for label, name in enumerate(CLASS_NAMES):
 cues = _cues(dataset_path())
 st.header("Mean image per class")
 cols = st.columns(4)
-for col, name in zip(cols, CLASS_NAMES, strict=False):
-    col.image(enlarge(cues.mean_images[name], 192), caption=f"mean {name} ({cues.n_used[name]:,} train images)")
+for label, (col, name) in enumerate(zip(cols, CLASS_NAMES, strict=False)):
+    total = int((data.train.labels == label).sum())
+    sample = f"{cues.n_used[name]:,} train images" if cues.n_used[name] == total else \
+        f"a random {cues.n_used[name]:,} of {total:,} train images"
+    col.image(enlarge(cues.mean_images[name], 192), caption=f"mean {name} ({sample})")
 
 st.header("Mean log-amplitude Fourier spectrum")
 st.caption("Mean of log(1 + |FFT|) of each image's luminance; the centre is the lowest frequency. Periodic "
