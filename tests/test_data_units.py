@@ -154,9 +154,9 @@ def test_default_cache_dir(tmp_path, monkeypatch):
     assert D.default_cache_dir(tmp_path / "cifake.zip") == tmp_path / "home" / ".cache" / "cifake-detector"
 
 
-def _jpeg(path: Path, value: int, size: int = 32) -> None:
+def _jpeg(path: Path, value: int, size: int = 32, height: int | None = None) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    Image.new("RGB", (size, size), (value, value, value)).save(path, quality=95)
+    Image.new("RGB", (size, height or size), (value, value, value)).save(path, quality=95)
 
 
 def _tiny_folder(root: Path) -> Path:
@@ -189,11 +189,11 @@ def test_load_orders_labels_paths_and_digests(tmp_path):
 def test_unreadable_files_are_skipped_with_reasons_and_no_digest(tmp_path):
     root = _tiny_folder(tmp_path / "d")
     (root / "train/REAL/c.jpg").write_bytes(b"")
-    _jpeg(root / "train/FAKE/c.jpg", 5, size=31)
+    _jpeg(root / "train/FAKE/c.jpg", 5, size=31, height=30)
     messages: list[str] = []
     dataset = load_cifake(root, cache_dir=tmp_path / "cache", progress=messages.append, workers=1)
     assert len(dataset.train) == 4 and len(dataset.skipped) == 2
-    assert "train/FAKE/c.jpg: 31x31 pixels, expected 32x32" in dataset.skipped
+    assert "train/FAKE/c.jpg: 31x30 pixels, expected 32x32" in dataset.skipped  # width x height
     assert any(s.startswith("train/REAL/c.jpg: ") for s in dataset.skipped)
     assert f"skipped {dataset.skipped[0]}" in messages
     again = load_cifake(root, cache_dir=tmp_path / "cache", progress=messages.append)
@@ -243,27 +243,27 @@ def test_the_split_is_stratified_shuffled_and_seeded():
 
 
 class _Clock:
-    """time.time for training.data: each call moves `step` seconds on."""
+    """time.time for training.data: starts at 100 s, and each call moves `step` seconds on."""
 
     def __init__(self, step: float):
-        self.now, self.step = -step, step
+        self.now, self.step = 100.0 - step, step
 
     def time(self) -> float:
         self.now += self.step
         return self.now
 
 
-def _ten_files_in_four_chunks(root: Path, monkeypatch) -> Path:
-    """_tiny_folder plus two undecodable files, in chunks of 3: the first and last chunk each hold one."""
+def _ten_files_in_five_chunks(root: Path, monkeypatch) -> Path:
+    """_tiny_folder plus two undecodable files, decoded 2 at a time: chunks 2 and 5 each hold one."""
     _tiny_folder(root)
     (root / "test/FAKE/c.jpg").write_bytes(b"broken")  # member 3 of 10 (sorted by path)
     (root / "train/REAL/c.jpg").write_bytes(b"broken")  # member 10
-    monkeypatch.setattr(D, "DECODE_CHUNK", 3)
+    monkeypatch.setattr(D, "DECODE_CHUNK", 2)
     return root
 
 
 def test_decoding_in_chunks_keeps_every_image_in_place_and_every_reason(tmp_path, monkeypatch):
-    root = _ten_files_in_four_chunks(tmp_path / "d", monkeypatch)
+    root = _ten_files_in_five_chunks(tmp_path / "d", monkeypatch)
     monkeypatch.setattr(D, "time", _Clock(1.0))
     messages: list[str] = []
     dataset = load_cifake(root, cache_dir=tmp_path / "cache", progress=messages.append, workers=1)
@@ -272,17 +272,20 @@ def test_decoding_in_chunks_keeps_every_image_in_place_and_every_reason(tmp_path
         assert len(split) == 4
         for path, image in zip(split.paths, split.images):
             np.testing.assert_array_equal(image, np.asarray(Image.open(root / path).convert("RGB")), err_msg=path)
-    # Progress: a line once more than 2 s passed since the last one (chunk 3, at 3 s), and always at the end.
+    # Progress: a line after the first chunk, then whenever more than 2 s passed since the last line (chunk 4,
+    # 3 s on; not chunk 3, exactly 2 s on), and always at the end. Rates: 2 images in 2 s, 8 in 6 s, 10 in 8 s.
     decoding = [m for m in messages if m.startswith("decoding ") and "images/s" in m]
-    assert decoding == ["decoding 9/10 images (90%), 2 images/s", "decoding 10/10 images (100%), 2 images/s"]
+    assert decoding == ["decoding 2/10 images (20%), 1 images/s", "decoding 8/10 images (80%), 1 images/s",
+                        "decoding 10/10 images (100%), 1 images/s"]
 
 
 def test_the_decoding_rate_is_images_over_elapsed_seconds(tmp_path, monkeypatch):
-    root = _ten_files_in_four_chunks(tmp_path / "d", monkeypatch)
+    root = _ten_files_in_five_chunks(tmp_path / "d", monkeypatch)
     monkeypatch.setattr(D, "time", _Clock(0.1))
     messages: list[str] = []
     load_cifake(root, cache_dir=tmp_path / "cache", progress=messages.append, workers=1)
-    assert [m for m in messages if "images/s" in m] == ["decoding 10/10 images (100%), 20 images/s"]  # 10 in 0.5 s
+    assert [m for m in messages if "images/s" in m] == ["decoding 2/10 images (20%), 10 images/s",  # 2 in 0.2 s
+                                                        "decoding 10/10 images (100%), 14 images/s"]  # 10 in 0.7 s
 
 
 def test_a_split_with_no_files_at_all_is_a_dataset_error(tmp_path):
@@ -304,6 +307,9 @@ def test_the_default_cache_and_its_memory_mapped_images(tmp_path, monkeypatch):
     assert (tmp_path / "env-cache" / name).is_dir() and not any("could not write" in m for m in messages)
     cached = load_cifake(root, progress=messages.append)
     assert isinstance(cached.train.images, np.memmap) and not isinstance(cached.train.labels, np.memmap)
+    monkeypatch.delenv(D.CACHE_ENV)  # then the cache goes next to the data
+    load_cifake(root, progress=messages.append, workers=1)
+    assert (tmp_path / ".cifake_cache" / name).is_dir()
 
 
 def test_a_cache_write_that_fails_half_way_leaves_no_partial_folder(tmp_path, monkeypatch):
