@@ -101,6 +101,9 @@ def test_list_members_sorted_by_relative_path_from_zip_and_folder(tmp_path):
     assert members == [("root/test/FAKE/c.png", "test", 1, "test/FAKE/c.png"),
                        ("root/train/REAL/a.jpg", "train", 0, "train/REAL/a.jpg"),
                        ("root/train/REAL/b.jpg", "train", 0, "train/REAL/b.jpg")]
+    # Sorted by the path inside the dataset, not by the member's name in the archive.
+    mixed = D._list_members(_write_zip(tmp_path / "m.zip", {"a/train/REAL/a.jpg": b"1", "b/test/FAKE/c.png": b"2"}))
+    assert [m[3] for m in mixed] == ["test/FAKE/c.png", "train/REAL/a.jpg"]
     folder = tmp_path / "f"
     for name in ("train/FAKE/x.jpg", "test/REAL/y.jpg"):
         (folder / name).parent.mkdir(parents=True, exist_ok=True)
