@@ -155,8 +155,9 @@ def spectrum_figure(spectrum: np.ndarray, title: str, diverging: bool = False) -
     kwargs = dict(colorscale="RdBu_r", zmid=0, zmin=-extent, zmax=extent) if diverging else dict(colorscale="Viridis")
     height, width = spectrum.shape
     figure = go.Figure(go.Heatmap(z=spectrum, x=np.arange(width) - width // 2, y=np.arange(height) - height // 2, **kwargs))
-    figure.update_yaxes(autorange="reversed", scaleanchor="x", title_text="vertical frequency")
-    figure.update_xaxes(title_text="horizontal frequency")
+    # constrain="domain": the square plot shrinks to the spectrum instead of padding its axes with empty range.
+    figure.update_yaxes(autorange="reversed", scaleanchor="x", constrain="domain", title_text="vertical frequency")
+    figure.update_xaxes(constrain="domain", title_text="horizontal frequency")
     figure.update_layout(title=title, height=360, margin=_MARGIN)
     return figure
 

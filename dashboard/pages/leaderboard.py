@@ -43,7 +43,7 @@ st.dataframe(
         "size_mb": st.column_config.NumberColumn("size (MB)", format="%.2f"),
         "latency_ms": st.column_config.NumberColumn("latency (ms)", format="%.1f"),
         "recorded_latency_ms": st.column_config.NumberColumn("recorded latency (ms)", format="%.2f"),
-        "pareto": st.column_config.TextColumn("Pareto"),
+        "pareto": st.column_config.TextColumn("Pareto", width=90),
         "robust_accuracy": st.column_config.NumberColumn("robust acc. (mean)", format="%.4f"),
         **{c: st.column_config.NumberColumn(c, format="%.4f") for c in other_set_column_names(entries)},
     },
