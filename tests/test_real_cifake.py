@@ -42,8 +42,9 @@ def test_shipped_models_stored_test_accuracy_matches_a_fresh_evaluation(cifake):
         fresh = binary_metrics(cifake.test.labels, prob_fake, threshold(entry.card))
         assert fresh["accuracy"] == pytest.approx(stored["accuracy"], abs=1e-3), entry.name
         assert fresh["roc_auc"] == pytest.approx(stored["roc_auc"], abs=1e-3), entry.name
-        # Every shipped model must be a real detector, not a diverged one (the paper's CNN: 92.98%).
-        assert stored["accuracy"] >= 0.965, f"{entry.name}: test accuracy {stored['accuracy']:.4f} < 0.965"
+        # Every shipped model must be a real detector, not a diverged one: the diverged cnn of issue 11 scored 93.65%,
+        # the paper's CNN 92.98%; the augmentation study's no-augmentation arm (overfitting, shipped) 95.67%.
+        assert stored["accuracy"] >= 0.95, f"{entry.name}: test accuracy {stored['accuracy']:.4f} < 0.95"
         unseen = entry.card["metrics"]["test_unseen"]
         assert unseen["n"] == 20_000 - entry.card["evaluation"]["test_in_train"] == 20_000 - 378, entry.name
 
