@@ -248,3 +248,29 @@ def test_paths():
     out = Path("/x")
     assert export_formats.artefact_path(out, "m", "savedmodel", version=7) == out / "m" / "7"
     assert export_formats.next_version(Path("/does/not/exist")) == 1
+
+
+@pytest.mark.parametrize(("flips", "accepted"), [(0, True), (1, True), (2, False)])
+def test_int8_check_tolerates_one_flip_only_where_the_sample_cannot_resolve_the_limit(flips, accepted):
+    from types import SimpleNamespace
+
+    n = 60  # one image = 1.67 points, more than the 0.3-point limit can resolve
+    labels = np.arange(n) % 2
+    reference = np.where(labels == 1, 0.9, 0.1).astype(np.float32)  # model.keras: all right
+    quantised = reference.copy()
+    quantised[:flips] = 1 - quantised[:flips]  # int8 gets `flips` images wrong
+    sample = SimpleNamespace(labels=labels, description=f"{n} images")
+    loaded = SimpleNamespace(card={"decision": {"threshold": 0.5, "temperature": 1.0}})
+    rows = np.arange(n)[:, None]  # the runner is called in chunks: each "image" is its own index
+    check = lambda: export_checks._check_int8(lambda x: quantised[x[:, 0]], loaded, rows, reference, sample)  # noqa: E731
+    if accepted:
+        assert "drop" in check()[0]
+    else:
+        with pytest.raises(ExportError, match="drop"):
+            check()
+    big = SimpleNamespace(labels=np.arange(500) % 2, description="500 images")  # resolves 0.3 points: no slack
+    ref500 = np.where(big.labels == 1, 0.9, 0.1).astype(np.float32)
+    q500 = ref500.copy()
+    q500[:2] = 1 - q500[:2]  # 0.4 points
+    with pytest.raises(ExportError):
+        export_checks._check_int8(lambda x: q500[x[:, 0]], loaded, np.arange(500)[:, None], ref500, big)
