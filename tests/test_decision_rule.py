@@ -154,6 +154,7 @@ def test_best_falls_back_to_the_next_ranked_model_that_loads(trained_zoo, tmp_pa
 
     zoo = copy_zoo(trained_zoo, tmp_path / "zoo")
     edit_card(zoo / "cnn_strided", test={"accuracy": 1.0})
+    edit_card(zoo / "cnn_maxpool", test={"accuracy": 0.99})  # the test zoo's models can all score 1.0: break the tie
     (zoo / "cnn_strided" / "model.keras").write_bytes(b"PK\x03\x04 not a keras archive")
     warnings = []
     assert [m.name for m in resolve_models("best", zoo, warn=warnings.append)] == ["cnn_maxpool"]

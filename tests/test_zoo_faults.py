@@ -47,7 +47,8 @@ def faulty_zoo(trained_zoo, tmp_path_factory) -> Path:
     # The wrong-output model claims perfect accuracy, so 'best' would pick it if it did not check.
     perfect = json.loads((zoo / "cnn_maxpool" / "card.json").read_text())["metrics"]
     perfect["test"] = {**perfect["test"], "accuracy": 1.0}
-    _tiny_model((32, 32, 3), 2).save(_clone(zoo, "wrong_output", metrics=perfect) / "model.keras")
+    # Fewer parameters win a tie with a test model that also scores 1.0.
+    _tiny_model((32, 32, 3), 2).save(_clone(zoo, "wrong_output", metrics=perfect, params=1) / "model.keras")
     _tiny_model((64, 64, 3), 1).save(_clone(zoo, "wrong_input") / "model.keras")
     (_clone(zoo, "garbage_model") / "model.keras").write_bytes(b"PK\x03\x04 definitely not a keras archive")
     (zoo / "README.txt").write_text("a stray file at the zoo root is not an entry")
