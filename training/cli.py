@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import functools
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
-from model_zoo import ImageError, ZooError
+from model_zoo import ImageError, LoadedModel, ZooError, list_entries, load_model, load_usable_models, read_entry
 from training.data import DatasetError
 
 USER_ERRORS = (DatasetError, ZooError, ImageError, FileNotFoundError)
@@ -27,3 +27,21 @@ def exit_on_user_error(main: Callable[..., int]) -> Callable[..., int]:
             return 130
 
     return wrapper
+
+
+def load_named_models(names: Sequence[str], zoo: str | None) -> dict[str, LoadedModel]:
+    """["all"]: every usable entry, with a warning for each one skipped; else each named entry, once.
+
+    Called before the dataset is decoded, so a bad name fails fast. A named entry that will not
+    load is an error, not a warning: the user asked for it.
+    """
+    if list(names) == ["all"]:
+        entries, problems = list_entries(zoo)
+        models, unusable = load_usable_models(entries)
+        for problem in problems + unusable:
+            print(f"warning: skipping zoo entry '{problem.name}': {problem.message}", file=sys.stderr)
+        if not models:
+            raise ZooError("no usable models in the zoo (train one with `python -m training.train --arch cnn_maxpool`)")
+        return models
+    entries = [read_entry(name, zoo) for name in dict.fromkeys(names)]
+    return {entry.name: LoadedModel(entry, load_model(entry)) for entry in entries}

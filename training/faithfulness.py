@@ -30,7 +30,7 @@ from datetime import UTC, datetime
 
 import numpy as np
 
-from model_zoo import LoadedModel, ZooError, list_entries, load_model, load_usable_models, read_entry, staged_entry
+from model_zoo import load_model, read_entry, staged_entry
 from model_zoo.decision import CLASS_NAMES, labels_for
 from model_zoo.faithfulness import (
     BLUR_SIGMA,
@@ -49,7 +49,7 @@ from model_zoo.inference import predict_prob_fake
 from model_zoo.saliency import METHODS, explanation_maps
 from model_zoo.zoo import CLASS_HEATMAPS_FILE, FAITHFULNESS_FILE
 from training.class_heatmaps import PER_GROUP, class_mean_heatmaps, prob_fake_on_test
-from training.cli import exit_on_user_error
+from training.cli import exit_on_user_error, load_named_models
 from training.data import Dataset, Split, load_cifake
 
 VERSION = 1
@@ -221,16 +221,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--heatmap-per-group", type=_positive, default=PER_GROUP,
                         help=f"test images averaged per class-mean heatmap group (default {PER_GROUP})")
     args = parser.parse_args(argv)
-    if args.names == ["all"]:
-        entries, problems = list_entries(args.zoo)
-        models, unusable = load_usable_models(entries)  # before decoding the dataset: fail fast
-        for problem in problems + unusable:
-            print(f"warning: skipping zoo entry '{problem.name}': {problem.message}", file=sys.stderr)
-        if not models:
-            raise ZooError("no usable models in the zoo (train one with `python -m training.train --arch cnn_maxpool`)")
-    else:  # a named entry that will not load is an error, not a warning
-        entries = [read_entry(name, args.zoo) for name in dict.fromkeys(args.names)]
-        models = {entry.name: LoadedModel(entry, load_model(entry)) for entry in entries}
+    models = load_named_models(args.names, args.zoo)
     dataset = load_cifake(args.data)
     total = time.time()
     for name, loaded in models.items():

@@ -28,12 +28,8 @@ import pandas as pd
 from PIL import Image
 
 from model_zoo import (
-    LoadedModel,
-    ZooError,
     binary_metrics,
-    list_entries,
     load_model,
-    load_usable_models,
     predict_prob_fake,
     read_entry,
     staged_entry,
@@ -42,7 +38,7 @@ from model_zoo import (
 from model_zoo.decision import threshold
 from model_zoo.zoo import ROBUSTNESS_COLUMNS as COLUMNS
 from model_zoo.zoo import ROBUSTNESS_FILE
-from training.cli import exit_on_user_error
+from training.cli import exit_on_user_error, load_named_models
 from training.data import Dataset, load_cifake
 
 # (corruption, level) in the order they are evaluated and stored; milder levels first.
@@ -171,16 +167,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--zoo", help="zoo folder (default: $MODEL_ZOO_DIR, else model_zoo/)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the noise corruption")
     args = parser.parse_args(argv)
-    if args.name == "all":
-        entries, problems = list_entries(args.zoo)
-        models, unusable = load_usable_models(entries)  # before decoding the dataset: fail fast
-        for problem in problems + unusable:
-            print(f"warning: skipping zoo entry '{problem.name}': {problem.message}", file=sys.stderr)
-        if not models:
-            raise ZooError("no usable models in the zoo (train one with `python -m training.train --arch cnn_maxpool`)")
-    else:
-        entry = read_entry(args.name, args.zoo)  # a named entry that will not load is an error, not a warning
-        models = {entry.name: LoadedModel(entry, load_model(entry))}
+    models = load_named_models([args.name], args.zoo)
     dataset = load_cifake(args.data)
     for name, loaded in models.items():
         print(f"{name}: evaluating {len(CORRUPTIONS)} conditions on {len(dataset.test):,} test images", file=sys.stderr)
