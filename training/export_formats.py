@@ -1,6 +1,7 @@
 """Write a zoo model in formats that run without this project, and load them back to check them.
 
-    h5           Keras' legacy HDF5 file (model input -> raw P(FAKE), like model.keras)
+    h5           Keras' legacy HDF5 file in tf.keras 2's spelling, for TensorFlow <= 2.15 and tf_keras code
+                 (model input -> raw P(FAKE), like model.keras); checked by loading it with tf_keras
     savedmodel   a TF Serving model version folder whose "serving_default" signature takes encoded
                  image bytes and does the card's preprocessing and calibration in the graph
                  (model_zoo.graph_preprocessing): image_bytes (N,) string -> prob_fake (N,), label (N,)
@@ -24,6 +25,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
+
+from training.h5_legacy import make_tf_keras2_readable
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -80,6 +83,7 @@ def write_h5(model, path: Path) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # Keras' "HDF5 is legacy" notice: legacy is what was asked for
         keras.saving.save_model(model, path)
+    make_tf_keras2_readable(path)
 
 
 def write_savedmodel(model, card: dict, path: Path) -> None:
@@ -123,10 +127,10 @@ def write_tflite(model, path: Path, calibration: np.ndarray | None = None) -> No
 
 
 def load_h5(path: Path) -> Callable[[np.ndarray], np.ndarray]:
-    """normalised model input (N, H, W, 3) -> raw P(FAKE) (N,)."""
-    import keras
+    """normalised model input (N, H, W, 3) -> raw P(FAKE) (N,), read by tf_keras (tf.keras 2) as legacy code reads it."""
+    import tf_keras
 
-    model = keras.saving.load_model(path, compile=False, safe_mode=True)
+    model = tf_keras.models.load_model(path, compile=False, safe_mode=True)
     return lambda x: np.asarray(model.predict_on_batch(x), np.float32).reshape(-1)
 
 
