@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -13,7 +14,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("training", "dashboard", "bench", "model_zoo")
 # The command lines a user is told about; discovery below must find at least these.
 DOCUMENTED = {"training.train", "training.evaluate", "training.leaderboard", "training.predict", "training.robustness",
-              "training.download", "dashboard.api"}
+              "training.download", "training.seed_variance", "dashboard.api"}
 
 
 def entry_points() -> list[str]:
@@ -30,15 +31,44 @@ def test_discovery_finds_every_documented_command_line():
     assert DOCUMENTED <= set(entry_points())
 
 
-@pytest.mark.parametrize("module", entry_points())
-def test_help_exits_0_and_names_the_program(module):
+# Runs `python -m MODULE --help` for every entry point inside one fresh interpreter (runpy, as -m does), so
+# TensorFlow is imported once rather than once per command: each result is (exit status, stdout, stderr).
+HELP_DRIVER = """
+import contextlib, io, json, runpy, sys, traceback
+results = {}
+for module in sys.argv[1:]:
+    out, err = io.StringIO(), io.StringIO()
+    sys.argv = [module, "--help"]
+    code = 0
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            runpy.run_module(module, run_name="__main__", alter_sys=True)
+        except SystemExit as exit:
+            code = exit.code if isinstance(exit.code, int) else (0 if exit.code is None else 1)
+        except BaseException:
+            traceback.print_exc()
+            code = 1
+    results[module] = [code, out.getvalue(), err.getvalue()]
+print("HELP-RESULTS" + json.dumps(results))
+"""
+
+
+@pytest.fixture(scope="module")
+def help_results() -> dict[str, list]:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3"}
     # The timeout guards against an entry point that ignores --help and starts working instead.
-    result = subprocess.run([sys.executable, "-m", module, "--help"], capture_output=True, text=True, timeout=300,
-                            cwd=ROOT, env=env)
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert result.stdout.startswith(f"usage: python -m {module}"), result.stdout[:300]
-    assert "Traceback" not in result.stderr
+    result = subprocess.run([sys.executable, "-c", HELP_DRIVER, *entry_points()], capture_output=True, text=True,
+                            timeout=600, cwd=ROOT, env=env)
+    assert "HELP-RESULTS" in result.stdout, result.stderr[-3000:]
+    return json.loads(result.stdout.rsplit("HELP-RESULTS", 1)[1])
+
+
+@pytest.mark.parametrize("module", entry_points())
+def test_help_exits_0_and_names_the_program(module, help_results):
+    code, stdout, stderr = help_results[module]
+    assert code == 0, stderr[-3000:]
+    assert stdout.startswith(f"usage: python -m {module}"), stdout[:300]
+    assert "Traceback" not in stderr
 
 
 def test_the_dashboard_imports_no_command_line_module():
