@@ -3,11 +3,13 @@
 Pooling: cnn_maxpool vs cnn_avgpool vs cnn_strided (identical but for downsampling).
 Augmentation: models of one architecture trained with different `train.augmentation`,
 clean accuracy beside accuracy under corruption (robustness.csv).
+Seed variance: one recipe trained with several seeds (model_zoo.seed_runs), the yardstick for
+whether a gap between two zoo models means anything.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import pandas as pd
 
@@ -28,6 +30,13 @@ AUGMENTATION_HINT = (
     "    python -m training.train --arch cnn_maxpool --augment none --name cnn_maxpool_noaug\n"
     "    python -m training.evaluate cnn_maxpool_noaug\n\n"
     "(`training.train` defaults to `--augment flip`; `make zoo` uses `flip_shift`, which adds whole-pixel shifts)."
+)
+
+SEED_VARIANCE_HINT = (
+    "No seed runs are recorded in this zoo yet. Train the best model's recipe with two more seeds and record "
+    "all three (about half an hour of CPU per seed):\n\n"
+    "    python -m training.seed_variance cnn_maxpool --seeds 1 2 --data /path/to/cifake.zip --max-minutes 30\n\n"
+    "or, for runs already trained and evaluated elsewhere: `python -m training.seed_variance cnn_maxpool --runs DIR`."
 )
 
 
@@ -167,3 +176,31 @@ def history_long(entries: Sequence[ZooEntry]) -> pd.DataFrame:
     if not frames:
         return pd.DataFrame(columns=["model", "epoch", "val_loss", "val_accuracy"])
     return pd.concat(frames, ignore_index=True)
+
+
+def seed_variance_answer(summary: pd.DataFrame, zoo_accuracy: Mapping[str, float] | None = None) -> str:
+    """One sentence per model of model_zoo.seed_runs.seed_summary: mean +- sd over the seeds, and what gap that makes noise.
+
+    With `zoo_accuracy` (test accuracy of each zoo entry), the other entries within 2 sd of the mean are named:
+    their difference from this model is no larger than what a different seed could make.
+    """
+    sentences = []
+    for _, row in summary.iterrows():
+        model, seeds = row["model"], int(row["seeds"])
+        if seeds < 2 or pd.isna(row["accuracy_sd"]):
+            sentences.append(f"Only one seed of **{model}** is recorded so far ({row['accuracy_mean']:.2%} test accuracy, "
+                             f"ROC-AUC {row['roc_auc_mean']:.4f}): no spread yet.")
+            continue
+        noise = 2 * row["accuracy_sd"]
+        sentence = (f"Over {seeds} seeds, **{model}** scores {row['accuracy_mean']:.2%} ± {row['accuracy_sd'] * 100:.2f} "
+                    f"points test accuracy (sample sd; {row['accuracy_min']:.2%} to {row['accuracy_max']:.2%}) and ROC-AUC "
+                    f"{row['roc_auc_mean']:.4f} ± {row['roc_auc_sd']:.4f}, so accuracy gaps smaller than about "
+                    f"{noise * 100:.2f} points (2 sd) between zoo models are within seed noise")
+        if zoo_accuracy:
+            close = [f"{name} ({(accuracy - row['accuracy_mean']) * 100:+.2f} points)"
+                     for name, accuracy in sorted(zoo_accuracy.items(), key=lambda item: -item[1])
+                     if name != model and abs(accuracy - row["accuracy_mean"]) < noise]
+            sentence += (f"; that covers {', '.join(close)}" if close
+                         else "; no other zoo model is that close to it")
+        sentences.append(sentence + ".")
+    return " ".join(sentences)

@@ -269,11 +269,28 @@ def test_data_page_with_dataset(zoo_and_data):
     assert len(at.image) >= 2 * 12 + 2
 
 
-def test_studies_page_shows_pooling_and_explains_augmentation(zoo_env):
+def test_studies_page_shows_pooling_and_explains_augmentation(trained_zoo, tmp_path, monkeypatch):
+    import pandas as pd
+
+    from model_zoo.seed_runs import write_seed_runs
+
+    zoo = copy_zoo(trained_zoo, tmp_path / "zoo")  # the seed-variance results file is written into it below
+    monkeypatch.setenv("MODEL_ZOO_DIR", str(zoo))
+    monkeypatch.delenv("CIFAKE_PATH", raising=False)
     at = _app("studies")
     _assert_clean(at)
     assert at.dataframe  # cnn_maxpool vs cnn_strided: a pooling comparison
     assert any("--augment none" in i.value for i in at.info)
+    assert any("python -m training.seed_variance cnn_maxpool --seeds 1 2" in i.value for i in at.info)
+
+    write_seed_runs(zoo, pd.DataFrame({"model": "cnn_maxpool", "seed": [0, 1, 2], "run": ["a", "b", "c"],
+                                       "accuracy": [0.97, 0.96, 0.98], "roc_auc": [0.995, 0.994, 0.996]}))
+    tables = len(at.dataframe)
+    at.run()
+    _assert_clean(at)
+    assert any(m.value.startswith("Over 3 seeds, **cnn_maxpool** scores 97.00% ± 1.00 points") for m in at.markdown)
+    assert len(at.dataframe) == tables + 1 and list(at.dataframe[-1].value["seed"]) == [0, 1, 2]
+    assert not any("training.seed_variance cnn_maxpool --seeds" in i.value for i in at.info)
 
 
 def _shipped_zoo(target: Path) -> Path:

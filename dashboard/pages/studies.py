@@ -1,4 +1,5 @@
-"""Studies: the pooling comparison and the augmentation comparison (clean and corrupted), when the zoo holds their models."""
+"""Studies: the pooling comparison, the augmentation comparison (clean and corrupted), when the zoo holds their models,
+and the seed variance of the best recipe (from the zoo's seed_runs.csv)."""
 
 import streamlit as st
 
@@ -8,13 +9,17 @@ from dashboard.resources import require_models, zoo_entries
 from dashboard.studies import (
     AUGMENTATION_HINT,
     POOLING_HINT,
+    SEED_VARIANCE_HINT,
     augmentation_answer,
     augmentation_study,
     display_table,
     history_long,
     pooling_answer,
     pooling_study,
+    seed_variance_answer,
 )
+from model_zoo import ZooError
+from model_zoo.seed_runs import read_seed_runs, seed_summary
 
 entries, _ = zoo_entries()
 st.title("Studies")
@@ -64,5 +69,22 @@ else:
     st.caption("robust_accuracy: mean accuracy over the corruptions of `training.robustness`; "
                "roc_auc_jpeg_40 / roc_auc_blur_1: ROC-AUC after JPEG re-compression at quality 40 / a Gaussian blur of sigma 1.")
     show_study(augmentation, "augmentation", "Test metrics by augmentation", "augmentation")
+
+st.header("Seed variance: how much of a gap is luck?")
+try:
+    seed_runs = read_seed_runs()
+except ZooError as exc:  # a hand-edited results file: say which and how to fix it, keep the page up
+    seed_runs = None
+    st.warning(str(exc), icon=":material/warning:")
+if seed_runs is None or seed_runs.empty:
+    st.info(SEED_VARIANCE_HINT)
+else:
+    accuracies = {e.name: e.test_metrics["accuracy"] for e in entries if e.test_metrics}
+    st.markdown(seed_variance_answer(seed_summary(seed_runs), accuracies))
+    st.dataframe(display_table(seed_runs), hide_index=True, width="stretch", column_config=FORMATS | {
+        "unseen_accuracy": st.column_config.NumberColumn("unseen accuracy", format="%.4f"),
+        "train_minutes": st.column_config.NumberColumn("train min", format="%.1f")})
+    st.caption("One row per training run of the same recipe, differing only in the seed; test split figures. "
+               "`python -m training.seed_variance MODEL` records them in the zoo's seed_runs.csv.")
 
 faithfulness_view.show_method_ranking(entries)  # explanation methods ranked per model, sanity failures flagged
