@@ -25,9 +25,13 @@ run: $(STAMP)  ## the dashboard on the shipped zoo, http://127.0.0.1:8501 (CIFAK
 	CIFAKE_PATH="$(CIFAKE_PATH)" $(BIN)/streamlit run streamlit_app.py --server.address $(HOST) --server.port $(PORT) \
 	  --server.headless true
 
+# Two pytest workers (pytest-xdist): most tests are single-threaded Python (Streamlit's AppTest, pandas, subprocesses),
+# so a second worker uses the second core; TEST_WORKERS=0 runs everything in one process.
+TEST_WORKERS ?= 2
+
 test: $(STAMP)  ## lint + the whole test suite
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -q tests
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) tests
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -157,13 +157,18 @@ def _unlike(n: int = 20, seed: int = 0) -> np.ndarray:
     return (board * top).astype(np.uint8)
 
 
+# The test zoo's cut-off is the 99th percentile of only 24 validation scores, so on 80 test images 5-11% land above
+# it (4% expected: 1 in 25); a broken score or cut-off flags about half or all of them.
+TYPICAL_FLAGGED_AT_MOST = 0.15
+
+
 def test_novelty_flags_unlike_images_but_not_typical_ones(trained_zoo, synthetic_dataset):
     for name in ("cnn_maxpool", "cnn_strided"):
         entry = read_entry(name, trained_zoo)
         model, stats = load_model(entry), load_stats(entry)
         typical = synthetic_dataset.test.images  # same generator as training, never trained on
         _, scores = predict_with_novelty(model, typical, entry.card, stats)
-        assert np.mean(scores > stats.cutoff) <= 0.1, (name, np.mean(scores > stats.cutoff))
+        assert np.mean(scores > stats.cutoff) <= TYPICAL_FLAGGED_AT_MOST, (name, np.mean(scores > stats.cutoff))
         _, scores = predict_with_novelty(model, _unlike(), entry.card, stats)
         assert np.all(scores > stats.cutoff), (name, scores, stats.cutoff)
     record = verdict_record(entry.name, 0.5, entry.card, check_input((32, 32), entry.card, float(scores[0])))
@@ -214,7 +219,7 @@ def test_calibrate_command_fits_an_old_entry(trained_zoo, synthetic_zip, tmp_pat
     assert entry.card["novelty"]["cutoff"] > 0 and load_stats(entry) is not None
     checks = entry.card["novelty"]["checks"]
     assert set(checks) == {"n", "test_flagged", "test_downscaled_0.5_flagged", "noise_flagged"}
-    assert checks["test_flagged"] <= 0.1 and checks["n"] == 80  # the whole synthetic test split
+    assert checks["test_flagged"] <= TYPICAL_FLAGGED_AT_MOST and checks["n"] == 80  # the whole synthetic test split
     assert "uncertain_band" in entry.card["decision"] and "band_test" in entry.card["decision"]
     assert entry.card["decision"]["temperature"] == card["decision"]["temperature"]  # the fitted rule is kept
     assert (folder / "model.keras").read_bytes() == before
@@ -288,7 +293,8 @@ def test_dashboard_verdicts_carry_decision_and_plain_input_notes(dashboard_model
                                   "on (novelty above a cut-off that only 1 in 100 CIFAKE validation images exceed), "
                                   "so their verdict is unreliable."]
     rows = verdict_rows([big, noise])
-    assert rows[0]["input check"] == "unreliable: shrunk 50x" and rows[1]["input check"] == "unreliable: novel for 2/2"
+    # The shrunk photo may also be novel to a model (that is not what this checks); the unlike image is, to both.
+    assert rows[0]["input check"].startswith("unreliable: shrunk 50x") and rows[1]["input check"] == "unreliable: novel for 2/2"
     assert rows[0]["UNCERTAIN"] == sum(v.decision == UNCERTAIN for v in big.verdicts)
     exported = json.loads(verdicts_json([big]))["images"][0]["models"][0]
     assert exported["decision"] == big.verdicts[0].decision and exported["in_distribution"] is False
