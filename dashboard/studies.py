@@ -19,6 +19,7 @@ POOLING_ARCHS = ("cnn_maxpool", "cnn_avgpool", "cnn_strided")
 STUDY_METRICS = ("accuracy", "f1", "roc_auc")
 # The two conditions the augmentation study aims at: re-saved photos and soft focus.
 TARGET_CONDITIONS = (("jpeg", 40.0), ("blur", 1.0))
+COSTLY_POINTS = 0.5  # an arm this far behind the clean winner is named in the study's answer
 
 POOLING_HINT = (
     "Train the three pooling variants (same data, same epochs) and evaluate them:\n\n"
@@ -155,6 +156,12 @@ def augmentation_answer(study: pd.DataFrame) -> str:
                     for key in (_condition_key(*c) for c in TARGET_CONDITIONS) if pd.notna(best.get(key))]
             if aucs:
                 sentence += f"; its ROC-AUC at {', '.join(aucs)}"
+        # Arms that cost clean accuracy, worst first: the study's other answer (which augmentations hurt).
+        behind = arms[(clean["accuracy"] - arms["accuracy"]) * 100 >= COSTLY_POINTS].sort_values("accuracy")
+        if len(behind):
+            costs = ", ".join(f"{row['augmentation']} {(clean['accuracy'] - row['accuracy']) * 100:.2f}"
+                              for _, row in behind.iterrows())
+            sentence += f". Points of clean accuracy lost against {clean['augmentation']}: {costs}"
         parts.append(sentence + ".")
     return " ".join(parts)
 

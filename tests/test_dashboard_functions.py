@@ -409,5 +409,7 @@ def test_augmentation_answer_names_the_clean_and_the_robust_winner_and_the_cost(
     assert "**robust** holds up best under corruption (93.00% mean accuracy" in answer
     assert "0.40 points of clean accuracy below the best" in answer
     assert "jpeg 40 0.975" in answer and "blur 1 0.962" in answer
-    same = augmentation_answer(study.assign(accuracy=[0.96, 0.965, 0.97]))
+    assert answer.endswith("Points of clean accuracy lost against flip_shift: none 1.00.")  # robust: 0.4, not named
+    same = augmentation_answer(study.assign(accuracy=[0.96, 0.964, 0.97]))
     assert "and is also the clean winner" in same
+    assert same.endswith("lost against robust: none 1.00, flip_shift 0.60.")  # worst first
