@@ -13,13 +13,18 @@ st.title("Leaderboard & compare")
 if not require_models(entries):
     st.stop()
 
-board = leaderboard_frame(entries, latency_ms(entries))
+# Timing every model here loads them all and runs each 30+ times: seconds to a minute on a busy CPU. The cards'
+# recorded latency (python -m training.latency) is shown without it; live timing is on request.
+time_now = st.toggle("Also time each model on this machine now", key="time_models_now",
+                     help="Loads every model and times single-image predictions here; the recorded latency "
+                          "in the cards comes from `python -m training.latency`.")
+board = leaderboard_frame(entries, latency_ms(entries) if time_now else None)
 st.caption("Test-set metrics, each model at its own decision threshold (the `threshold` column, fitted on the "
            "validation split; FAKE is the positive class). Ranked by test accuracy, then ROC-AUC, fewer parameters, "
            "name: the top row is what `python -m training.predict --model best` uses. Click a column header to sort. "
            + ("Unseen: only the test images whose file bytes occur nowhere in the training split (n of them). "
               if "unseen_accuracy" in board else "")
-           + "Latency: one image, one forward pass, median on this machine's CPU."
+           + ("Latency: one image, one forward pass, median on this machine's CPU, timed now." if time_now else "")
            + (" Recorded latency: the card's, from `python -m training.latency` (all models timed together); "
               "Pareto: ★ when no other model is at least as accurate and as fast by it (and better at one), "
               "*fastest* the quickest model within one accuracy point of the best (`--model fastest`); "
