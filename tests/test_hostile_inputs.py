@@ -23,7 +23,10 @@ CASES = build_corpus()
 CASE_NAMES = [case.name for case in CASES]
 BY_NAME = {case.name: case for case in CASES}
 CARD = {"name": "t", "input_shape": [32, 32, 3], "preprocessing": {"resize": "area", "mean": [0, 0, 0], "std": [255] * 3}}
-SECONDS_PER_IMAGE = 5.0  # generous: the slowest case (24 MP JPEG) decodes in well under a second
+# A hang guard, not a speed target (bench/ measures speed): the slowest case, a 24 MP JPEG, decodes in under a
+# second on an idle machine but took 5.3 s in a CI run sharing the CPU with a training; a decoder stuck on a
+# decompression bomb would take minutes.
+SECONDS_PER_IMAGE = 60.0
 
 
 @pytest.fixture(scope="module")
