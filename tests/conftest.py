@@ -52,3 +52,16 @@ def trained_zoo(synthetic_dataset, tmp_path_factory) -> Path:
         train(TrainConfig(arch=arch, **TEST_ZOO_TRAINING), synthetic_dataset, zoo)
         evaluate(arch, synthetic_dataset, zoo)
     return zoo
+
+
+@pytest.fixture(scope="module")
+def app(trained_zoo):
+    """The JSON API and upload page (dashboard.api) over the trained test zoo."""
+    from dashboard.api import create_app
+
+    return create_app(trained_zoo)
+
+
+@pytest.fixture()
+def client(app):
+    return app.test_client()

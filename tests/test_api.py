@@ -17,18 +17,6 @@ from model_zoo.decision import label_name, threshold
 
 
 @pytest.fixture(scope="module")
-def app(trained_zoo):
-    from dashboard.api import create_app
-
-    return create_app(trained_zoo)
-
-
-@pytest.fixture()
-def client(app):
-    return app.test_client()
-
-
-@pytest.fixture(scope="module")
 def image_file(synthetic_folder) -> Path:
     return sorted((synthetic_folder / "test" / "FAKE").iterdir())[0]
 

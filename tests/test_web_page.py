@@ -24,18 +24,6 @@ SCREENS = Path("/tmp/dashboard_screens")
 
 
 @pytest.fixture(scope="module")
-def app(trained_zoo):
-    from dashboard.api import create_app
-
-    return create_app(trained_zoo)
-
-
-@pytest.fixture()
-def client(app):
-    return app.test_client()
-
-
-@pytest.fixture(scope="module")
 def photo() -> bytes:
     """A generated FAKE-style tile, enlarged like a photo and saved as JPEG."""
     from training.synthetic import synthetic_image
