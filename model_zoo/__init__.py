@@ -4,7 +4,7 @@ Import from here: `from model_zoo import list_entries, load_model, image_to_mode
 """
 
 from model_zoo.images import ImageError, decode_image
-from model_zoo.inference import predict_prob_fake
+from model_zoo.inference import predict_prob_fake, predict_raw_prob_fake
 from model_zoo.metrics import binary_metrics
 from model_zoo.preprocessing import (
     UNIT_RANGE,
@@ -55,6 +55,7 @@ __all__ = [
     "normalization",
     "normalize_for_card",
     "predict_prob_fake",
+    "predict_raw_prob_fake",
     "ranked_entries",
     "read_card",
     "read_entry",

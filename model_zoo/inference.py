@@ -20,11 +20,15 @@ def predict_prob_fake(model, images: np.ndarray | list[np.ndarray], card: dict) 
     Images are prepared by the card's preprocessing and scores calibrated by the
     card's temperature (model_zoo.decision); compare them with the card's threshold.
     """
+    return calibrate(predict_raw_prob_fake(model, images, card), temperature(card))
+
+
+def predict_raw_prob_fake(model, images: np.ndarray | list[np.ndarray], card: dict) -> np.ndarray:
+    """The model's own sigmoid output (before the card's calibration), float32 (N,)."""
     out = []
     for start in range(0, len(images), CHUNK):
         x = batch_to_model_input(images[start : start + CHUNK], card)
         # One compiled call for every batch size: the same image gets the same score in any batch
         # (eager calls differ in the last bits, and are ~10x slower even for one image).
         out.append(np.asarray(model.predict_on_batch(x), dtype=np.float32).reshape(-1))
-    raw = np.concatenate(out) if out else np.zeros(0, np.float32)
-    return calibrate(raw, temperature(card))
+    return np.concatenate(out) if out else np.zeros(0, np.float32)
