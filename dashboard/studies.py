@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 import pandas as pd
 
 from model_zoo import ZooEntry
+from model_zoo.seed_runs import describe_spread
 
 POOLING_ARCHS = ("cnn_maxpool", "cnn_avgpool", "cnn_strided")
 STUDY_METRICS = ("accuracy", "f1", "roc_auc")
@@ -195,14 +196,11 @@ def seed_variance_answer(summary: pd.DataFrame, zoo_accuracy: Mapping[str, float
     for _, row in summary.iterrows():
         model, seeds = row["model"], int(row["seeds"])
         if seeds < 2 or pd.isna(row["accuracy_sd"]):
-            sentences.append(f"Only one seed of **{model}** is recorded so far ({row['accuracy_mean']:.2%} test accuracy, "
-                             f"ROC-AUC {row['roc_auc_mean']:.4f}): no spread yet.")
+            sentences.append(f"Only one seed of **{model}** is recorded so far: {describe_spread(row)}.")
             continue
         noise = 2 * row["accuracy_sd"]
-        sentence = (f"Over {seeds} seeds, **{model}** scores {row['accuracy_mean']:.2%} ± {row['accuracy_sd'] * 100:.2f} "
-                    f"points test accuracy (sample sd; {row['accuracy_min']:.2%} to {row['accuracy_max']:.2%}) and ROC-AUC "
-                    f"{row['roc_auc_mean']:.4f} ± {row['roc_auc_sd']:.4f}, so accuracy gaps smaller than about "
-                    f"{noise * 100:.2f} points (2 sd) between zoo models are within seed noise")
+        sentence = (f"Over {seeds} seeds, **{model}** scores {describe_spread(row)}, so accuracy gaps smaller than "
+                    f"about {noise * 100:.2f} points (2 sd) between zoo models are within seed noise")
         if zoo_accuracy:
             close = [f"{name} ({(accuracy - row['accuracy_mean']) * 100:+.2f} points)"
                      for name, accuracy in sorted(zoo_accuracy.items(), key=lambda item: -item[1])

@@ -126,7 +126,7 @@ def test_collects_the_shipped_model_and_its_seed_runs(zoo, capsys):
     out = capsys.readouterr().out
     assert f"skipping run '{MODEL}-seed3': not evaluated yet" in out
     expected = np.array([shipped, shipped - 0.01, shipped - 0.02])
-    assert (f"{MODEL} over 3 seed(s): test accuracy {expected.mean():.2%} +- {expected.std(ddof=1) * 100:.2f} points"
+    assert (f"{MODEL} over 3 seed(s): {expected.mean():.2%} ± {expected.std(ddof=1) * 100:.2f} points test accuracy"
             in out)
     # the results file is no entry, and the hidden runs folder adds none
     entries, problems = list_entries(zoo)
@@ -200,8 +200,10 @@ def test_seed_variance_answer_follows_the_numbers():
     near, far = np.mean(accuracies) - sd, np.mean(accuracies) - 3 * sd
     answer = seed_variance_answer(summary, {MODEL: 0.9712, "near": near, "far": far})
     assert answer.startswith(f"Over 3 seeds, **{MODEL}** scores {np.mean(accuracies):.2%} ± {sd * 100:.2f} points")
+    assert f"(sample sd; {min(accuracies):.2%} to {max(accuracies):.2%}), ROC-AUC 0.9961 ± " in answer
     assert f"gaps smaller than about {2 * sd * 100:.2f} points (2 sd)" in answer
     assert f"that covers near ({-sd * 100:+.2f} points)" in answer and "far" not in answer
     assert "no other zoo model is that close" in seed_variance_answer(summary, {"far": far})
     one = seed_variance_answer(seed_summary(_rows("solo", [0], [0.95])))
-    assert one.startswith("Only one seed of **solo** is recorded so far (95.00%") and "±" not in one
+    assert one.startswith("Only one seed of **solo** is recorded so far: 95.00% test accuracy") and "±" not in one
+    assert "no spread yet" in one
