@@ -156,7 +156,8 @@ def test_savedmodel_serves_encoded_bytes_like_the_zoo_path(exported, loaded):
     # Photos of other sizes and formats: decoded, resized and normalised in the graph.
     files = [_encode(_photo(96, 128, seed=1), "JPEG", quality=90), _encode(_photo(48, 40, seed=2), "PNG"),
              _encode(_photo(32, 32, seed=3), "BMP")]
-    served = export_formats.load_savedmodel(path)(files)
+    with export_formats.served_savedmodel(path) as run:
+        served = run(files)
     reference = np.array([float(np.asarray(calibrate(loaded.model.predict_on_batch(
         normalize_for_card(decode_for_card(f, loaded.card)[None], loaded.card)).reshape(-1),
         loaded.card["decision"]["temperature"]))[0]) for f in files])

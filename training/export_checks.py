@@ -234,11 +234,11 @@ def export_and_check(loaded: LoadedModel, fmt: str, out: Path, sample: Sample) -
             formats.write_tflite(model, staging, calibration)
         export_seconds = time.perf_counter() - start
         if fmt == "savedmodel":
-            run = formats.load_savedmodel(staging)
-            checks = _check_serving(run, loaded, reference, sample)
             one = sample.encoded[:1]
-            latency, keras_latency = paired_latency_ms(
-                lambda: run(one), lambda: predict_prob_fake(model, decode_for_card(one[0], card)[None], card))
+            with formats.served_savedmodel(staging) as run:
+                checks = _check_serving(run, loaded, reference, sample)
+                latency, keras_latency = paired_latency_ms(
+                    lambda: run(one), lambda: predict_prob_fake(model, decode_for_card(one[0], card)[None], card))
             note = "encoded file -> P(FAKE) (model.keras: Pillow decode + resize + model + calibration)"
         else:
             runner = formats.load_h5(staging) if fmt == "h5" else formats.TFLiteRunner(staging)

@@ -156,29 +156,34 @@ class TFLiteRunner:
         return np.asarray(self.interpreter.get_tensor(self.output["index"]), np.float32).reshape(-1)
 
 
-def load_savedmodel(path: Path) -> Callable[[list[bytes]], dict[str, np.ndarray]]:
+@contextlib.contextmanager
+def served_savedmodel(path: Path) -> Iterator[Callable[[list[bytes]], dict[str, np.ndarray]]]:
     """encoded images -> {"prob_fake": (N,) float32, "label": (N,) str}, through the serving signature.
 
     Loaded the way TF Serving loads it (TF1-style): the "serve" MetaGraph imported into a graph session, its
     variables restored by its own saver, and the signature's tensors fed and fetched by name; no Python
-    function is traced, so what runs is only what the file holds.
+    function is traced, so what runs is only what the file holds. The session is closed on leaving the block.
     """
     import tensorflow as tf
 
-    graph = tf.Graph()
-    session = tf.compat.v1.Session(graph=graph)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # "loader.load is deprecated": it is the serving path we want to check
-        meta = tf.compat.v1.saved_model.loader.load(session, ["serve"], str(path))
-    signature = meta.signature_def["serving_default"]
-    feed = signature.inputs[SERVING_INPUT].name
-    fetch = {key: tensor.name for key, tensor in signature.outputs.items()}
+    # Not `with Session(...)`: that would make its graph the default one and put the caller's eager Keras
+    # calls inside the block into graph mode.
+    session = tf.compat.v1.Session(graph=tf.Graph())
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # "loader.load is deprecated": it is the serving path we want to check
+            meta = tf.compat.v1.saved_model.loader.load(session, ["serve"], str(path))
+        signature = meta.signature_def["serving_default"]
+        feed = signature.inputs[SERVING_INPUT].name
+        fetch = {key: tensor.name for key, tensor in signature.outputs.items()}
 
-    def run(encoded: list[bytes]) -> dict[str, np.ndarray]:
-        out = session.run(fetch, feed_dict={feed: list(encoded)})
-        return {"prob_fake": np.asarray(out["prob_fake"], np.float32),
-                "label": np.array([v.decode() for v in out["label"]])}
+        def run(encoded: list[bytes]) -> dict[str, np.ndarray]:
+            out = session.run(fetch, feed_dict={feed: list(encoded)})
+            return {"prob_fake": np.asarray(out["prob_fake"], np.float32),
+                    "label": np.array([v.decode() for v in out["label"]])}
 
-    return run
+        yield run
+    finally:
+        session.close()
 
 
