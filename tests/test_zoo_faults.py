@@ -143,3 +143,29 @@ def test_robustness_all_skips_broken_entries(faulty_zoo, synthetic_zip, tmp_path
     for name in GOOD:
         assert (zoo / name / ROBUSTNESS_FILE).is_file()
     assert not list(zoo.glob(".tmp-*"))
+
+
+def test_all_means_every_readable_entry_for_every_command(faulty_zoo, tmp_path, capsys):
+    from training.cli import read_named_entries
+    from training.model_card import main as model_card_main
+
+    entries = read_named_entries(["all"], str(faulty_zoo))
+    err = capsys.readouterr().err
+    for name in CARD_FAULTS:  # an unreadable card is skipped with its reason; its model is never opened
+        assert f"skipping zoo entry '{name}'" in err
+    # cards that read fine stay, even where the model is broken: commands that need no model (cards) use them
+    assert {e.name for e in entries} == GOOD | set(MODEL_FAULTS)
+    assert [e.name for e in read_named_entries([*sorted(GOOD), *sorted(GOOD)], str(faulty_zoo))] == sorted(GOOD)
+    with pytest.raises(ZooError, match="not valid JSON"):
+        read_named_entries(["bad_json"], str(faulty_zoo))  # named: an error, not a warning
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(ZooError, match=rf"no usable entries in {empty}"):
+        read_named_entries(["all"], str(empty))
+
+    zoo = tmp_path / "zoo"
+    shutil.copytree(faulty_zoo, zoo)
+    assert model_card_main(["all", "--zoo", str(zoo)]) == 0
+    assert {path.parent.name for path in zoo.glob("*/README.md")} >= GOOD
+    assert model_card_main(["all", "--zoo", str(empty)]) == 2
+    assert f"no usable entries in {empty}" in capsys.readouterr().err

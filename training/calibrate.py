@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from model_zoo import ZooEntry, ZooError, list_entries, load_model, read_entry, staged_entry, write_card
+from model_zoo import ZooEntry, ZooError, load_model, read_entry, staged_entry, write_card
 from model_zoo.decision import BAND_TARGET_PRECISION, band_summary, fit_band, labels_for, threshold
 from model_zoo.inference import predict_prob_fake
 from model_zoo.novelty import (
@@ -39,7 +39,7 @@ from model_zoo.novelty import (
     write_stats,
 )
 from model_zoo.zoo import CARD_FILE
-from training.cli import exit_on_user_error
+from training.cli import exit_on_user_error, read_named_entries
 from training.data import Dataset, Split, load_cifake, train_validation_split
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keras is imported lazily, after this
@@ -206,14 +206,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--train-sample", type=_positive_int, default=TRAIN_SAMPLE,
                         help="training images the feature statistics are fitted on (default %(default)s)")
     args = parser.parse_args(argv)
-    if args.names == ["all"]:
-        entries, problems = list_entries(args.zoo)
-        for problem in problems:
-            print(f"warning: skipping zoo entry '{problem.name}': {problem.message}", file=sys.stderr)
-        if not entries:
-            raise ZooError(f"no usable entries in {args.zoo or 'the zoo'}")
-    else:
-        entries = [read_entry(name, args.zoo) for name in args.names]  # fail fast before decoding the dataset
+    entries = read_named_entries(args.names, args.zoo)  # fail fast before decoding the dataset
     dataset = load_cifake(args.data)
     for entry in entries:
         calibrate_entry(read_entry(entry.name, args.zoo), dataset, args.zoo, train_sample=args.train_sample,

@@ -6,7 +6,17 @@ import functools
 import sys
 from collections.abc import Callable, Sequence
 
-from model_zoo import ImageError, LoadedModel, ZooError, list_entries, load_model, load_usable_models, read_entry
+from model_zoo import (
+    ImageError,
+    LoadedModel,
+    ZooEntry,
+    ZooError,
+    list_entries,
+    load_model,
+    load_usable_models,
+    read_entry,
+    zoo_dir,
+)
 from training.data import DatasetError
 
 USER_ERRORS = (DatasetError, ZooError, ImageError, FileNotFoundError)
@@ -29,19 +39,33 @@ def exit_on_user_error(main: Callable[..., int]) -> Callable[..., int]:
     return wrapper
 
 
-def load_named_models(names: Sequence[str], zoo: str | None) -> dict[str, LoadedModel]:
-    """["all"]: every usable entry, with a warning for each one skipped; else each named entry, once.
+def read_named_entries(names: Sequence[str], zoo: str | None) -> list[ZooEntry]:
+    """["all"]: every readable entry, with a warning for each one skipped; else each named entry, once.
 
-    Called before the dataset is decoded, so a bad name fails fast. A named entry that will not
-    load is an error, not a warning: the user asked for it.
+    Called before the dataset is decoded, so a bad name fails fast. A named entry that cannot be
+    read is an error, not a warning: the user asked for it.
     """
-    if list(names) == ["all"]:
-        entries, problems = list_entries(zoo)
-        models, unusable = load_usable_models(entries)
-        for problem in problems + unusable:
-            print(f"warning: skipping zoo entry '{problem.name}': {problem.message}", file=sys.stderr)
-        if not models:
-            raise ZooError("no usable models in the zoo (train one with `python -m training.train --arch cnn_maxpool`)")
-        return models
-    entries = [read_entry(name, zoo) for name in dict.fromkeys(names)]
-    return {entry.name: LoadedModel(entry, load_model(entry)) for entry in entries}
+    if list(names) != ["all"]:
+        return [read_entry(name, zoo) for name in dict.fromkeys(names)]
+    entries, problems = list_entries(zoo)
+    _warn_skipped(problems)
+    if not entries:
+        raise ZooError(f"no usable entries in {zoo_dir(zoo)} (train one with `python -m training.train --arch cnn_maxpool`)")
+    return entries
+
+
+def load_named_models(names: Sequence[str], zoo: str | None) -> dict[str, LoadedModel]:
+    """read_named_entries, then their models; with "all", an entry whose model will not load is skipped with a warning."""
+    entries = read_named_entries(names, zoo)
+    if list(names) != ["all"]:
+        return {entry.name: LoadedModel(entry, load_model(entry)) for entry in entries}
+    models, unusable = load_usable_models(entries)
+    _warn_skipped(unusable)
+    if not models:
+        raise ZooError("no usable models in the zoo (train one with `python -m training.train --arch cnn_maxpool`)")
+    return models
+
+
+def _warn_skipped(problems: Sequence) -> None:
+    for problem in problems:
+        print(f"warning: skipping zoo entry '{problem.name}': {problem.message}", file=sys.stderr)

@@ -23,19 +23,16 @@ import time
 
 from model_zoo import (
     ZooEntry,
-    ZooError,
     binary_metrics,
-    list_entries,
     load_model,
     predict_prob_fake,
     read_entry,
     staged_entry,
     write_card,
     write_predictions,
-    zoo_dir,
 )
 from model_zoo.decision import expected_calibration_error, threshold
-from training.cli import exit_on_user_error
+from training.cli import exit_on_user_error, read_named_entries
 from training.data import Dataset, load_cifake
 from training.folder_eval import evaluate_folder
 
@@ -82,20 +79,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--set-name", help="name of the --folder test set in the cards (default: the folder's name)")
     parser.add_argument("--zoo", help="zoo folder (default: $MODEL_ZOO_DIR, else model_zoo/)")
     args = parser.parse_args(argv)
-    if args.names == ["all"]:
-        entries, problems = list_entries(args.zoo)
-        for problem in problems:
-            print(f"warning: skipping zoo entry '{problem.name}': {problem.message}", file=sys.stderr)
-        args.names = [entry.name for entry in entries]
-        if not args.names:
-            raise ZooError(f"no usable entries in {zoo_dir(args.zoo)}")
-    entries = [read_entry(name, args.zoo) for name in args.names]  # fail fast on a bad name before decoding data
+    entries = read_named_entries(args.names, args.zoo)  # fail fast on a bad name before decoding data
     if args.folder:
         evaluate_folder(entries, args.folder, args.zoo, args.set_name, report=lambda line: print(line, flush=True))
         return 0
     dataset = load_cifake(args.data)
-    for name in args.names:
-        evaluate(name, dataset, args.zoo)
+    for entry in entries:
+        evaluate(entry.name, dataset, args.zoo)
     return 0
 
 

@@ -13,9 +13,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from model_zoo import ZooError, list_entries, read_entry, staged_entry, zoo_dir
+from model_zoo import read_entry, staged_entry
 from model_zoo.model_card import README_FILE, model_card_markdown
-from training.cli import exit_on_user_error
+from training.cli import exit_on_user_error, read_named_entries
 
 
 def write_model_card(name: str, zoo: str | None = None) -> bool:
@@ -38,20 +38,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--zoo", help="zoo folder (default: $MODEL_ZOO_DIR, else model_zoo/)")
     parser.add_argument("--print", action="store_true", help="print the model card(s) instead of writing README.md")
     args = parser.parse_args(argv)
-    names = args.names
-    if names == ["all"]:
-        entries, problems = list_entries(args.zoo)
-        for problem in problems:
-            print(f"warning: skipping zoo entry '{problem.name}': {problem.message}", file=sys.stderr)
-        names = [entry.name for entry in entries]
-        if not names:
-            raise ZooError(f"no usable entries in {zoo_dir(args.zoo)}")
-    for name in names:
+    for entry in read_named_entries(args.names, args.zoo):
         if args.print:
-            print(model_card_markdown(read_entry(name, args.zoo)))
+            print(model_card_markdown(entry))
             continue
-        changed = write_model_card(name, args.zoo)
-        print(f"{name}: {README_FILE} {'written' if changed else 'already up to date'}", flush=True)
+        changed = write_model_card(entry.name, args.zoo)
+        print(f"{entry.name}: {README_FILE} {'written' if changed else 'already up to date'}", flush=True)
     return 0
 
 
