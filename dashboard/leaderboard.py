@@ -12,7 +12,7 @@ from dashboard.errors import verdicts
 from model_zoo import ZooEntry, ranked_entries
 from model_zoo.decision import threshold
 from model_zoo.test_sets import leaderboard_columns
-from model_zoo.tradeoff import front_marks
+from model_zoo.tradeoff import front_marks, images_per_second
 from model_zoo.tradeoff import latency_ms as recorded_latency_ms
 from model_zoo.zoo import trained_from
 
@@ -53,17 +53,20 @@ def leaderboard_frame(entries: Sequence[ZooEntry], latency_ms: Mapping[str, floa
             "size_mb": round(card.get("size_bytes", 0) / 2**20, 2),
             "latency_ms": None if latency_ms is None else latency_ms.get(entry.name),
             "recorded_latency_ms": recorded_latency_ms(entry),
+            "images_per_second": images_per_second(entry),
             # An untimed model is on no front; say so rather than leave it looking dominated.
             "pareto": marks.get(entry.name, "") if recorded_latency_ms(entry) is not None else UNTIMED,
             "robust_accuracy": _mean_corrupted_accuracy(entry.robustness()),
             "augmentation": train.get("augmentation", ""),
             "epochs": train.get("epochs_run", train.get("epochs")),
+            "train_minutes": round(train["wall_seconds"] / 60, 1) if train.get("wall_seconds") else None,
             "input": "x".join(str(v) for v in card["input_shape"][:2]),
         })
     frame = pd.DataFrame(rows)
     if frame.empty:
         return frame
-    optional = ["robust_accuracy", "latency_ms", "recorded_latency_ms", *UNSEEN_COLUMNS]
+    optional = ["robust_accuracy", "latency_ms", "recorded_latency_ms", "images_per_second", "train_minutes",
+                *UNSEEN_COLUMNS]
     frame = frame.drop(columns=[c for c in optional if frame[c].isna().all()])
     if "recorded_latency_ms" not in frame:  # no latency recorded: no front to mark
         frame = frame.drop(columns="pareto")

@@ -33,6 +33,12 @@ def latency_ms(entry: ZooEntry) -> float | None:
     return float(value) if isinstance(value, (int, float)) and value > 0 else None
 
 
+def images_per_second(entry: ZooEntry) -> float | None:
+    """The entry's recorded batch throughput (images/s, batches of 256), or None where training.latency did not measure it."""
+    value = (entry.card.get(LATENCY_KEY) or {}).get("images_per_second")
+    return float(value) if isinstance(value, (int, float)) and value > 0 else None
+
+
 def _accuracy(entry: ZooEntry) -> float:
     return float(entry.test_metrics["accuracy"])
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from model_zoo import ZooEntry, list_entries
@@ -94,6 +95,8 @@ def test_latency_command_records_a_block_and_keeps_the_rest_of_the_card(trained_
         assert card == before
         assert block["repeats"] == 5 and block["batch"] == 1
         assert 0 < block["ms_per_image"] <= block["p90_ms"] < 10_000
+        # the batch figure: 256 images in one call beat 256 single calls, however loaded the machine
+        assert block["throughput_batch"] == 256 and block["images_per_second"] > 1000 / block["ms_per_image"]
 
 
 def test_predict_fastest_uses_the_rule_and_falls_back_when_a_model_will_not_load(timed_zoo, tmp_path):
@@ -125,15 +128,19 @@ def test_leaderboards_mark_the_front(timed_zoo, tmp_path):
     from training.leaderboard import leaderboard_markdown
 
     zoo = copy_zoo(timed_zoo, tmp_path / "zoo")
-    edit_card(zoo / "cnn_maxpool", test={"accuracy": 0.90}, latency={"ms_per_image": 1.0})
+    edit_card(zoo / "cnn_maxpool", test={"accuracy": 0.90}, latency={"ms_per_image": 1.0, "images_per_second": 4321.0})
     edit_card(zoo / "cnn_strided", test={"accuracy": 0.95}, latency={"ms_per_image": 5.0})
     entries, _ = list_entries(zoo)
     board = leaderboard_frame(entries).set_index("model")
     assert board.loc["cnn_strided", "pareto"] == "★ fastest" and board.loc["cnn_maxpool", "pareto"] == "★"
     assert board.loc["cnn_maxpool", "recorded_latency_ms"] == 1.0
+    assert board.loc["cnn_maxpool", "images_per_second"] == 4321.0 and pd.isna(board.loc["cnn_strided", "images_per_second"])
+    minutes = {e.name: e.card["train"]["wall_seconds"] / 60 for e in entries}
+    assert board["train_minutes"].to_dict() == pytest.approx({name: round(m, 1) for name, m in minutes.items()})
     rows = {line.split("|")[1].strip(): line for line in leaderboard_markdown(entries).splitlines()
             if line.startswith("| cnn_")}
-    assert "| 5.00 ms | ★ fastest |" in rows["cnn_strided"] and "| 1.00 ms | ★ |" in rows["cnn_maxpool"]
+    assert "| 5.00 ms | n/a | ★ fastest |" in rows["cnn_strided"] and "| 1.00 ms | 4,321 | ★ |" in rows["cnn_maxpool"]
+    assert rows["cnn_maxpool"].endswith(f"| {minutes['cnn_maxpool']:.1f} min |")
     edit_card(zoo / "cnn_maxpool", latency={"ms_per_image": 6.0})  # slower and worse: off the front
     entries, _ = list_entries(zoo)
     assert leaderboard_frame(entries).set_index("model").loc["cnn_maxpool", "pareto"] == ""

@@ -1,11 +1,12 @@
-"""Measure each model's single-image latency and record it in its card (the "latency" block).
+"""Measure each model's single-image latency and batch throughput; record both in its card (the "latency" block).
 
     python -m training.latency [NAME ...] [--repeats 30] [--zoo DIR]
 
 Without names every usable entry is measured. The models are loaded together and timed
 round-robin (one call of each per round, after a warm-up), so load from other programs
 slows all of them alike and their figures compare; rerun it for all entries after adding
-one when the machine has changed. The leaderboard's Pareto front and `--model fastest`
+one. Latency is one image's wait (an upload); throughput, images per second in batches of
+256 (a folder scan), is what bulk work gets. The leaderboard's Pareto front and `--model fastest`
 (model_zoo.tradeoff) read this block; why it is not evaluation.images_per_second is said there.
 """
 
@@ -28,6 +29,8 @@ from training.cli import exit_on_user_error
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+THROUGHPUT_BATCH = 256  # model_zoo.inference's chunk: the batch a folder scan or an evaluation runs
+
 
 def _one_image(loaded: LoadedModel) -> np.ndarray:
     height, width, _ = loaded.card["input_shape"]
@@ -49,17 +52,35 @@ def measure_latencies(models: Sequence[LoadedModel], repeats: int = 30, warmup: 
     return times
 
 
-def latency_block(times_ms: list[float]) -> dict:
-    """The card's "latency" block from one model's timings."""
+def measure_throughput(models: Sequence[LoadedModel], batch: int = THROUGHPUT_BATCH, rounds: int = 3) -> dict[str, float]:
+    """name -> images per second of one `batch`-image predict_prob_fake call, median of `rounds`, round-robin."""
+    images = {m.name: np.repeat(_one_image(m), batch, axis=0) for m in models}
+    for m in models:  # warm-up: the first call of a new batch size compiles
+        predict_prob_fake(m.model, images[m.name], m.card)
+    seconds: dict[str, list[float]] = {m.name: [] for m in models}
+    for _ in range(rounds):
+        for m in models:
+            start = time.perf_counter()
+            predict_prob_fake(m.model, images[m.name], m.card)
+            seconds[m.name].append(time.perf_counter() - start)
+    return {name: batch / statistics.median(values) for name, values in seconds.items()}
+
+
+def latency_block(times_ms: list[float], images_per_second: float | None = None) -> dict:
+    """The card's "latency" block from one model's single-image timings and, when measured, its batch throughput."""
     import tensorflow as tf
 
     ordered = sorted(times_ms)
+    throughput = {} if images_per_second is None else {"images_per_second": round(images_per_second, 1),
+                                                       "throughput_batch": THROUGHPUT_BATCH}
     return {
         "ms_per_image": round(statistics.median(ordered), 3),
         "p90_ms": round(ordered[min(len(ordered) - 1, int(0.9 * len(ordered)))], 3),
         "repeats": len(ordered),
         "batch": 1,
-        "method": "median of single-image predict_prob_fake calls after warm-up, entries timed round-robin",
+        **throughput,
+        "method": "median of single-image predict_prob_fake calls after warm-up, entries timed round-robin; "
+                  f"throughput: median of {THROUGHPUT_BATCH}-image calls, also round-robin",
         "measured": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.system()}, TF {tf.__version__}",
     }
@@ -91,12 +112,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"skipping {problem.name}: {problem.message}", file=sys.stderr)
     if not loaded:
         raise ZooError("no usable models to time")
+    print(f"timing {len(loaded)} model(s): single images, then batches of {THROUGHPUT_BATCH}", flush=True)
     times = measure_latencies(list(loaded.values()), max(1, args.repeats))
+    throughput = measure_throughput(list(loaded.values()))
     for name, values in times.items():
-        block = latency_block(values)
+        block = latency_block(values, throughput[name])
         record_latency(name, block, args.zoo)
         print(f"{name}: {block['ms_per_image']:.2f} ms per image (median of {block['repeats']}, "
-              f"p90 {block['p90_ms']:.2f} ms)", flush=True)
+              f"p90 {block['p90_ms']:.2f} ms); {block['images_per_second']:,.0f} images/s in batches of "
+              f"{THROUGHPUT_BATCH}", flush=True)
     return 0
 
 

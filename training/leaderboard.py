@@ -18,7 +18,7 @@ import sys
 from model_zoo import ZooEntry, list_entries
 from model_zoo.decision import rank_entries, threshold
 from model_zoo.test_sets import other_test_sets_markdown
-from model_zoo.tradeoff import front_marks, latency_ms
+from model_zoo.tradeoff import front_marks, images_per_second, latency_ms
 from model_zoo.zoo import trained_from
 
 
@@ -36,6 +36,11 @@ def _latency_cell(entry: ZooEntry) -> str:
     return "n/a" if ms is None else f"{ms:.2f} ms"
 
 
+def _throughput_cell(entry: ZooEntry) -> str:
+    rate = images_per_second(entry)
+    return "n/a" if rate is None else f"{rate:,.0f}"
+
+
 def leaderboard_markdown(entries: list[ZooEntry]) -> str:
     """One row per evaluated model, best first (rank_entries)."""
     ranked = rank_entries(entries)
@@ -43,8 +48,8 @@ def leaderboard_markdown(entries: list[ZooEntry]) -> str:
         return "_No evaluated models in the zoo yet: `make zoo CIFAKE_PATH=/path/to/cifake.zip` fills it._"
     rows = [
         "| model | weights | test accuracy | ROC-AUC | unseen accuracy (n) | unseen ROC-AUC | precision | recall | F1 "
-        "| threshold | parameters | size | latency | Pareto | epochs | train time |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|:---:|---:|---:|",
+        "| threshold | parameters | size | latency | images/s | Pareto | epochs | train time |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|:---:|---:|---:|",
     ]
     marks = front_marks(entries)
     for entry in ranked:
@@ -55,16 +60,16 @@ def leaderboard_markdown(entries: list[ZooEntry]) -> str:
             f"| {entry.name} | {trained_from(card)} | {m['accuracy']:.2%} | {roc_auc} | {unseen_accuracy} | {unseen_roc_auc} | "
             f"{m['precision']:.4f} | {m['recall']:.4f} | {m['f1']:.4f} | {threshold(card):.3f} | "
             f"{card['params']:,} | {card['size_bytes'] / 1e6:.1f} MB | {_latency_cell(entry)} | "
-            f"{marks[entry.name]} | {card['train'].get('epochs_run', '?')} | "
+            f"{_throughput_cell(entry)} | {marks[entry.name]} | {card['train'].get('epochs_run', '?')} | "
             f"{card['train'].get('wall_seconds', 0) / 60:.1f} min |"
         )
     n = ranked[0].test_metrics["n"]
     rows.append(f"\nAll figures on the test split ({n:,} images), never seen in training or model selection, at each "
                 "model's own decision threshold (fitted on the validation split). Unseen: only the test images whose "
-                "file bytes occur nowhere in the training split. Latency: one image, median, CPU "
-                "(`python -m training.latency`); Pareto: ★ when no other model is both at least as accurate and as fast "
-                "(and better at one), with *fastest* on the quickest model within one point of the best accuracy "
-                "(`--model fastest`).")
+                "file bytes occur nowhere in the training split. Latency: one image, median, CPU; images/s: batches "
+                "of 256; all models timed together (`python -m training.latency`). Pareto: ★ when no other model is "
+                "both at least as accurate and as fast (and better at one), with *fastest* on the quickest model "
+                "within one point of the best accuracy (`--model fastest`).")
     others = other_test_sets_markdown(ranked)  # the users' own labelled folders, beside CIFAKE (training.evaluate --folder)
     return "\n".join(rows) + (f"\n\n{others}" if others else "")
 
