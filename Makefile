@@ -12,7 +12,7 @@ ZOO_EPOCHS ?= 12
 ZOO_MINUTES ?= 29
 ZOO_ARCHS ?= cnn_maxpool cnn_avgpool cnn_strided
 
-.PHONY: run test lint zoo studies api bench clean-venv
+.PHONY: run test lint zoo studies families api bench clean-venv
 
 # The venv is rebuilt only when requirements.txt changes.
 $(STAMP): requirements.txt
@@ -58,6 +58,20 @@ studies: $(STAMP)  ## augmentation study: STUDY_ARCH with each augmentation, els
 	    --data "$(CIFAKE_PATH)" || exit $$?; \
 	  $(BIN)/python -m training.evaluate $(STUDY_ARCH)-aug-$$aug --data "$(CIFAKE_PATH)" || exit $$?; \
 	  $(BIN)/python -m training.robustness $(STUDY_ARCH)-aug-$$aug --data "$(CIFAKE_PATH)" || exit $$?; \
+	done
+
+# arch:epochs, each planned to fit the 30-minute budget on the 2-core CPU (the cosine schedule then ends)
+FAMILIES ?= vgg_small:7 resnet20:9 densenet_bc:8
+
+families: $(STAMP)  ## VGG-, ResNet- and DenseNet-style nets from scratch (30 min each): train, evaluate, calibrate, robustness
+	@test -n "$(CIFAKE_PATH)" || { echo "usage: make families CIFAKE_PATH=/path/to/cifake.zip"; exit 2; }
+	@for family in $(FAMILIES); do \
+	  arch=$${family%%:*}; epochs=$${family##*:}; \
+	  $(BIN)/python -m training.train --arch $$arch --epochs $$epochs --max-minutes 30 --augment flip_shift \
+	    --precision auto --data "$(CIFAKE_PATH)" || exit $$?; \
+	  for step in evaluate calibrate robustness; do \
+	    $(BIN)/python -m training.$$step $$arch --data "$(CIFAKE_PATH)" || exit $$?; \
+	  done; \
 	done
 
 bench: $(STAMP)  ## speed figures on generated CIFAKE-sized data
