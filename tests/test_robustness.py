@@ -136,6 +136,9 @@ def test_a_crash_while_writing_leaves_the_entry_untouched(trained_zoo, synthetic
 def test_cli_reports_unknown_model_as_user_error(trained_zoo, capsys):
     assert main(["nope", "--zoo", str(trained_zoo)]) == 2
     assert "error: no model named 'nope'" in capsys.readouterr().err
+    # several names: every one is checked before the dataset is decoded (there is none here to decode)
+    assert main(["cnn_maxpool", "nope2", "--zoo", str(trained_zoo), "--data", "/nonexistent/cifake.zip"]) == 2
+    assert "error: no model named 'nope2'" in capsys.readouterr().err
 
 
 def test_cli_one_model_prints_the_table(trained_zoo, synthetic_zip, tmp_path, capsys, monkeypatch):

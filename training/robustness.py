@@ -1,6 +1,6 @@
 """How well do zoo models survive the damage images pick up in the wild?
 
-    python -m training.robustness NAME|all [--data PATH] [--zoo DIR]
+    python -m training.robustness NAME [NAME ...] | all [--data PATH] [--zoo DIR]
 
 Evaluates each model on the test split after every corruption below and writes
 `<zoo>/<name>/robustness.csv` (columns corruption, level, accuracy, roc_auc) atomically:
@@ -162,12 +162,12 @@ def _stderr(message: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m training.robustness", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("name", metavar="NAME|all", help="a zoo entry, or 'all' for every usable entry")
+    parser.add_argument("names", nargs="+", metavar="NAME", help="zoo entries, or 'all' for every usable entry")
     parser.add_argument("--data", help="CIFAKE zip or folder (default: $CIFAKE_PATH)")
     parser.add_argument("--zoo", help="zoo folder (default: $MODEL_ZOO_DIR, else model_zoo/)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the noise corruption")
     args = parser.parse_args(argv)
-    models = load_named_models([args.name], args.zoo)
+    models = load_named_models(args.names, args.zoo)
     dataset = load_cifake(args.data)
     for name, loaded in models.items():
         print(f"{name}: evaluating {len(CORRUPTIONS)} conditions on {len(dataset.test):,} test images", file=sys.stderr)
