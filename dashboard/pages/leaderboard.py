@@ -25,13 +25,16 @@ st.caption("Test-set metrics, each model at its own decision threshold (the `thr
            + ("Unseen: only the test images whose file bytes occur nowhere in the training split (n of them). "
               if "unseen_accuracy" in board else "")
            + ("Latency: one image, one forward pass, median on this machine's CPU, timed now." if time_now else "")
-           + (" Recorded latency: the card's, from `python -m training.latency` (all models timed together); "
+           + (" Recorded latency and images/s (batches of 256): the card's, from `python -m training.latency` "
+              "(all models timed together); "
               "Pareto: ★ when no other model is at least as accurate and as fast by it (and better at one), "
               "*fastest* the quickest model within one accuracy point of the best (`--model fastest`); "
               "*not timed*: no recorded latency yet, so not compared."
               if "pareto" in board else "")
            + (" Robust acc.: mean accuracy over the corrupted test sets of `python -m training.robustness`."
               if "robust_accuracy" in board else "")
+           + (" Train time: wall-clock minutes of the training run, on the machine named in the card."
+              if "train_minutes" in board else "")
            + (" `<set> accuracy` / `<set> ROC-AUC`: other test sets, your own labelled folders "
               "(`python -m training.evaluate NAME --folder DIR`)." if other_set_column_names(entries) else ""))
 st.dataframe(
