@@ -330,7 +330,7 @@ def test_command_errors_are_one_line(quadrant_zoo, small_data, tmp_path, capsys,
     assert main(["quadrant", "--zoo", str(quadrant_zoo)]) == 2
     assert "--data" in capsys.readouterr().err
     assert main(["all", "--zoo", str(tmp_path / "empty"), "--data", str(small_data)]) == 2
-    assert "no usable models" in capsys.readouterr().err
+    assert f"no usable entries in {tmp_path / 'empty'}" in capsys.readouterr().err
 
 
 def test_entry_readers_refuse_broken_or_pickled_files(quadrant_zoo, tmp_path):
