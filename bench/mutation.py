@@ -36,6 +36,7 @@ MODULES: dict[str, list[str]] = {
         "test_pareto_front_keeps_the_models_nothing_beats_on_both_axes",
         "test_equal_models_are_both_on_the_front_and_a_tie_on_one_axis_is_decided_by_the_other",
         "test_fastest_is_the_quickest_within_one_point_of_the_best_accuracy", "test_the_best_accuracy_counts_untimed_models",
+        "test_near_equal_latencies_are_a_tie_won_by_the_more_accurate",
         "test_exactly_one_point_below_the_best_still_counts", "test_latency_must_be_a_positive_number", "test_marks")]
     + ["tests/test_tradeoff_units.py"],
     # test_data.py's synthetic-dataset fixtures cost seconds per mutant; its split tests are the pure ones.

@@ -46,6 +46,15 @@ def test_fastest_is_the_quickest_within_one_point_of_the_best_accuracy():
     assert fastest_entry(ZOO, within=0.0).name == "slow_best"
 
 
+def test_near_equal_latencies_are_a_tie_won_by_the_more_accurate():
+    # 3.17 vs 3.38 ms is run-to-run noise on a shared CPU; 96.96% vs 96.58% is not.
+    zoo = [_entry("best", 0.9712, 3.9), _entry("arm", 0.9658, 3.17), _entry("strided", 0.9696, 3.38),
+           _entry("other_arm", 0.9689, 3.39), _entry("slower", 0.9704, 3.6)]
+    assert [e.name for e in fastest_ranked(zoo)] == ["strided", "other_arm", "arm", "slower", "best"]
+    assert fastest_entry(zoo, speed_tie=0.0).name == "arm"  # without the tie: strictly the quickest
+    assert fastest_entry(zoo, speed_tie=0.25).name == "best"  # 3.9 <= 3.17 * 1.25: everything ties, best wins
+
+
 def test_the_best_accuracy_counts_untimed_models():
     # The best model has no latency: `fastest` is still measured against its accuracy, not the best timed one's.
     zoo = [_entry("untimed_best", 0.99, None), _entry("timed", 0.975, 1.0)]

@@ -69,7 +69,8 @@ def leaderboard_markdown(entries: list[ZooEntry]) -> str:
                 "file bytes occur nowhere in the training split. Latency: one image, median, CPU; images/s: batches "
                 "of 256; all models timed together (`python -m training.latency`). Pareto: ★ when no other model is "
                 "both at least as accurate and as fast (and better at one), with *fastest* on the quickest model "
-                "within one point of the best accuracy (`--model fastest`).")
+                "within one point of the best accuracy, latencies within 10% counting as a tie won by the more "
+                "accurate (`--model fastest`).")
     others = other_test_sets_markdown(ranked)  # the users' own labelled folders, beside CIFAKE (training.evaluate --folder)
     return "\n".join(rows) + (f"\n\n{others}" if others else "")
 

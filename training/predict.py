@@ -21,7 +21,8 @@ without novelty stats). JSON records carry the full input check with plain-words
 `--model best` (the default) picks the leaderboard's top entry (highest test
 accuracy, then ROC-AUC, fewer parameters, name; validation accuracy when none was
 evaluated), the next one when its model will not load; `fastest` the quickest model within one
-point of the best test accuracy (recorded latency, model_zoo.tradeoff); `all` runs every usable entry.
+point of the best test accuracy (recorded latency, model_zoo.tradeoff; latencies within 10% of the quickest
+are a tie, won by the more accurate); `all` runs every usable entry.
 
 Sharding a big folder across N workers (processes or hosts sharing the folder):
 every worker lists the same files, sorts them by path, and keeps those whose

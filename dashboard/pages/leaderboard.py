@@ -28,7 +28,8 @@ st.caption("Test-set metrics, each model at its own decision threshold (the `thr
            + (" Recorded latency and images/s (batches of 256): the card's, from `python -m training.latency` "
               "(all models timed together); "
               "Pareto: ★ when no other model is at least as accurate and as fast by it (and better at one), "
-              "*fastest* the quickest model within one accuracy point of the best (`--model fastest`); "
+              "*fastest* the quickest model within one accuracy point of the best, latencies within 10% counting as a tie "
+              "won by the more accurate (`--model fastest`); "
               "*not timed*: no recorded latency yet, so not compared."
               if "pareto" in board else "")
            + (" Robust acc.: mean accuracy over the corrupted test sets of `python -m training.robustness`."
