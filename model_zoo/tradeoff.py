@@ -30,16 +30,20 @@ FASTEST_WITHIN = 0.01  # "within one point of the best accuracy": accuracies are
 SPEED_TIE = 0.10
 
 
+def _recorded(entry: ZooEntry, key: str) -> float | None:
+    """A positive number from the card's latency block, else None (not measured, or not a usable figure)."""
+    value = (entry.card.get(LATENCY_KEY) or {}).get(key)
+    return float(value) if isinstance(value, (int, float)) and value > 0 else None
+
+
 def latency_ms(entry: ZooEntry) -> float | None:
     """The entry's recorded single-image latency in ms, or None before `python -m training.latency`."""
-    value = (entry.card.get(LATENCY_KEY) or {}).get("ms_per_image")
-    return float(value) if isinstance(value, (int, float)) and value > 0 else None
+    return _recorded(entry, "ms_per_image")
 
 
 def images_per_second(entry: ZooEntry) -> float | None:
     """The entry's recorded batch throughput (images/s, batches of 256), or None where training.latency did not measure it."""
-    value = (entry.card.get(LATENCY_KEY) or {}).get("images_per_second")
-    return float(value) if isinstance(value, (int, float)) and value > 0 else None
+    return _recorded(entry, "images_per_second")
 
 
 def _accuracy(entry: ZooEntry) -> float:

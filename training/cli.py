@@ -48,7 +48,7 @@ def read_named_entries(names: Sequence[str], zoo: str | None) -> list[ZooEntry]:
     if list(names) != ["all"]:
         return [read_entry(name, zoo) for name in dict.fromkeys(names)]
     entries, problems = list_entries(zoo)
-    _warn_skipped(problems)
+    warn_skipped(problems)
     if not entries:
         raise ZooError(f"no usable entries in {zoo_dir(zoo)} (train one with `python -m training.train --arch cnn_maxpool`)")
     return entries
@@ -60,12 +60,13 @@ def load_named_models(names: Sequence[str], zoo: str | None) -> dict[str, Loaded
     if list(names) != ["all"]:
         return {entry.name: LoadedModel(entry, load_model(entry)) for entry in entries}
     models, unusable = load_usable_models(entries)
-    _warn_skipped(unusable)
+    warn_skipped(unusable)
     if not models:
         raise ZooError("no usable models in the zoo (train one with `python -m training.train --arch cnn_maxpool`)")
     return models
 
 
-def _warn_skipped(problems: Sequence) -> None:
+def warn_skipped(problems: Sequence) -> None:
+    """One warning line on stderr per zoo entry (or model) a command skips, with its reason."""
     for problem in problems:
         print(f"warning: skipping zoo entry '{problem.name}': {problem.message}", file=sys.stderr)

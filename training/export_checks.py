@@ -160,9 +160,9 @@ def _agreement(a: np.ndarray, b: np.ndarray, card: dict) -> float:
 
 
 def _check_float(runner: Callable[[np.ndarray], np.ndarray], loaded: LoadedModel, x: np.ndarray,
-                 raw_reference: np.ndarray, sample: Sample) -> list[str]:
+                 raw_reference: np.ndarray, reference: np.ndarray, sample: Sample) -> list[str]:
     raw = _in_chunks(runner, x)
-    prob, reference = (calibrate(r, temperature(loaded.card)) for r in (raw, raw_reference))
+    prob = calibrate(raw, temperature(loaded.card))
     # The file's own output (the raw sigmoid) against the model's: a confident model's calibrated scores
     # round to exactly 0 or 1 in float32 and would hide a small difference.
     delta = float(np.max(np.abs(raw - raw_reference))) if len(raw) else 0.0
@@ -243,7 +243,7 @@ def export_and_check(loaded: LoadedModel, fmt: str, out: Path, sample: Sample) -
         else:
             runner = formats.load_h5(staging) if fmt == "h5" else formats.TFLiteRunner(staging)
             checks = (_check_int8(runner, loaded, x, reference, sample) if fmt == "tflite-int8"
-                      else _check_float(runner, loaded, x, raw_reference, sample))
+                      else _check_float(runner, loaded, x, raw_reference, reference, sample))
             latency, keras_latency = paired_latency_ms(lambda: runner(one_x), lambda: model.predict_on_batch(one_x))
             note = "one normalised image through the model (model.keras: predict_on_batch)"
         if final.exists():

@@ -22,10 +22,10 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from model_zoo import LoadedModel, ZooError, list_entries, load_usable_models, predict_prob_fake, read_entry, staged_entry
+from model_zoo import LoadedModel, ZooError, load_usable_models, predict_prob_fake, staged_entry
 from model_zoo.tradeoff import LATENCY_KEY
 from model_zoo.zoo import read_card, write_card
-from training.cli import exit_on_user_error
+from training.cli import exit_on_user_error, read_named_entries, warn_skipped
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -37,32 +37,32 @@ def _one_image(loaded: LoadedModel) -> np.ndarray:
     return np.random.default_rng(0).integers(0, 256, (1, height, width, 3), dtype=np.uint8)
 
 
-def measure_latencies(models: Sequence[LoadedModel], repeats: int = 30, warmup: int = 3) -> dict[str, list[float]]:
-    """name -> `repeats` wall times (ms) of one single-image predict_prob_fake call, measured round-robin."""
-    images = {m.name: _one_image(m) for m in models}
-    for _ in range(warmup):
+def _round_robin_seconds(models: Sequence[LoadedModel], images: dict[str, np.ndarray], rounds: int,
+                        warmup: int) -> dict[str, list[float]]:
+    """name -> `rounds` wall times (s) of predict_prob_fake on its images, one call of each model per round,
+    so that load from other programs slows them all alike."""
+    for _ in range(warmup):  # the first call of a batch shape compiles
         for m in models:
             predict_prob_fake(m.model, images[m.name], m.card)
-    times: dict[str, list[float]] = {m.name: [] for m in models}
-    for _ in range(repeats):
-        for m in models:
-            start = time.perf_counter()
-            predict_prob_fake(m.model, images[m.name], m.card)
-            times[m.name].append(1000.0 * (time.perf_counter() - start))
-    return times
-
-
-def measure_throughput(models: Sequence[LoadedModel], batch: int = THROUGHPUT_BATCH, rounds: int = 3) -> dict[str, float]:
-    """name -> images per second of one `batch`-image predict_prob_fake call, median of `rounds`, round-robin."""
-    images = {m.name: np.repeat(_one_image(m), batch, axis=0) for m in models}
-    for m in models:  # warm-up: the first call of a new batch size compiles
-        predict_prob_fake(m.model, images[m.name], m.card)
     seconds: dict[str, list[float]] = {m.name: [] for m in models}
     for _ in range(rounds):
         for m in models:
             start = time.perf_counter()
             predict_prob_fake(m.model, images[m.name], m.card)
             seconds[m.name].append(time.perf_counter() - start)
+    return seconds
+
+
+def measure_latencies(models: Sequence[LoadedModel], repeats: int = 30, warmup: int = 3) -> dict[str, list[float]]:
+    """name -> `repeats` wall times (ms) of one single-image predict_prob_fake call, measured round-robin."""
+    seconds = _round_robin_seconds(models, {m.name: _one_image(m) for m in models}, repeats, warmup)
+    return {name: [1000.0 * v for v in values] for name, values in seconds.items()}
+
+
+def measure_throughput(models: Sequence[LoadedModel], batch: int = THROUGHPUT_BATCH, rounds: int = 3) -> dict[str, float]:
+    """name -> images per second of one `batch`-image predict_prob_fake call, median of `rounds`, round-robin."""
+    images = {m.name: np.repeat(_one_image(m), batch, axis=0) for m in models}
+    seconds = _round_robin_seconds(models, images, rounds, warmup=1)
     return {name: batch / statistics.median(values) for name, values in seconds.items()}
 
 
@@ -102,14 +102,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=30, help="timed calls per model (default 30)")
     parser.add_argument("--zoo", help="zoo folder (default: $MODEL_ZOO_DIR, else model_zoo/)")
     args = parser.parse_args(argv)
-    if args.names:
-        entries = [read_entry(name, args.zoo) for name in args.names]
-        problems = []
-    else:
-        entries, problems = list_entries(args.zoo)
-    loaded, unusable = load_usable_models(entries)
-    for problem in problems + unusable:
-        print(f"skipping {problem.name}: {problem.message}", file=sys.stderr)
+    # Named or all, every model that loads is timed; one that will not is skipped with its reason.
+    loaded, unusable = load_usable_models(read_named_entries(args.names or ["all"], args.zoo))
+    warn_skipped(unusable)
     if not loaded:
         raise ZooError("no usable models to time")
     print(f"timing {len(loaded)} model(s): single images, then batches of {THROUGHPUT_BATCH}", flush=True)
