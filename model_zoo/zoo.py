@@ -58,12 +58,14 @@ class ZooProblem:
 
 
 def trained_from(card: dict) -> str:
-    """Where a model's weights started: "from scratch", "ImageNet fine-tune" or the local weights file it was tuned from."""
+    """Where a model's weights started: "from scratch", "ImageNet-pretrained, fine-tuned", "ImageNet-pretrained,
+    frozen backbone", or the local weights file it was tuned from."""
     weights = card.get("train", {}).get("weights")
     if not weights:
         return "from scratch"
     if weights == "imagenet":
-        return "ImageNet fine-tune"
+        frozen = (card.get("backbone") or {}).get("frozen")
+        return "ImageNet-pretrained, frozen backbone" if frozen else "ImageNet-pretrained, fine-tuned"
     return f"fine-tuned from {Path(str(weights)).name}"
 
 

@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("training", "dashboard", "bench", "model_zoo")
 # The command lines a user is told about; discovery below must find at least these.
 DOCUMENTED = {"training.train", "training.evaluate", "training.leaderboard", "training.predict", "training.robustness",
-              "training.download", "training.seed_variance", "dashboard.api"}
+              "training.download", "training.seed_variance", "training.backbones", "dashboard.api"}
 
 
 def entry_points() -> list[str]:

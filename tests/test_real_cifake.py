@@ -61,7 +61,10 @@ def test_shipped_models_stored_test_accuracy_matches_a_fresh_evaluation(cifake):
         assert np.abs(fresh - stored_sample).max() <= 1e-4, f"{entry.name}: the model no longer gives its stored scores"
         # Every shipped model must be a real detector, not a diverged one: the diverged cnn of issue 11 scored 93.65%,
         # the paper's CNN 92.98%; the augmentation study's no-augmentation arm (overfitting, shipped) 95.67%.
-        assert stored["accuracy"] >= 0.95, f"{entry.name}: test accuracy {stored['accuracy']:.4f} < 0.95"
+        # A frozen ImageNet backbone with a small head is a weaker, minutes-to-train probe (logistic regression on its
+        # features scored 86-89% in the issue that brought it), held to a lower floor.
+        floor = 0.85 if (entry.card.get("backbone") or {}).get("frozen") else 0.95
+        assert stored["accuracy"] >= floor, f"{entry.name}: test accuracy {stored['accuracy']:.4f} < {floor}"
         unseen = entry.card["metrics"]["test_unseen"]
         assert unseen["n"] == 20_000 - entry.card["evaluation"]["test_in_train"] == 20_000 - 378, entry.name
 

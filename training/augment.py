@@ -179,3 +179,28 @@ def _to_uint8(x):
     import tensorflow as tf
 
     return tf.cast(tf.clip_by_value(tf.round(x), 0.0, 255.0), tf.uint8)
+
+
+# Backbone training (training.backbone_fit) feeds numpy batches so that it runs on any Keras backend,
+# a GPU machine without TensorFlow included. These are the same flips and whole-pixel shifts as above.
+NUMPY_AUGMENTATIONS = ("none", "flip", "flip_shift")
+
+
+def augment_numpy(images, name: str, rng):
+    """`augment` for a numpy uint8 batch (N, H, W, 3), drawing from the numpy Generator `rng`."""
+    import numpy as np
+
+    if name not in NUMPY_AUGMENTATIONS:
+        raise ValueError(f"--augment {name} is not available for backbone training; "
+                         f"choose one of {', '.join(NUMPY_AUGMENTATIONS)}")
+    if name == "none":
+        return images
+    flipped = rng.random(len(images)) < 0.5
+    images = np.where(flipped[:, None, None, None], images[:, :, ::-1], images)
+    if name == "flip_shift":
+        p, (n, height, width) = SHIFT_PIXELS, images.shape[:3]
+        padded = np.pad(images, [(0, 0), (p, p), (p, p), (0, 0)], mode="reflect")
+        dy = rng.integers(0, 2 * p + 1, n)[:, None] + np.arange(height)[None]
+        dx = rng.integers(0, 2 * p + 1, n)[:, None] + np.arange(width)[None]
+        images = padded[np.arange(n)[:, None, None], dy[:, :, None], dx[:, None, :]]
+    return images

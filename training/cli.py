@@ -18,8 +18,9 @@ from model_zoo import (
     zoo_dir,
 )
 from training.data import DatasetError
+from training.torch_pickle import CheckpointError
 
-USER_ERRORS = (DatasetError, ZooError, ImageError, FileNotFoundError)
+USER_ERRORS = (DatasetError, ZooError, ImageError, FileNotFoundError, CheckpointError)
 
 
 def exit_on_user_error(main: Callable[..., int]) -> Callable[..., int]:

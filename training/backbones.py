@@ -1,0 +1,80 @@
+"""Check a pretrained backbone on your own pictures: its ImageNet top-5, one JSON line per image.
+
+    python -m training.backbones top5 efficientnet_lite0 IMAGE [IMAGE ...]
+
+Each line is {"path": ..., "top5": [[class_index, class_name, probability], ...]}. Images are
+resized to the backbone's 224 px (bilinear) through the same card-driven preprocessing every
+zoo model uses. A picture of a common object should be named in its top 5: that is the quick
+proof that the ImageNet weights were read and ported correctly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from model_zoo import ImageError, batch_to_model_input, decode_image
+from training.cli import exit_on_user_error
+
+BACKBONES = ("efficientnet_lite0",)
+CLASS_NAMES_FILE = Path(__file__).with_name("imagenet_classes.txt")  # ImageNet-1k, in class-index order
+
+
+def imagenet_class_names() -> list[str]:
+    names = CLASS_NAMES_FILE.read_text(encoding="utf-8").splitlines()
+    if len(names) != 1000:
+        raise ValueError(f"{CLASS_NAMES_FILE}: expected 1000 ImageNet class names, found {len(names)}")
+    return names
+
+
+def imagenet_card() -> dict:
+    """The classifier's input as a card: what batch_to_model_input needs to prepare its images."""
+    from training.efficientnet_lite import IMAGENET_SIZE, PREPROCESSING
+
+    return {"name": "efficientnet_lite0 (ImageNet)", "input_shape": [IMAGENET_SIZE, IMAGENET_SIZE, 3],
+            "preprocessing": {**PREPROCESSING, "resize": "bilinear"}}
+
+
+def top5(model, images: list[np.ndarray], class_names: list[str]) -> list[list[list]]:
+    """[[index, name, probability] x 5] per image, most probable first."""
+    logits = np.asarray(model.predict_on_batch(batch_to_model_input(images, imagenet_card())), dtype=np.float64)
+    probabilities = np.exp(logits - logits.max(axis=1, keepdims=True))
+    probabilities /= probabilities.sum(axis=1, keepdims=True)
+    return [[[int(i), class_names[i], round(float(p[i]), 6)] for i in np.argsort(-p)[:5]] for p in probabilities]
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m training.backbones", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+    top = commands.add_parser("top5", help="ImageNet top-5 classes of each image, one JSON line per image")
+    top.add_argument("backbone", choices=BACKBONES)
+    top.add_argument("images", nargs="+", help="image files (JPEG, PNG, WebP, BMP, GIF)")
+    return parser.parse_args(argv)
+
+
+@exit_on_user_error
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    from training.efficientnet_lite import imagenet_classifier
+
+    model = imagenet_classifier()
+    class_names = imagenet_class_names()
+    failed = 0
+    for path in args.images:
+        try:
+            rgb = decode_image(path)
+        except ImageError as exc:  # one bad file does not stop the others
+            print(f"error: {exc}", file=sys.stderr)
+            failed += 1
+            continue
+        print(json.dumps({"path": path, "top5": top5(model, [rgb], class_names)[0]}), flush=True)
+    return 2 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Fine-tune lite0_finetune on a borrowed GPU machine that has JAX but no TensorFlow, then publish it here.
+#
+# On the GPU machine, from the repository root, with .devcarry/ holding
+#   cifake.tar.xz                 CIFAKE's train/ and test/ folders (a solid archive: 38 MB instead of 125)
+#   backbones/efficientnet_lite0-*.npz   the ImageNet weights already in Keras layout (training.efficientnet_lite)
+#   whl/                          keras, namex and optree wheels for that machine's Python
+# run:   OUT=/some/folder bash training/gpu_finetune.sh
+# It trains with --fit-only into $OUT/.runs/lite0_finetune/ (best.keras without optimizer state, state.json).
+# Copy that folder to model_zoo/.runs/lite0_finetune/ here, put best.keras there as last.keras too, and
+# run the same training command without --fit-only (and with --data pointing at CIFAKE): it sees the
+# finished run, then calibrates, fits the abstain band and novelty statistics, and publishes the entry.
+set -euo pipefail
+PY=${PY:-python3}
+DATA=${DATA:-/tmp/cifake}
+export PYTHONUNBUFFERED=1 KERAS_BACKEND=${KERAS_BACKEND:-jax} BACKBONE_CACHE_DIR=$PWD/.devcarry/backbones
+TRAIN_ARGS=${TRAIN_ARGS:---arch efficientnet_lite0 --name lite0_finetune --input-size 128 --batch-size 256 --epochs 12 \
+  --augment flip_shift --precision mixed_bfloat16 --max-minutes 5.5}
+
+if [ -d .devcarry/whl ] && ! $PY -c "import keras" 2>/dev/null; then
+  $PY -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target /tmp/site .devcarry/whl/*.whl
+  export PYTHONPATH=/tmp/site
+fi
+export PYTHONPATH=${PYTHONPATH:+$PYTHONPATH:}$PWD
+if [ ! -d "$DATA/train" ]; then
+  mkdir -p "$DATA" && tar -xJf .devcarry/cifake.tar.xz -C "$DATA"
+fi
+nvidia-smi --query-gpu=name,memory.total --format=csv,noheader || true
+$PY -c "import jax, keras; print('keras', keras.__version__, 'on', keras.backend.backend(), jax.devices())"
+# Decode once with every core (the training command's loader uses two), so training reads the cache.
+$PY -c "from training.data import load_cifake; import os; print(load_cifake('$DATA', workers=os.cpu_count()).summary())"
+start=$(date +%s)
+# shellcheck disable=SC2086
+$PY -m training.train $TRAIN_ARGS --data "$DATA" --zoo "$OUT" --fit-only
+echo "training took $(( $(date +%s) - start )) s"
+run="$OUT/.runs/$(echo "$TRAIN_ARGS" | sed -E 's/.*--name ([^ ]+).*/\1/')"
+# Only what publishing needs comes back: the best epoch without optimizer state (under the 16 MiB a file).
+$PY -c "
+import keras, sys
+model = keras.saving.load_model(sys.argv[1], compile=False)
+model.save(sys.argv[1])
+" "$run/best.keras"
+rm -f "$run/last.keras" "$run"/partial-*
+ls -la "$run"
