@@ -21,18 +21,31 @@ def _merge_model():
     return keras.Model(inputs, keras.layers.Dense(1, activation="sigmoid", name="prob_fake")(pooled))
 
 
-def test_tf_keras2_and_keras3_both_read_the_file(tmp_path):
+def _backbone_model():
+    """The layers EfficientNet-Lite0 adds (training.efficientnet_lite): in-model upsampling, depthwise conv, ReLU6."""
+    import keras
+
+    inputs = keras.Input((8, 8, 3), name="image")
+    x = keras.layers.Resizing(16, 16, interpolation="bilinear", name="upsample")(inputs)
+    x = keras.layers.DepthwiseConv2D(3, strides=2, padding="same", use_bias=False)(x)
+    x = keras.layers.ReLU(max_value=6.0)(keras.layers.BatchNormalization(epsilon=1e-3)(x))
+    pooled = keras.layers.GlobalAveragePooling2D()(x)
+    return keras.Model(inputs, keras.layers.Dense(1, activation="sigmoid", name="prob_fake")(pooled))
+
+
+@pytest.mark.parametrize("build", [_merge_model, _backbone_model], ids=["merges", "backbone-layers"])
+def test_tf_keras2_and_keras3_both_read_the_file(tmp_path, build):
     import keras
     import tf_keras
 
-    model = _merge_model()
+    model = build()
     path = tmp_path / "model.h5"
     keras.saving.save_model(model, path)
     with pytest.raises((TypeError, AttributeError, ValueError)):  # the plain Keras 3 file: what old code could not read
         tf_keras.models.load_model(path, compile=False)
     make_tf_keras2_readable(path)
 
-    x = np.random.default_rng(0).random((4, 32, 32, 3)).astype(np.float32)
+    x = np.random.default_rng(0).random((4, *model.input_shape[1:])).astype(np.float32)
     expected = model.predict_on_batch(x)
     legacy = tf_keras.models.load_model(path, compile=False)
     assert np.abs(legacy.predict_on_batch(x) - expected).max() <= 1e-5

@@ -15,6 +15,9 @@ from typing import Any
 
 # Keyword arguments Keras 3 added (always at their defaults in the zoo's models) that tf.keras 2 refuses.
 KERAS3_ONLY_KEYS = ("input_axes", "output_axes", "quantization_config", "lora_rank", "lora_alpha", "optional")
+# Per layer class: Keras 3 options tf.keras 2's layer does not know (the backbones' in-model upsampling uses
+# their defaults: channels_last, no padding to the aspect ratio, no antialiasing when enlarging).
+KERAS3_ONLY_LAYER_KEYS = {"Resizing": ("data_format", "pad_to_aspect_ratio", "fill_mode", "fill_value", "antialias")}
 
 
 def _tensor_histories(node: Any) -> list[list]:
@@ -41,6 +44,8 @@ def _rewrite(node: Any) -> Any:
     if node.get("class_name") in ("DTypePolicy", "FloatDTypePolicy") and "config" in node:
         return node["config"]["name"]  # tf.keras 2 names the dtype: "float32"
     out = {key: _rewrite(value) for key, value in node.items() if key not in KERAS3_ONLY_KEYS}
+    for key in KERAS3_ONLY_LAYER_KEYS.get(out.get("class_name"), ()):
+        out.get("config", {}).pop(key, None)
     if out.get("class_name") == "InputLayer" and "batch_shape" in out.get("config", {}):
         out["config"]["batch_input_shape"] = out["config"].pop("batch_shape")
     if "inbound_nodes" in node:
