@@ -167,6 +167,7 @@ def test_a_frozen_backbone_detector_learns_and_records_where_its_weights_came_fr
     assert card["metrics"]["validation"]["accuracy"] >= 0.9
     assert card["preprocessing"]["mean"] == [127.5] * 3 and card["input_shape"] == [32, 32, 3]
     assert features.is_file() and np.load(features).shape == (len(synthetic_dataset.train), 1280)
+    assert 0 < card["train"]["feature_extraction_seconds"] <= card["train"]["wall_seconds"]
     model = load_model(entry)  # safe_mode=True
     # The backbone kept its ImageNet weights: only the head was trained.
     assert np.array_equal(model.get_layer("stem_conv").get_weights()[0], efficientnet_lite.keras_weights()["stem_conv"][0])

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import os
+import time
 from pathlib import Path
 
 import keras
@@ -85,7 +86,14 @@ def extract_features(model: keras.Model, images: np.ndarray, card: dict, cache: 
     print(f"extracting backbone features of {len(images):,} images (once; cached by dataset, input size and weights)",
           flush=True)
     batches = Batches(images, np.zeros(len(images)), np.arange(len(images)), FEATURE_BATCH, card)
-    features = np.asarray(extractor.predict(batches, verbose=2), dtype=np.float32)
+    features = np.zeros((len(images), extractor.output.shape[-1]), np.float32)
+    start = last_report = time.time()
+    for i in range(len(batches)):
+        x, _ = batches[i]
+        features[i * FEATURE_BATCH : i * FEATURE_BATCH + len(x)] = np.asarray(extractor.predict_on_batch(x))
+        if time.time() - last_report > 15 or i == len(batches) - 1:  # a line every few seconds, not per batch
+            last_report, done = time.time(), min((i + 1) * FEATURE_BATCH, len(images))
+            print(f"  {done:,}/{len(images):,} images, {done / (last_report - start):,.0f} images/s", flush=True)
     if cache is not None:
         try:
             cache.parent.mkdir(parents=True, exist_ok=True)
@@ -102,7 +110,11 @@ def fit_frozen(model: keras.Model, images: np.ndarray, labels: np.ndarray, train
                state: dict, max_minutes: float | None, feature_cache: Path | None, callbacks: list) -> None:
     """Train the head on cached features; every epoch checkpoints the whole detector."""
     set_backbone_trainable(model, False)
+    started = time.time()
     features = extract_features(model, images, card, feature_cache)
+    # Extraction is part of what training this detector costs (a cached run pays seconds, not minutes).
+    state["feature_seconds"] = round(time.time() - started, 1)
+    state["wall_seconds"] += state["feature_seconds"]
     head = head_model(model)
     steps = epochs * math.ceil(len(train_index) / batch_size)
     schedule = keras.optimizers.schedules.CosineDecay(lr, decay_steps=steps, alpha=0.02)

@@ -392,7 +392,8 @@ def train(
             "shuffle_buffer": config.shuffle_buffer or len(train_index),
             "n_train": len(train_index),
             "n_validation": len(val_split),
-            "wall_seconds": round(state["wall_seconds"], 1),
+            "wall_seconds": round(state["wall_seconds"], 1),  # a frozen backbone's includes feature extraction
+            **({"feature_extraction_seconds": state["feature_seconds"]} if "feature_seconds" in state else {}),
             "machine": machine_description(),
             "dataset": str(dataset.source),
         },
