@@ -243,7 +243,7 @@ def test_rank_methods_puts_sanity_failures_last_then_orders_by_gain():
 
 
 def test_stratified_sample_is_fixed_and_balanced():
-    from training.faithfulness import stratified_sample
+    from training.data import stratified_sample
 
     labels = np.array([0] * 30 + [1] * 7)
     picked = stratified_sample(labels, 5, seed=3)

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from model_zoo import read_entry
+from training import robustness as robustness_module
 from training.robustness import (
     COLUMNS,
     CORRUPTIONS,
@@ -113,6 +114,19 @@ def test_evaluate_writes_csv_into_the_entry(trained_zoo, synthetic_dataset, tmp_
     assert entry.card["robustness"]["n"] == len(synthetic_dataset.test)
     assert (zoo / "cnn_strided" / "model.keras").read_bytes() == model_bytes
     assert not list(zoo.glob(".tmp-*")) and not list(zoo.glob(".old-*"))
+
+
+def test_a_sample_is_stratified_and_recorded_in_the_card(trained_zoo, synthetic_dataset, tmp_path, monkeypatch):
+    zoo = tmp_path / "zoo"
+    shutil.copytree(trained_zoo, zoo)
+    seen = []
+    real_table = robustness_module.robustness_table
+    monkeypatch.setattr(robustness_module, "robustness_table",
+                        lambda model, card, images, labels, **kw: seen.append(labels) or real_table(model, card, images,
+                                                                                                  labels, **kw))
+    evaluate_robustness("cnn_strided", synthetic_dataset, zoo, sample=20)
+    assert read_entry("cnn_strided", zoo).card["robustness"]["n"] == 20
+    assert len(seen[0]) == 20 and (seen[0] == 1).sum() == 10  # half of each class
 
 
 def test_a_crash_while_writing_leaves_the_entry_untouched(trained_zoo, synthetic_dataset, tmp_path, monkeypatch):

@@ -294,3 +294,13 @@ def train_validation_split(labels: np.ndarray, fraction: float = 0.1, seed: int 
     index = np.arange(len(labels))
     train_index, val_index = train_test_split(index, test_size=fraction, stratify=labels, random_state=seed)
     return np.asarray(train_index), np.asarray(val_index)
+
+
+def stratified_sample(labels: np.ndarray, per_class: int, seed: int = 0) -> np.ndarray:
+    """Indices of `per_class` images of each class (all of a smaller class), drawn with `seed`, REAL first."""
+    rng = np.random.default_rng(seed)
+    picked = []
+    for label in range(len(CLASS_NAMES)):
+        members = np.flatnonzero(np.asarray(labels) == label)
+        picked.append(np.sort(rng.choice(members, min(per_class, len(members)), replace=False)))
+    return np.concatenate(picked)

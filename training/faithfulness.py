@@ -50,23 +50,13 @@ from model_zoo.saliency import METHODS, explanation_maps
 from model_zoo.zoo import CLASS_HEATMAPS_FILE, FAITHFULNESS_FILE
 from training.class_heatmaps import PER_GROUP, class_mean_heatmaps, prob_fake_on_test
 from training.cli import exit_on_user_error, load_named_models
-from training.data import Dataset, Split, load_cifake
+from training.data import Dataset, Split, load_cifake, stratified_sample
 
 VERSION = 1
 PER_CLASS = 50
 SANITY_IMAGES = 20
 RANDOM = "random"
 Progress = Callable[[str], None]
-
-
-def stratified_sample(labels: np.ndarray, per_class: int, seed: int = 0) -> np.ndarray:
-    """Indices of `per_class` images of each class (all of a smaller class), drawn with `seed`, REAL first."""
-    rng = np.random.default_rng(seed)
-    picked = []
-    for label in range(len(CLASS_NAMES)):
-        members = np.flatnonzero(np.asarray(labels) == label)
-        picked.append(np.sort(rng.choice(members, min(per_class, len(members)), replace=False)))
-    return np.concatenate(picked)
 
 
 def _sanity_subset(labels: np.ndarray, count: int) -> np.ndarray:

@@ -39,7 +39,7 @@ from model_zoo.decision import threshold
 from model_zoo.zoo import ROBUSTNESS_COLUMNS as COLUMNS
 from model_zoo.zoo import ROBUSTNESS_FILE
 from training.cli import exit_on_user_error, load_named_models
-from training.data import Dataset, load_cifake
+from training.data import Dataset, load_cifake, stratified_sample
 
 # (corruption, level) in the order they are evaluated and stored; milder levels first.
 CORRUPTIONS: tuple[tuple[str, float], ...] = (
@@ -130,15 +130,19 @@ def robustness_table(
 
 def evaluate_robustness(
     name: str, dataset: Dataset, zoo: str | os.PathLike | None = None, seed: int = 0,
-    progress: Callable[[str], None] | None = None, model=None,
+    progress: Callable[[str], None] | None = None, model=None, sample: int | None = None,
 ) -> pd.DataFrame:
-    """Compute the table for one entry and publish robustness.csv into it atomically (`model`: already loaded)."""
+    """Compute the table for one entry and publish robustness.csv into it atomically (`model`: already loaded).
+
+    `sample`: that many test images, half of each class, drawn with `seed` (the card records n); else all.
+    """
     entry = read_entry(name, zoo)
     model = model if model is not None else load_model(entry)
+    test = dataset.test if sample is None else dataset.test.subset(stratified_sample(dataset.test.labels, sample // 2, seed))
     start = time.time()
-    table = robustness_table(model, entry.card, dataset.test.images, dataset.test.labels, seed=seed, progress=progress)
+    table = robustness_table(model, entry.card, test.images, test.labels, seed=seed, progress=progress)
     card = dict(entry.card)
-    card["robustness"] = {"dataset": str(dataset.source), "n": len(dataset.test), "seed": seed,
+    card["robustness"] = {"dataset": str(dataset.source), "n": len(test), "seed": seed,
                           "seconds": round(time.time() - start, 1), "file": ROBUSTNESS_FILE}
     with staged_entry(name, zoo, from_existing=True) as folder:
         table.to_csv(folder / ROBUSTNESS_FILE, index=False, float_format="%.6g")
@@ -165,13 +169,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("names", nargs="+", metavar="NAME", help="zoo entries, or 'all' for every usable entry")
     parser.add_argument("--data", help="CIFAKE zip or folder (default: $CIFAKE_PATH)")
     parser.add_argument("--zoo", help="zoo folder (default: $MODEL_ZOO_DIR, else model_zoo/)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the noise corruption")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the noise corruption (and of --sample)")
+    parser.add_argument("--sample", type=int,
+                        help="a stratified sample of this many test images instead of all 20,000 (for slow models; "
+                             "the card's robustness.n records it)")
     args = parser.parse_args(argv)
     models = load_named_models(args.names, args.zoo)
     dataset = load_cifake(args.data)
     for name, loaded in models.items():
-        print(f"{name}: evaluating {len(CORRUPTIONS)} conditions on {len(dataset.test):,} test images", file=sys.stderr)
-        table = evaluate_robustness(name, dataset, args.zoo, args.seed, progress=_stderr, model=loaded.model)
+        n = min(args.sample, len(dataset.test)) if args.sample else len(dataset.test)
+        print(f"{name}: evaluating {len(CORRUPTIONS)} conditions on {n:,} test images", file=sys.stderr)
+        table = evaluate_robustness(name, dataset, args.zoo, args.seed, progress=_stderr, model=loaded.model,
+                                    sample=args.sample)
         print(format_table(name, table), flush=True)
     return 0
 
