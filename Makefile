@@ -53,7 +53,7 @@ STUDY_AUGMENTATIONS ?= none flip rotate resized_crop robust
 studies: $(STAMP)  ## augmentation study: STUDY_ARCH with each augmentation, else as `make zoo` (its flip_shift arm)
 	@test -n "$(CIFAKE_PATH)" || { echo "usage: make studies CIFAKE_PATH=/path/to/cifake.zip"; exit 2; }
 	@for aug in $(STUDY_AUGMENTATIONS); do \
-	  $(BIN)/python -m training.train --arch $(STUDY_ARCH) --augment $$aug --name $(STUDY_ARCH)-aug-$$aug \
+	  $(BIN)/python -m training.train --arch $(STUDY_ARCH) --augment $$aug --name $(STUDY_ARCH)-aug-$$aug --role study \
 	    --epochs $(ZOO_EPOCHS) --max-minutes $(ZOO_MINUTES) --precision auto \
 	    --data "$(CIFAKE_PATH)" || exit $$?; \
 	  $(BIN)/python -m training.evaluate $(STUDY_ARCH)-aug-$$aug --data "$(CIFAKE_PATH)" || exit $$?; \

@@ -3,7 +3,7 @@
     .venv/bin/python -m bench.dashboard_latency [--repeats 10] [--keep DIR] [--zoo DIR] [--no-cold-start]
 
 Prints:
-  1. upload of one 32x32 image -> verdicts of every zoo model, each with its decision and input
+  1. upload of one 32x32 image -> verdicts of every zoo detector, each with its decision and input
      check (size, novelty score), + one Grad-CAM, warm                               (target <= 1.0 s)
   2. the same for a 4000x3000 JPEG (decode + downscale + verdicts + input checks + Grad-CAM + preview)
                                                                                      (target <= 2.0 s)
@@ -80,22 +80,23 @@ def _photo_jpeg(width: int = 4000, height: int = 3000, seed: int = 0) -> bytes:
     return buffer.getvalue()
 
 
-def time_upload(data: bytes, name: str, models: dict, repeats: int, novelty: dict | None = None) -> tuple[float, list[float]]:
-    """(first call, warm calls) seconds for: decode for every card, every model's verdict with its input check
-    (novelty from `novelty`, each model's stats), one Grad-CAM, preview."""
+def time_upload(data: bytes, name: str, models: dict, repeats: int) -> tuple[float, list[float]]:
+    """(first call, warm calls) seconds for what the inspect page does on an upload: model_zoo.judge (decode for
+    every card, every model's verdict with its input check), one Grad-CAM, the preview."""
     from dashboard.explain import explanation_map
-    from dashboard.inference import display_image, judge
+    from dashboard.inference import display_image
     from dashboard.overlays import overlay
+    from model_zoo.judge import judge
 
     first_model = next(iter(models))
 
     def once() -> float:
         start = time.perf_counter()
-        result = judge(data, models, name=name, novelty=novelty)
+        result = judge(data, models.values(), name=name)
         assert result.error is None, result.error
-        assert all(v.check is not None and v.decision for v in result.verdicts)
-        model, card = models[first_model]
-        heat = explanation_map(model, card, result.seen[first_model], "Grad-CAM", result.verdicts[0].label)
+        assert all(v.input_check is not None and v.decision for v in result.verdicts)
+        loaded = models[first_model]
+        heat = explanation_map(loaded.model, loaded.card, result.seen[first_model], "Grad-CAM", result.verdicts[0].label)
         overlay(result.seen[first_model], heat)
         display_image(data, name=name)
         return time.perf_counter() - start
@@ -175,13 +176,13 @@ def main(argv: list[str] | None = None) -> int:
             zoo, _ = build_zoo(folder)
             print(f"  built in {time.perf_counter() - started:.1f} s", flush=True)
 
-        from model_zoo import list_entries, load_model
+        from model_zoo import list_entries, load_usable_models
         from model_zoo.novelty import load_stats
+        from model_zoo.roles import detectors
 
         entries, _ = list_entries(zoo)
-        models = {e.name: (load_model(e), e.card) for e in entries}  # what st.cache_resource holds
-        novelty = {e.name: load_stats(e) for e in entries}  # what resources.novelty_stats gives the inspect page
-        scored = sum(stats is not None for stats in novelty.values())
+        models, _ = load_usable_models(detectors(entries))  # what the inspect page judges with (st.cache_resource)
+        scored = sum(load_stats(m.entry) is not None for m in models.values())
         print(f"\nmachine: {os.cpu_count()} CPU cores; zoo {zoo}: {len(models)} models ({scored} with novelty "
               f"stats); {args.repeats} warm runs each\n")
 
@@ -189,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
         rows = []
         for key, label, data, name in (("small", "32x32 PNG", small, "small.png"),
                                        ("large", f"4000x3000 JPEG ({len(large) / 2**20:.1f} MB)", large, "photo.jpg")):
-            first, warm = time_upload(data, name, models, args.repeats, novelty)
+            first, warm = time_upload(data, name, models, args.repeats)
             median, worst = statistics.median(warm), max(warm)
             rows.append((key, median))
             print(f"upload {label} -> {len(models)} verdicts + input checks + 1 Grad-CAM: warm median {median:.3f} s, "

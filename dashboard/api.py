@@ -5,7 +5,8 @@
     GET  /health    {"status": "ok", "models": [...]}; 503 while no model is usable
     GET  /          an HTML upload page for people (dashboard/web_page.py): the same verdicts and messages
     GET  /models    the key fields of each usable zoo card, plus the entries that were skipped
-    POST /predict   multipart field "image", optional form field "model" (default: every model)
+    POST /predict   multipart field "image", optional form field "model": a NAME, "all" (the default: every
+                    detector) or "all-including-studies" (the study arms too; model_zoo.roles)
                     -> {"filename", "bytes", "verdicts": [{"model", "label", "prob_fake", "threshold", "predictions",
                         "decision", "uncertain_band", "calibrated", "novelty", "novelty_cutoff", "in_distribution",
                         "input_check", "model_version", "inference_time_ms"}],
@@ -18,7 +19,8 @@ image was resized and how novel the model finds it (README "The JSON API" docume
 
     curl -F image=@photo.jpg http://127.0.0.1:8000/predict
 
-Models load once when the app is created. Every error is JSON {"error": "..."}:
+Models load once when the app is created; each request is judged by model_zoo.judge, the path every
+entry point shares. Every error is JSON {"error": "..."}:
 400 no image field, 404 unknown model, 413 upload over the byte limit, 422 a file
 that is not a usable image (unreadable, truncated, over the pixel limit). A bad
 image never causes a 500.
@@ -35,32 +37,18 @@ import argparse
 import logging
 import os
 import sys
-import threading
-import time
-from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 from flask import Flask, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from dashboard import serving
 from dashboard.web_page import register_page
-from model_zoo import (
-    ImageError,
-    ZooEntry,
-    decode_for_card,
-    list_entries,
-    load_usable_models,
-    predict_prob_fake,
-    verdict_record,
-    zoo_dir,
-)
+from model_zoo import LoadedModel, ZooEntry, list_entries, load_usable_models, zoo_dir
 from model_zoo.decision import threshold, uncertain_band
 from model_zoo.images import MAX_BYTES, MAX_PIXELS
-from model_zoo.input_check import check_input, original_size
-from model_zoo.novelty import NoveltyStats, load_stats, predict_with_novelty
-from model_zoo.provenance import read_provenance
+from model_zoo.judge import judge, warm_up
+from model_zoo.roles import ALL_DETECTORS, ALL_INCLUDING_STUDIES, detectors, role_of
 from model_zoo.verdicts import model_version
 
 log = logging.getLogger("dashboard.api")
@@ -71,37 +59,11 @@ CARD_FIELDS = ("name", "architecture", "description", "input_shape", "params", "
 METRIC_FIELDS = ("accuracy", "precision", "recall", "f1", "roc_auc", "n")
 
 
-@dataclass
-class ServedModel:
-    entry: ZooEntry
-    model: Any  # keras.Model
-    lock: threading.Lock  # one prediction at a time per model: Keras models are not documented thread-safe
-    novelty: NoveltyStats | None = None  # None: an entry fitted before novelty scores existed
-    version: str = ""  # model_zoo.verdicts.model_version
-
-    def predict(self, image: np.ndarray) -> float:
-        """P(FAKE) for one (H, W, 3) uint8 image already sized for this model."""
-        with self.lock:
-            return float(predict_prob_fake(self.model, image[None], self.entry.card)[0])
-
-    def verdict(self, image: np.ndarray, size: tuple[int, int]) -> dict[str, Any]:
-        """The verdict record for one image already sized for this model; `size` is the upload's (width, height).
-
-        inference_time_ms is this model's forward pass, novelty score and input check (not the shared decode).
-        """
-        start = time.perf_counter()
-        with self.lock:
-            prob, novelty = predict_with_novelty(self.model, image[None], self.entry.card, self.novelty)
-        check = check_input(size, self.entry.card, None if novelty is None else float(novelty[0]))
-        record = verdict_record(self.entry.name, float(prob[0]), self.entry.card, check)
-        return record | {"model_version": self.version,
-                         "inference_time_ms": round(1000 * (time.perf_counter() - start), 2)}
-
-
 def card_summary(entry: ZooEntry) -> dict[str, Any]:
     """The card fields a client needs to choose a model."""
     card = entry.card
     summary = {key: card[key] for key in CARD_FIELDS if key in card}
+    summary["role"] = role_of(card)
     summary["preprocessing"] = card["preprocessing"]
     summary["threshold"] = threshold(card)
     summary["uncertain_band"] = list(uncertain_band(card))
@@ -114,21 +76,24 @@ def card_summary(entry: ZooEntry) -> dict[str, Any]:
     return summary
 
 
-def load_served_models(zoo: str | os.PathLike | None) -> tuple[dict[str, ServedModel], list[dict[str, str]]]:
-    """Load and warm up every usable entry; broken ones are reported, not fatal."""
+def load_served_models(zoo: str | os.PathLike | None) -> tuple[dict[str, LoadedModel], list[dict[str, str]]]:
+    """Load and warm up every usable entry, detectors and study arms alike; broken ones are reported, not fatal."""
     entries, problems = list_entries(zoo)
-    loaded, unusable = load_usable_models(entries)
+    served, unusable = load_usable_models(entries)
+    warm_up(served.values())  # compile now, not on the first request
     skipped = [{"name": p.name, "error": p.message} for p in problems + unusable]
-    served: dict[str, ServedModel] = {}
-    for name, usable in loaded.items():
-        one = ServedModel(usable.entry, usable.model, threading.Lock(), load_stats(usable.entry),
-                          model_version(usable.entry))
-        height, width, _ = usable.card["input_shape"]
-        one.verdict(np.zeros((height, width, 3), np.uint8), (width, height))  # compile now, not on the first request
-        served[name] = one
     for problem in skipped:
         log.warning("skipping zoo entry %s: %s", problem["name"], problem["error"])
     return served, skipped
+
+
+def chosen_models(served: dict[str, LoadedModel], wanted: str) -> list[LoadedModel] | None:
+    """The models a request asks for: NAME, "all" (the detectors) or "all-including-studies"; None for an unknown name."""
+    if wanted == ALL_DETECTORS:
+        return detectors(served.values())
+    if wanted == ALL_INCLUDING_STUDIES:
+        return list(served.values())
+    return [served[wanted]] if wanted in served else None
 
 
 def _error(status: int, message: str):
@@ -177,32 +142,23 @@ def create_app(zoo: str | os.PathLike | None = None, max_upload_bytes: int = MAX
         if upload is None:
             return _error(400, "send the image as multipart/form-data field 'image' "
                                "(e.g. curl -F image=@photo.jpg .../predict)")
-        wanted = request.form.get("model") or None
-        if wanted is not None and wanted not in served:
-            known = ", ".join(sorted(served)) or "none"
+        wanted = request.form.get("model") or ALL_DETECTORS
+        chosen = chosen_models(served, wanted)
+        if chosen is None:
+            known = ", ".join([*sorted(served), ALL_DETECTORS, ALL_INCLUDING_STUDIES])
             return _error(404, f"no model named '{wanted}' (available: {known})")
         if not served:
             return _error(503, "no usable models in the zoo")
-        chosen = [served[wanted]] if wanted else list(served.values())
+        if not chosen:
+            return _error(503, f"the zoo has no detector, only study arms: ask with model={ALL_INCLUDING_STUDIES}")
         data = upload.read()
         name = upload.filename or "upload"
-        verdicts, decoded, size = [], {}, None
-        for one in chosen:
-            card = one.entry.card
-            key = (tuple(card["input_shape"]), card["preprocessing"].get("resize", "area"))
-            if key not in decoded:
-                try:
-                    decoded[key] = decode_for_card(data, card, name=name)
-                    size = size or original_size(data, name=name)
-                except ImageError as exc:
-                    return _error(422, str(exc))
-                except Exception as exc:  # an image library surprise is still the image's fault, not a 500
-                    log.warning("decoding %s failed unexpectedly: %r", name, exc)
-                    return _error(422, f"{name}: could not decode image ({type(exc).__name__})")
-            verdicts.append(one.verdict(decoded[key], size))
+        judged = judge(data, chosen, name=name)
+        if judged.error:
+            return _error(422, judged.error)
         # What the file's metadata claims (C2PA, IPTC, generator parameters, EXIF): beside the verdicts, never in them.
-        provenance = read_provenance(data, name=name).as_dict()
-        return jsonify({"filename": name, "bytes": len(data), "verdicts": verdicts, "provenance": provenance})
+        return jsonify({"filename": name, "bytes": len(data), "verdicts": [v.as_dict() for v in judged.verdicts],
+                        "provenance": judged.provenance.as_dict()})
 
     register_page(app)  # GET / and POST /: the upload page over the /predict view above
     serving.install(app, serving_settings)

@@ -18,6 +18,7 @@ from dashboard.explain import METHODS, explanation_map
 from dashboard.faithfulness import report_for
 from dashboard.faithfulness_view import caption_flag, heatmap_note
 from dashboard.overlays import COLORMAPS, enlarge, overlay, png_bytes
+from model_zoo import LoadedModel
 from model_zoo.decision import CLASS_NAMES, label_name
 
 _CACHE_KEY = "_heatmap_cache"
@@ -57,7 +58,7 @@ def cached_map(model, card: dict, model_key: str, seen: np.ndarray, method: str,
     return cache[key]
 
 
-def show(image_name: str, seen: Mapping[str, np.ndarray], models: Mapping[str, tuple[object, dict]],
+def show(image_name: str, seen: Mapping[str, np.ndarray], models: Mapping[str, LoadedModel],
          prob_fake: Mapping[str, float], settings: HeatmapSettings, key: str, override: float | None = None) -> None:
     """One column per model: its input enlarged, the overlay, its verdict (at its card's threshold, or
     `override` for every model), and a PNG download.
@@ -67,7 +68,7 @@ def show(image_name: str, seen: Mapping[str, np.ndarray], models: Mapping[str, t
         return
     columns = st.columns(max(3, min(4, len(names))))  # at least 3 columns keeps a lone overlay screen-sized
     for index, name in enumerate(names):
-        model, card = models[name]
+        model, card = models[name].model, models[name].card
         prob = prob_fake.get(name)
         verdict = None if prob is None else label_name(prob, card if override is None else override)
         target = settings.target if settings.target != "verdict" else (verdict or CLASS_NAMES[1])

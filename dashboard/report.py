@@ -23,6 +23,7 @@ from dashboard.report_charts import line_chart_png
 from model_zoo.decision import threshold
 from model_zoo.model_card import model_card_markdown, split_front_matter
 from model_zoo.test_sets import rows_per_test_set
+from model_zoo.verdicts import Verdict
 from model_zoo.zoo import ZooEntry
 
 CSS = """
@@ -228,7 +229,7 @@ class ImageReport:
     """Everything an image report shows, as pictures (encoded to PNG only when the HTML is built)."""
 
     name: str
-    verdicts: list[dict[str, Any]]  # one dict per model: model, verdict, P(FAKE), threshold, and any extra fields
+    verdicts: Sequence[Verdict]  # one per model, as model_zoo.judge gave them
     original: np.ndarray | None = None  # the upload, screen-sized
     model_inputs: dict[str, np.ndarray] = field(default_factory=dict)  # model -> what it saw, enlarged
     heatmaps: list[HeatmapFigure] = field(default_factory=list)
@@ -236,19 +237,19 @@ class ImageReport:
     notes: list[str] = field(default_factory=list)
 
 
-def verdict_dicts(verdicts: Sequence[Any]) -> list[dict[str, Any]]:
-    """Report rows from dashboard.inference Verdicts: model, verdict, P(FAKE), threshold, and, when the verdict
-    carries them, its decision and input-check messages."""
-    rows = []
-    for verdict in verdicts:
-        row = {"model": verdict.model, "verdict": getattr(verdict, "decision", None) or verdict.label,
-               "P(FAKE)": float(verdict.prob_fake), "threshold": float(verdict.threshold)}
-        check = getattr(verdict, "input_check", None)
-        messages = check.get("messages") if isinstance(check, Mapping) else getattr(check, "messages", None)
-        if messages:
-            row["input check"] = " ".join(str(m) for m in messages)
-        rows.append(row)
-    return rows
+def _verdict_table(verdicts: Sequence[Verdict]) -> str:
+    """One row per model: its decision (REAL, FAKE or UNCERTAIN, coloured), P(FAKE), threshold and, when any model
+    has something to say about the input, its input-check sentences."""
+    headers = ["model", "decision", "P(FAKE)", "threshold"]
+    rows = [[v.model, v.decision, float(v.prob_fake), float(v.threshold)] for v in verdicts]
+    notes = [" ".join(v.input_check.messages()) if v.input_check else "" for v in verdicts]
+    if any(notes):
+        headers.append("input check")
+        rows = [[*row, note] for row, note in zip(rows, notes, strict=True)]
+    table = html_table(headers, rows)
+    for label in ("FAKE", "REAL", "UNCERTAIN"):  # colour the decision cells
+        table = table.replace(f"<td>{label}</td>", f'<td class="{label}">{label}</td>')
+    return table
 
 
 def _provenance_html(record: Mapping[str, Any]) -> str:
@@ -279,16 +280,8 @@ def image_report_html(report: ImageReport, generated: datetime.datetime | None =
                      + "</div>")
     parts.append("<h2>Verdicts</h2>")
     if report.verdicts:
-        headers = list(dict.fromkeys(key for row in report.verdicts for key in row))
-        rows = []
-        for row in report.verdicts:
-            cells = [row.get(key) for key in headers]
-            rows.append(cells)
-        table = html_table(headers, rows)
-        for label in ("FAKE", "REAL", "UNCERTAIN"):  # colour the verdict cells
-            table = table.replace(f"<td>{label}</td>", f'<td class="{label}">{label}</td>')
-        parts.append(table)
-        fake = sum(row.get("verdict") == "FAKE" for row in report.verdicts)
+        parts.append(_verdict_table(report.verdicts))
+        fake = sum(v.decision == "FAKE" for v in report.verdicts)
         parts.append(f"<p>{fake} of {len(report.verdicts)} model(s) call it FAKE.</p>")
     else:
         parts.append("<p>No model judged this image.</p>")

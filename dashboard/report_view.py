@@ -8,11 +8,11 @@ from collections.abc import Mapping
 import streamlit as st
 
 from dashboard import heatmap_view
-from dashboard.inference import ImageResult
 from dashboard.overlays import enlarge, overlay
-from dashboard.report import HeatmapFigure, ImageReport, image_report_html, model_report_html, verdict_dicts
-from model_zoo import ZooEntry, read_entry
+from dashboard.report import HeatmapFigure, ImageReport, image_report_html, model_report_html
+from model_zoo import LoadedModel, ZooEntry, read_entry
 from model_zoo.decision import CLASS_NAMES, label_name
+from model_zoo.judge import JudgedImage
 
 
 def model_report_for(name: str, zoo: str) -> str:
@@ -29,11 +29,11 @@ def model_report_button(entry: ZooEntry) -> None:
                        help="One self-contained HTML file: figures, curves, robustness and the model card.")
 
 
-def image_report(result: ImageResult, data: bytes, models: Mapping[str, tuple[object, dict]],
-                 heatmap_models: list[str], settings: heatmap_view.HeatmapSettings, override: float | None,
-                 provenance: dict | None) -> ImageReport:
-    """The report of one judged upload, with the heatmaps the page shows (from the session's map cache); pictures
-    stay arrays here, so a rerun only blends the overlays."""
+def image_report(result: JudgedImage, data: bytes, models: Mapping[str, LoadedModel],
+                 heatmap_models: list[str], settings: heatmap_view.HeatmapSettings,
+                 override: float | None) -> ImageReport:
+    """The report of one judged upload (its verdicts and provenance as the judge gave them), with the heatmaps the
+    page shows (from the session's map cache); pictures stay arrays here, so a rerun only blends the overlays."""
     from dashboard.resources import preview
 
     try:
@@ -45,7 +45,7 @@ def image_report(result: ImageResult, data: bytes, models: Mapping[str, tuple[ob
     for name in heatmap_models:
         if name not in result.seen or name not in models:
             continue
-        model, card = models[name]
+        model, card = models[name].model, models[name].card
         verdict = label_name(prob[name], card if override is None else override)
         target = settings.target if settings.target != "verdict" else (verdict or CLASS_NAMES[1])
         heat = heatmap_view.cached_map(model, card, f"{name}@{card.get('created', '')}", result.seen[name],
@@ -55,7 +55,8 @@ def image_report(result: ImageResult, data: bytes, models: Mapping[str, tuple[ob
                                             f"evidence for {target}.", picture))
     inputs = {name: enlarge(seen, 128) for name, seen in result.seen.items()}
     notes = [f"Decided at one threshold for every model: {override:.3f} (the user's override)."] if override else []
-    return ImageReport(result.name, verdict_dicts(result.verdicts), original, inputs, heatmaps, provenance, notes)
+    provenance = result.provenance.as_dict() if result.provenance else None
+    return ImageReport(result.name, result.verdicts, original, inputs, heatmaps, provenance, notes)
 
 
 def image_report_button(report: ImageReport, key: str = "inspect_report") -> None:

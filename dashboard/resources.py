@@ -13,9 +13,19 @@ from typing import TYPE_CHECKING
 import streamlit as st
 
 from dashboard.server_settings import PATH_EDIT_ENV, effective_data_path, path_edit_allowed, server_data_path
-from model_zoo import ZooEntry, ZooProblem, list_entries, load_model, load_usable_models, read_entry, zoo_dir
+from model_zoo import (
+    LoadedModel,
+    ZooEntry,
+    ZooProblem,
+    list_entries,
+    load_model,
+    load_usable_models,
+    read_entry,
+    zoo_dir,
+)
 
 if TYPE_CHECKING:
+    from model_zoo.judge import JudgedImage
     from training.data import Dataset
 
 DATA_KEY = "cifake_path"
@@ -77,12 +87,12 @@ def latency_ms(entries: list[ZooEntry]) -> dict[str, float]:
             for entry in entries if entry.name in usable}
 
 
-def loaded_models(entries: list[ZooEntry]) -> dict[str, tuple[object, dict]]:
-    """name -> (model, card) for every entry whose model loads (model_zoo.load_usable_models); the rest are warnings."""
+def loaded_models(entries: list[ZooEntry]) -> dict[str, LoadedModel]:
+    """name -> LoadedModel for every entry whose model loads (model_zoo.load_usable_models); the rest are warnings."""
     loaded, problems = load_usable_models(entries, load=get_model)
     for problem in problems:
         st.warning(problem.message)
-    return {name: (usable.model, usable.card) for name, usable in loaded.items()}
+    return loaded
 
 
 def require_models(entries: list[ZooEntry]) -> bool:
@@ -153,28 +163,21 @@ def test_images_by_path(data: Dataset) -> dict[str, int]:
 _JUDGED_KEY = "_judged_uploads"
 
 
-def novelty_stats(entries: list[ZooEntry]) -> dict:
-    """name -> the entry's novelty stats (model_zoo.novelty.load_stats, cached per file), None for older entries."""
-    from model_zoo.novelty import load_stats
-
-    return {entry.name: load_stats(entry) for entry in entries}
-
-
-def judged(name: str, data: bytes, models: dict[str, tuple[object, dict]], override: float | None = None,
-           novelty: dict | None = None):
-    """inference.judge, remembered per session for (file, models, override): widget changes do not re-decode or rerun."""
+def judged(name: str, data: bytes, models: dict[str, LoadedModel], override: float | None = None) -> JudgedImage:
+    """model_zoo.judge.judge, remembered per session for (file, models, override): widget changes do not re-decode
+    or rerun."""
     import hashlib
     from collections import OrderedDict
 
-    from dashboard.inference import judge, thresholds_for
+    from model_zoo.judge import judge
 
     cache: OrderedDict = st.session_state.setdefault(_JUDGED_KEY, OrderedDict())
     # A recalibrated card (new band or novelty cut-off) must not reuse verdicts made with the old one.
-    models_key = tuple((m, c.get("created", ""), str(c.get("decision")), str((c.get("novelty") or {}).get("cutoff")))
-                       for m, (_, c) in models.items())
-    key = (name, hashlib.sha1(data).hexdigest(), models_key, tuple(thresholds_for(models, override).items()))
+    models_key = tuple((m.name, m.card.get("created", ""), str(m.card.get("decision")),
+                        str((m.card.get("novelty") or {}).get("cutoff"))) for m in models.values())
+    key = (name, hashlib.sha1(data).hexdigest(), models_key, override)
     if key not in cache:
-        cache[key] = judge(data, models, name=name, override=override, novelty=novelty)
+        cache[key] = judge(data, models.values(), name=name, override=override)
         while len(cache) > 64:
             cache.popitem(last=False)
     return cache[key]

@@ -1,11 +1,12 @@
-"""The API's upload page at `/`: pick an image, submit, see every model's verdict and the best model's Grad-CAM.
+"""The API's upload page at `/`: pick an image, submit, see every detector's verdict and the best one's Grad-CAM.
 
 Plain HTML, one form, no JavaScript: it works in any browser and with `curl -F image=@x.jpg .../`.
 The form posts to `/` with the same multipart field ("image") as POST /predict, and the page runs
 the API's own /predict view on that request, so its verdicts, limits and error messages are the JSON
-API's, word for word (a bad file shows the API's message, with the API's status code). The best model
-(model_zoo.ranked_entries: the leaderboard's top row that the API serves) adds a Grad-CAM overlay of
-the evidence for its verdict, from the same explain/overlay functions as the dashboard.
+API's, word for word (a bad file shows the API's message, with the API's status code); like the API's
+default, the page asks the detectors (model_zoo.roles). The best of them (model_zoo.ranked_entries: the
+leaderboard's top row among the models that answered) adds a Grad-CAM overlay of the evidence for its
+verdict, from the same explain/overlay functions as the dashboard.
 """
 
 from __future__ import annotations
@@ -13,14 +14,14 @@ from __future__ import annotations
 import base64
 import io
 import logging
-from typing import Any
 
 import numpy as np
 from flask import Flask, render_template_string, request
 from PIL import Image
 from werkzeug.exceptions import HTTPException
 
-from model_zoo import ImageError, decode_for_card, decode_image, ranked_entries
+from model_zoo import ImageError, LoadedModel, decode_for_card, decode_image, ranked_entries
+from model_zoo.judge import model_lock
 
 log = logging.getLogger("dashboard.web_page")
 
@@ -54,7 +55,7 @@ PAGE = """<!doctype html>
 </head>
 <body>
 <h1>{{ title }}</h1>
-<p class="lead">Upload an image to ask every model in the zoo whether it is a real photo or AI-generated.</p>
+<p class="lead">Upload an image to ask every detector in the zoo whether it is a real photo or AI-generated.</p>
 <form method="post" action="{{ action }}" enctype="multipart/form-data">
   <label for="image">Image (JPEG, PNG, WebP, BMP or GIF, at most {{ limit_mb }} MB)</label><br>
   <input type="file" id="image" name="image" accept="image/*" required>
@@ -129,14 +130,14 @@ def _preview(data: bytes, name: str) -> tuple[str, tuple[int, int], tuple[int, i
     return _png_base64(np.asarray(shown)), shown.size, size
 
 
-def _gradcam(served: Any, data: bytes, name: str, target: str) -> str:
+def _gradcam(served: LoadedModel, data: bytes, name: str, target: str) -> str:
     """PNG base64 of the Grad-CAM overlay (evidence for `target`) of one served model on the upload."""
     from dashboard.explain import explanation_map
     from dashboard.overlays import overlay
 
-    card = served.entry.card
+    card = served.card
     seen = decode_for_card(data, card, name=name)
-    with served.lock:  # the API's per-model lock: Keras models are not documented thread-safe
+    with model_lock(served.model):  # the judge's per-model lock: Keras models are not documented thread-safe
         heatmap = explanation_map(served.model, card, seen, method="Grad-CAM", target=target)
     return _png_base64(overlay(seen, heatmap))
 
@@ -147,9 +148,9 @@ def _band(verdict: dict) -> list[float] | None:
     return band if band and band[0] < band[1] else None
 
 
-def best_served(served: dict[str, Any]) -> str | None:
-    """The served model the leaderboard ranks highest (its top row may be an entry that did not load)."""
-    ranked = ranked_entries([one.entry for one in served.values()])
+def best_of(served: dict[str, LoadedModel], names: list[str]) -> str | None:
+    """Of the served models `names`, the one the leaderboard ranks highest (its top row may not have answered)."""
+    ranked = ranked_entries([served[name].entry for name in names if name in served])
     return ranked[0].name if ranked else None
 
 
@@ -168,18 +169,18 @@ def _run_predict(app: Flask) -> tuple[dict, int]:
     return response.get_json(silent=True) or {}, response.status_code
 
 
-def result_view(body: dict, data: bytes, served: dict[str, Any]) -> dict:
-    """What the page shows for a judged upload."""
+def result_view(body: dict, data: bytes, served: dict[str, LoadedModel]) -> dict:
+    """What the page shows for a judged upload (the /predict body: Verdict.as_dict records)."""
     name = body.get("filename", "upload")
     preview, preview_size, (width, height) = _preview(data, name)
-    verdicts = [{**v, "shown": v.get("decision") or v["label"], "band": _band(v)} for v in body["verdicts"]]
-    best = best_served(served)
+    verdicts = [{**v, "shown": v["decision"], "band": _band(v)} for v in body["verdicts"]]
+    best = best_of(served, [v["model"] for v in verdicts])
     result = {"filename": name, "bytes": body.get("bytes", len(data)), "preview": preview,
               "preview_size": preview_size, "width": width, "height": height, "verdicts": verdicts, "best": best,
               "uncertain": any(v["shown"] == "UNCERTAIN" for v in verdicts), "gradcam": None, "gradcam_error": None}
     best_verdict = next((v for v in verdicts if v["model"] == best), None)
     if best is not None and best_verdict is not None:
-        card = served[best].entry.card
+        card = served[best].card
         result["gradcam_target"] = best_verdict["label"]  # explain the verdict it gave (REAL or FAKE)
         result["input_size"] = "x".join(str(v) for v in card["input_shape"][:2])
         try:

@@ -16,12 +16,13 @@ from model_zoo.preprocessing import (
     normalize_for_card,
     resize_for_card,
 )
-from model_zoo.verdicts import hf_predictions, verdict_record
+from model_zoo.verdicts import Verdict, hf_predictions, verdict_for
 from model_zoo.zoo import (
     LoadedModel,
     ZooEntry,
     ZooError,
     ZooProblem,
+    is_detector,
     list_entries,
     load_model,
     load_usable_models,
@@ -39,6 +40,7 @@ __all__ = [
     "UNIT_RANGE",
     "ImageError",
     "LoadedModel",
+    "Verdict",
     "ZooEntry",
     "ZooError",
     "ZooProblem",
@@ -49,6 +51,7 @@ __all__ = [
     "hf_predictions",
     "image_to_model_input",
     "input_size",
+    "is_detector",
     "list_entries",
     "load_model",
     "load_usable_models",
@@ -62,7 +65,7 @@ __all__ = [
     "resize_for_card",
     "staged_entry",
     "validate_card",
-    "verdict_record",
+    "verdict_for",
     "write_card",
     "write_predictions",
     "zoo_dir",

@@ -54,6 +54,9 @@ class InputCheck:
     train_height: int
     novelty: float | None = None
     novelty_cutoff: float | None = None
+    # Share of pure-noise images this model's novelty check flagged when it was calibrated, when that share is
+    # too low to trust the check (None: trusted, or never checked). Such a model's score is not used.
+    noise_flagged: float | None = None
 
     @property
     def resampled(self) -> bool:
@@ -99,6 +102,9 @@ class InputCheck:
 
     def novelty_message(self) -> str | None:
         """A plain sentence about novelty, or None when there is no novelty score."""
+        if self.noise_flagged is not None:
+            return (f"This model's novelty check flagged only {self.noise_flagged:.0%} of pure-noise images when it was "
+                    "calibrated, so it cannot tell whether this image is like its training images.")
         if self.novel is None:
             return None
         if self.novel:
@@ -123,9 +129,22 @@ class InputCheck:
             "train_image_size": [self.train_width, self.train_height],
             "resampled": self.resampled, "shrink_factor": round(self.shrink_factor, 3),
             "novelty": None if self.novelty is None else round(float(self.novelty), 4),
-            "novelty_cutoff": self.novelty_cutoff, "novel": self.novel,
+            "novelty_cutoff": self.novelty_cutoff, "novel": self.novel, "novelty_untrusted": self.noise_flagged is not None,
             "in_distribution": self.in_distribution, "messages": self.messages(),
         }
+
+
+NOISE_TRUST = 0.99  # a novelty check that lets more than 1 pure-noise image in 100 through is not believed
+
+
+def untrusted_noise_share(card: dict) -> float | None:
+    """The share of noise images the card's novelty check flagged, when it is below NOISE_TRUST; else None.
+
+    training.calibrate records it (novelty.checks.noise_flagged). A fine-tuned EfficientNet-Lite0 maps uniform
+    noise close to its class means (0% flagged), so its "like the training images" would be a false comfort.
+    """
+    flagged = ((card.get("novelty") or {}).get("checks") or {}).get("noise_flagged")
+    return float(flagged) if flagged is not None and flagged < NOISE_TRUST else None
 
 
 def check_input(size: tuple[int, int], card: dict, novelty: float | None = None) -> InputCheck:
@@ -133,6 +152,9 @@ def check_input(size: tuple[int, int], card: dict, novelty: float | None = None)
     model_height, model_width = input_size(card)
     train_height, train_width = train_image_size(card)
     block = card.get("novelty") or {}
+    untrusted = untrusted_noise_share(card)
+    if untrusted is not None:
+        novelty = None
     cutoff = float(block["cutoff"]) if novelty is not None and "cutoff" in block else None
     return InputCheck(int(size[0]), int(size[1]), model_width, model_height, train_width, train_height,
-                      None if cutoff is None else float(novelty), cutoff)
+                      None if cutoff is None else float(novelty), cutoff, untrusted)

@@ -31,6 +31,11 @@ def input_size(card: dict) -> tuple[int, int]:
     return int(height), int(width)
 
 
+def decode_key(card: dict) -> tuple:
+    """Cards with equal keys turn a file into identical model inputs (decode_for_card), so one decode serves them all."""
+    return input_size(card), card["preprocessing"].get("resize", "area")
+
+
 def resize_for_card(rgb: np.ndarray, card: dict) -> np.ndarray:
     """Resize one (H, W, 3) uint8 image to the card's input size; this is what the model 'sees'."""
     height, width = input_size(card)

@@ -193,6 +193,35 @@ def explanation_maps(model, card: dict, seen: np.ndarray, method: str = "Grad-CA
     return unit_range(np.concatenate(out)) if out else np.zeros((0, height, width), np.float32)
 
 
+def input_gradients(model, card: dict, seen: np.ndarray) -> np.ndarray:
+    """d P(FAKE) / d input (the model's own sigmoid output, before calibration) for uint8 images (N, H, W, 3)
+    as the model sees them: float32 (N, H, W, 3), signed, on the card's normalised input scale.
+
+    Which frequencies a model is sensitive to is the spectrum of these (model_zoo.cues.normalised_power).
+    """
+    import tensorflow as tf
+
+    seen = np.asarray(seen)
+    if len(seen) == 0:
+        return np.zeros((0, *seen.shape[1:]), np.float32)
+
+    def build():
+        @tf.function(input_signature=[tf.TensorSpec([None, *seen.shape[1:]], tf.float32)], reduce_retracing=True)
+        def gradients(inputs):
+            with tf.GradientTape() as tape:
+                tape.watch(inputs)
+                output = tf.cast(model(inputs, training=False), tf.float32)[:, 0]
+            return tape.gradient(output, inputs)
+
+        return gradients
+
+    gradients = _cached_model(model, f"gradient:{seen.shape[1:]}", build)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # Keras' input-structure notice on every call
+        return np.concatenate([gradients(tf.constant(normalize_for_card(seen[i : i + BATCH], card))).numpy()
+                               for i in range(0, len(seen), BATCH)]).astype(np.float32)
+
+
 def explanation_map(model, card: dict, seen: np.ndarray, method: str = "Grad-CAM", target: str = "FAKE") -> np.ndarray:
     """Heatmap (H, W) in [0, 1] for one image as the model sees it ((H, W, 3) uint8 from decode_for_card)."""
     if target not in TARGETS:

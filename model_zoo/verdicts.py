@@ -1,9 +1,10 @@
-"""One model's verdict on one image, in the record shape the predict CLI and the JSON API both return."""
+"""One model's verdict on one image (Verdict), in the one record shape every entry point returns."""
 
 from __future__ import annotations
 
 import functools
 import hashlib
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -49,24 +50,56 @@ def _sha256(path: str, size: int, mtime_ns: int) -> str:
     return digest.hexdigest()
 
 
-def verdict_record(model: str, prob_fake: float, card_or_threshold: dict | float,
-                   check: InputCheck | None = None) -> dict[str, Any]:
-    """One model's verdict for a calibrated P(FAKE).
+@dataclass(frozen=True)
+class Verdict:
+    """One model's verdict on one image: the fields every entry point prints, and `as_dict` its one record shape."""
 
-    {"model", "label" (REAL/FAKE at the threshold), "prob_fake", "threshold", "predictions" (Hugging Face
-    pipeline shape), "decision" (REAL/FAKE/UNCERTAIN, model_zoo.decision.decide), "uncertain_band",
-    "calibrated"}; with an input check also "novelty", "novelty_cutoff", "in_distribution" and
-    "input_check" (model_zoo.input_check.InputCheck.as_dict). Given a bare threshold there is no band
-    and "calibrated" is None (unknown).
+    model: str
+    prob_fake: float  # calibrated P(FAKE)
+    threshold: float  # the card's threshold, or the user's one threshold for every model
+    decision: str  # REAL, FAKE or UNCERTAIN (model_zoo.decision.decide)
+    uncertain_band: tuple[float, float]  # (t, t) when there is none
+    calibrated: bool  # temperature-scaled on validation (older cards: raw sigmoid)
+    input_check: InputCheck | None = None  # size and novelty against the model's training images
+    model_version: str | None = None  # which weights answered (model_version)
+    inference_time_ms: float | None = None  # this model's share of the judging, per image
+
+    @property
+    def label(self) -> str:
+        """REAL or FAKE at the threshold (no abstaining); `decision` may say UNCERTAIN instead."""
+        return label_name(self.prob_fake, self.threshold)
+
+    @property
+    def in_distribution(self) -> bool | None:
+        return None if self.input_check is None else self.input_check.in_distribution
+
+    def as_dict(self) -> dict[str, Any]:
+        """{"model", "label", "prob_fake", "threshold", "predictions" (Hugging Face pipeline shape), "decision",
+        "uncertain_band", "calibrated"}; with an input check also "novelty", "novelty_cutoff", "in_distribution"
+        and "input_check" (InputCheck.as_dict); then "model_version" and "inference_time_ms" when known."""
+        record = {"model": self.model, "label": self.label, "prob_fake": round(float(self.prob_fake), 6),
+                  "threshold": self.threshold, "predictions": hf_predictions(self.prob_fake),
+                  "decision": self.decision, "uncertain_band": list(self.uncertain_band), "calibrated": self.calibrated}
+        if self.input_check is not None:
+            details = self.input_check.as_dict()
+            record |= {"novelty": details["novelty"], "novelty_cutoff": details["novelty_cutoff"],
+                       "in_distribution": details["in_distribution"], "input_check": details}
+        if self.model_version is not None:
+            record["model_version"] = self.model_version
+        if self.inference_time_ms is not None:
+            record["inference_time_ms"] = round(self.inference_time_ms, 2)
+        return record
+
+
+def verdict_for(model: str, prob_fake: float, card: dict, input_check: InputCheck | None = None, *,
+                override: float | None = None, version: str | None = None,
+                inference_time_ms: float | None = None) -> Verdict:
+    """The verdict of the model of `card` for a calibrated P(FAKE), at the card's threshold and band.
+
+    With `override` (one threshold for every model, the dashboard's choice) the band, fitted around
+    the card's threshold, does not apply: the decision is REAL or FAKE at the override.
     """
-    card = card_or_threshold if isinstance(card_or_threshold, dict) else {"decision": {"threshold": card_or_threshold}}
-    decide_at = threshold(card)
-    record = {"model": model, "label": label_name(prob_fake, decide_at), "prob_fake": round(float(prob_fake), 6),
-              "threshold": decide_at, "predictions": hf_predictions(prob_fake), "decision": decide(prob_fake, card),
-              "uncertain_band": list(uncertain_band(card)),
-              "calibrated": is_calibrated(card) if isinstance(card_or_threshold, dict) else None}
-    if check is not None:
-        details = check.as_dict()
-        record |= {"novelty": details["novelty"], "novelty_cutoff": details["novelty_cutoff"],
-                   "in_distribution": details["in_distribution"], "input_check": details}
-    return record
+    band = (float(override),) * 2 if override is not None else uncertain_band(card)
+    return Verdict(model, float(prob_fake), float(override) if override is not None else threshold(card),
+                   decide(prob_fake, card, override), band, is_calibrated(card), input_check, version,
+                   inference_time_ms)

@@ -11,6 +11,15 @@ An entry is a folder `<zoo>/<name>/` holding
     faithfulness.json     deletion/insertion AUCs and the randomisation check per explanation method
     class_heatmaps.npz    mean Grad-CAM per true class x right/wrong verdict  (both after
                           `python -m training.faithfulness`; optional)
+    cues.csv              which cues the model uses (after `python -m training.cues`; optional): one row per
+                          controlled change of the test images, columns family, condition, level, label,
+                          accuracy (at the card's threshold), roc_auc, mean_p_fake_real, mean_p_fake_fake, n.
+                          Conditions and the 16 frequency bands are defined in model_zoo/cues.py; the card's
+                          "cues" block says on which sample (n, seed, dataset) they were measured
+    cue_spectra.npz       (same command) arrays, no pickles: class_difference (H, W), the FAKE - REAL mean
+                          log-amplitude spectrum of the test images, zero frequency centred; image_bands (2, 16),
+                          the REAL and FAKE images' power per band; gradient_power (H, W), the model's input
+                          gradients' mean normalised power spectrum, centred; gradient_bands (16,); gradient_n
 Training writes entries; the dashboard, API and CLIs only read them through here,
 and load models through `load_usable_models`, so a broken entry is reported the same way everywhere.
 """
@@ -31,6 +40,7 @@ from typing import Any
 import pandas as pd
 
 from model_zoo.decision import rank_entries
+from model_zoo.roles import DETECTOR, role_of, role_problems
 
 ZOO_ENV = "MODEL_ZOO_DIR"
 MODEL_FILE = "model.keras"
@@ -41,6 +51,10 @@ ROBUSTNESS_FILE = "robustness.csv"
 ROBUSTNESS_COLUMNS = ("corruption", "level", "accuracy")
 FAITHFULNESS_FILE = "faithfulness.json"
 CLASS_HEATMAPS_FILE = "class_heatmaps.npz"
+CUES_FILE = "cues.csv"
+CUES_REQUIRED = ("condition", "level", "accuracy")
+CUE_SPECTRA_FILE = "cue_spectra.npz"
+CUE_SPECTRA_KEYS = ("class_difference", "image_bands", "gradient_power", "gradient_bands")
 RUNS_DIR = ".runs"  # resumable training state, never an entry
 
 REQUIRED_CARD_KEYS = ("name", "architecture", "input_shape", "preprocessing", "params", "size_bytes", "train", "metrics")
@@ -67,6 +81,11 @@ def trained_from(card: dict) -> str:
         frozen = (card.get("backbone") or {}).get("frozen")
         return "ImageNet-pretrained, frozen backbone" if frozen else "ImageNet-pretrained, fine-tuned"
     return f"fine-tuned from {Path(str(weights)).name}"
+
+
+def is_detector(entry: ZooEntry) -> bool:
+    """A model offered as a detector, not one kept to be compared (model_zoo.roles decides)."""
+    return role_of(entry.card) == DETECTOR
 
 
 @dataclass(frozen=True)
@@ -115,6 +134,32 @@ class ZooEntry:
         if not set(ROBUSTNESS_COLUMNS) <= set(frame.columns) or frame.empty:
             return None
         return frame
+
+    def cues(self) -> pd.DataFrame | None:
+        """cues.csv (one row per condition of `python -m training.cues`), or None when absent or unreadable."""
+        path = self.path / CUES_FILE
+        if not path.is_file():
+            return None
+        try:
+            frame = pd.read_csv(path)
+        except (OSError, ValueError, pd.errors.ParserError):
+            return None
+        if not set(CUES_REQUIRED) <= set(frame.columns) or frame.empty:
+            return None
+        return frame
+
+    def cue_spectra(self) -> dict[str, Any] | None:
+        """cue_spectra.npz's arrays by name, or None when absent, unreadable, pickled or missing a key."""
+        import numpy as np
+
+        try:
+            with np.load(self.path / CUE_SPECTRA_FILE, allow_pickle=False) as archive:
+                arrays = {key: archive[key] for key in archive.files}
+        except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile):
+            return None
+        if not all(key in arrays for key in CUE_SPECTRA_KEYS) or arrays["class_difference"].ndim != 2:
+            return None
+        return arrays
 
     def faithfulness(self) -> dict | None:
         """The explanation methods' faithfulness (training/faithfulness.py), or None when absent or unreadable."""
@@ -191,7 +236,7 @@ def validate_card(card: Any) -> list[str]:
                     problems.append(f"metrics.{split} must be an object")
                     continue
                 problems += [f"metrics.{split} missing '{key}'" for key in REQUIRED_METRIC_KEYS if key not in values]
-    return problems + _abstention_problems(card)
+    return problems + _abstention_problems(card) + role_problems(card)
 
 
 def _number(value: Any) -> bool:

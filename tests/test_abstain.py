@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from model_zoo import load_model, read_entry, validate_card, verdict_record
+from model_zoo import load_model, read_entry, validate_card, verdict_for
 from model_zoo.decision import UNCERTAIN, band_summary, decide, fit_band, uncertain_band
 from model_zoo.inference import predict_prob_fake
 from model_zoo.input_check import check_input, original_size
@@ -61,9 +61,9 @@ def test_old_cards_decide_at_the_threshold_without_a_band():
     assert uncertain_band(old) == (0.6, 0.6)
     assert [decide(p, old) for p in (0.59, 0.6)] == ["REAL", "FAKE"]
     assert decide(0.51, {}) == "FAKE"  # no decision block at all: 0.5
-    record = verdict_record("m", 0.59, old)
+    record = verdict_for("m", 0.59, old).as_dict()
     assert record["decision"] == record["label"] == "REAL" and record["calibrated"] is True
-    assert verdict_record("m", 0.7, {})["calibrated"] is False
+    assert verdict_for("m", 0.7, {}).calibrated is False
     assert "in_distribution" not in record  # no input check given
 
 
@@ -120,6 +120,18 @@ def test_size_check_of_small_native_and_rotated_images(trained_zoo):
     assert check_input((32, 32), card, novelty=0.0).in_distribution is True
 
 
+def test_a_novelty_check_that_lets_noise_through_is_not_believed(trained_zoo):
+    card = read_entry("cnn_maxpool", trained_zoo).card
+    trusted = {**card, "novelty": {**card["novelty"], "checks": {"noise_flagged": 1.0}}}
+    assert check_input((32, 32), trusted, novelty=0.0).in_distribution is True
+    blind = {**card, "novelty": {**card["novelty"], "checks": {"noise_flagged": 0.02}}}
+    check = check_input((32, 32), blind, novelty=0.0)
+    assert check.in_distribution is None and check.novelty is None  # "cannot tell", not "like the training images"
+    assert "flagged only 2% of pure-noise images" in check.novelty_message()
+    assert check.as_dict()["novelty_untrusted"] is True
+    assert check_input((64, 64), blind, novelty=0.0).in_distribution is False  # resampling still decides
+
+
 @pytest.fixture(scope="module")
 def maxpool(trained_zoo):
     entry = read_entry("cnn_maxpool", trained_zoo)
@@ -171,7 +183,7 @@ def test_novelty_flags_unlike_images_but_not_typical_ones(trained_zoo, synthetic
         assert np.mean(scores > stats.cutoff) <= TYPICAL_FLAGGED_AT_MOST, (name, np.mean(scores > stats.cutoff))
         _, scores = predict_with_novelty(model, _unlike(), entry.card, stats)
         assert np.all(scores > stats.cutoff), (name, scores, stats.cutoff)
-    record = verdict_record(entry.name, 0.5, entry.card, check_input((32, 32), entry.card, float(scores[0])))
+    record = verdict_for(entry.name, 0.5, entry.card, check_input((32, 32), entry.card, float(scores[0]))).as_dict()
     assert record["in_distribution"] is False and "looks unlike its training images" in record["input_check"]["messages"][0]
 
 
@@ -188,10 +200,10 @@ def test_old_entry_without_band_or_novelty_still_loads_and_judges(trained_zoo, t
     assert load_stats(entry) is None
     prob, novelty = predict_with_novelty(load_model(entry), np.zeros((2, 32, 32, 3), np.uint8), entry.card, None)
     assert novelty is None and prob.shape == (2,)
-    record = verdict_record(entry.name, float(prob[0]), entry.card, check_input((32, 32), entry.card, None))
+    record = verdict_for(entry.name, float(prob[0]), entry.card, check_input((32, 32), entry.card, None)).as_dict()
     assert record["decision"] == record["label"] and record["novelty"] is None and record["in_distribution"] is None
-    big = verdict_record(entry.name, float(prob[0]), entry.card, check_input((640, 480), entry.card, None))
-    assert big["in_distribution"] is False  # resampled: out of distribution even without a novelty score
+    big = verdict_for(entry.name, float(prob[0]), entry.card, check_input((640, 480), entry.card, None))
+    assert big.in_distribution is False  # resampled: out of distribution even without a novelty score
 
 
 def test_a_card_whose_stats_file_is_missing_or_broken_has_no_novelty(trained_zoo, tmp_path):
@@ -268,27 +280,27 @@ def _png(pixels: np.ndarray) -> bytes:
 
 @pytest.fixture(scope="module")
 def dashboard_models(trained_zoo):
-    from model_zoo import list_entries
+    from model_zoo import list_entries, load_usable_models
 
-    entries, _ = list_entries(trained_zoo)
-    return {e.name: (load_model(e), e.card) for e in entries}, {e.name: load_stats(e) for e in entries}
+    return load_usable_models(list_entries(trained_zoo)[0])[0]
 
 
 def test_dashboard_verdicts_carry_decision_and_plain_input_notes(dashboard_models):
-    from dashboard.inference import input_notes, judge, verdict_rows, verdicts_json
+    from dashboard.inference import input_notes, verdict_rows, verdicts_json
+    from model_zoo.judge import judge
 
-    models, stats = dashboard_models
-    big = judge(_jpeg(1600, 1200), models, name="photo.jpg", novelty=stats)
+    models = dashboard_models
+    big = judge(_jpeg(1600, 1200), models.values(), name="photo.jpg")
     assert big.size == (1600, 1200)
     for verdict in big.verdicts:
-        assert verdict.decision == decide(verdict.prob_fake, models[verdict.model][1])
-        assert verdict.in_distribution is False and verdict.check.shrink_factor == 50.0
+        assert verdict.decision == decide(verdict.prob_fake, models[verdict.model].card)
+        assert verdict.in_distribution is False and verdict.input_check.shrink_factor == 50.0
     notes = input_notes(big)
     assert notes[0].startswith("This 1600x1200 image was shrunk 50x to 32x32")
     assert sum("shrunk" in note for note in notes) == 1  # the models share one input size: said once
 
-    noise = judge(_png(_unlike(1)[0]), models, name="unlike.png", novelty=stats)
-    assert all(v.check.novel and not v.check.resampled for v in noise.verdicts)
+    noise = judge(_png(_unlike(1)[0]), models.values(), name="unlike.png")
+    assert all(v.input_check.novel and not v.input_check.resampled for v in noise.verdicts)
     assert input_notes(noise) == [f"{' and '.join(sorted(models))} find this image unlike the images they were trained "
                                   "on (novelty above a cut-off that only 1 in 100 CIFAKE validation images exceed), "
                                   "so their verdict is unreliable."]
@@ -300,7 +312,7 @@ def test_dashboard_verdicts_carry_decision_and_plain_input_notes(dashboard_model
     assert exported["decision"] == big.verdicts[0].decision and exported["in_distribution"] is False
     assert exported["input_check"]["shrink_factor"] == 50.0
 
-    overridden = judge(_jpeg(64, 64), models, name="x.jpg", override=0.5, novelty=stats)
+    overridden = judge(_jpeg(64, 64), models.values(), name="x.jpg", override=0.5)
     assert all(v.decision == v.label for v in overridden.verdicts)  # the user's threshold: no band
 
 
@@ -331,8 +343,10 @@ def test_too_little_data_gives_a_band_but_no_novelty_instead_of_failing(maxpool,
 
 
 def test_shipped_zoo_flags_pure_noise():
-    """The committed CIFAKE models (no dataset needed): uniform noise is novel to every one with novelty stats."""
+    """The committed CIFAKE models (no dataset needed): uniform noise is novel to every one with novelty stats,
+    or, where the model's calibration checks found its novelty blind to noise, the input check declines to judge."""
     from model_zoo import list_entries
+    from model_zoo.input_check import untrusted_noise_share
 
     shipped = Path(__file__).resolve().parents[1] / "model_zoo"
     entries = [e for e in list_entries(shipped)[0] if load_stats(e) is not None]
@@ -342,4 +356,8 @@ def test_shipped_zoo_flags_pure_noise():
     for entry in entries:
         stats = load_stats(entry)
         _, scores = predict_with_novelty(load_model(entry), noise, entry.card, stats)
-        assert np.all(scores > stats.cutoff), (entry.name, scores.min(), stats.cutoff)
+        if untrusted_noise_share(entry.card) is None:
+            assert np.all(scores > stats.cutoff), (entry.name, scores.min(), stats.cutoff)
+        else:  # the calibration check measured it: most noise passes, and no verdict says "like the training images"
+            assert np.mean(scores > stats.cutoff) < 0.99, entry.name
+            assert all(check_input((32, 32), entry.card, float(s)).in_distribution is None for s in scores), entry.name

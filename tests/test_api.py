@@ -96,12 +96,12 @@ def test_upload_over_the_byte_limit_is_413_json(app, client, image_file):
 
 
 def test_unexpected_decoder_failure_is_a_422_not_a_500(client, image_file, monkeypatch):
-    import dashboard.api as api
+    import model_zoo.judge as judging
 
     def explode(*args, **kwargs):
         raise RuntimeError("decoder surprise")
 
-    monkeypatch.setattr(api, "decode_for_card", explode)
+    monkeypatch.setattr(judging, "decode_for_card", explode)
     response = _post(client, image_file.read_bytes())
     assert response.status_code == 422 and "could not decode" in response.get_json()["error"]
 

@@ -21,12 +21,12 @@ from dashboard.evaluation import (
     roc_points,
     threshold_metrics,
 )
-from dashboard.inference import display_image, judge, measure_latency_ms, model_inputs, verdict_rows, verdicts_json
+from dashboard.inference import display_image, measure_latency_ms, study_arms_note, verdict_rows, verdicts_json
 from dashboard.leaderboard import disagreement_matrix, leaderboard_frame, metrics_long, robustness_long
 from dashboard.overlays import COLORMAPS, colorize, enlarge, overlay, png_bytes
 from dashboard.spectra import class_counts, class_cues, log_amplitude_spectrum, mean_image, sample_indices
 from dashboard.studies import augmentation_study, history_long, pooling_study
-from model_zoo import ImageError, decode_for_card, list_entries, load_model, normalize_for_card
+from model_zoo import decode_for_card, list_entries, load_model, load_usable_models, normalize_for_card
 from model_zoo.decision import calibrate, label_name, temperature, threshold
 
 
@@ -47,6 +47,11 @@ def entries(trained_zoo):
 @pytest.fixture(scope="module")
 def models(entries):
     return {e.name: (load_model(e), e.card) for e in entries}
+
+
+@pytest.fixture(scope="module")
+def loaded(entries):
+    return load_usable_models(entries)[0]
 
 
 # --- evaluation --------------------------------------------------------------------------------------------
@@ -262,34 +267,37 @@ def test_explanation_rejects_unknown_choices(entries, models):
 
 # --- inference --------------------------------------------------------------------------------------------------------
 
-def test_judge_matches_the_card_path_and_fails_clearly(models):
+def test_judged_uploads_match_the_card_path_and_fail_clearly(loaded):
+    from model_zoo.judge import judge
+
     data = _jpeg((640, 480))
-    result = judge(data, models, name="big.jpg")
-    assert result.error is None and [v.model for v in result.verdicts] == list(models)
+    result = judge(data, loaded.values(), name="big.jpg")
+    assert result.error is None and [v.model for v in result.verdicts] == list(loaded)
     for verdict in result.verdicts:
-        model, card = models[verdict.model]
+        model, card = loaded[verdict.model].model, loaded[verdict.model].card
         raw = model.predict(normalize_for_card(decode_for_card(data, card)[None], card), verbose=0)[0, 0]
         expected = float(calibrate(np.array([raw]), temperature(card))[0])  # the card's temperature scaling
         assert verdict.prob_fake == pytest.approx(expected, abs=1e-5)
         assert verdict.threshold == threshold(card) and verdict.label == label_name(verdict.prob_fake, card)
         np.testing.assert_array_equal(result.seen[verdict.model], decode_for_card(data, card))
-    bad = judge(b"GIF89a broken", models, name="bad.gif")
+    bad = judge(b"GIF89a broken", loaded.values(), name="bad.gif")
     assert bad.error and "bad.gif" in bad.error and not bad.verdicts
     rows = verdict_rows([result, bad])
     assert rows[1]["error"] == bad.error and rows[0][result.verdicts[0].model] == round(result.verdicts[0].prob_fake, 4)
-    assert rows[0]["FAKE votes"].endswith(f"/{len(models)}")
+    assert rows[0]["FAKE votes"].endswith(f"/{len(loaded)}")
     document = json.loads(verdicts_json([result, bad]))
-    assert document["images"][0]["models"][0]["verdict"] in ("REAL", "FAKE") and "error" in document["images"][1]
+    # The download holds the API's verdict records, field for field.
+    assert document["images"][0]["models"] == [v.as_dict() for v in result.verdicts] and "error" in document["images"][1]
 
 
-def test_model_inputs_and_display(models):
-    cards = {name: card for name, (_, card) in models.items()}
-    seen = model_inputs(_jpeg((4000, 3000)), cards)
-    assert all(image.shape == (32, 32, 3) and image.dtype == np.uint8 for image in seen.values())
-    with pytest.raises(ImageError):
-        model_inputs(b"not an image", cards)
+def test_display_image_is_screen_sized():
     shown = display_image(_jpeg((2000, 1000)), max_side=400)
     assert max(shown.shape[:2]) <= 400 and shown.shape[2] == 3
+
+
+def test_study_arms_note_counts_what_the_inspect_page_leaves_out():
+    assert study_arms_note(0) == ""
+    assert "1 study arm is left out" in study_arms_note(1) and "5 study arms are left out" in study_arms_note(5)
 
 
 def test_latency_is_the_median_of_single_image_calls_after_a_warm_up(monkeypatch):

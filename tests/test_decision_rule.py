@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from model_zoo import binary_metrics, list_entries, load_model, ranked_entries, verdict_record
+from model_zoo import binary_metrics, list_entries, load_usable_models, ranked_entries, verdict_for
 from model_zoo.decision import best_entry
 from tests.zoo_builders import constant_entry, copy_zoo, edit_card
 
@@ -33,11 +33,11 @@ def image(synthetic_folder) -> Path:
     return sorted((synthetic_folder / "test" / "FAKE").iterdir())[0]
 
 
-def test_verdict_record_and_metrics_decide_at_the_given_threshold():
-    record = verdict_record("m", PROB, {"decision": {"threshold": 0.8}})
+def test_verdict_and_metrics_decide_at_the_given_threshold():
+    record = verdict_for("m", PROB, {"decision": {"threshold": 0.8}}).as_dict()
     assert record["label"] == "REAL" and record["threshold"] == 0.8 and record["prob_fake"] == PROB
     assert record["predictions"][0] == {"label": "FAKE", "score": PROB}  # scores stay probabilities
-    assert verdict_record("m", PROB, {})["label"] == "FAKE"  # a card without a decision block: 0.5
+    assert verdict_for("m", PROB, {}).label == "FAKE"  # a card without a decision block: 0.5
     assert binary_metrics([1, 1], [PROB, 0.9], 0.8)["confusion_matrix"] == [[0, 0], [1, 1]]
 
 
@@ -72,18 +72,18 @@ def test_api_json_uses_each_cards_threshold(threshold_zoo, image):
 
 
 def test_dashboard_verdicts_use_each_cards_threshold(threshold_zoo, image):
-    from dashboard.inference import judge, threshold_note, thresholds_for, verdict_rows, verdicts_json
+    from dashboard.inference import threshold_note, thresholds_for, verdict_rows, verdicts_json
+    from model_zoo.judge import judge
 
-    entries, _ = list_entries(threshold_zoo)
-    models = {e.name: (load_model(e), e.card) for e in entries}
-    result = judge(image.read_bytes(), models, name=image.name)
+    models, _ = load_usable_models(list_entries(threshold_zoo)[0])
+    result = judge(image.read_bytes(), models.values(), name=image.name)
     assert {v.model: (v.label, v.threshold) for v in result.verdicts} == EXPECTED
     assert verdict_rows([result])[0]["FAKE votes"] == "1/2"
     document = json.loads(verdicts_json([result]))
-    assert {m["model"]: m["verdict"] for m in document["images"][0]["models"]} == {"strict": "REAL", "lenient": "FAKE"}
+    assert {m["model"]: m["label"] for m in document["images"][0]["models"]} == {"strict": "REAL", "lenient": "FAKE"}
     assert "strict 0.8" in threshold_note(thresholds_for(models))
     # One threshold for every model, when the user asks for it.
-    overridden = judge(image.read_bytes(), models, override=0.75)
+    overridden = judge(image.read_bytes(), models.values(), override=0.75)
     assert {v.label for v in overridden.verdicts} == {"REAL"}
     assert "0.75 for every model" in threshold_note(thresholds_for(models, 0.75), 0.75)
 

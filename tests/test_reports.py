@@ -137,25 +137,24 @@ def test_model_report_is_self_contained_with_metrics_charts_and_the_card(zoo):
 
 def test_image_report_holds_verdicts_heatmaps_provenance_and_nothing_external(zoo):
     from dashboard.explain import explanation_map
-    from dashboard.inference import judge
     from dashboard.overlays import overlay
-    from dashboard.report import HeatmapFigure, ImageReport, image_report_html, verdict_dicts
-    from model_zoo import load_model
-    from model_zoo.provenance import read_provenance
+    from dashboard.report import HeatmapFigure, ImageReport, image_report_html
+    from model_zoo import LoadedModel, load_model
+    from model_zoo.judge import judge
     from tests.provenance_files import A1111_PARAMETERS, png_with_text
 
     entry = read_entry("bright", zoo)
     model = load_model(entry)
     data = png_with_text(parameters=A1111_PARAMETERS)
-    result = judge(data, {"bright": (model, entry.card)}, name="<lighthouse>.png")
+    result = judge(data, [LoadedModel(entry, model)], name="<lighthouse>.png")
     heat = explanation_map(model, entry.card, result.seen["bright"], "Grad-CAM", "FAKE")
     figure = HeatmapFigure("bright", "bright: Grad-CAM evidence for FAKE.", overlay(result.seen["bright"], heat))
-    report = ImageReport(result.name, verdict_dicts(result.verdicts), result.seen["bright"],
-                         {"bright": result.seen["bright"]}, [figure], read_provenance(data).as_dict())
+    report = ImageReport(result.name, result.verdicts, result.seen["bright"],
+                         {"bright": result.seen["bright"]}, [figure], result.provenance.as_dict())
     html = image_report_html(report)
     assert not EXTERNAL.search(html)
     verdict = result.verdicts[0]
-    assert f'<td class="{verdict.label}">{verdict.label}</td>' in html
+    assert f'<td class="{verdict.decision}">{verdict.decision}</td>' in html
     assert f'<td class="num">{verdict.prob_fake:.4f}</td>' in html
     assert "Image report: &lt;lighthouse&gt;.png" in html
     assert "bright: Grad-CAM evidence for FAKE." in html
@@ -232,6 +231,23 @@ def test_inspect_page_shows_provenance_beside_the_verdict_and_offers_the_report(
     assert len(DATA_PNG.findall(html)) >= 1 + 2 + 2  # original, each model's input, each model's heatmap
     captions = re.findall(r"<figcaption>([^<]*)</figcaption>", html)
     assert sorted(c.split(":")[0] for c in captions if "Grad-CAM evidence for" in c) == ["bright", "fresh"]
+
+
+def test_the_inspect_pages_report_carries_each_verdicts_input_check(app_env, monkeypatch):
+    """The downloaded report says what the page says about the input: here that the 64x48 upload was shrunk."""
+    import dashboard.report_view as report_view
+    from dashboard.report import image_report_html
+
+    offered = []
+    original = report_view.image_report_button
+    monkeypatch.setattr(report_view, "image_report_button",
+                        lambda report, **kwargs: offered.append(report) or original(report, **kwargs))
+    at = _page("inspect_image")
+    at.file_uploader(key="inspect_uploads").upload("wide.png", flat_image_bytes(200, (64, 48)), "image/png").run()
+    assert not at.exception, [e.value for e in at.exception]
+    html = image_report_html(offered[-1])
+    assert "<th>input check</th>" in html
+    assert html.count("This 64x48 image was shrunk 2x to 32x32, its 1.3:1 shape squeezed into a square") == 2  # both models
 
 
 def test_inspect_page_without_metadata_says_absence_proves_nothing(app_env):

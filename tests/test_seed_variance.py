@@ -182,6 +182,7 @@ def test_training_repeats_the_recipe_for_missing_seeds_only(zoo, tmp_path, monke
     assert "seed 1: already trained and evaluated, skipped" in lines
     [config] = configs
     assert isinstance(config, training.train.TrainConfig) and (config.seed, config.max_minutes) == (2, 7)
+    assert config.role == "study"  # a seed run is compared on the studies page, never asked for a verdict
     train = model.card["train"]
     assert (config.arch, config.epochs, config.batch_size, config.lr, config.augment, config.validation_fraction,
             config.precision, config.weights) == (

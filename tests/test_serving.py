@@ -99,18 +99,18 @@ def test_the_token_opens_every_route_and_health_stays_open(token_client):
 # --- bounded work -------------------------------------------------------------------------------------------
 
 def test_a_full_queue_answers_503_with_retry_after_and_the_rest_complete(trained_zoo, image_bytes, monkeypatch):
-    import dashboard.api as api
+    import model_zoo.judge as judging
 
     app = _app(trained_zoo, workers=1, queue=1, retry_after=3, access_log=io.StringIO())
     gate, client = app.extensions["serving"].gate, app.test_client()
     release = threading.Event()
-    real_decode = api.decode_for_card
+    real_decode = judging.decode_for_card
 
     def slow_decode(*args, **kwargs):
         release.wait(60)  # holds the only worker until the test lets go
         return real_decode(*args, **kwargs)
 
-    monkeypatch.setattr(api, "decode_for_card", slow_decode)
+    monkeypatch.setattr(judging, "decode_for_card", slow_decode)
     answers: list[int] = []
     first = threading.Thread(target=lambda: answers.append(_post(client, image_bytes).status_code))
     first.start()

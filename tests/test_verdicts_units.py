@@ -1,4 +1,4 @@
-"""model_zoo.verdicts: the one record shape of a verdict, field by field (no model, no TensorFlow)."""
+"""model_zoo.verdicts: the one Verdict type and its record shape, field by field (no model, no TensorFlow)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ import os
 
 import pytest
 
-from model_zoo.verdicts import hf_predictions, is_calibrated, model_version, verdict_record
+from model_zoo.input_check import check_input
+from model_zoo.verdicts import hf_predictions, is_calibrated, model_version, verdict_for
 from model_zoo.zoo import ZooEntry
 
 
@@ -54,36 +55,38 @@ def test_model_version_hashes_big_files_whole(tmp_path):
 
 def test_record_fields_for_a_card():
     card = {"decision": {"threshold": 0.6, "temperature": 1.2, "fitted_on": "validation", "uncertain_band": [0.3, 0.9]}}
-    record = verdict_record("cnn", 0.7, card)
-    assert record == {"model": "cnn", "label": "FAKE", "prob_fake": 0.7, "threshold": 0.6,
-                      "predictions": hf_predictions(0.7), "decision": "UNCERTAIN", "uncertain_band": [0.3, 0.9],
-                      "calibrated": True}
-    assert verdict_record("cnn", 0.5999999, card)["label"] == "REAL"
-    assert verdict_record("cnn", 0.95, card)["decision"] == "FAKE"
-    assert verdict_record("cnn", 0.12345678, card)["prob_fake"] == 0.123457
+    verdict = verdict_for("cnn", 0.7, card)
+    assert verdict.as_dict() == {"model": "cnn", "label": "FAKE", "prob_fake": 0.7, "threshold": 0.6,
+                                 "predictions": hf_predictions(0.7), "decision": "UNCERTAIN",
+                                 "uncertain_band": [0.3, 0.9], "calibrated": True}
+    assert verdict.label == "FAKE" and verdict.in_distribution is None
+    assert verdict_for("cnn", 0.5999999, card).label == "REAL"
+    assert verdict_for("cnn", 0.95, card).decision == "FAKE"
+    assert verdict_for("cnn", 0.12345678, card).as_dict()["prob_fake"] == 0.123457
+    assert verdict_for("m", 0.3, {}).as_dict()["calibrated"] is False  # a card without a decision block: raw scores
 
 
-def test_record_for_a_bare_threshold_has_no_band_and_unknown_calibration():
-    record = verdict_record("m", 0.3, 0.25)
-    assert record["label"] == "FAKE" and record["threshold"] == 0.25 and record["decision"] == "FAKE"
-    assert record["uncertain_band"] == [0.25, 0.25] and record["calibrated"] is None
-    assert verdict_record("m", 0.3, {})["calibrated"] is False  # a card without a decision block: raw scores
+def test_an_override_decides_every_model_at_one_threshold_without_a_band():
+    card = {"decision": {"threshold": 0.6, "uncertain_band": [0.3, 0.9]}}
+    verdict = verdict_for("m", 0.5, card, override=0.45)
+    assert (verdict.threshold, verdict.label, verdict.decision, verdict.uncertain_band) == (0.45, "FAKE", "FAKE",
+                                                                                            (0.45, 0.45))
+    assert verdict_for("m", 0.5, card).decision == "UNCERTAIN"  # the card's own band, without the override
 
 
-class _Check:
-    def as_dict(self) -> dict:
-        return {"novelty": 3.5, "novelty_cutoff": 2.0, "in_distribution": False, "size": [640, 480]}
-
-
-def test_record_with_an_input_check_carries_its_findings():
-    record = verdict_record("m", 0.3, 0.5, check=_Check())
-    plain = verdict_record("m", 0.3, 0.5)
+def test_a_verdict_with_an_input_check_carries_its_findings():
+    card = {"input_shape": [32, 32, 3], "decision": {"threshold": 0.5}, "novelty": {"cutoff": 2.0}}
+    check = check_input((640, 480), card, 3.5)
+    record = verdict_for("m", 0.3, card, check).as_dict()
+    plain = verdict_for("m", 0.3, card).as_dict()
     assert {key: record[key] for key in plain} == plain  # the check adds to the record, never replaces it
     assert record["novelty"] == 3.5 and record["novelty_cutoff"] == 2.0 and record["in_distribution"] is False
-    assert record["input_check"] == _Check().as_dict()
-    assert "novelty" not in verdict_record("m", 0.3, 0.5)
+    assert record["input_check"] == check.as_dict() and "shrunk 20x" in record["input_check"]["messages"][0]
+    assert "novelty" not in plain and verdict_for("m", 0.3, card, check).in_distribution is False
 
 
-def test_record_keys_without_a_check():
-    assert set(verdict_record("m", 0.3, 0.5)) == {"model", "label", "prob_fake", "threshold", "predictions", "decision",
-                                                  "uncertain_band", "calibrated"}
+def test_version_and_time_are_in_the_record_only_when_known():
+    assert set(verdict_for("m", 0.3, {}).as_dict()) == {"model", "label", "prob_fake", "threshold", "predictions",
+                                                        "decision", "uncertain_band", "calibrated"}
+    record = verdict_for("m", 0.3, {}, version="c@abc", inference_time_ms=1.23456).as_dict()
+    assert record["model_version"] == "c@abc" and record["inference_time_ms"] == 1.23

@@ -55,9 +55,18 @@ def read_named_entries(names: Sequence[str], zoo: str | None) -> list[ZooEntry]:
     return entries
 
 
-def load_named_models(names: Sequence[str], zoo: str | None) -> dict[str, LoadedModel]:
-    """read_named_entries, then their models; with "all", an entry whose model will not load is skipped with a warning."""
+def load_named_models(names: Sequence[str], zoo: str | None,
+                      keep: Callable[[ZooEntry], bool] | None = None) -> dict[str, LoadedModel]:
+    """read_named_entries, then their models; with "all", an entry whose model will not load is skipped with a warning.
+
+    `keep` narrows "all" (say, to the detectors) before any model is loaded; named entries are always loaded.
+    """
     entries = read_named_entries(names, zoo)
+    if keep is not None and list(names) == ["all"]:
+        left_out = [entry.name for entry in entries if not keep(entry)]
+        if left_out:
+            print(f"note: 'all' leaves out {', '.join(left_out)} (name them to include them)", file=sys.stderr)
+        entries = [entry for entry in entries if keep(entry)]
     if list(names) != ["all"]:
         return {entry.name: LoadedModel(entry, load_model(entry)) for entry in entries}
     models, unusable = load_usable_models(entries)

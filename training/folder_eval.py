@@ -26,7 +26,6 @@ from model_zoo import (
     ZooEntry,
     binary_metrics,
     decode_for_card,
-    input_size,
     load_model,
     predict_prob_fake,
     read_card,
@@ -34,6 +33,7 @@ from model_zoo import (
     write_card,
 )
 from model_zoo.decision import CLASS_NAMES, expected_calibration_error, threshold
+from model_zoo.preprocessing import decode_key
 from model_zoo.test_sets import with_test_set
 from model_zoo.zoo import CARD_FILE
 from training.data import DatasetError
@@ -48,11 +48,6 @@ class LabelledImages:
     labels: np.ndarray  # 0 REAL, 1 FAKE
     images: dict[tuple, np.ndarray]  # format key -> (N, H, W, 3) uint8, aligned with paths
     skipped: list[tuple[Path, str]] = field(default_factory=list)  # (file, why it could not be used)
-
-
-def format_key(card: dict[str, Any]) -> tuple:
-    """Cards with the same input size and resize method see identical images: one decode serves them all."""
-    return tuple(input_size(card)), card["preprocessing"].get("resize", "area")
 
 
 def class_folders(root: str | os.PathLike) -> dict[int, Path]:
@@ -86,7 +81,7 @@ def _decode_one(path: Path, cards: Sequence[dict[str, Any]]) -> dict[tuple, np.n
     decoded = {}
     try:
         for card in cards:
-            key = format_key(card)
+            key = decode_key(card)
             if key not in decoded:
                 decoded[key] = decode_for_card(path, card, name=str(path))
     except ImageError as exc:
@@ -106,7 +101,7 @@ def load_labelled_images(root: str | os.PathLike, cards: Sequence[dict[str, Any]
     kept = [i for i, result in enumerate(results) if not isinstance(result, str)]
     skipped = [(paths[i], result) for i, result in enumerate(results) if isinstance(result, str)]
     images = {}
-    for key in {format_key(card) for card in cards}:
+    for key in {decode_key(card) for card in cards}:
         height, width = key[0]
         stacked = [results[i][key] for i in kept]
         images[key] = np.stack(stacked) if stacked else np.zeros((0, height, width, 3), np.uint8)
@@ -118,7 +113,7 @@ def load_labelled_images(root: str | os.PathLike, cards: Sequence[dict[str, Any]
 
 def folder_result(entry: ZooEntry, model: Any, data: LabelledImages, today: datetime.date | None = None) -> dict:
     """The card record of one model on the folder: binary_metrics at the card's threshold, plus counts and date."""
-    prob_fake = predict_prob_fake(model, data.images[format_key(entry.card)], entry.card)
+    prob_fake = predict_prob_fake(model, data.images[decode_key(entry.card)], entry.card)
     decide_at = threshold(entry.card)
     metrics = binary_metrics(data.labels, prob_fake, decide_at)
     return {

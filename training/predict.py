@@ -1,6 +1,6 @@
 """Score image files and folders with zoo models: one row per image per model.
 
-    python -m training.predict PATH [PATH ...] [--model NAME|best|fastest|all] [--zoo DIR]
+    python -m training.predict PATH [PATH ...] [--model NAME|best|fastest|all|all-including-studies] [--zoo DIR]
                                [--out results.csv|.json|.jsonl] [--format csv|json|jsonl]
                                [--recursive] [--batch-size N] [--shard i/n|auto]
 
@@ -17,12 +17,15 @@ decision is REAL, FAKE or UNCERTAIN (P(FAKE) inside the band fitted on validatio
 threshold, where verdicts were right less than 99% of the time); in_distribution is False when the
 image had to be resized (the models learnt from 32x32 images) or its features look unlike CIFAKE
 (novelty above the validation cut-off), True when neither, empty when unknown (an older entry
-without novelty stats). JSON records carry the full input check with plain-words messages.
+without novelty stats). JSON records are the API's verdicts (model_zoo.verdicts.Verdict.as_dict: the
+full input check with plain-words messages, model_version, inference_time_ms as this model's time per
+image of its batch); every entry point judges through model_zoo.judge.
 `--model best` (the default) picks the leaderboard's top entry (highest test
 accuracy, then ROC-AUC, fewer parameters, name; validation accuracy when none was
 evaluated), the next one when its model will not load; `fastest` the quickest model within one
 point of the best test accuracy (recorded latency, model_zoo.tradeoff; latencies within 10% of the quickest
-are a tie, won by the more accurate); `all` runs every usable entry.
+are a tie, won by the more accurate); `all` runs every usable detector, `all-including-studies` the
+study arms too (model_zoo.roles). Rows come file by file, one per model.
 
 Sharding a big folder across N workers (processes or hosts sharing the folder):
 every worker lists the same files, sorts them by path, and keeps those whose
@@ -41,35 +44,19 @@ from __future__ import annotations
 
 import argparse
 import csv
-import functools
 import json
 import os
 import sys
 import time
+from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import IO, Any
 
-import numpy as np
-
-from model_zoo import (
-    ImageError,
-    LoadedModel,
-    ZooError,
-    decode_for_card,
-    input_size,
-    list_entries,
-    load_model,
-    load_usable_models,
-    ranked_entries,
-    read_entry,
-    verdict_record,
-)
-from model_zoo.decision import label_name, threshold
-from model_zoo.input_check import check_input, original_size
-from model_zoo.novelty import load_stats, predict_with_novelty
-from model_zoo.provenance import read_provenance
+from model_zoo import LoadedModel, ZooError, list_entries, load_model, load_usable_models, ranked_entries, read_entry
+from model_zoo.judge import JudgedImage, decode_images, join_decoded, judge_decoded
+from model_zoo.roles import ALL_DETECTORS, ALL_INCLUDING_STUDIES, detectors
 from model_zoo.tradeoff import fastest_ranked
 from training.cli import exit_on_user_error
 from training.shards import ShardError, shard_from_environment
@@ -115,18 +102,26 @@ def shard(files: list[Path], index: int, count: int) -> list[Path]:
     return [f for position, f in enumerate(sorted(files, key=str)) if position % count == index]
 
 
+MODEL_CHOICES = ("best", "fastest", ALL_DETECTORS, ALL_INCLUDING_STUDIES)
+
+
 def resolve_models(choice: str, zoo: str | os.PathLike | None, warn=print) -> list[LoadedModel]:
-    """Load NAME, best, fastest or all; broken entries are reported through `warn` and skipped."""
-    if choice not in ("best", "fastest", "all"):
+    """Load NAME, best, fastest, all (the detectors) or all-including-studies; broken entries are reported
+    through `warn` and skipped."""
+    if choice not in MODEL_CHOICES:
         entry = read_entry(choice, zoo)
         return [LoadedModel(entry, load_model(entry))]
     entries, problems = list_entries(zoo)
     # 'best' is the leaderboard's top entry, 'fastest' the quickest within a point of its accuracy
     # (model_zoo.tradeoff); either takes the next one down when its model will not load.
-    candidates = {"best": ranked_entries, "fastest": fastest_ranked}.get(choice, list)(entries)
+    pick = {"best": ranked_entries, "fastest": fastest_ranked, ALL_DETECTORS: detectors, ALL_INCLUDING_STUDIES: list}
+    candidates = pick[choice](entries)
     if choice == "fastest" and not candidates:
         raise ZooError("no evaluated model has a recorded latency: run `python -m training.latency` first")
-    loaded, unusable = load_usable_models(candidates, limit=None if choice == "all" else 1)
+    if choice == ALL_DETECTORS and entries and not candidates:
+        raise ZooError(f"every model in {zoo or 'the zoo'} is a study arm: use --model {ALL_INCLUDING_STUDIES}")
+    every = choice in (ALL_DETECTORS, ALL_INCLUDING_STUDIES)
+    loaded, unusable = load_usable_models(candidates, limit=None if every else 1)
     for problem in problems + unusable:
         warn(f"skipping zoo entry '{problem.name}': {problem.message}")
     if not loaded:
@@ -134,88 +129,42 @@ def resolve_models(choice: str, zoo: str | os.PathLike | None, warn=print) -> li
     return list(loaded.values())
 
 
-def _decode_key(card: dict) -> tuple:
-    """Models that see images identically share one decode."""
-    return input_size(card), card["preprocessing"].get("resize", "area")
-
-
-def decode_batch(files: list[Path], card: dict) -> tuple[np.ndarray, list[int], dict[int, str], list[tuple[int, int]]]:
-    """Decode files for a card: (stacked images, positions that decoded, {position: error},
-    (width, height) of each decoded file as it was, for the input check)."""
-    height, width = input_size(card)
-    images, good, errors, sizes = [], [], {}, []
-    for position, path in enumerate(files):
-        try:
-            image = decode_for_card(path, card, name=str(path))
-            sizes.append(original_size(path, name=str(path)))
-            images.append(image)
-            good.append(position)
-        except (ImageError, OSError) as exc:
-            errors[position] = str(exc)
-    stacked = np.stack(images) if images else np.zeros((0, height, width, 3), np.uint8)
-    return stacked, good, errors, sizes
-
-
-def _decode_parts(pool: ThreadPoolExecutor, batch: list[Path], card: dict, part: int) -> list[Future]:
-    """Decode a batch as several jobs so that all workers share one batch of big images."""
-    return [pool.submit(decode_batch, batch[i : i + part], card) for i in range(0, len(batch), part)]
-
-
-def _gather(futures: list[Future], part: int) -> tuple[np.ndarray, list[int], dict[int, str], list[tuple[int, int]]]:
-    """Join decode_batch results of consecutive parts, with positions relative to the whole batch."""
-    images, good, errors, sizes = [], [], {}, []
-    for index, future in enumerate(futures):
-        part_images, part_good, part_errors, part_sizes = future.result()
-        images.append(part_images)
-        good += [index * part + position for position in part_good]
-        errors |= {index * part + position: message for position, message in part_errors.items()}
-        sizes += part_sizes
-    return np.concatenate(images), good, errors, sizes
+def rows_of(judged: JudgedImage, models: list[LoadedModel]) -> Iterator[dict[str, Any]]:
+    """One row per model for a judged file: the CSV columns, and the Verdict itself for JSON (None on an error)."""
+    if judged.error:
+        for loaded in models:
+            yield {"path": judged.name, "model": loaded.name, "label": "", "prob_fake": None, "error": judged.error,
+                   "provenance": judged.provenance, "verdict": None}
+        return
+    for verdict in judged.verdicts:
+        yield {"path": judged.name, "model": verdict.model, "label": verdict.label, "prob_fake": verdict.prob_fake,
+               "error": "", "decision": verdict.decision, "in_distribution": verdict.in_distribution,
+               "provenance": judged.provenance, "verdict": verdict}
 
 
 def score_files(
     files: list[Path], models: list[LoadedModel], batch_size: int = 256, workers: int | None = None
 ) -> Iterator[dict[str, Any]]:
-    """Yield one row per file per model, decoding batches ahead in threads while the model predicts.
+    """Yield one row per file per model (rows_of), decoding batches ahead in threads while the models judge one.
 
-    Rows: path, model, label (at the model's own threshold), prob_fake, threshold, decision
-    (REAL/FAKE/UNCERTAIN), in_distribution, error, and "verdict": the full record
-    (model_zoo.verdicts.verdict_record, with the input check) that JSON output writes.
+    Judging is model_zoo.judge's: decode_images on parts of a batch in the threads, judge_decoded on the whole.
     """
-    groups: dict[tuple, list[LoadedModel]] = {}
-    for loaded in models:
-        groups.setdefault(_decode_key(loaded.card), []).append(loaded)
     workers = workers or min(4, os.cpu_count() or 1)
     part = max(1, -(-batch_size // workers))  # ceil: one decode job per worker per batch
     batches = [files[i : i + batch_size] for i in range(0, len(files), batch_size)]
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        pending: list[tuple[list[Path], list[list[Future]]]] = []
-        ahead = 2  # batches decoding while the model scores one: keeps it busy, bounds memory
+        pending: deque[list[Future]] = deque()
+        ahead = 2  # batches decoding while the models judge one: keeps them busy, bounds memory
         submitted = 0
         for done in range(len(batches)):
             while submitted < len(batches) and submitted - done <= ahead:
                 batch = batches[submitted]
-                pending.append((batch, [_decode_parts(pool, batch, group[0].card, part) for group in groups.values()]))
+                pending.append([pool.submit(decode_images, batch[i : i + part], models)
+                                for i in range(0, len(batch), part)])
                 submitted += 1
-            batch, futures = pending.pop(0)
-            for group, group_futures in zip(groups.values(), futures, strict=True):
-                images, good, errors, sizes = _gather(group_futures, part)
-                for loaded in group:
-                    probs, novelty = predict_with_novelty(loaded.model, images, loaded.card, load_stats(loaded.entry))
-                    scored = dict(zip(good, probs, strict=True))
-                    checks = {position: check_input(size, loaded.card, None if novelty is None else novelty[i])
-                              for i, (position, size) in enumerate(zip(good, sizes, strict=True))}
-                    for position, path in enumerate(batch):
-                        if position in errors:
-                            yield {"path": str(path), "model": loaded.name, "label": "", "prob_fake": None,
-                                   "error": errors[position]}
-                        else:
-                            prob = float(scored[position])
-                            verdict = verdict_record(loaded.name, prob, loaded.card, checks[position])
-                            yield {"path": str(path), "model": loaded.name, "label": label_name(prob, loaded.card),
-                                   "prob_fake": prob, "threshold": threshold(loaded.card), "error": "",
-                                   "decision": verdict["decision"], "in_distribution": verdict["in_distribution"],
-                                   "verdict": verdict}
+            decoded = join_decoded([future.result() for future in pending.popleft()])
+            for judged in judge_decoded(decoded, models):
+                yield from rows_of(judged, models)
 
 
 class RowWriter:
@@ -235,9 +184,7 @@ class RowWriter:
         provenance = {"provenance": row["provenance"].as_dict()} if row.get("provenance") else {}
         if row["error"]:
             return {"path": row["path"], "model": row["model"], "error": row["error"], **provenance}
-        # score_files' rows carry the full verdict (decision, input check); hand-made rows get the basic record.
-        verdict = row.get("verdict") or verdict_record(row["model"], row["prob_fake"], row["threshold"])
-        return {"path": row["path"], **verdict, **provenance}
+        return {"path": row["path"], **row["verdict"].as_dict(), **provenance}
 
     def write(self, row: dict[str, Any]) -> None:
         if self.fmt == "csv":
@@ -313,11 +260,8 @@ def run(args: argparse.Namespace, stdout: IO[str] | None = None) -> int:
     stream = open(partial, "w", newline="", encoding="utf-8") if partial else (stdout or sys.stdout)
     writer, progress = RowWriter(stream, fmt), Progress(len(files))
     errors, rows_per_file = 0, len(models)
-    # A file's rows (one per model) come within one batch: remembering two batches reads each file's metadata once.
-    provenance_of = functools.lru_cache(maxsize=2 * args.batch_size)(read_provenance)
     try:
         for row in score_files(files, models, args.batch_size):
-            row["provenance"] = provenance_of(row["path"])
             writer.write(row)
             errors += bool(row["error"])
             progress.update(writer.count // rows_per_file)
@@ -337,7 +281,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m training.predict", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("paths", nargs="+", metavar="PATH", help="image files and/or folders")
-    parser.add_argument("--model", default="best", help="zoo entry NAME, 'best' (default), 'fastest' or 'all'")
+    parser.add_argument("--model", default="best", help="zoo entry NAME, 'best' (default), 'fastest', 'all' (every "
+                        "detector) or 'all-including-studies' (the study arms too)")
     parser.add_argument("--zoo", help="zoo folder (default: $MODEL_ZOO_DIR, else model_zoo/)")
     parser.add_argument("--out", help="output file (.csv, .json or .jsonl); default: stdout")
     parser.add_argument("--format", choices=FORMATS, help="output format (default: from --out's suffix, else csv)")

@@ -28,6 +28,7 @@ from pathlib import Path
 import pandas as pd
 
 from model_zoo import ZooEntry, ZooError, list_entries, read_entry, zoo_dir
+from model_zoo.roles import STUDY
 from model_zoo.seed_runs import describe_spread, seed_row, seed_summary, write_seed_runs
 from training.cli import exit_on_user_error
 
@@ -98,7 +99,7 @@ def seed_runs(model: ZooEntry, runs: Path, report: Report = print) -> list[ZooEn
 
 
 def train_config(model: ZooEntry, seed: int, name: str, max_minutes: float | None = None):  # -> training.train.TrainConfig
-    """A TrainConfig that repeats `model`'s recipe with another seed."""
+    """A TrainConfig that repeats `model`'s recipe with another seed, as a study run (model_zoo.roles)."""
     from training.train import TrainConfig
 
     train = model.card["train"]
@@ -106,7 +107,7 @@ def train_config(model: ZooEntry, seed: int, name: str, max_minutes: float | Non
         arch=model.card["architecture"], name=name, epochs=int(train["epochs"]), batch_size=int(train["batch_size"]),
         lr=float(train["learning_rate"]), augment=train["augmentation"], seed=seed,
         validation_fraction=float(train["validation_fraction"]), max_minutes=max_minutes, weights=train.get("weights"),
-        precision=train["precision"], shuffle_buffer=train.get("shuffle_buffer"),
+        precision=train["precision"], shuffle_buffer=train.get("shuffle_buffer"), role=STUDY,
     )
 
 

@@ -30,6 +30,7 @@ from model_zoo import (
     write_card,
     zoo_dir,
 )
+from model_zoo.roles import DETECTOR, ROLES
 from model_zoo.zoo import HISTORY_FILE, MODEL_FILE, RUNS_DIR
 from training.architectures import ARCHITECTURES, GRADCAM_LAYER, get_architecture
 from training.augment import AUGMENTATIONS, augment
@@ -61,6 +62,7 @@ class TrainConfig:
     shuffle_buffer: int | None = None  # None: the whole training split
     input_size: int | None = None  # backbones: the side images are upsampled to inside the model (default: its own)
     freeze_backbone: bool = False  # backbones: train only the head, on features extracted once
+    role: str = DETECTOR  # the card's role (model_zoo.roles): study arms, seed runs and controls are "study"
 
     def __post_init__(self) -> None:
         architecture = get_architecture(self.arch)
@@ -336,6 +338,7 @@ def train(
 
     card = {
         "name": config.name,
+        "role": config.role,
         "architecture": config.arch,
         "description": architecture.description,
         "input_shape": list(architecture.input_shape),
@@ -447,6 +450,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--restart", action="store_true", help="discard a previous run of this name")
     parser.add_argument("--data", help="CIFAKE zip or folder (default: $CIFAKE_PATH)")
     parser.add_argument("--zoo", help="zoo folder (default: $MODEL_ZOO_DIR, else model_zoo/)")
+    parser.add_argument("--role", choices=ROLES, default=DETECTOR,
+                        help="detector (default): answers on the inspect page, the API and --model all; study: an "
+                             "augmentation arm, seed run or control, shown on the studies page")
     args = parser.parse_args(argv)
     if not args.list and not args.arch:
         parser.error("--arch is required (see --list)")
@@ -479,7 +485,7 @@ def _config_from_args(args: argparse.Namespace) -> TrainConfig:
         augment=args.augment, seed=args.seed, validation_fraction=args.validation_fraction,
         max_minutes=args.max_minutes, weights=None if args.weights == "none" else args.weights, strategy=args.strategy,
         precision=args.precision, shuffle_buffer=args.shuffle_buffer, input_size=args.input_size,
-        freeze_backbone=args.freeze_backbone,
+        freeze_backbone=args.freeze_backbone, role=args.role,
     )
 
 

@@ -79,7 +79,7 @@ if selected is not None and selected in index:
                "(or the class chosen under Explain).")
     models = loaded_models([e for e in entries if e.name in evaluated])
     image = data.test.images[index[selected]]
-    seen = {name: resize_for_card(image, card) for name, (_, card) in models.items()}
+    seen = {name: resize_for_card(image, loaded.card) for name, loaded in models.items()}
     probs = table.set_index("path").loc[selected, list(models)].astype(float).to_dict()
     settings = heatmap_view.controls("errors")
     heatmap_view.show(selected, seen, models, probs, settings, key="errors")

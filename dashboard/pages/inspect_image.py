@@ -1,13 +1,21 @@
-"""Inspect an image: upload one or more, see every model's verdict and where each model looks."""
+"""Inspect an image: upload one or more, see every detector's verdict and where each one looks."""
 
 import pandas as pd
 import streamlit as st
 
 from dashboard import heatmap_view, provenance_view, report_view
-from dashboard.inference import input_notes, threshold_note, thresholds_for, verdict_rows, verdicts_json
-from dashboard.resources import judged, loaded_models, novelty_stats, preview, require_models, zoo_entries
+from dashboard.inference import (
+    input_notes,
+    study_arms_note,
+    threshold_note,
+    thresholds_for,
+    verdict_rows,
+    verdicts_json,
+)
+from dashboard.resources import PAGES, judged, loaded_models, preview, require_models, zoo_entries
 from model_zoo import ImageError
 from model_zoo.decision import DEFAULT_THRESHOLD
+from model_zoo.roles import detectors
 
 UPLOAD_TYPES = ["jpg", "jpeg", "png", "webp", "bmp", "gif"]
 
@@ -27,7 +35,14 @@ if not files:
     st.caption("Upload an image to see each model's verdict and heatmaps.")
     st.stop()
 
-models = loaded_models(entries)
+# The detectors answer here; the study arms (worse on purpose) are compared on the studies page.
+if not detectors(entries):
+    st.info("Every model in this zoo is a study arm, so none answers here; see them compared on the studies page.",
+            icon=":material/info:")
+    st.page_link(PAGES["studies"], label="Studies", icon=":material/arrow_forward:")
+    st.stop()
+models = loaded_models(detectors(entries))
+study_note = study_arms_note(len(entries) - len(detectors(entries)))
 if not models:
     st.error("No model in the zoo could be loaded; see the warnings above.")
     st.stop()
@@ -40,8 +55,7 @@ if st.sidebar.toggle("One threshold for every model", key="inspect_override",
     start = next(iter(own.values())) if len(set(own.values())) == 1 else DEFAULT_THRESHOLD
     override = st.sidebar.slider("Decision threshold P(FAKE)", 0.0, 1.0, start, 0.005, format="%.3f",
                                  key="inspect_threshold")
-stats = novelty_stats(entries)
-results = [judged(name, data, models, override, stats) for name, data in files]
+results = [judged(name, data, models, override) for name, data in files]
 for result in results:
     if result.error:
         st.error(f"Cannot use this file. {result.error}", icon=":material/broken_image:")
@@ -81,11 +95,11 @@ with right:
                                 "verdict": st.column_config.TextColumn(width=65),
                                 "threshold": st.column_config.NumberColumn(format="%.3f", width=80)})
     took = f"{result.seconds:.1f} s" if result.seconds >= 1 else f"{result.seconds * 1000:.0f} ms"
-    st.caption(f"{len(result.verdicts)} model{'s' if len(result.verdicts) != 1 else ''} judged it in {took}. "
+    st.caption(f"{len(result.verdicts)} detector{'s' if len(result.verdicts) != 1 else ''} judged it in {took}. "
                "*verdict*: FAKE at or above the model's threshold, else REAL. *decision*: the same, except UNCERTAIN "
                "when P(FAKE) is inside the model's band around its threshold, where its validation verdicts were "
                "right less than 99% of the time" + (" (no band with your threshold override)." if override
-                                                   is not None else "."))
+                                                   is not None else ".") + study_note)
     notes = input_notes(result)
     if notes:
         st.warning(" ".join(notes), icon=":material/warning:")
@@ -105,5 +119,4 @@ settings = heatmap_view.controls("inspect")
 heatmap_view.show(result.name, result.seen, {m: models[m] for m in selected},
                   {v.model: v.prob_fake for v in result.verdicts}, settings, key="inspect", override=override)
 # The verdicts, what each model saw, the heatmaps above and the provenance, as one self-contained HTML file.
-report_view.image_report_button(report_view.image_report(result, data, models, selected, settings, override,
-                                                         provenance_view.provenance_record(data, result.name)))
+report_view.image_report_button(report_view.image_report(result, data, models, selected, settings, override))
