@@ -12,9 +12,11 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from model_zoo.cues import log_amplitude_spectrum  # shared with the cue study, which stores the same spectra
 from model_zoo.decision import CLASS_NAMES
 
 MAX_IMAGES_PER_CLASS = 20_000  # spectra of a random sample: plenty for a stable mean, bounded time
+__all__ = ["CLASS_NAMES", "ClassCues", "class_counts", "class_cues", "log_amplitude_spectrum", "mean_image", "sample_indices"]
 
 
 def class_counts(splits: dict[str, np.ndarray]) -> pd.DataFrame:
@@ -39,21 +41,6 @@ def mean_image(images: np.ndarray) -> np.ndarray:
     if len(images) == 0:
         return np.zeros(images.shape[1:], np.uint8)
     return np.clip(images.astype(np.float64).mean(axis=0) + 0.5, 0, 255).astype(np.uint8)
-
-
-def log_amplitude_spectrum(images: np.ndarray, chunk: int = 4096) -> np.ndarray:
-    """Mean over images of log(1 + |FFT|) of the luminance, zero frequency at the centre: (H, W) float."""
-    images = np.asarray(images)
-    if len(images) == 0:
-        return np.zeros(images.shape[1:3], np.float64)
-    weights = np.array([0.299, 0.587, 0.114], np.float32)
-    total = np.zeros(images.shape[1:3], np.float64)
-    for start in range(0, len(images), chunk):
-        gray = images[start : start + chunk].astype(np.float32) @ weights
-        gray -= gray.mean(axis=(1, 2), keepdims=True)  # drop each image's DC term: brightness is not a cue here
-        amplitude = np.abs(np.fft.fft2(gray, axes=(1, 2)))
-        total += np.log1p(amplitude).sum(axis=0)
-    return np.fft.fftshift(total / len(images))
 
 
 @dataclass

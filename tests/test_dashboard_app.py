@@ -297,6 +297,29 @@ def test_studies_page_shows_pooling_and_explains_augmentation(trained_zoo, tmp_p
     assert not any("training.seed_variance cnn_maxpool --seeds" in i.value for i in at.info)
 
 
+def test_studies_page_answers_which_cues_from_the_stored_files(trained_zoo, tmp_path, monkeypatch):
+    from tests.zoo_builders import with_cues
+
+    zoo = copy_zoo(trained_zoo, tmp_path / "zoo")
+    monkeypatch.setenv("MODEL_ZOO_DIR", str(zoo))
+    monkeypatch.delenv("CIFAKE_PATH", raising=False)
+    at = _app("studies")
+    _assert_clean(at)
+    assert "What the models look at" in [h.value for h in at.header]
+    assert any("python -m training.cues all" in i.value for i in at.info)  # nothing measured: how to measure it
+    charts = len(at.get("plotly_chart"))
+
+    for name in ("cnn_maxpool", "cnn_strided"):
+        with_cues(zoo / name, {("none", 0): 0.97, ("lowpass", 8): 0.61})
+    at.run()
+    _assert_clean(at)
+    assert not any("python -m training.cues all" in i.value for i in at.info)
+    assert any(m.value.startswith("- Keeping only the lowest 8 of 16 frequency bands drops accuracy from 97.0% to 61.0%")
+               for m in at.markdown)
+    assert any("input gradients put 80%" in m.value for m in at.markdown)
+    assert len(at.get("plotly_chart")) == charts + 4  # small multiples, two spectra, the band profile
+
+
 def _shipped_zoo(target: Path) -> Path:
     """A copy of the entries committed to the repository, not the ones a local training run left in model_zoo/."""
     listing = subprocess.run(["git", "ls-files", "model_zoo/*/*"], cwd=ROOT, capture_output=True, text=True)

@@ -64,3 +64,25 @@ def with_known_errors(folder: Path, wrong: int, offset: int = 0) -> list[str]:
     predictions["prob_fake"] = says_fake.map({True: min(0.99, threshold + 0.3), False: max(0.01, threshold - 0.3)})
     predictions.to_csv(folder / "test_predictions.csv", index=False)
     return list(predictions.loc[flipped, "path"])
+
+
+def with_cues(folder: Path, accuracy: dict | None = None, gradient_upper: float = 0.8) -> None:
+    """Write a cues.csv (every condition of the study; 0.9 accuracy unless `accuracy[(condition, level)]` says
+    otherwise) and a cue_spectra.npz whose gradients put `gradient_upper` of their power in the upper 8 bands."""
+    import numpy as np
+    import pandas as pd
+
+    from model_zoo.cues import BANDS, CUES_COLUMNS, band_index
+    from training.cue_study import CONDITIONS
+
+    accuracy = accuracy or {}
+    rows = [{"family": c.family, "condition": c.condition, "level": c.level, "label": c.label,
+             "accuracy": accuracy.get((c.condition, c.level), 0.9), "roc_auc": 0.95, "mean_p_fake_real": 0.1,
+             "mean_p_fake_fake": 0.9, "n": 100} for c in CONDITIONS]
+    pd.DataFrame(rows, columns=list(CUES_COLUMNS)).to_csv(folder / "cues.csv", index=False)
+    half = BANDS // 2
+    gradient = np.r_[np.full(half, (1 - gradient_upper) / half), np.full(half, gradient_upper / half)]
+    image = np.r_[0.0, np.full(half - 1, 0.9 / (half - 1)), np.full(half, 0.1 / half)]
+    difference = 0.3 * np.fft.fftshift(band_index(32, 32) >= half)  # FAKE: more of the upper 8 bands
+    np.savez(folder / "cue_spectra.npz", class_difference=difference, image_bands=np.stack([image, image]),
+             gradient_power=np.full((32, 32), 1 / 1024), gradient_bands=gradient, gradient_n=np.array(10))

@@ -1,9 +1,9 @@
 """Studies: the pooling comparison, the augmentation comparison (clean and corrupted), when the zoo holds their models,
-and the seed variance of the best recipe (from the zoo's seed_runs.csv)."""
+the seed variance of the best recipe (from the zoo's seed_runs.csv), and what the models look at (cues.csv)."""
 
 import streamlit as st
 
-from dashboard import charts, faithfulness_view
+from dashboard import charts, cues_view, faithfulness_view
 from dashboard.leaderboard import robustness_long
 from dashboard.resources import require_models, zoo_entries
 from dashboard.studies import (
@@ -87,4 +87,5 @@ else:
     st.caption("One row per training run of the same recipe, differing only in the seed; test split figures. "
                "`python -m training.seed_variance MODEL` records them in the zoo's seed_runs.csv.")
 
+cues_view.show_cue_study(entries)  # which cues: accuracy after controlled changes, spectra, sentences
 faithfulness_view.show_method_ranking(entries)  # explanation methods ranked per model, sanity failures flagged
