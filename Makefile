@@ -12,7 +12,7 @@ ZOO_EPOCHS ?= 12
 ZOO_MINUTES ?= 29
 ZOO_ARCHS ?= cnn_maxpool cnn_avgpool cnn_strided
 
-.PHONY: run test lint zoo studies families api bench clean-venv
+.PHONY: run test lint zoo studies families probe api bench clean-venv
 
 # The venv is rebuilt only when requirements.txt changes.
 $(STAMP): requirements.txt
@@ -74,6 +74,11 @@ families: $(STAMP)  ## VGG-, ResNet- and DenseNet-style nets from scratch (30 mi
 	  done; \
 	done
 
+probe: $(STAMP)  ## lite0_probe: ImageNet EfficientNet-Lite0, frozen, head on cached features (minutes on a CPU); lite0_finetune: README
+	@test -n "$(CIFAKE_PATH)" || { echo "usage: make probe CIFAKE_PATH=/path/to/cifake.zip"; exit 2; }
+	$(BIN)/python -m training.train --arch efficientnet_lite0 --freeze-backbone --name lite0_probe --data "$(CIFAKE_PATH)"
+	for step in evaluate robustness; do $(BIN)/python -m training.$$step lite0_probe --data "$(CIFAKE_PATH)" || exit $$?; done
+
 bench: $(STAMP)  ## speed figures on generated CIFAKE-sized data
 	$(BIN)/python -m bench.data_and_training
 	$(BIN)/python -m bench.memory
@@ -82,6 +87,7 @@ bench: $(STAMP)  ## speed figures on generated CIFAKE-sized data
 	$(BIN)/python -m bench.api_load
 	$(BIN)/python -m bench.dashboard_latency
 	$(BIN)/python -m bench.faithfulness
+	$(BIN)/python -m bench.backbone
 
 clean-venv:
 	rm -rf $(VENV)

@@ -57,6 +57,8 @@ def test_pretrained_cards_preprocess_exactly_like_keras_preprocess_input():
 
     keras_preprocess = {"vgg16": vgg16.preprocess_input, "resnet50": resnet50.preprocess_input,
                         "densenet121": densenet.preprocess_input, "efficientnetb0": efficientnet.preprocess_input}
+    # EfficientNet-Lite0 has no keras.applications twin: its reference (x - 127.5) / 127.5 is what the port test uses.
+    keras_preprocess["efficientnet_lite0"] = lambda x: (x - 127.5) / 127.5
     assert set(keras_preprocess) == {name for name, arch in ARCHITECTURES.items() if arch.pretrained}
     images = np.random.default_rng(0).integers(0, 256, (4, 8, 8, 3), dtype=np.uint8)
     images[0, 0, 0] = (255, 0, 0)  # pure red: a swapped channel order cannot hide
