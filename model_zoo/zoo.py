@@ -122,31 +122,24 @@ class ZooEntry:
             raise ZooError(f"{path}: missing columns {sorted(missing)}")
         return frame
 
-    def robustness(self) -> pd.DataFrame | None:
-        """corruption, level, accuracy per condition, or None when absent or unreadable (it is optional)."""
-        path = self.path / ROBUSTNESS_FILE
+    def _optional_table(self, file: str, required: Iterable[str]) -> pd.DataFrame | None:
+        """An optional CSV of the entry, or None when it is absent, unreadable, empty or lacks a required column."""
+        path = self.path / file
         if not path.is_file():
             return None
         try:
             frame = pd.read_csv(path)
         except (OSError, ValueError, pd.errors.ParserError):
             return None
-        if not set(ROBUSTNESS_COLUMNS) <= set(frame.columns) or frame.empty:
-            return None
-        return frame
+        return None if frame.empty or not set(required) <= set(frame.columns) else frame
+
+    def robustness(self) -> pd.DataFrame | None:
+        """corruption, level, accuracy per condition, or None when absent or unreadable (it is optional)."""
+        return self._optional_table(ROBUSTNESS_FILE, ROBUSTNESS_COLUMNS)
 
     def cues(self) -> pd.DataFrame | None:
         """cues.csv (one row per condition of `python -m training.cues`), or None when absent or unreadable."""
-        path = self.path / CUES_FILE
-        if not path.is_file():
-            return None
-        try:
-            frame = pd.read_csv(path)
-        except (OSError, ValueError, pd.errors.ParserError):
-            return None
-        if not set(CUES_REQUIRED) <= set(frame.columns) or frame.empty:
-            return None
-        return frame
+        return self._optional_table(CUES_FILE, CUES_REQUIRED)
 
     def cue_spectra(self) -> dict[str, Any] | None:
         """cue_spectra.npz's arrays by name, or None when absent, unreadable, pickled or missing a key."""
