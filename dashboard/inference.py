@@ -77,6 +77,20 @@ def input_notes(result: JudgedImage) -> list[str]:
     return notes
 
 
+def unscored_note(result: JudgedImage) -> str | None:
+    """For an image of the training size that no model flagged: which models could not score its novelty, and why."""
+    untrusted = [v.model for v in result.verdicts if v.input_check and v.input_check.noise_flagged is not None]
+    missing = [v.model for v in result.verdicts if v.in_distribution is None and v.model not in untrusted]
+    parts = []
+    if untrusted:
+        parts.append(f"{_names(untrusted)} cannot tell whether it looks like {'its' if len(untrusted) == 1 else 'their'} "
+                     "training images (a novelty check that let pure noise through when calibrated is not used)")
+    if missing:
+        parts.append(f"{_names(missing)} {'has' if len(missing) == 1 else 'have'} no novelty score "
+                     "(fit one with `python -m training.calibrate NAME`)")
+    return f"Input check: the image has the training images' size; {'; '.join(parts)}." if parts else None
+
+
 def _names(models: Sequence[str]) -> str:
     return models[0] if len(models) == 1 else ", ".join(models[:-1]) + " and " + models[-1]
 

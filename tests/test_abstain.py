@@ -285,6 +285,23 @@ def dashboard_models(trained_zoo):
     return load_usable_models(list_entries(trained_zoo)[0])[0]
 
 
+def test_the_inspect_page_says_why_a_model_cannot_score_novelty(dashboard_models):
+    from dashboard.inference import unscored_note
+    from model_zoo.judge import judge
+    from model_zoo.zoo import LoadedModel, ZooEntry
+
+    maxpool, strided = dashboard_models["cnn_maxpool"], dashboard_models["cnn_strided"]
+    blind_card = {**maxpool.card, "novelty": {**maxpool.card["novelty"], "checks": {"noise_flagged": 0.0}}}
+    blind = LoadedModel(ZooEntry("blind", maxpool.entry.path, blind_card), maxpool.model)
+    no_stats = LoadedModel(ZooEntry("old", strided.entry.path, {k: v for k, v in strided.card.items() if k != "novelty"}),
+                           strided.model)
+    typical = _png(np.full((32, 32, 3), 128, np.uint8))
+    note = unscored_note(judge(typical, [blind, no_stats], name="typical.png"))
+    assert note.startswith("Input check: the image has the training images' size; blind cannot tell")
+    assert "pure noise" in note and "old has no novelty score" in note
+    assert unscored_note(judge(typical, [maxpool], name="typical.png")) is None  # a trusted score: nothing to explain
+
+
 def test_dashboard_verdicts_carry_decision_and_plain_input_notes(dashboard_models):
     from dashboard.inference import input_notes, verdict_rows, verdicts_json
     from model_zoo.judge import judge

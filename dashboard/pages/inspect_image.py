@@ -9,6 +9,7 @@ from dashboard.inference import (
     study_arms_note,
     threshold_note,
     thresholds_for,
+    unscored_note,
     verdict_rows,
     verdicts_json,
 )
@@ -106,9 +107,7 @@ with right:
     elif all(v.in_distribution for v in result.verdicts):
         st.caption("Input check: the image has the training images' size and looks like them to every model.")
     else:
-        unscored = ", ".join(v.model for v in result.verdicts if v.in_distribution is None)
-        st.caption(f"Input check: the image has the training images' size; {unscored} has no novelty score "
-                   "(fit one with `python -m training.calibrate NAME`).")
+        st.caption(unscored_note(result))
     provenance_view.show(data, result.name)
     st.markdown("**What each model sees** (its exact input, enlarged)")
     heatmap_view.model_input_strip(result.seen)
