@@ -163,6 +163,26 @@ def spectrum_figure(spectrum: np.ndarray, title: str, diverging: bool = False) -
 
 
 CLEAN = "none"  # robustness.csv's uncorrupted baseline row
+PANELS_PER_ROW = 4
+
+
+def small_multiples(titles: list[str], empty_title: str, vertical_spacing: float) -> go.Figure:
+    """A grid of panels, up to PANELS_PER_ROW a row, one per title (one titled `empty_title` when there are none);
+    panel i sits at panel_cell(i)."""
+    columns = max(1, min(PANELS_PER_ROW, len(titles)))
+    return make_subplots(rows=grid_rows(len(titles)), cols=columns, subplot_titles=titles or [empty_title],
+                         horizontal_spacing=0.05, vertical_spacing=vertical_spacing)
+
+
+def grid_rows(panels: int) -> int:
+    """How many rows a small_multiples grid of `panels` panels has (for the figure's height)."""
+    return max(1, -(-panels // max(1, min(PANELS_PER_ROW, panels))))
+
+
+def panel_cell(index: int, panels: int) -> tuple[int, int]:
+    """(row, col), 1-based, of panel `index` in a small_multiples grid of `panels` panels."""
+    columns = max(1, min(PANELS_PER_ROW, panels))
+    return index // columns + 1, index % columns + 1
 
 
 def robustness_figure(robustness: pd.DataFrame) -> go.Figure:
@@ -177,12 +197,9 @@ def robustness_figure(robustness: pd.DataFrame) -> go.Figure:
     corrupted["level"] = corrupted["level"].map(_level_label)
     corruptions = list(dict.fromkeys(corrupted["corruption"]))
     colors = model_colors(frame["model"])
-    columns = max(1, min(4, len(corruptions)))
-    rows = max(1, -(-len(corruptions) // columns))
-    figure = make_subplots(rows=rows, cols=columns, subplot_titles=corruptions or ["(no corruptions)"],
-                           horizontal_spacing=0.05, vertical_spacing=0.18)
+    figure = small_multiples(corruptions, "(no corruptions)", vertical_spacing=0.18)
     for index, corruption in enumerate(corruptions):
-        row, col = index // columns + 1, index % columns + 1
+        row, col = panel_cell(index, len(corruptions))
         for model, rows_of_model in corrupted[corrupted["corruption"] == corruption].groupby("model", sort=False):
             figure.add_trace(go.Scatter(x=rows_of_model["level"], y=rows_of_model["accuracy"], mode="lines+markers",
                                         name=model, legendgroup=model, showlegend=index == 0,
@@ -193,7 +210,8 @@ def robustness_figure(robustness: pd.DataFrame) -> go.Figure:
         figure.update_xaxes(type="category", title_text="level", row=row, col=col,
                             categoryorder="array", categoryarray=level_order(robustness, corruption))
     figure.update_yaxes(range=[0, 1.02])
-    figure.update_layout(title="Accuracy under corruptions (dotted: clean test accuracy)", height=140 + 280 * rows,
+    figure.update_layout(title="Accuracy under corruptions (dotted: clean test accuracy)",
+                         height=140 + 280 * grid_rows(len(corruptions)),
                          margin={**_MARGIN, "t": 90})
     return figure
 

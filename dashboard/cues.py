@@ -14,9 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
-from plotly.subplots import make_subplots
 
-from dashboard.charts import model_colors
+from dashboard.charts import grid_rows, model_colors, panel_cell, small_multiples
 from model_zoo import ZooEntry, is_detector
 from model_zoo.cues import (
     AMPLITUDE_SWAP,
@@ -433,12 +432,9 @@ def cues_figure(long: pd.DataFrame) -> go.Figure:
     changed = long[long["condition"] != NONE]
     families = list(dict.fromkeys(changed["family"]))
     colors = model_colors(long["model"])
-    columns = max(1, min(4, len(families)))
-    rows = max(1, -(-len(families) // columns))
-    figure = make_subplots(rows=rows, cols=columns, subplot_titles=families or ["(no conditions)"],
-                           horizontal_spacing=0.05, vertical_spacing=0.3)
+    figure = small_multiples(families, "(no conditions)", vertical_spacing=0.3)
     for index, family in enumerate(families):
-        row, col = index // columns + 1, index % columns + 1
+        row, col = panel_cell(index, len(families))
         panel = changed[changed["family"] == family]
         # Lines only along one condition's levels (a cut-off, a tile size); side-by-side comparisons get markers.
         mode = "lines+markers" if panel["condition"].nunique() == 1 and panel["level"].nunique() >= 3 else "markers"
@@ -452,7 +448,8 @@ def cues_figure(long: pd.DataFrame) -> go.Figure:
         figure.update_xaxes(type="category", categoryorder="array", categoryarray=list(dict.fromkeys(panel["label"])),
                             tickangle=-35, row=row, col=col)
     figure.update_yaxes(range=[0, 1.02])
-    figure.update_layout(title="Accuracy after each change (dotted: the unchanged images)", height=120 + 420 * rows,
+    figure.update_layout(title="Accuracy after each change (dotted: the unchanged images)",
+                         height=120 + 420 * grid_rows(len(families)),
                          margin=dict(l=10, r=10, t=90, b=10))
     return figure
 

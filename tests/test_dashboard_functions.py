@@ -421,3 +421,13 @@ def test_augmentation_answer_names_the_clean_and_the_robust_winner_and_the_cost(
     same = augmentation_answer(study.assign(accuracy=[0.96, 0.964, 0.97]))
     assert "and is also the clean winner" in same
     assert same.endswith("lost against robust: none 1.00, flip_shift 0.60.")  # worst first
+
+
+def test_small_multiples_fill_rows_of_four():
+    from dashboard.charts import grid_rows, panel_cell, small_multiples
+
+    assert [grid_rows(n) for n in (0, 1, 4, 5, 8, 9)] == [1, 1, 1, 2, 2, 3]
+    assert [panel_cell(i, 8) for i in (0, 3, 4, 7)] == [(1, 1), (1, 4), (2, 1), (2, 4)]
+    assert panel_cell(1, 2) == (1, 2)  # two panels: one row of two
+    figure = small_multiples(["a", "b", "c", "d", "e"], "(none)", vertical_spacing=0.2)
+    assert [annotation.text for annotation in figure.layout.annotations] == ["a", "b", "c", "d", "e"]
