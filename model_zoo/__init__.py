@@ -16,13 +16,13 @@ from model_zoo.preprocessing import (
     normalize_for_card,
     resize_for_card,
 )
+from model_zoo.roles import is_detector
 from model_zoo.verdicts import Verdict, hf_predictions, verdict_for
 from model_zoo.zoo import (
     LoadedModel,
     ZooEntry,
     ZooError,
     ZooProblem,
-    is_detector,
     list_entries,
     load_model,
     load_usable_models,

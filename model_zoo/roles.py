@@ -42,6 +42,11 @@ def role_problems(card: Mapping[str, Any]) -> list[str]:
     return []
 
 
+def is_detector(item: _HasCard) -> bool:
+    """An entry (or loaded model) offered as a detector, not one kept to be compared."""
+    return role_of(item.card) == DETECTOR
+
+
 def detectors(items: Iterable[WithCard]) -> list[WithCard]:
     """The entries (or loaded models) whose role is `detector`, in the given order."""
-    return [item for item in items if role_of(item.card) == DETECTOR]
+    return [item for item in items if is_detector(item)]

@@ -40,7 +40,7 @@ from typing import Any
 import pandas as pd
 
 from model_zoo.decision import rank_entries
-from model_zoo.roles import DETECTOR, role_of, role_problems
+from model_zoo.roles import role_problems
 
 ZOO_ENV = "MODEL_ZOO_DIR"
 MODEL_FILE = "model.keras"
@@ -81,11 +81,6 @@ def trained_from(card: dict) -> str:
         frozen = (card.get("backbone") or {}).get("frozen")
         return "ImageNet-pretrained, frozen backbone" if frozen else "ImageNet-pretrained, fine-tuned"
     return f"fine-tuned from {Path(str(weights)).name}"
-
-
-def is_detector(entry: ZooEntry) -> bool:
-    """A model offered as a detector, not one kept to be compared (model_zoo.roles decides)."""
-    return role_of(entry.card) == DETECTOR
 
 
 @dataclass(frozen=True)

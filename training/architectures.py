@@ -190,6 +190,8 @@ def _pretrained(application: Callable[..., keras.Model]) -> Callable[..., keras.
     return build
 
 
+BACKBONE_FEATURES = "backbone_features"  # pooled backbone output: what a frozen backbone's head is trained on
+HEAD_LAYERS = ("head_dropout_in", "head_dense", "head_dropout", "prob_fake")
 HEAD_UNITS = 128  # the backbone detectors' hidden layer: trains in seconds on cached features; keeps the entry under 15 MB
 
 
@@ -215,9 +217,6 @@ def _efficientnet_lite0(input_shape: tuple[int, int, int], weights: str | None, 
         efficientnet_lite.load_imagenet_weights(model)
     return model
 
-
-BACKBONE_FEATURES = "backbone_features"  # pooled backbone output: what a frozen backbone's head is trained on
-HEAD_LAYERS = ("head_dropout_in", "head_dense", "head_dropout", "prob_fake")
 
 
 # Keras applications' own preprocess_input, written as per-channel mean/std so the card can carry it.

@@ -171,11 +171,15 @@ def _fit_batchnorm_momentum(model, total_steps: int) -> None:
             layer.momentum = momentum
 
 
+def _settings(config: TrainConfig) -> dict:
+    """The settings a run must keep to be resumed."""
+    return {k: v for k, v in asdict(config).items() if k in RESUME_KEYS}
+
+
 def _run_state(config: TrainConfig, run: RunState) -> dict | None:
     """The run's saved state, or None for a new run; refuses a run started with other settings."""
-    settings = {k: v for k, v in asdict(config).items() if k in RESUME_KEYS}
     state = run.read()
-    if state is not None and state["settings"] != settings:
+    if state is not None and state["settings"] != _settings(config):
         raise ZooError(
             f"run '{config.name}' in {run.folder} was started with other settings {state['settings']}; "
             f"pass --restart to discard it or --name to train under another name"
@@ -184,9 +188,16 @@ def _run_state(config: TrainConfig, run: RunState) -> dict | None:
 
 
 def _new_state(config: TrainConfig) -> dict:
-    settings = {k: v for k, v in asdict(config).items() if k in RESUME_KEYS}
-    return {"settings": settings, "epoch": 0, "best_epoch": 0, "best_val_loss": float("inf"), "wall_seconds": 0.0,
-            "history": []}
+    return {"settings": _settings(config), "epoch": 0, "best_epoch": 0, "best_val_loss": float("inf"),
+            "wall_seconds": 0.0, "history": []}
+
+
+def _trained_all_epochs(config: TrainConfig, state: dict | None) -> bool:
+    """True (and says so) when the run has nothing left to train: publish it as it is."""
+    if state is None or state["epoch"] < config.epochs:
+        return False
+    print(f"'{config.name}' already trained for {state['epoch']} epochs; publishing it", flush=True)
+    return True
 
 
 def _fit_backbone(config: TrainConfig, data: Split, train_index: np.ndarray, val_index: np.ndarray, run: RunState,
@@ -197,8 +208,7 @@ def _fit_backbone(config: TrainConfig, data: Split, train_index: np.ndarray, val
     from training import backbone_fit
 
     state = _run_state(config, run)
-    if state is not None and state["epoch"] >= config.epochs:
-        print(f"'{config.name}' already trained for {state['epoch']} epochs; publishing it", flush=True)
+    if _trained_all_epochs(config, state):
         return state
     if state is not None and state.get("stopped_by_budget"):
         print(f"'{config.name}' stopped by its time budget after epoch {state['epoch']} of {config.epochs}; publishing it "
@@ -239,6 +249,8 @@ def _fit(config: TrainConfig, data: Split, train_index: np.ndarray, val_index: n
 
     architecture = get_architecture(config.arch)
     state = _run_state(config, run)
+    if _trained_all_epochs(config, state):  # before loading anything
+        return state
     with strategy.scope():  # variables must be created under the strategy to be mirrored
         if state is not None and state["epoch"] > 0:
             print(f"resuming '{config.name}' after epoch {state['epoch']} from {run.last}", flush=True)
@@ -252,10 +264,6 @@ def _fit(config: TrainConfig, data: Split, train_index: np.ndarray, val_index: n
             # Cosine decay over the whole run; the schedule is saved with the optimizer, so resuming continues it.
             schedule = keras.optimizers.schedules.CosineDecay(config.lr, decay_steps=steps, alpha=0.02)
             model.compile(optimizer=keras.optimizers.Adam(schedule), loss="binary_crossentropy", metrics=["accuracy"])
-    if state["epoch"] >= config.epochs:
-        print(f"'{config.name}' already trained for {state['epoch']} epochs; publishing it", flush=True)
-        return state
-
     print(f"training '{config.name}' ({config.arch}, {model.count_params():,} parameters) on {len(train_index):,} images, "
           f"validating on {len(val_index):,}; epochs {state['epoch'] + 1}..{config.epochs}; "
           f"{replicas} replica(s), global batch {config.batch_size * replicas}", flush=True)
