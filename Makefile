@@ -12,7 +12,7 @@ ZOO_EPOCHS ?= 12
 ZOO_MINUTES ?= 29
 ZOO_ARCHS ?= cnn_maxpool cnn_avgpool cnn_strided
 
-.PHONY: run test lint zoo studies families probe api bench clean-venv
+.PHONY: run test docs lint zoo studies families probe api bench clean-venv
 
 # The venv is rebuilt only when requirements.txt changes.
 $(STAMP): requirements.txt
@@ -29,9 +29,13 @@ run: $(STAMP)  ## the dashboard on the shipped zoo, http://127.0.0.1:8501 (CIFAK
 # so a second worker uses the second core; TEST_WORKERS=0 runs everything in one process.
 TEST_WORKERS ?= 2
 
-test: $(STAMP)  ## lint + the whole test suite
+test: $(STAMP)  ## lint + the whole test suite + the docs site (--strict: a broken link fails)
 	$(BIN)/ruff check .
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
 	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) tests
+
+docs: $(STAMP)  ## the documentation site (docs/, MkDocs) on http://127.0.0.1:8000
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve --dev-addr $(HOST):8000
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -27,11 +27,10 @@ import tempfile
 import time
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
 import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
 
+import model_zoo  # noqa: E402, F401  (quiets TensorFlow's start-up log)
 from bench.servers import streamlit_server  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -9,7 +9,7 @@ and `mutmut run` mutates it. Prints killed / total per module and writes DIR/sco
 surviving mutants are listed with `mutmut results` in DIR/<module>/ (`mutmut show NAME` shows one).
 After adding tests, --survivors reruns only those (the whole module if it or its test files changed).
 Runs niced: the machine is shared.
-The README's Development section reports the figures; docs/mutation.md lists the equivalent mutants.
+docs/development.md reports the figures; docs/mutation.md lists the equivalent mutants.
 """
 
 from __future__ import annotations

@@ -1,6 +1,3 @@
 """The reading side: the Streamlit dashboard pages and the JSON prediction API over the zoo."""
 
-import os
-
-# TensorFlow's C++ start-up chatter (CUDA probing, oneDNN notes) is noise in a server log.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import model_zoo  # noqa: F401  (quiets TensorFlow's start-up log before any dashboard module imports it)

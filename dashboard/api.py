@@ -15,7 +15,7 @@
 prob_fake is the model's calibrated P(FAKE); label is FAKE when it reaches the model's
 own threshold (fitted on validation, in its card), the same rule as the predict CLI.
 decision adds UNCERTAIN inside the card's band; in_distribution and input_check say whether the
-image was resized and how novel the model finds it (README "The JSON API" documents every field).
+image was resized and how novel the model finds it (docs/scanning-and-api.md documents every field).
 
     curl -F image=@photo.jpg http://127.0.0.1:8000/predict
 

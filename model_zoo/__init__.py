@@ -2,6 +2,14 @@
 
 Import from here: `from model_zoo import list_entries, load_model, image_to_model_input`.
 """
+# ruff: noqa: E402  (the log level must be set before the imports below can pull in TensorFlow)
+
+import os
+
+# TensorFlow's C++ start-up chatter (CUDA probing, oneDNN notes) buries progress output and server logs.
+# Set here, the bottom layer that training/, dashboard/ and bench/ all import before TensorFlow, so it has one home.
+TF_CPP_MIN_LOG_LEVEL = "2"
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", TF_CPP_MIN_LOG_LEVEL)
 
 from model_zoo.images import ImageError, decode_image
 from model_zoo.inference import predict_prob_fake, predict_raw_prob_fake

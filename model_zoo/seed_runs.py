@@ -3,7 +3,7 @@
 A zoo entry is one training run, so its test accuracy mixes the recipe with the luck of
 one seed. `python -m training.seed_variance MODEL` retrains the recipe with other seeds
 and records each run's figures here; the extra runs need not stay in the zoo, because the
-README and the dashboard's studies page read their figures from this file.
+The docs (docs/zoo.md) and the dashboard's studies page read their figures from this file.
 
 The file is a plain file beside the entries' folders: `list_entries` lists folders only,
 so it is never mistaken for an entry.

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
+import model_zoo  # noqa: E402, F401  (quiets TensorFlow's start-up log)
 from training.synthetic import make_synthetic_cifake  # noqa: E402
 
 # Architectures in the shared test zoo: two differently-pooled CNNs keep comparisons meaningful.

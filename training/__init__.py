@@ -1,6 +1,3 @@
 """Training side of the project: data loading, architectures, training and evaluation CLIs."""
 
-import os
-
-# TensorFlow's C++ start-up chatter (CUDA probing, oneDNN notes) buries our progress output.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import model_zoo  # noqa: F401  (quiets TensorFlow's start-up log before any training module imports it)

@@ -42,7 +42,6 @@ from model_zoo.zoo import CARD_FILE
 from training.cli import exit_on_user_error, read_named_entries
 from training.data import Dataset, Split, load_cifake, train_validation_split
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keras is imported lazily, after this
 CHECK_SAMPLE = 2000  # test images (and noise images) for the reported novelty checks
 
 

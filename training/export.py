@@ -8,7 +8,7 @@ Writes under DIR:
     NAME/<version>/       a TF Serving model: signature "serving_default" takes encoded JPEG/PNG/GIF/BMP
                           bytes ("image_bytes"), decodes, resizes and normalises them in the graph as the
                           card says, and returns calibrated P(FAKE) ("prob_fake") and "label" at the card's
-                          threshold; serve DIR/NAME with the tensorflow/serving image (README: Export)
+                          threshold; serve DIR/NAME with the tensorflow/serving image (docs/export.md)
     NAME.tflite           TensorFlow Lite, float (same input and output as the .h5)
     NAME-int8.tflite      TensorFlow Lite, int8 post-training quantisation calibrated on training images
     NAME.card.json        the zoo card: preprocessing, temperature and threshold for the h5/TFLite files
@@ -33,8 +33,6 @@ from training.cli import exit_on_user_error
 from training.data import DATA_ENV
 from training.export_checks import ExportError, ExportReport, Sample, cifake_sample, export_and_check, generated_sample
 from training.export_formats import FORMATS
-
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
 def resolve_model(choice: str, zoo: str | os.PathLike | None) -> LoadedModel:

@@ -28,8 +28,6 @@ import numpy as np
 
 from training.h5_legacy import make_tf_keras2_readable
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
 FORMATS = ("h5", "savedmodel", "tflite", "tflite-int8")
 SERVING_INPUT = "image_bytes"  # TF Serving's REST API decodes {"b64": ...} into this string tensor
 

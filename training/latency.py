@@ -27,8 +27,6 @@ from model_zoo.tradeoff import LATENCY_KEY
 from model_zoo.zoo import read_card, write_card
 from training.cli import exit_on_user_error, read_named_entries, warn_skipped
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
 THROUGHPUT_BATCH = 256  # model_zoo.inference's chunk: the batch a folder scan or an evaluation runs
 
 

@@ -1,4 +1,4 @@
-"""Print the zoo's leaderboard as a Markdown table (pasted into the README).
+"""Print the zoo's leaderboard as a Markdown table (the docs site builds docs/zoo.md's table with it).
 
     python -m training.leaderboard [--zoo DIR]
 

@@ -65,7 +65,6 @@ IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".ti
 FORMATS = ("csv", "json", "jsonl")
 COLUMNS = ("path", "model", "label", "prob_fake", "error", "provenance", "decision", "in_distribution")
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keras is imported lazily, after this
 
 
 def parse_shard(text: str) -> tuple[int, int] | str:

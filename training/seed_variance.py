@@ -8,7 +8,7 @@ MODEL is a shipped, evaluated zoo entry (e.g. cnn_maxpool). The runs folder (def
 entries. Every evaluated run there of MODEL's architecture is collected, together with
 MODEL itself (its seed is read from its card); a run whose recipe differs from MODEL's in
 anything but the seed is refused, naming what differs. The figures of each (model, seed)
-go into <zoo>/seed_runs.csv, which the README and the dashboard's studies page read; the
+go into <zoo>/seed_runs.csv, which the docs (docs/zoo.md) and the dashboard's studies page read; the
 table and the mean +- standard deviation are printed.
 
 With --seeds, the seeds that have no evaluated run yet are first trained with MODEL's
