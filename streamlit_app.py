@@ -14,6 +14,7 @@ entries, problems = zoo_entries()
 pages = {
     "Models": [
         st.Page(PAGES["leaderboard"], title="Leaderboard & compare", icon=":material/leaderboard:", default=bool(entries)),
+        st.Page(PAGES["generalisation"], title="Generalisation", icon=":material/grid_on:"),
         st.Page(PAGES["model"], title="Model", icon=":material/monitoring:"),
         st.Page(PAGES["errors"], title="Test-set errors", icon=":material/grid_view:"),
         st.Page(PAGES["inspect"], title="Inspect an image", icon=":material/image_search:"),

@@ -5,11 +5,16 @@
     GET  /health    {"status": "ok", "models": [...]}; 503 while no model is usable
     GET  /          an HTML upload page for people (dashboard/web_page.py): the same verdicts and messages
     GET  /models    the key fields of each usable zoo card, plus the entries that were skipped
-    POST /predict   multipart field "image", optional form field "model": a NAME, "all" (the default: every
-                    detector) or "all-including-studies" (the study arms too; model_zoo.roles)
-                    -> {"filename", "bytes", "verdicts": [{"model", "label", "prob_fake", "threshold", "predictions",
-                        "decision", "uncertain_band", "calibrated", "novelty", "novelty_cutoff", "in_distribution",
-                        "input_check", "model_version", "inference_time_ms"}],
+    POST /predict   multipart field "image", optional form field "model": "zoo" (the default: the zoo's consensus,
+                    model_zoo.consensus; in a zoo without one, every detector), a NAME, "best", "fastest", "all"
+                    (every detector) or "all-including-studies" (the study arms too); model_zoo.selection chooses.
+                    Optional form field "max_fpr" (e.g. 0.01): each model decides at the threshold whose false-positive
+                    rate on REAL validation images is at most that (model_zoo.operating_point; 400 unless 0 < x < 1)
+                    -> {"filename", "bytes", [the consensus's verdict fields, top level, when it answers: "model",
+                        "label", "prob_fake", "decision", "reason", "consensus", ...], "verdicts": [{"model", "label",
+                        "prob_fake", "threshold", "predictions", "decision", "uncertain_band", "calibrated", "novelty",
+                        "novelty_cutoff", "in_distribution", "input_check", "model_version", "inference_time_ms"}],
+                        ["operating_points": {model: {"threshold", "validation", "expected_test", ...}},]
                         "provenance": {"suggests", "summary", "findings", "c2pa", "errors", "note"}}
 
 prob_fake is the model's calibrated P(FAKE); label is FAKE when it reaches the model's
@@ -44,11 +49,13 @@ from werkzeug.exceptions import HTTPException
 
 from dashboard import serving
 from dashboard.web_page import register_page
-from model_zoo import LoadedModel, ZooEntry, list_entries, load_usable_models, zoo_dir
+from model_zoo import LoadedModel, ZooEntry, ZooError, list_entries, load_usable_models, zoo_dir
 from model_zoo.decision import threshold, uncertain_band
 from model_zoo.images import MAX_BYTES, MAX_PIXELS
 from model_zoo.judge import judge, warm_up
-from model_zoo.roles import ALL_DETECTORS, ALL_INCLUDING_STUDIES, detectors, role_of
+from model_zoo.operating_point import MaxFprError, operating_points, parse_max_fpr
+from model_zoo.roles import ALL_DETECTORS, ALL_INCLUDING_STUDIES, role_of
+from model_zoo.selection import CHOICES, ZOO, caching_loader, choose_loaded
 from model_zoo.verdicts import model_version
 
 log = logging.getLogger("dashboard.api")
@@ -79,7 +86,7 @@ def card_summary(entry: ZooEntry) -> dict[str, Any]:
 def load_served_models(zoo: str | os.PathLike | None) -> tuple[dict[str, LoadedModel], list[dict[str, str]]]:
     """Load and warm up every usable entry, detectors and study arms alike; broken ones are reported, not fatal."""
     entries, problems = list_entries(zoo)
-    served, unusable = load_usable_models(entries)
+    served, unusable = load_usable_models(entries, load=caching_loader())  # a consensus shares its members' models
     warm_up(served.values())  # compile now, not on the first request
     skipped = [{"name": p.name, "error": p.message} for p in problems + unusable]
     for problem in skipped:
@@ -87,13 +94,18 @@ def load_served_models(zoo: str | os.PathLike | None) -> tuple[dict[str, LoadedM
     return served, skipped
 
 
+def default_choice(served: dict[str, LoadedModel]) -> str:
+    """"zoo" when a consensus is served, else "all" (every detector answers, as before the consensus existed)."""
+    return ZOO if any(getattr(m.model, "combines_members", False) for m in served.values()) else ALL_DETECTORS
+
+
 def chosen_models(served: dict[str, LoadedModel], wanted: str) -> list[LoadedModel] | None:
-    """The models a request asks for: NAME, "all" (the detectors) or "all-including-studies"; None for an unknown name."""
-    if wanted == ALL_DETECTORS:
-        return detectors(served.values())
-    if wanted == ALL_INCLUDING_STUDIES:
-        return list(served.values())
-    return [served[wanted]] if wanted in served else None
+    """The models a request asks for (model_zoo.selection.choose_loaded: a consensus followed by its members);
+    None for an unknown name, [] when the choice cannot be met."""
+    try:
+        return choose_loaded(wanted, served)
+    except ZooError:
+        return []
 
 
 def _error(status: int, message: str):
@@ -142,23 +154,46 @@ def create_app(zoo: str | os.PathLike | None = None, max_upload_bytes: int = MAX
         if upload is None:
             return _error(400, "send the image as multipart/form-data field 'image' "
                                "(e.g. curl -F image=@photo.jpg .../predict)")
-        wanted = request.form.get("model") or ALL_DETECTORS
+        wanted = request.form.get("model") or default_choice(served)
+        request.environ[serving.MODEL_KEY] = wanted  # the access log names the choice that answered
+        max_fpr = request.form.get("max_fpr")
+        if max_fpr is not None and max_fpr.strip() != "":
+            try:
+                max_fpr = parse_max_fpr(max_fpr)
+            except MaxFprError as exc:
+                return _error(400, str(exc))
+        else:
+            max_fpr = None
         chosen = chosen_models(served, wanted)
         if chosen is None:
-            known = ", ".join([*sorted(served), ALL_DETECTORS, ALL_INCLUDING_STUDIES])
+            known = ", ".join([*sorted(served), *CHOICES])
             return _error(404, f"no model named '{wanted}' (available: {known})")
         if not served:
             return _error(503, "no usable models in the zoo")
         if not chosen:
             return _error(503, f"the zoo has no detector, only study arms: ask with model={ALL_INCLUDING_STUDIES}")
+        points = None
+        if max_fpr is not None:
+            try:
+                points = operating_points([m.entry for m in chosen], max_fpr)
+            except ZooError as exc:
+                return _error(409, f"cannot choose a threshold for max_fpr={max_fpr}: {exc}")
         data = upload.read()
         name = upload.filename or "upload"
-        judged = judge(data, chosen, name=name)
+        judged = judge(data, chosen, name=name,
+                       override=None if points is None else {n: p.threshold for n, p in points.items()})
         if judged.error:
             return _error(422, judged.error)
+        body: dict[str, Any] = {"filename": name, "bytes": len(data)}
+        verdicts = list(judged.verdicts)
+        if getattr(chosen[0].model, "combines_members", False):  # the consensus answers at the top level
+            body |= verdicts.pop(0).as_dict()
+        body["verdicts"] = [v.as_dict() for v in verdicts]
+        if points is not None:
+            body["operating_points"] = {n: p.as_dict() for n, p in points.items()}
         # What the file's metadata claims (C2PA, IPTC, generator parameters, EXIF): beside the verdicts, never in them.
-        return jsonify({"filename": name, "bytes": len(data), "verdicts": [v.as_dict() for v in judged.verdicts],
-                        "provenance": judged.provenance.as_dict()})
+        body["provenance"] = judged.provenance.as_dict()
+        return jsonify(body)
 
     register_page(app)  # GET / and POST /: the upload page over the /predict view above
     serving.install(app, serving_settings)

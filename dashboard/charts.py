@@ -11,14 +11,12 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from dashboard.evaluation import (
-    ECE_BINS,
-    expected_calibration_error,
     normalized_confusion,
     pr_points,
     reliability_bins,
     roc_points,
 )
-from model_zoo.decision import CLASS_NAMES
+from model_zoo.decision import CLASS_NAMES, ECE_BINS, expected_calibration_error
 
 _MARGIN = dict(l=10, r=10, t=50, b=10)
 _PALETTE = px.colors.qualitative.Plotly

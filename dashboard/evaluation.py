@@ -12,10 +12,7 @@ import pandas as pd
 from sklearn import metrics as skm
 
 from model_zoo import binary_metrics
-from model_zoo.decision import expected_calibration_error as _ece
 from model_zoo.decision import threshold
-
-ECE_BINS = 15  # the bins model_zoo.decision uses for the card's ECE figures
 
 
 def threshold_metrics(predictions: pd.DataFrame, threshold: float) -> dict:
@@ -109,7 +106,3 @@ def reliability_bins(labels: np.ndarray, prob_fake: np.ndarray, n_bins: int = 10
         })
     return pd.DataFrame(rows)
 
-
-def expected_calibration_error(labels: np.ndarray, prob_fake: np.ndarray, n_bins: int = ECE_BINS) -> float:
-    """Sample-weighted mean |observed - predicted| over the reliability bins (0 = perfectly calibrated)."""
-    return _ece(labels, np.clip(np.asarray(prob_fake, dtype=float), 0, 1), n_bins)

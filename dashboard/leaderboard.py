@@ -11,6 +11,7 @@ import pandas as pd
 from dashboard.errors import verdicts
 from model_zoo import ZooEntry, ranked_entries
 from model_zoo.decision import threshold
+from model_zoo.operating_point import operating_point
 from model_zoo.test_sets import leaderboard_columns
 from model_zoo.tradeoff import front_marks, images_per_second
 from model_zoo.tradeoff import latency_ms as recorded_latency_ms
@@ -73,6 +74,21 @@ def leaderboard_frame(entries: Sequence[ZooEntry], latency_ms: Mapping[str, floa
     if (frame["metrics_on"] == "test").all():
         frame = frame.drop(columns="metrics_on")
     return frame
+
+
+def operating_point_frame(entries: Sequence[ZooEntry], max_fpr: float) -> pd.DataFrame:
+    """One row per model with stored validation predictions (ranked_entries order): its threshold for at most
+    `max_fpr` false positives on REAL validation images (model_zoo.operating_point), and what it gave on test."""
+    rows = []
+    for entry in ranked_entries(entries):
+        if entry.validation_predictions() is None:
+            continue
+        point = operating_point(entry, max_fpr)
+        test = point.test or {}
+        rows.append({"model": entry.name, "threshold": point.threshold, "validation FPR": point.validation["fpr"],
+                     "REAL validation images": point.validation["n_real"], "test FPR": test.get("fpr"),
+                     "test precision": test.get("precision"), "test recall": test.get("recall")})
+    return pd.DataFrame(rows)
 
 
 def _mean_corrupted_accuracy(robustness: pd.DataFrame | None) -> float | None:

@@ -32,6 +32,7 @@ DATA_KEY = "cifake_path"
 PAGES = {
     "home": "dashboard/pages/home.py",
     "leaderboard": "dashboard/pages/leaderboard.py",
+    "generalisation": "dashboard/pages/generalisation.py",
     "model": "dashboard/pages/model.py",
     "errors": "dashboard/pages/errors.py",
     "inspect": "dashboard/pages/inspect_image.py",
@@ -163,7 +164,8 @@ def test_images_by_path(data: Dataset) -> dict[str, int]:
 _JUDGED_KEY = "_judged_uploads"
 
 
-def judged(name: str, data: bytes, models: dict[str, LoadedModel], override: float | None = None) -> JudgedImage:
+def judged(name: str, data: bytes, models: dict[str, LoadedModel],
+           override: float | dict[str, float] | None = None) -> JudgedImage:
     """model_zoo.judge.judge, remembered per session for (file, models, override): widget changes do not re-decode
     or rerun."""
     import hashlib
@@ -175,7 +177,8 @@ def judged(name: str, data: bytes, models: dict[str, LoadedModel], override: flo
     # A recalibrated card (new band or novelty cut-off) must not reuse verdicts made with the old one.
     models_key = tuple((m.name, m.card.get("created", ""), str(m.card.get("decision")),
                         str((m.card.get("novelty") or {}).get("cutoff"))) for m in models.values())
-    key = (name, hashlib.sha1(data).hexdigest(), models_key, override)
+    override_key = tuple(sorted(override.items())) if isinstance(override, dict) else override  # max-FPR: per model
+    key = (name, hashlib.sha1(data).hexdigest(), models_key, override_key)
     if key not in cache:
         cache[key] = judge(data, models.values(), name=name, override=override)
         while len(cache) > 64:

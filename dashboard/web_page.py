@@ -173,7 +173,10 @@ def result_view(body: dict, data: bytes, served: dict[str, LoadedModel]) -> dict
     """What the page shows for a judged upload (the /predict body: Verdict.as_dict records)."""
     name = body.get("filename", "upload")
     preview, preview_size, (width, height) = _preview(data, name)
-    verdicts = [{**v, "shown": v["decision"], "band": _band(v)} for v in body["verdicts"]]
+    # The consensus answers at the top level of the /predict body (dashboard.api): shown first, above its members.
+    consensus = [{k: v for k, v in body.items() if k not in ("verdicts", "provenance", "operating_points")}] \
+        if "prob_fake" in body else []
+    verdicts = [{**v, "shown": v["decision"], "band": _band(v)} for v in consensus + body["verdicts"]]
     best = best_of(served, [v["model"] for v in verdicts])
     result = {"filename": name, "bytes": body.get("bytes", len(data)), "preview": preview,
               "preview_size": preview_size, "width": width, "height": height, "verdicts": verdicts, "best": best,

@@ -40,6 +40,11 @@ def _logit(prob: np.ndarray) -> np.ndarray:
     return np.log(prob) - np.log1p(-prob)
 
 
+def logit(prob: np.ndarray) -> np.ndarray:
+    """log(p / (1 - p)) as float64, with p clipped away from 0 and 1 (so a saturated score stays finite)."""
+    return _logit(prob)
+
+
 def calibrate(raw_prob_fake: np.ndarray, temp: float) -> np.ndarray:
     """Temperature-scale sigmoid outputs: sigmoid(logit(p) / T), as float32."""
     if temp == 1.0:
@@ -86,7 +91,10 @@ def fit_threshold(labels: np.ndarray, prob_fake: np.ndarray) -> float:
     return float(candidates[best[np.argmin(np.abs(candidates[best] - 0.5))]])
 
 
-def expected_calibration_error(labels: np.ndarray, prob_fake: np.ndarray, bins: int = 15) -> float:
+ECE_BINS = 15  # equal-width bins of P(FAKE) for every ECE figure: the cards', the dashboard's reliability chart
+
+
+def expected_calibration_error(labels: np.ndarray, prob_fake: np.ndarray, bins: int = ECE_BINS) -> float:
     """ECE of P(FAKE): the bin-weighted gap between mean score and the fraction that is FAKE."""
     labels, prob_fake = np.asarray(labels, dtype=float), np.asarray(prob_fake, dtype=float)
     edges = np.linspace(0, 1, bins + 1)

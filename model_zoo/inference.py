@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from model_zoo.crops import batch_crops, crop_spec, mean_logit
 from model_zoo.decision import calibrate, temperature
-from model_zoo.preprocessing import batch_to_model_input
+from model_zoo.preprocessing import batch_to_model_input, normalize_for_card
 
 CHUNK = 256  # images per forward pass: activations of a 32x32 CNN stay ~35 MB a layer (2048 cost 0.65 GB)
 
@@ -24,11 +25,31 @@ def predict_prob_fake(model, images: np.ndarray | list[np.ndarray], card: dict) 
 
 
 def predict_raw_prob_fake(model, images: np.ndarray | list[np.ndarray], card: dict) -> np.ndarray:
-    """The model's own sigmoid output (before the card's calibration), float32 (N,)."""
+    """The model's own sigmoid output (before the card's calibration), float32 (N,).
+
+    A crop card's image gets the mean logit of its grid of crops (model_zoo.crops). A consensus
+    (model_zoo.consensus.ConsensusModel) scores through its members and combines them.
+    """
+    if getattr(model, "combines_members", False):
+        return model.raw_prob_fake(images)
     out = []
+    if crop_spec(card):
+        for chunk, owners, x in crop_chunks(images, card):
+            probs = np.concatenate([np.asarray(model.predict_on_batch(x[i : i + CHUNK]), np.float32).reshape(-1)
+                                    for i in range(0, len(x), CHUNK)])
+            out.append(mean_logit(probs, owners, chunk))
+        return np.concatenate(out) if out else np.zeros(0, np.float32)
     for start in range(0, len(images), CHUNK):
         x = batch_to_model_input(images[start : start + CHUNK], card)
         # One compiled call for every batch size: the same image gets the same score in any batch
         # (eager calls differ in the last bits, and are ~10x slower even for one image).
         out.append(np.asarray(model.predict_on_batch(x), dtype=np.float32).reshape(-1))
     return np.concatenate(out) if out else np.zeros(0, np.float32)
+
+
+def crop_chunks(images, card: dict, per_chunk: int = CHUNK // 16):
+    """(images in the chunk, crop owners, normalised crops) for a crop card, a few images at a time."""
+    for start in range(0, len(images), per_chunk):
+        chunk = images[start : start + per_chunk]
+        crops, owners = batch_crops(chunk, card)
+        yield len(chunk), owners, normalize_for_card(crops, card)

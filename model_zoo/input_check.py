@@ -19,6 +19,7 @@ from typing import Any
 
 from PIL import ExifTags, Image
 
+from model_zoo.crops import crop_grid, crop_spec
 from model_zoo.images import ImageError, _open
 from model_zoo.novelty import train_image_size
 from model_zoo.preprocessing import input_size
@@ -57,11 +58,23 @@ class InputCheck:
     # Share of pure-noise images this model's novelty check flagged when it was calibrated, when that share is
     # too low to trust the check (None: trusted, or never checked). Such a model's score is not used.
     noise_flagged: float | None = None
+    # Crop models (model_zoo.crops): the crop side, the crops scored and the crops covering the image would need.
+    crop_size: int | None = None
+    crops: int = 0
+    crops_needed: int = 0
 
     @property
     def resampled(self) -> bool:
-        """Whether this image is resized differently from the training images (any size but theirs)."""
+        """Whether this image is resized differently from the training images (any size but theirs; a crop model
+        never resamples)."""
+        if self.crop_size:
+            return False
         return (self.width, self.height) != (self.train_width, self.train_height)
+
+    @property
+    def padded(self) -> bool:
+        """A crop model's image smaller than one crop along a side: padded with black, not stretched."""
+        return bool(self.crop_size) and min(self.width, self.height) < self.crop_size
 
     @property
     def shrink_factor(self) -> float:
@@ -76,12 +89,14 @@ class InputCheck:
 
     @property
     def in_distribution(self) -> bool | None:
-        if self.resampled or self.novel:
+        if self.resampled or self.padded or self.novel:
             return False
         return None if self.novel is None else True
 
     def size_message(self) -> str | None:
         """A plain sentence about resampling, or None when the image is the training images' size."""
+        if self.crop_size:
+            return self.crop_message()
         if not self.resampled:
             return None
         fx, fy = self.width / self.model_width, self.height / self.model_height
@@ -99,6 +114,21 @@ class InputCheck:
         return (f"This {self.width}x{self.height} image {how}; the model learnt from "
                 f"{self.train_width}x{self.train_height} images that were never resized, so verdicts on "
                 "resized images are unreliable.")
+
+    def crop_message(self) -> str:
+        """A crop model's plain sentence: how many crops judged the image, whether they covered it, any padding."""
+        side = f"{self.crop_size}x{self.crop_size}"
+        if self.padded:
+            return (f"This {self.width}x{self.height} image is smaller than the model's {side} crops, so it was padded "
+                    "with black (not stretched); the model learnt from crops of bigger images, so its verdict is "
+                    "unreliable.")
+        if self.crops < self.crops_needed:
+            return (f"This {self.width}x{self.height} image was judged at its own resolution by {self.crops} {side} "
+                    f"crops spread over it (covering it would take {self.crops_needed}; the model scores at most "
+                    f"{self.crops}), their scores averaged.")
+        what = "one" if self.crops == 1 else f"{self.crops}"
+        return (f"This {self.width}x{self.height} image was judged at its own resolution by {what} {side} "
+                f"crop{'s' if self.crops != 1 else ''} covering it, their scores averaged; nothing was resized.")
 
     def novelty_message(self) -> str | None:
         """A plain sentence about novelty, or None when there is no novelty score."""
@@ -131,6 +161,8 @@ class InputCheck:
             "novelty": None if self.novelty is None else round(float(self.novelty), 4),
             "novelty_cutoff": self.novelty_cutoff, "novel": self.novel, "novelty_untrusted": self.noise_flagged is not None,
             "in_distribution": self.in_distribution, "messages": self.messages(),
+            **({"crops": {"size": self.crop_size, "scored": self.crops, "needed": self.crops_needed,
+                          "padded": self.padded}} if self.crop_size else {}),
         }
 
 
@@ -156,5 +188,10 @@ def check_input(size: tuple[int, int], card: dict, novelty: float | None = None)
     if untrusted is not None:
         novelty = None
     cutoff = float(block["cutoff"]) if novelty is not None and "cutoff" in block else None
+    crops = {}
+    spec = crop_spec(card)
+    if spec:
+        grid = crop_grid(int(size[1]), int(size[0]), *spec)
+        crops = {"crop_size": spec[0], "crops": len(grid.positions), "crops_needed": grid.needed}
     return InputCheck(int(size[0]), int(size[1]), model_width, model_height, train_width, train_height,
-                      None if cutoff is None else float(novelty), cutoff, untrusted)
+                      None if cutoff is None else float(novelty), cutoff, untrusted, **crops)

@@ -25,8 +25,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from model_zoo.crops import crop_spec, mean_logit, mean_rows
 from model_zoo.decision import calibrate, temperature
-from model_zoo.inference import CHUNK
+from model_zoo.inference import CHUNK, crop_chunks
 from model_zoo.preprocessing import batch_to_model_input
 
 if TYPE_CHECKING:
@@ -88,10 +89,19 @@ def _feature_model(model):
 
 
 def predict_with_features(model, images: np.ndarray | list[np.ndarray], card: dict) -> tuple[np.ndarray, np.ndarray]:
-    """Calibrated P(FAKE) (N,) float32, as model_zoo.predict_prob_fake gives, and features (N, D) float32."""
+    """Calibrated P(FAKE) (N,) float32, as model_zoo.predict_prob_fake gives, and features (N, D) float32.
+
+    A crop card's image gets the mean logit of its crops and the mean of their features (model_zoo.crops).
+    """
     two = _feature_model(model)
     probs, feats = [], []
-    for start in range(0, len(images), CHUNK):
+    if crop_spec(card):
+        for n, owners, x in crop_chunks(images, card):
+            parts = [two.predict_on_batch(x[i : i + CHUNK]) for i in range(0, len(x), CHUNK)]
+            features = np.concatenate([np.asarray(f, np.float32).reshape(len(p), -1) for f, p in parts])
+            feats.append(mean_rows(features, owners, n))
+            probs.append(mean_logit(np.concatenate([np.asarray(p, np.float32).reshape(-1) for _, p in parts]), owners, n))
+    for start in range(0, len(images), CHUNK) if not crop_spec(card) else ():
         x = batch_to_model_input(images[start : start + CHUNK], card)
         features, prob = two.predict_on_batch(x)
         feats.append(np.asarray(features, np.float32).reshape(len(x), -1))

@@ -17,6 +17,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from model_zoo.crops import crop_spec, pad_to
 from model_zoo.images import decode_image
 
 # Custom CNNs take pixels scaled to [0, 1].
@@ -33,6 +34,8 @@ def input_size(card: dict) -> tuple[int, int]:
 
 def decode_key(card: dict) -> tuple:
     """Cards with equal keys turn a file into identical model inputs (decode_for_card), so one decode serves them all."""
+    if crop_spec(card):
+        return input_size(card), "crop"
     return input_size(card), card["preprocessing"].get("resize", "area")
 
 
@@ -83,7 +86,14 @@ def batch_to_model_input(images: np.ndarray | list[np.ndarray], card: dict) -> n
 
 
 def decode_for_card(source: bytes | str | os.PathLike, card: dict, name: str | None = None) -> np.ndarray:
-    """Decode a file or bytes and resize it for this card: (H, W, 3) uint8, what the model sees."""
+    """Decode a file or bytes and resize it for this card: (H, W, 3) uint8, what the model sees.
+
+    A crop card (model_zoo.crops) sees the image at its own resolution, padded up to one crop where it is
+    smaller; its crops are cut when it is scored (model_zoo.inference).
+    """
+    crop = crop_spec(card)
+    if crop:
+        return pad_to(decode_image(source, name=name), crop[0])
     height, width = input_size(card)
     # Draft-decode big JPEGs to at least 4x the input size, then resize exactly.
     rgb = decode_image(source, name=name, min_size=(4 * height, 4 * width))

@@ -13,7 +13,10 @@ from collections.abc import Iterable, Mapping
 from typing import Any, Protocol, TypeVar
 
 DETECTOR, STUDY = "detector", "study"
-ROLES = (DETECTOR, STUDY)
+# The zoo's consensus (model_zoo.consensus) combines the detectors: it answers users, but is not one of the
+# detectors it combines, so `all` (every detector) leaves it out.
+CONSENSUS = "consensus"
+ROLES = (DETECTOR, STUDY, CONSENSUS)
 ALL_DETECTORS = "all"
 ALL_INCLUDING_STUDIES = "all-including-studies"
 # `make studies` names its arms <arch>-aug-<augmentation> (dashboard/studies.py compares them).

@@ -2,18 +2,27 @@
 
 The card keeps them beside "metrics", keyed by the set's name (by default the folder's name):
     "other_test_sets": {"<name>": {accuracy, precision, recall, f1, roc_auc, confusion_matrix, n,
-                                   "n_real", "n_fake", "skipped", "threshold", "folder", "evaluated"}}
+                                   "n_real", "n_fake", "skipped", "threshold", "folder", "evaluated",
+                                   "share_uncertain", "share_out_of_distribution", "fingerprint"}}
 with the metrics of model_zoo.metrics.binary_metrics at the card's own threshold, `skipped` the files that
-could not be read and `evaluated` the date. They sit outside card["metrics"], which holds the CIFAKE splits
-that validate_card checks and every consumer reads as CIFAKE. Rows and tables for the Model page, the
-leaderboards and the model card are built here, so all of them show the same figures.
+could not be read, `evaluated` the date, `share_uncertain` the share the card's band calls UNCERTAIN,
+`share_out_of_distribution` the share above the novelty cut-off (None: no believed novelty check) and
+`fingerprint` what identifies the images measured (training.folder_eval.folder_fingerprint). They sit outside
+card["metrics"], which holds the CIFAKE splits that validate_card checks and every consumer reads as CIFAKE.
+Rows and tables for the Model page, the leaderboards and the model card are built here, so all of them show
+the same figures.
+
+The generalisation view (every set a model was measured on, its own test set among them) is built here too:
+training_set_name, measured_sets, rank_by_set and scope_sentence.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import PurePath
 from typing import Any
 
+from model_zoo.input_check import untrusted_noise_share
 from model_zoo.metrics import METRIC_KEYS
 
 OTHER_TEST_SETS = "other_test_sets"
@@ -89,3 +98,103 @@ def other_test_sets_markdown(entries: Sequence[Any]) -> str:
 def other_set_column_names(entries: Sequence[Any]) -> list[str]:
     """Every leaderboard_columns name across the entries, in first-seen order (for formatting a table)."""
     return list(dict.fromkeys(name for entry in entries for name in leaderboard_columns(entry.card)))
+
+
+# --- generalisation: what a model was trained on, and every set it was measured on --------------------------
+
+DEFAULT_TRAINING_SET = "CIFAKE"  # before image folders, training read CIFAKE only (training.data.load_cifake)
+_ARCHIVE_SUFFIXES = (".zip", ".tar", ".gz", ".tgz", ".bz2", ".xz")
+
+
+def training_set_name(card: dict[str, Any]) -> str:
+    """A short name for what the model was trained on: the card's train.dataset_name when it has one, else
+    "CIFAKE" for any path naming CIFAKE (or none recorded: older cards), else the dataset file's or folder's name."""
+    train = card.get("train") if isinstance(card.get("train"), dict) else {}
+    named = train.get("dataset_name")
+    if isinstance(named, str) and named.strip():
+        return named.strip()
+    source = str(train.get("dataset") or "").strip()
+    name = PurePath(source).name if source else ""
+    while name.lower().endswith(_ARCHIVE_SUFFIXES):
+        name = name[: name.rfind(".")]
+    if not name or "cifake" in source.lower():
+        return DEFAULT_TRAINING_SET
+    return name
+
+
+def own_test_set_name(card: dict[str, Any]) -> str:
+    """The column name of the model's own test set (card["metrics"]["test"]): "CIFAKE test" for CIFAKE models."""
+    return f"{training_set_name(card)} test"
+
+
+def _own_test_scores(card: dict[str, Any]) -> dict[str, Any] | None:
+    """metrics.test with the shares the card records for it elsewhere: UNCERTAIN (decision.band_test) and out of
+    distribution (novelty.checks.test_flagged, on a sample of the test split; None when the check is not believed)."""
+    test = card.get("metrics", {}).get("test")
+    if not isinstance(test, dict) or not all(key in test for key in METRIC_KEYS):
+        return None
+    decision = card.get("decision") or {}
+    coverage = (decision.get("band_test") or {}).get("coverage")
+    uncertain = None if coverage is None else round(1 - float(coverage), 5)
+    if uncertain is None and not decision.get("uncertain_band"):
+        uncertain = 0.0  # no band: this card never says UNCERTAIN
+    novelty = card.get("novelty") or {}
+    flagged = (novelty.get("checks") or {}).get("test_flagged")
+    believed = bool(novelty) and untrusted_noise_share(card) is None
+    return {**test, "share_uncertain": uncertain,
+            "share_out_of_distribution": float(flagged) if believed and flagged is not None else None}
+
+
+def measured_sets(card: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """name -> figures of every set the model was measured on: its own test set first (own_test_set_name), then
+    each other test set by name. A set named like the own test set does not replace it."""
+    own = own_test_set_name(card)
+    scores = {own: _own_test_scores(card)}
+    scores = {name: values for name, values in scores.items() if values is not None}
+    scores.update({name: values for name, values in other_test_sets(card).items() if name != own})
+    return scores
+
+
+def set_names(entries: Sequence[Any]) -> list[str]:
+    """Every set any entry was measured on: own test sets first (in first-seen order), then the others by name."""
+    own = list(dict.fromkeys(own_test_set_name(entry.card) for entry in entries
+                             if own_test_set_name(entry.card) in measured_sets(entry.card)))
+    others = sorted({name for entry in entries for name in measured_sets(entry.card)} - set(own))
+    return own + others
+
+
+def rank_by_set(entries: Sequence[Any], set_name: str) -> list[Any]:
+    """The entries best first on one set: highest ROC-AUC (threshold-free, so models with different thresholds
+    compare fairly), then accuracy, then name; a set with one class only (no ROC-AUC) ranks by accuracy.
+    Entries not measured on the set come last, by name."""
+    def key(entry: Any) -> tuple:
+        scores = measured_sets(entry.card).get(set_name)
+        if scores is None:
+            return (1, 1, 0.0, 0.0, entry.name)
+        auc, accuracy = scores.get("roc_auc"), scores.get("accuracy")
+        return (0, auc is None, -(auc or 0.0), -(accuracy or 0.0), entry.name)
+
+    return sorted(entries, key=key)
+
+
+def _score_on(name: str, scores: dict[str, Any], say_roc_auc: bool = False) -> str:
+    if scores.get("roc_auc") is not None:
+        return f"{'ROC-AUC ' if say_roc_auc else ''}{scores['roc_auc']:.3f} on {name}"
+    return f"accuracy {scores['accuracy']:.3f} on {name} (one class only, so no ROC-AUC)"
+
+
+def scope_sentence(card: dict[str, Any]) -> str:
+    """One sentence from the card's numbers: what the model was trained on, its ROC-AUC there and on every other
+    set, e.g. "Trained on CIFAKE: ROC-AUC 0.996 there (CIFAKE test), 0.430 on DDPM."."""
+    trained = training_set_name(card)
+    sets = measured_sets(card)
+    own_name = own_test_set_name(card)
+    own = sets.pop(own_name, None)
+    if own is None or own.get("roc_auc") is None:
+        others = ", ".join(_score_on(name, scores, say_roc_auc=True) for name, scores in sets.items())
+        return f"Trained on {trained}; not evaluated on its {own_name} set yet" + (f"; {others}." if others else ".")
+    others = ", ".join(_score_on(name, scores) for name, scores in sets.items())
+    start = f"Trained on {trained}: ROC-AUC {own['roc_auc']:.3f} there ({own_name})"
+    if not others:
+        return start + f"; not measured on any other set, so how well it does beyond {trained} is unknown."
+    return f"{start}, {others}."

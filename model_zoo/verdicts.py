@@ -35,10 +35,12 @@ def model_version(entry: ZooEntry) -> str:
     """"<card created>@<first 12 hex digits of model.keras's SHA-256>": names the exact weights that answered.
 
     The timestamp says which training run; the hash changes whenever the weights file does,
-    even when a file is replaced by hand. Hashed once per file version (path, size, mtime).
+    even when a file is replaced by hand. Hashed once per file version (path, size, mtime). A consensus entry
+    (no weights of its own) hashes its card, which names its members and combiner.
     """
-    stat = entry.model_path.stat()
-    return f"{entry.card.get('created', 'unknown')}@{_sha256(str(entry.model_path), stat.st_size, stat.st_mtime_ns)[:12]}"
+    path = entry.model_path if entry.model_path.is_file() else entry.path / "card.json"
+    stat = path.stat()
+    return f"{entry.card.get('created', 'unknown')}@{_sha256(str(path), stat.st_size, stat.st_mtime_ns)[:12]}"
 
 
 @functools.lru_cache(maxsize=64)
@@ -63,6 +65,8 @@ class Verdict:
     input_check: InputCheck | None = None  # size and novelty against the model's training images
     model_version: str | None = None  # which weights answered (model_version)
     inference_time_ms: float | None = None  # this model's share of the judging, per image
+    reason: str | None = None  # why the decision is UNCERTAIN, when a consensus says (model_zoo.consensus)
+    consensus: dict[str, Any] | None = None  # a consensus's combiner, member count, spread and its cut-off
 
     @property
     def label(self) -> str:
@@ -76,7 +80,8 @@ class Verdict:
     def as_dict(self) -> dict[str, Any]:
         """{"model", "label", "prob_fake", "threshold", "predictions" (Hugging Face pipeline shape), "decision",
         "uncertain_band", "calibrated"}; with an input check also "novelty", "novelty_cutoff", "in_distribution"
-        and "input_check" (InputCheck.as_dict); then "model_version" and "inference_time_ms" when known."""
+        and "input_check" (InputCheck.as_dict); then "model_version" and "inference_time_ms" when known; a
+        consensus adds "reason" (why UNCERTAIN, when it is) and "consensus" (combiner, members, spread)."""
         record = {"model": self.model, "label": self.label, "prob_fake": round(float(self.prob_fake), 6),
                   "threshold": self.threshold, "predictions": hf_predictions(self.prob_fake),
                   "decision": self.decision, "uncertain_band": list(self.uncertain_band), "calibrated": self.calibrated}
@@ -88,6 +93,10 @@ class Verdict:
             record["model_version"] = self.model_version
         if self.inference_time_ms is not None:
             record["inference_time_ms"] = round(self.inference_time_ms, 2)
+        if self.reason is not None:
+            record["reason"] = self.reason
+        if self.consensus is not None:
+            record["consensus"] = self.consensus
         return record
 
 

@@ -5,6 +5,9 @@ An entry is a folder `<zoo>/<name>/` holding
     card.json             what the model is and how to feed it (see validate_card)
     history.csv           one row per epoch
     test_predictions.csv  path, label (0 REAL / 1 FAKE), prob_fake  (after evaluation)
+    validation_predictions.csv  the same columns for the validation split the card's "train" block names
+                          (after evaluation, or `python -m training.evaluate NAME --validation-only`): what
+                          anything fitted on top of the models (model_zoo.consensus, max-FPR thresholds) is fitted on
     robustness.csv        corruption, level, accuracy[, roc_auc]  (after `python -m training.robustness`)
     novelty.npz           class means and inverse covariance of the model's features (model_zoo.novelty;
                           after training or `python -m training.calibrate`; optional)
@@ -40,6 +43,7 @@ from typing import Any
 import pandas as pd
 
 from model_zoo.decision import rank_entries
+from model_zoo.metrics import METRIC_KEYS
 from model_zoo.roles import role_problems
 
 ZOO_ENV = "MODEL_ZOO_DIR"
@@ -47,6 +51,8 @@ MODEL_FILE = "model.keras"
 CARD_FILE = "card.json"
 HISTORY_FILE = "history.csv"
 PREDICTIONS_FILE = "test_predictions.csv"
+VALIDATION_PREDICTIONS_FILE = "validation_predictions.csv"
+PREDICTION_COLUMNS = ("path", "label", "prob_fake")
 ROBUSTNESS_FILE = "robustness.csv"
 ROBUSTNESS_COLUMNS = ("corruption", "level", "accuracy")
 FAITHFULNESS_FILE = "faithfulness.json"
@@ -57,8 +63,11 @@ CUE_SPECTRA_FILE = "cue_spectra.npz"
 CUE_SPECTRA_KEYS = ("class_difference", "image_bands", "gradient_power", "gradient_bands")
 RUNS_DIR = ".runs"  # resumable training state, never an entry
 
+# A consensus entry (model_zoo.consensus) combines other entries' verdicts: its card names its members and it has
+# no model.keras of its own; loading it loads its members.
+CONSENSUS_KIND = "consensus"
+
 REQUIRED_CARD_KEYS = ("name", "architecture", "input_shape", "preprocessing", "params", "size_bytes", "train", "metrics")
-REQUIRED_METRIC_KEYS = ("accuracy", "precision", "recall", "f1", "roc_auc", "confusion_matrix", "n")
 
 
 class ZooError(Exception):
@@ -71,9 +80,17 @@ class ZooProblem:
     message: str
 
 
+def is_consensus(card: dict) -> bool:
+    """Whether the card is a consensus of other entries (no weights of its own)."""
+    return card.get("kind") == CONSENSUS_KIND or card.get("architecture") == CONSENSUS_KIND
+
+
 def trained_from(card: dict) -> str:
     """Where a model's weights started: "from scratch", "ImageNet-pretrained, fine-tuned", "ImageNet-pretrained,
-    frozen backbone", or the local weights file it was tuned from."""
+    frozen backbone", or the local weights file it was tuned from; a consensus says what it combines."""
+    if is_consensus(card):
+        members = (card.get("consensus") or {}).get("members") or []
+        return f"consensus of {len(members)} detectors, fitted on validation"
     weights = card.get("train", {}).get("weights")
     if not weights:
         return "from scratch"
@@ -108,11 +125,18 @@ class ZooEntry:
 
     def test_predictions(self) -> pd.DataFrame | None:
         """path, label, prob_fake per test image, or None before evaluation."""
-        path = self.path / PREDICTIONS_FILE
+        return self._predictions(PREDICTIONS_FILE)
+
+    def validation_predictions(self) -> pd.DataFrame | None:
+        """path, label, prob_fake per validation image (calibrated, as test_predictions), or None when not stored."""
+        return self._predictions(VALIDATION_PREDICTIONS_FILE)
+
+    def _predictions(self, file: str) -> pd.DataFrame | None:
+        path = self.path / file
         if not path.is_file():
             return None
         frame = pd.read_csv(path)
-        missing = {"path", "label", "prob_fake"} - set(frame.columns)
+        missing = set(PREDICTION_COLUMNS) - set(frame.columns)
         if missing:
             raise ZooError(f"{path}: missing columns {sorted(missing)}")
         return frame
@@ -223,7 +247,7 @@ def validate_card(card: Any) -> list[str]:
                 if not isinstance(values, dict):
                     problems.append(f"metrics.{split} must be an object")
                     continue
-                problems += [f"metrics.{split} missing '{key}'" for key in REQUIRED_METRIC_KEYS if key not in values]
+                problems += [f"metrics.{split} missing '{key}'" for key in METRIC_KEYS if key not in values]
     return problems + _abstention_problems(card) + role_problems(card)
 
 
@@ -282,7 +306,7 @@ def read_entry(name: str, zoo: str | os.PathLike | None = None) -> ZooEntry:
     if not path.is_dir():
         raise ZooError(f"no model named '{name}' in {zoo_dir(zoo)} (see `python -m training.train --help`)")
     card = read_card(path / CARD_FILE)
-    if not (path / MODEL_FILE).is_file():
+    if not (path / MODEL_FILE).is_file() and not is_consensus(card):
         raise ZooError(f"{path}: no {MODEL_FILE}")
     return ZooEntry(name=name, path=path, card=card)
 
@@ -308,9 +332,10 @@ def write_card(folder: Path, card: dict) -> None:
     (folder / CARD_FILE).write_text(json.dumps(card, indent=2, sort_keys=False) + "\n")
 
 
-def write_predictions(folder: Path, paths: list[str], labels: Any, prob_fake: Any) -> None:
+def write_predictions(folder: Path, paths: list[str], labels: Any, prob_fake: Any, file: str = PREDICTIONS_FILE) -> None:
+    """test_predictions.csv (or `file`, e.g. VALIDATION_PREDICTIONS_FILE): path, label, calibrated prob_fake."""
     frame = pd.DataFrame({"path": paths, "label": labels, "prob_fake": prob_fake})
-    frame.to_csv(folder / PREDICTIONS_FILE, index=False, float_format="%.9g")  # full float32 precision: ties would shift ROC-AUC
+    frame.to_csv(folder / file, index=False, float_format="%.9g")  # full float32 precision: ties would shift ROC-AUC
 
 
 @contextmanager
@@ -337,8 +362,7 @@ def staged_entry(name: str, zoo: str | os.PathLike | None = None, *, from_existi
             card = json.loads(card_path.read_text())
             card["size_bytes"] = (staging / MODEL_FILE).stat().st_size  # derived, never stale
             write_card(staging, card)
-        read_card(card_path)
-        if not (staging / MODEL_FILE).is_file():
+        if not is_consensus(read_card(card_path)) and not (staging / MODEL_FILE).is_file():
             raise ZooError(f"{staging}: refusing to publish an entry without {MODEL_FILE}")
         _swap_in(staging, target)
     finally:
@@ -366,7 +390,11 @@ def _recover_interrupted_swaps(root: Path) -> None:
 
 
 def load_model(entry: ZooEntry):  # -> keras.Model (keras is imported lazily: listing stays fast)
-    """Load an entry's model (safe_mode=True) and check it fits its card."""
+    """Load an entry's model (safe_mode=True) and check it fits its card; a consensus entry loads its members."""
+    if is_consensus(entry.card):
+        from model_zoo.consensus import load_consensus
+
+        return load_consensus(entry, load_model)
     import keras
 
     try:
@@ -395,7 +423,12 @@ def load_usable_models(
         if limit is not None and len(loaded) >= limit:
             break
         try:
-            loaded[entry.name] = LoadedModel(entry, load(entry))
+            if is_consensus(entry.card):  # its members load through the same (maybe caching) `load`
+                from model_zoo.consensus import load_consensus
+
+                loaded[entry.name] = LoadedModel(entry, load_consensus(entry, load))
+            else:
+                loaded[entry.name] = LoadedModel(entry, load(entry))
         except ZooError as exc:
             problems.append(ZooProblem(entry.name, str(exc)))
     return loaded, problems

@@ -21,7 +21,7 @@ from tests.zoo_builders import copy_zoo, edit_card, with_known_errors  # noqa: E
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = str(ROOT / "streamlit_app.py")
-PAGES = ("leaderboard", "model", "errors", "inspect_image", "data", "studies", "home")
+PAGES = ("leaderboard", "generalisation", "model", "errors", "inspect_image", "data", "studies", "home")
 TIMEOUT = 120
 
 

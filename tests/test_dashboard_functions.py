@@ -14,7 +14,6 @@ from dashboard import charts
 from dashboard.errors import disagreements, filter_errors, model_thresholds, paginate, predictions_table
 from dashboard.evaluation import (
     card_headline,
-    expected_calibration_error,
     normalized_confusion,
     pr_points,
     reliability_bins,
@@ -27,7 +26,7 @@ from dashboard.overlays import COLORMAPS, colorize, enlarge, overlay, png_bytes
 from dashboard.spectra import class_counts, class_cues, log_amplitude_spectrum, mean_image, sample_indices
 from dashboard.studies import augmentation_study, history_long, pooling_study
 from model_zoo import decode_for_card, list_entries, load_model, load_usable_models, normalize_for_card
-from model_zoo.decision import calibrate, label_name, temperature, threshold
+from model_zoo.decision import calibrate, expected_calibration_error, label_name, temperature, threshold
 
 
 def _jpeg(size=(32, 32), seed=0) -> bytes:

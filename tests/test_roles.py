@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from model_zoo.roles import DETECTOR, ROLES, STUDY, detectors, role_of, role_problems
+from model_zoo.roles import CONSENSUS, DETECTOR, ROLES, STUDY, detectors, role_of, role_problems
 from model_zoo.zoo import ZooEntry, validate_card
 from tests.zoo_builders import copy_zoo, edit_card
 
@@ -32,8 +32,8 @@ def test_a_card_may_omit_the_role_but_not_name_an_unknown_one():
             "preprocessing": {"mean": [0, 0, 0], "std": [1, 1, 1]}, "params": 1, "size_bytes": 1, "train": {},
             "metrics": {"validation": metrics_block(0.9)}}
     assert validate_card(card) == [] and validate_card({**card, "role": STUDY}) == []
-    assert validate_card({**card, "role": "baseline"}) == ["role must be one of detector, study, got 'baseline'"]
-    assert role_problems({"role": None}) == ["role must be one of detector, study, got None"]
+    assert validate_card({**card, "role": "baseline"}) == ["role must be one of detector, study, consensus, got 'baseline'"]
+    assert role_problems({"role": None}) == ["role must be one of detector, study, consensus, got None"]
 
 
 def test_detectors_keep_order_and_drop_study_arms():
@@ -47,7 +47,8 @@ def test_every_shipped_card_names_its_role():
     assert cards, "no shipped cards"
     for name, card in cards.items():
         assert card.get("role") in ROLES, name
-        assert card["role"] == (STUDY if "-aug-" in name else DETECTOR), name
+        expected = CONSENSUS if card.get("kind") == "consensus" else STUDY if "-aug-" in name else DETECTOR
+        assert card["role"] == expected, name
 
 
 def test_training_writes_the_role_and_the_study_recipes_ask_for_study(trained_zoo):

@@ -90,7 +90,7 @@ def test_an_interrupted_run_resumes_its_schedule_and_publishes_its_best_epoch(sy
 @pytest.fixture
 def cli(synthetic_dataset, tmp_path, monkeypatch, capsys):
     """`python -m training.train` in-process on the synthetic dataset; returns (exit status, stdout + stderr)."""
-    monkeypatch.setattr(train_module, "load_cifake", lambda path: synthetic_dataset)
+    monkeypatch.setattr(train_module.image_folders, "load_labelled_data", lambda path, **_: synthetic_dataset)
     zoo = tmp_path / "zoo"
 
     def run(*args: str) -> tuple[int, str]:
@@ -145,7 +145,7 @@ def test_restart_discards_the_previous_run_and_an_interrupt_exits_130(cli, monke
 @pytest.mark.parametrize("augmentation", train_module.AUGMENTATIONS)
 def test_every_augment_choice_reaches_the_training_config(augmentation, synthetic_dataset, monkeypatch):
     seen: list[TrainConfig] = []
-    monkeypatch.setattr(train_module, "load_cifake", lambda path: synthetic_dataset)
+    monkeypatch.setattr(train_module.image_folders, "load_labelled_data", lambda path, **_: synthetic_dataset)
     monkeypatch.setattr(train_module, "train", lambda config, dataset, zoo, restart, fit_only: seen.append(config))
     assert train_main(["--arch", ARCH, "--augment", augmentation, "--data", "x"]) == 0
     assert [c.augment for c in seen] == [augmentation]

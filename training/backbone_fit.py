@@ -21,6 +21,8 @@ import keras
 import numpy as np
 
 from model_zoo import normalize_for_card
+from model_zoo.crops import crop_spec
+from model_zoo.inference import crop_chunks
 from training.architectures import BACKBONE_FEATURES, HEAD_LAYERS
 from training.augment import augment_numpy
 from training.checkpoints import RunState, epoch_checkpoint
@@ -105,13 +107,53 @@ def extract_features(model: keras.Model, images: np.ndarray, card: dict, cache: 
     return features
 
 
+def extract_crop_features(model: keras.Model, images, card: dict, cache: Path | None = None
+                          ) -> tuple[np.ndarray, np.ndarray]:
+    """A crop card's features: every image's grid of crops (model_zoo.crops, as it is judged), one row per crop,
+    float32 (M, C), and the image each row belongs to (M,); read from / written to the `cache` .npz when given."""
+    if cache is not None and cache.is_file():
+        with np.load(cache) as stored:
+            if int(stored["n_images"]) == len(images):
+                print(f"reading backbone features from cache {cache}", flush=True)
+                return stored["features"], stored["owners"]
+    extractor = keras.Model(model.input, model.get_layer(BACKBONE_FEATURES).output)
+    print(f"extracting backbone features of the crops of {len(images):,} images (once; cached)", flush=True)
+    features, owners, done = [], [], 0
+    start = last_report = time.time()
+    for n, chunk_owners, x in crop_chunks(images, card):
+        features.append(np.concatenate([np.asarray(extractor.predict_on_batch(x[i : i + FEATURE_BATCH]), np.float32)
+                                        for i in range(0, len(x), FEATURE_BATCH)]))
+        owners.append(chunk_owners + done)
+        done += n
+        if time.time() - last_report > 15 or done == len(images):
+            last_report = time.time()
+            print(f"  {done:,}/{len(images):,} images, {done / (last_report - start):,.1f} images/s", flush=True)
+    features, owners = np.concatenate(features), np.concatenate(owners)
+    if cache is not None:
+        try:
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            partial = cache.with_name(f"{cache.stem}.partial-{os.getpid()}.npz")
+            np.savez(partial, features=features, owners=owners, n_images=len(images))
+            os.replace(partial, cache)
+        except OSError as exc:  # a cache we cannot write only costs time
+            print(f"could not cache features in {cache}: {exc}", flush=True)
+    return features, owners
+
+
 def fit_frozen(model: keras.Model, images: np.ndarray, labels: np.ndarray, train_index: np.ndarray,
                val_index: np.ndarray, *, card: dict, epochs: int, batch_size: int, lr: float, run: RunState,
                state: dict, max_minutes: float | None, feature_cache: Path | None, callbacks: list) -> None:
-    """Train the head on cached features; every epoch checkpoints the whole detector."""
+    """Train the head on cached features; every epoch checkpoints the whole detector.
+
+    A crop card's head trains on every crop of the grid each image is judged by, with the image's label."""
     set_backbone_trainable(model, False)
     started = time.time()
-    features = extract_features(model, images, card, feature_cache)
+    if crop_spec(card):
+        features, owners = extract_crop_features(model, images, card, feature_cache)
+        labels = np.asarray(labels)[owners]
+        train_index, val_index = np.flatnonzero(np.isin(owners, train_index)), np.flatnonzero(np.isin(owners, val_index))
+    else:
+        features = extract_features(model, images, card, feature_cache)
     # Extraction is part of what training this detector costs (a cached run pays seconds, not minutes).
     state["feature_seconds"] = round(time.time() - started, 1)
     state["wall_seconds"] += state["feature_seconds"]
@@ -127,15 +169,21 @@ def fit_frozen(model: keras.Model, images: np.ndarray, labels: np.ndarray, train
 
 def fit_finetune(model: keras.Model, images: np.ndarray, labels: np.ndarray, train_index: np.ndarray,
                  val_index: np.ndarray, *, card: dict, epochs: int, batch_size: int, lr: float, augmentation: str,
-                 seed: int, run: RunState, state: dict, max_minutes: float | None, callbacks: list) -> None:
+                 seed: int, run: RunState, state: dict, max_minutes: float | None, callbacks: list,
+                 batches: tuple | None = None) -> None:
     """Warm up the head on the frozen backbone, then fine-tune everything; resumes after any finished epoch.
 
     `model` is freshly built when state["epoch"] is 0, else the run's last checkpoint (compiled, with its optimizer).
+    `batches`: (train, validation, steps per epoch) from elsewhere (a folder streamed by tf.data) instead of Batches.
     """
     start = state["epoch"]
     checkpoint = epoch_checkpoint(run, state, max_minutes)
-    train = Batches(images, labels, train_index, batch_size, card, augmentation, shuffle=True, seed=seed, epoch=start)
-    validation = Batches(images, labels, val_index, batch_size, card)
+    if batches is not None:
+        train, validation, steps_per_epoch = batches
+    else:
+        train = Batches(images, labels, train_index, batch_size, card, augmentation, shuffle=True, seed=seed, epoch=start)
+        validation = Batches(images, labels, val_index, batch_size, card)
+        steps_per_epoch = len(train)
     fit = dict(validation_data=validation, callbacks=[checkpoint, *callbacks], verbose=2)
     if start < WARMUP_EPOCHS:
         set_backbone_trainable(model, False)
@@ -147,7 +195,7 @@ def fit_finetune(model: keras.Model, images: np.ndarray, labels: np.ndarray, tra
         return
     if not all(layer.trainable for layer in model.layers):  # warmed up (now, or in the run being resumed)
         set_backbone_trainable(model, True)
-        steps = (epochs - WARMUP_EPOCHS) * len(train)
+        steps = (epochs - WARMUP_EPOCHS) * steps_per_epoch
         schedule = keras.optimizers.schedules.CosineDecay(lr, decay_steps=max(steps, 1), alpha=0.02)
         model.compile(optimizer=keras.optimizers.Adam(schedule), loss="binary_crossentropy", metrics=["accuracy"])
     model.fit(train, epochs=epochs, initial_epoch=state["epoch"], **fit)

@@ -17,14 +17,26 @@ from model_zoo import (
     read_entry,
     zoo_dir,
 )
+from model_zoo.roles import ALL_INCLUDING_STUDIES
+from model_zoo.selection import choose
 from training.data import DatasetError
 from training.torch_pickle import CheckpointError
 
 USER_ERRORS = (DatasetError, ZooError, ImageError, FileNotFoundError, CheckpointError)
 
 
-def exit_on_user_error(main: Callable[..., int]) -> Callable[..., int]:
-    """Turn expected failures into `error: ...` on stderr and exit status 2, not a traceback."""
+INTERRUPTED = "interrupted"
+INTERRUPTED_TRAINING = "interrupted; finished epochs are kept - run the same command again to resume"
+
+
+def exit_on_user_error(main: Callable[..., int] | None = None, *, resumable: bool = False):
+    """Turn expected failures into `error: ...` on stderr and exit status 2, not a traceback.
+
+    Ctrl-C ends with exit status 130 and one line; commands that train (`resumable=True`) say how to resume.
+    Use bare (`@exit_on_user_error`) or with the flag (`@exit_on_user_error(resumable=True)`).
+    """
+    if main is None:
+        return functools.partial(exit_on_user_error, resumable=resumable)
 
     @functools.wraps(main)
     def wrapper(*args, **kwargs) -> int:
@@ -34,7 +46,7 @@ def exit_on_user_error(main: Callable[..., int]) -> Callable[..., int]:
             print(f"error: {exc}", file=sys.stderr)
             return 2
         except KeyboardInterrupt:
-            print("\ninterrupted; finished epochs are kept - run the same command again to resume", file=sys.stderr)
+            print(f"\n{INTERRUPTED_TRAINING if resumable else INTERRUPTED}", file=sys.stderr)
             return 130
 
     return wrapper
@@ -50,6 +62,9 @@ def read_named_entries(names: Sequence[str], zoo: str | None) -> list[ZooEntry]:
         return [read_entry(name, zoo) for name in dict.fromkeys(names)]
     entries, problems = list_entries(zoo)
     warn_skipped(problems)
+    # A consensus has no weights to evaluate, calibrate or time (`python -m training.build_consensus` refits it):
+    # "all" here is every single model, as model_zoo.selection chooses them.
+    entries = choose(ALL_INCLUDING_STUDIES, entries, zoo).candidates
     if not entries:
         raise ZooError(f"no usable entries in {zoo_dir(zoo)} (train one with `python -m training.train --arch cnn_maxpool`)")
     return entries

@@ -36,12 +36,16 @@ from training.export_formats import FORMATS
 
 
 def resolve_model(choice: str, zoo: str | os.PathLike | None) -> LoadedModel:
-    """NAME, best or fastest, as training.predict resolves them."""
-    from training.predict import resolve_models
+    """NAME, best or fastest, chosen as everywhere (model_zoo.selection); a consensus has no weights to export."""
+    from model_zoo.selection import load_choice
+    from model_zoo.zoo import is_consensus
 
-    if choice == "all":
+    if choice in ("all", "all-including-studies", "zoo"):
         raise ZooError("export one model at a time: NAME, best or fastest")
-    return resolve_models(choice, zoo, warn=lambda message: print(f"warning: {message}", file=sys.stderr))[0]
+    loaded = load_choice(choice, zoo, warn=lambda message: print(f"warning: {message}", file=sys.stderr))[0]
+    if is_consensus(loaded.card):
+        raise ZooError(f"{loaded.name} is a consensus of other entries with no weights of its own: export a member")
+    return loaded
 
 
 def check_sample(data: str | None, n: int) -> Sample:

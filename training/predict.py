@@ -1,6 +1,7 @@
 """Score image files and folders with zoo models: one row per image per model.
 
-    python -m training.predict PATH [PATH ...] [--model NAME|best|fastest|all|all-including-studies] [--zoo DIR]
+    python -m training.predict PATH [PATH ...] [--model NAME|zoo|best|fastest|all|all-including-studies] [--zoo DIR]
+                               [--max-fpr RATE]
                                [--out results.csv|.json|.jsonl] [--format csv|json|jsonl]
                                [--recursive] [--batch-size N] [--shard i/n|auto]
 
@@ -20,12 +21,16 @@ image had to be resized (the models learnt from 32x32 images) or its features lo
 without novelty stats). JSON records are the API's verdicts (model_zoo.verdicts.Verdict.as_dict: the
 full input check with plain-words messages, model_version, inference_time_ms as this model's time per
 image of its batch); every entry point judges through model_zoo.judge.
-`--model best` (the default) picks the leaderboard's top entry (highest test
-accuracy, then ROC-AUC, fewer parameters, name; validation accuracy when none was
-evaluated), the next one when its model will not load; `fastest` the quickest model within one
+`--model zoo` (the default) is the zoo's consensus of its detectors (model_zoo.consensus: one row per
+file; a zoo without one uses the best single model, with a warning); `best` picks the leaderboard's top
+single model (highest test accuracy, then ROC-AUC, fewer parameters, name; validation accuracy when none
+was evaluated), the next one when its model will not load; `fastest` the quickest model within one
 point of the best test accuracy (recorded latency, model_zoo.tradeoff; latencies within 10% of the quickest
 are a tie, won by the more accurate); `all` runs every usable detector, `all-including-studies` the
-study arms too (model_zoo.roles). Rows come file by file, one per model.
+study arms too (model_zoo.roles). Rows come file by file, one per model. Model choice lives in model_zoo.selection.
+`--max-fpr 0.01` decides each model at the threshold whose false-positive rate on its REAL validation
+images is at most 1% (model_zoo.operating_point; the expected test precision and recall are printed).
+The rate is measured on CIFAKE: on images unlike CIFAKE nothing is guaranteed.
 
 Sharding a big folder across N workers (processes or hosts sharing the folder):
 every worker lists the same files, sorts them by path, and keeps those whose
@@ -54,10 +59,10 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import IO, Any
 
-from model_zoo import LoadedModel, ZooError, list_entries, load_model, load_usable_models, ranked_entries, read_entry
+from model_zoo import LoadedModel
 from model_zoo.judge import JudgedImage, decode_images, join_decoded, judge_decoded
-from model_zoo.roles import ALL_DETECTORS, ALL_INCLUDING_STUDIES, detectors
-from model_zoo.tradeoff import fastest_ranked
+from model_zoo.operating_point import MaxFprError, operating_points, parse_max_fpr
+from model_zoo.selection import CHOICE_HELP, DEFAULT_CHOICE, load_choice
 from training.cli import exit_on_user_error
 from training.shards import ShardError, shard_from_environment
 
@@ -101,31 +106,8 @@ def shard(files: list[Path], index: int, count: int) -> list[Path]:
     return [f for position, f in enumerate(sorted(files, key=str)) if position % count == index]
 
 
-MODEL_CHOICES = ("best", "fastest", ALL_DETECTORS, ALL_INCLUDING_STUDIES)
-
-
-def resolve_models(choice: str, zoo: str | os.PathLike | None, warn=print) -> list[LoadedModel]:
-    """Load NAME, best, fastest, all (the detectors) or all-including-studies; broken entries are reported
-    through `warn` and skipped."""
-    if choice not in MODEL_CHOICES:
-        entry = read_entry(choice, zoo)
-        return [LoadedModel(entry, load_model(entry))]
-    entries, problems = list_entries(zoo)
-    # 'best' is the leaderboard's top entry, 'fastest' the quickest within a point of its accuracy
-    # (model_zoo.tradeoff); either takes the next one down when its model will not load.
-    pick = {"best": ranked_entries, "fastest": fastest_ranked, ALL_DETECTORS: detectors, ALL_INCLUDING_STUDIES: list}
-    candidates = pick[choice](entries)
-    if choice == "fastest" and not candidates:
-        raise ZooError("no evaluated model has a recorded latency: run `python -m training.latency` first")
-    if choice == ALL_DETECTORS and entries and not candidates:
-        raise ZooError(f"every model in {zoo or 'the zoo'} is a study arm: use --model {ALL_INCLUDING_STUDIES}")
-    every = choice in (ALL_DETECTORS, ALL_INCLUDING_STUDIES)
-    loaded, unusable = load_usable_models(candidates, limit=None if every else 1)
-    for problem in problems + unusable:
-        warn(f"skipping zoo entry '{problem.name}': {problem.message}")
-    if not loaded:
-        raise ZooError(f"no usable models in {zoo or 'the zoo'} (train one with `python -m training.train --arch cnn_maxpool`)")
-    return list(loaded.values())
+# Choosing models (NAME|zoo|best|fastest|all|all-including-studies) has one home: model_zoo.selection.
+resolve_models = load_choice
 
 
 def rows_of(judged: JudgedImage, models: list[LoadedModel]) -> Iterator[dict[str, Any]]:
@@ -142,7 +124,8 @@ def rows_of(judged: JudgedImage, models: list[LoadedModel]) -> Iterator[dict[str
 
 
 def score_files(
-    files: list[Path], models: list[LoadedModel], batch_size: int = 256, workers: int | None = None
+    files: list[Path], models: list[LoadedModel], batch_size: int = 256, workers: int | None = None,
+    override: dict[str, float] | None = None,
 ) -> Iterator[dict[str, Any]]:
     """Yield one row per file per model (rows_of), decoding batches ahead in threads while the models judge one.
 
@@ -162,7 +145,7 @@ def score_files(
                                 for i in range(0, len(batch), part)])
                 submitted += 1
             decoded = join_decoded([future.result() for future in pending.popleft()])
-            for judged in judge_decoded(decoded, models):
+            for judged in judge_decoded(decoded, models, override):
                 yield from rows_of(judged, models)
 
 
@@ -251,8 +234,14 @@ def run(args: argparse.Namespace, stdout: IO[str] | None = None) -> int:
         files = shard(files, index, count)  # may be empty when there are more shards than files: an empty part
         source = f" from {args.shard_source}" if getattr(args, "shard_source", None) else ""
         print(f"shard {index}/{count}{source}: {len(files):,} file(s)", file=sys.stderr, flush=True)
-    models = resolve_models(args.model, args.zoo, warn)
+    models = load_choice(args.model, args.zoo, warn)
     print(f"scoring {len(files):,} file(s) with {', '.join(m.name for m in models)}", file=sys.stderr, flush=True)
+    override = None
+    if getattr(args, "max_fpr", None) is not None:
+        points = operating_points([m.entry for m in models], args.max_fpr)
+        for point in points.values():
+            print(point.describe(), file=sys.stderr, flush=True)
+        override = {name: point.threshold for name, point in points.items()}
     fmt = output_format(args.out, args.format)
     out_path = Path(args.out) if args.out else None
     partial = out_path.with_name(out_path.name + ".partial") if out_path else None
@@ -260,7 +249,7 @@ def run(args: argparse.Namespace, stdout: IO[str] | None = None) -> int:
     writer, progress = RowWriter(stream, fmt), Progress(len(files))
     errors, rows_per_file = 0, len(models)
     try:
-        for row in score_files(files, models, args.batch_size):
+        for row in score_files(files, models, args.batch_size, override=override):
             writer.write(row)
             errors += bool(row["error"])
             progress.update(writer.count // rows_per_file)
@@ -280,8 +269,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m training.predict", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("paths", nargs="+", metavar="PATH", help="image files and/or folders")
-    parser.add_argument("--model", default="best", help="zoo entry NAME, 'best' (default), 'fastest', 'all' (every "
-                        "detector) or 'all-including-studies' (the study arms too)")
+    parser.add_argument("--model", default=DEFAULT_CHOICE, help=CHOICE_HELP)
+    parser.add_argument("--max-fpr", type=_max_fpr, metavar="RATE",
+                        help="decide each model at the threshold whose false-positive rate on REAL validation images is "
+                             "at most RATE (e.g. 0.01), instead of its own threshold and band; the expected test precision "
+                             "and recall are printed. Measured on CIFAKE: nothing is guaranteed on other images")
     parser.add_argument("--zoo", help="zoo folder (default: $MODEL_ZOO_DIR, else model_zoo/)")
     parser.add_argument("--out", help="output file (.csv, .json or .jsonl); default: stdout")
     parser.add_argument("--format", choices=FORMATS, help="output format (default: from --out's suffix, else csv)")
@@ -298,6 +290,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
             parser.error(str(exc))
         args.shard, args.shard_source = (found.index, found.count), found.source
     return args
+
+
+def _max_fpr(text: str) -> float:
+    try:
+        return parse_max_fpr(text)
+    except MaxFprError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _positive_int(text: str) -> int:

@@ -33,11 +33,6 @@ from model_zoo.seed_runs import describe_spread, seed_row, seed_summary, write_s
 from training.cli import exit_on_user_error
 
 SEED_RUNS_DIR = ".seed_runs"  # hidden: list_entries skips it, so the extra runs never show up as zoo models
-# What must match for a run to count as the same recipe with another seed: (card section, key), None = top level.
-RECIPE_KEYS = ((None, "architecture"), ("train", "epochs"), ("train", "batch_size"), ("train", "learning_rate"),
-               ("train", "augmentation"), ("train", "validation_fraction"), ("train", "precision"),
-               ("train", "weights"))
-
 Report = Callable[[str], None]
 
 
@@ -50,9 +45,10 @@ def run_name(model: str, seed: int) -> str:
 
 
 def recipe(card: dict) -> dict[str, object]:
-    """The card's training recipe, seed excluded, as {"train.epochs": 12, ...}."""
-    return {(f"{section}.{key}" if section else key): (card.get(section, {}) if section else card).get(key)
-            for section, key in RECIPE_KEYS}
+    """The card's training recipe, seed excluded, as {"train.epochs": 12, ...} (training.train.TrainConfig.recipe)."""
+    from training.train import TrainConfig
+
+    return TrainConfig.from_card(card).recipe()
 
 
 def recipe_differences(model: ZooEntry, run: ZooEntry) -> list[str]:
@@ -102,13 +98,7 @@ def train_config(model: ZooEntry, seed: int, name: str, max_minutes: float | Non
     """A TrainConfig that repeats `model`'s recipe with another seed, as a study run (model_zoo.roles)."""
     from training.train import TrainConfig
 
-    train = model.card["train"]
-    return TrainConfig(
-        arch=model.card["architecture"], name=name, epochs=int(train["epochs"]), batch_size=int(train["batch_size"]),
-        lr=float(train["learning_rate"]), augment=train["augmentation"], seed=seed,
-        validation_fraction=float(train["validation_fraction"]), max_minutes=max_minutes, weights=train.get("weights"),
-        precision=train["precision"], shuffle_buffer=train.get("shuffle_buffer"), role=STUDY,
-    )
+    return TrainConfig.from_card(model.card, name=name, seed=seed, max_minutes=max_minutes, role=STUDY)
 
 
 def train_missing_seeds(model: ZooEntry, seeds: Iterable[int], runs: Path, data: str | None,
@@ -178,7 +168,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-@exit_on_user_error
+@exit_on_user_error(resumable=True)
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     model = read_entry(args.model, args.zoo)

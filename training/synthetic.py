@@ -68,3 +68,46 @@ def make_synthetic_cifake(
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(data)
     return root
+
+
+def upsampling_trace_image(rng: np.random.Generator, fake: bool, size: int = 256, amplitude: float = 12.0) -> np.ndarray:
+    """A size x size image: a smooth colour field with sensor-like noise; FAKE adds a faint period-2 checkerboard
+    (about +-`amplitude` grey levels), the trace a 2x upsampling layer leaves. Averaging 2x2 blocks or more
+    (any shrink to 32x32 of a 256x256 image) cancels it exactly: only a model that sees the pixels can find it."""
+    # Mid-tones only: where a clipped highlight or shadow swallowed the trace, a crop would carry no evidence.
+    coarse = rng.uniform(48, 208, size=(4, 4, 3)).astype(np.uint8)
+    smooth = np.asarray(Image.fromarray(coarse).resize((size, size), Image.BICUBIC), np.float32)
+    image = smooth + rng.normal(0, 3, size=smooth.shape)
+    if fake:
+        y, x = np.mgrid[0:size, 0:size]
+        image += (np.where((x + y) % 2 == 0, 1.0, -1.0) * amplitude * rng.uniform(0.75, 1.25))[..., None]
+    return np.clip(np.rint(image), 0, 255).astype(np.uint8)
+
+
+# Where each class goes in the layouts training.image_folders reads (train/test splits are added by `splits`).
+FOLDER_LAYOUTS = {
+    "plain": ("REAL", "FAKE"),
+    "lower": ("real", "fake"),
+    "genimage": ("nature", "ai"),
+    "cnndetection": ("{group}/0_real", "{group}/1_fake"),
+}
+
+
+def make_image_folder(root: str | Path, per_class: int = 100, size: int = 256, *, layout: str = "plain",
+                      splits: bool = False, fmt: str = "PNG", seed: int = 0, amplitude: float = 12.0) -> Path:
+    """Write a labelled folder of upsampling_trace_image files (PNG keeps the faint trace; JPEG would blur it).
+
+    With `splits`, 80% of each class goes under train/ and the rest under test/; "cnndetection" spreads
+    each class over two object folders (car/, cat/)."""
+    rng = np.random.default_rng(seed)
+    root = Path(root)
+    real_dir, fake_dir = FOLDER_LAYOUTS[layout]
+    for fake, pattern in ((False, real_dir), (True, fake_dir)):
+        for i in range(per_class):
+            split = ("train/" if i < 0.8 * per_class else "test/") if splits else ""
+            folder = root / (split + pattern.format(group=("car", "cat")[i % 2]))
+            folder.mkdir(parents=True, exist_ok=True)
+            image = Image.fromarray(upsampling_trace_image(rng, fake, size, amplitude))
+            image.save(folder / f"{i:05d}.{fmt.lower().replace('jpeg', 'jpg')}", format=fmt,
+                       **({"quality": 95} if fmt == "JPEG" else {"compress_level": 1} if fmt == "PNG" else {}))
+    return root

