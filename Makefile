@@ -41,7 +41,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 
 api: $(STAMP)  ## the JSON prediction API on 127.0.0.1:8000 (waitress; CIFAKE_API_TOKEN=... to require a token)
-	$(BIN)/python -m dashboard.api --host $(HOST)
+	$(BIN)/python -m dashboard.server.api --host $(HOST)
 
 zoo: $(STAMP)  ## train + evaluate the three custom CNNs on real CIFAKE into model_zoo/
 	@test -n "$(CIFAKE_PATH)" || { echo "usage: make zoo CIFAKE_PATH=/path/to/cifake.zip"; exit 2; }

@@ -1,12 +1,12 @@
 """The explainability dashboard: `streamlit run streamlit_app.py` (or `make run`).
 
-Reads the model zoo ($MODEL_ZOO_DIR, else model_zoo/) and optionally CIFAKE
+Reads the model zoo ($MODEL_ZOO_DIR, else model_zoo/entries/) and optionally CIFAKE
 ($CIFAKE_PATH or the sidebar). Each page is a module under dashboard/pages/.
 """
 
 import streamlit as st
 
-from dashboard.resources import PAGES, dataset_sidebar, show_zoo_problems, zoo_entries
+from dashboard.views.resources import PAGES, dataset_sidebar, show_zoo_problems, zoo_entries
 
 st.set_page_config(page_title="CIFAKE explainability", page_icon=":material/image_search:", layout="wide")
 

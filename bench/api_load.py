@@ -3,7 +3,7 @@
     python -m bench.api_load [--requests 400] [--concurrency 8] [--zoo DIR] [--model NAME]
     python -m bench.api_load --soak [--clients 64] [--duration 300] [--p99-clients 16]
 
-Starts `python -m dashboard.api` on 127.0.0.1 (a free port) in its own process,
+Starts `python -m dashboard.server.api` on 127.0.0.1 (a free port) in its own process,
 waits for /health, then sends a bounded number of POST /predict requests from
 a pool of concurrent clients: first 32x32 JPEGs, then 2-megapixel photos.
 Only 127.0.0.1 is ever contacted. Without --zoo the custom CNNs are built with
@@ -43,7 +43,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def jpeg(width: int, height: int, seed: int) -> bytes:
     from PIL import Image
 
-    from training.synthetic import synthetic_image
+    from training.lib.synthetic import synthetic_image
 
     rng = np.random.default_rng(seed)
     base = Image.fromarray(synthetic_image(rng, fake=seed % 2 == 1)).resize((width, height), Image.BICUBIC)
@@ -123,7 +123,8 @@ def main(argv: list[str] | None = None) -> int:
         port = free_port()
         base = f"http://{HOST}:{port}"
         env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3"}
-        server = subprocess.Popen([sys.executable, "-m", "dashboard.api", "--host", HOST, "--port", str(port), "--zoo", zoo],
+        command = [sys.executable, "-m", "dashboard.server.api", "--host", HOST, "--port", str(port), "--zoo", zoo]
+        server = subprocess.Popen(command,
                                   cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             start = time.perf_counter()

@@ -3,7 +3,7 @@
     python -m bench.backbone [--sizes 96 128] [--images 2048] [--steps 12]
 
 Random 32x32 images (speed does not depend on what they show), pushed through the same code as
-`training.train --arch efficientnet_lite0` (training.backbone_fit). The per-epoch figures are
+`training.train --arch efficientnet_lite0` (training.lib.backbone_fit). The per-epoch figures are
 extrapolated to CIFAKE's 90,000 training images from the timed batches.
 """
 
@@ -27,8 +27,8 @@ def main() -> None:
 
     import keras
 
-    from training import backbone_fit
-    from training.architectures import get_architecture
+    from training.lib import backbone_fit
+    from training.lib.architectures import get_architecture
 
     arch = get_architecture("efficientnet_lite0")
     card = {"input_shape": list(arch.input_shape), "preprocessing": arch.preprocessing}

@@ -13,7 +13,7 @@ BENCH_DIR = Path(os.environ.get("BENCH_DIR", Path(tempfile.gettempdir()) / "cifa
 
 def cifake_sized_zip(train_per_class: int = 50_000, test_per_class: int = 10_000) -> Path:
     """120,000 generated 32x32 JPEGs in the Kaggle layout, made once in a temp dir."""
-    from training.synthetic import make_synthetic_cifake
+    from training.lib.synthetic import make_synthetic_cifake
 
     path = BENCH_DIR / f"synthetic-{train_per_class}-{test_per_class}.zip"
     if not path.exists():

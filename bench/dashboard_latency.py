@@ -46,10 +46,10 @@ def build_zoo(folder: Path) -> tuple[Path, Path]:
     """Generated CIFAKE-shaped data and the three custom CNNs trained 1 epoch and evaluated on it."""
     import tensorflow as tf
 
-    from training.data import load_cifake
-    from training.evaluate import evaluate
-    from training.synthetic import make_synthetic_cifake
-    from training.train import TrainConfig, train
+    from training.lib.data import load_cifake
+    from training.lib.evaluation_run import evaluate
+    from training.lib.synthetic import make_synthetic_cifake
+    from training.lib.training_run import TrainConfig, train
 
     tf.get_logger().setLevel("ERROR")  # retracing notices from tiny training runs are noise here
     data = make_synthetic_cifake(folder / "cifake.zip", 100, 25, as_zip=True, seed=0)
@@ -66,7 +66,7 @@ def build_zoo(folder: Path) -> tuple[Path, Path]:
 
 
 def _png_32(seed: int = 0) -> bytes:
-    from training.synthetic import synthetic_image
+    from training.lib.synthetic import synthetic_image
 
     buffer = io.BytesIO()
     Image.fromarray(synthetic_image(np.random.default_rng(seed), fake=True)).save(buffer, format="PNG")
@@ -88,8 +88,8 @@ def time_upload(data: bytes, name: str, models: dict, repeats: int) -> tuple[flo
     every card, every model's verdict with its input check), the top model's Grad-CAM (the consensus's: its
     detectors' maps averaged), the preview."""
     from dashboard.explain import explanation_map
-    from dashboard.inference import display_image
     from dashboard.overlays import overlay
+    from dashboard.verdict_display import display_image
     from model_zoo.judge import judge
 
     first_model = next(iter(models))

@@ -20,7 +20,7 @@ TRAIN_IMAGES = 90_000  # CIFAKE train minus the 10% validation split
 
 
 def bench_decode() -> object:
-    from training.data import load_cifake
+    from training.lib.data import load_cifake
 
     source = cifake_sized_zip()
     cache = BENCH_DIR / "cache"
@@ -41,8 +41,8 @@ def bench_training(dataset, archs: list[str], steps: int, batch_size: int) -> No
     import keras
     import tensorflow as tf
 
-    from training.architectures import get_architecture
-    from training.train import TrainConfig, _pipeline
+    from training.lib.architectures import get_architecture
+    from training.lib.training_run import TrainConfig, _pipeline
 
     print(f"\ntraining throughput (batch {batch_size}, augment flip, {steps} steps after warm-up):")
     print(f"{'architecture':16} {'params':>10} {'images/s':>10} {'epoch (90k)':>12}")

@@ -34,12 +34,12 @@ def main() -> None:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("names", nargs="*", help="zoo entries (default: every entry)")
     parser.add_argument("--data", help="CIFAKE zip or folder (default: $CIFAKE_PATH, else generated data)")
-    parser.add_argument("--zoo", help="zoo folder to copy (default: $MODEL_ZOO_DIR, else model_zoo/)")
+    parser.add_argument("--zoo", help="zoo folder to copy (default: $MODEL_ZOO_DIR, else model_zoo/entries/)")
     args = parser.parse_args()
 
     from model_zoo import list_entries, load_model, zoo_dir
-    from training.data import load_cifake
-    from training.faithfulness import evaluate_faithfulness
+    from training.lib.data import load_cifake
+    from training.lib.faithfulness_study import evaluate_faithfulness
 
     data = args.data or os.environ.get("CIFAKE_PATH") or str(cifake_sized_zip())
     entries, _ = list_entries(zoo_dir(args.zoo))

@@ -27,7 +27,7 @@ def main() -> None:
     import keras
 
     from model_zoo import predict_prob_fake
-    from training.architectures import get_architecture
+    from training.lib.architectures import get_architecture
 
     parser = argparse.ArgumentParser(prog="python -m bench.inference", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -65,7 +65,7 @@ def _tflite_int8_rate(model, card: dict, images: np.ndarray, batch: int = 256) -
     from ai_edge_litert.interpreter import Interpreter
 
     from model_zoo.preprocessing import normalize_for_card
-    from training.export_formats import write_tflite
+    from training.lib.export_formats import write_tflite
 
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "model.tflite"

@@ -31,8 +31,8 @@ def _peak_rss_gb() -> float:
 def _child_train(data: str, zoo: str, arch: str, steps: int) -> None:
     import keras
 
-    from training.data import load_cifake
-    from training.train import TrainConfig, train
+    from training.lib.data import load_cifake
+    from training.lib.training_run import TrainConfig, train
 
     class StopAfter(keras.callbacks.Callback):
         def on_train_batch_end(self, batch, logs=None):

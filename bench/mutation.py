@@ -40,7 +40,8 @@ MODULES: dict[str, list[str]] = {
         "test_exactly_one_point_below_the_best_still_counts", "test_latency_must_be_a_positive_number", "test_marks")]
     + ["tests/test_tradeoff_units.py"],
     # test_data.py's synthetic-dataset fixtures cost seconds per mutant; its split tests are the pure ones.
-    "training/data.py": ["tests/test_data_units.py", "tests/test_data.py::test_split_is_stratified_deterministic_and_disjoint",
+    "training/lib/data.py": ["tests/test_data_units.py",
+                             "tests/test_data.py::test_split_is_stratified_deterministic_and_disjoint",
                          "tests/test_data.py::test_split_indices_come_class_mixed_not_sorted"],
 }
 CHILDREN = 2  # mutants tested at once (the machine has 2 cores, shared)

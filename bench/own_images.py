@@ -3,7 +3,7 @@
     python -m bench.own_images [--images 20000] [--size 512] [--steps 150] [--minutes 3] [--keep]
 
 Writes a labelled folder of `--images` generated JPEGs of size x size (half REAL, half FAKE; in a temp dir,
-reused when it is already there), opens it as training.train does (training.image_folders: checksums, sizes
+reused when it is already there), opens it as training.train does (training.lib.image_folders: checksums, sizes
 and a quick decode of every file, the seeded split), then trains cnn_maxpool on 64x64 crops streamed
 from disk (the tf.data pipeline decodes on the fly; nothing is held in memory) for one epoch capped at
 `--steps` batches of 64 or `--minutes`. Prints the peak RSS of the process (target <= 2.5 GB) and images/s.
@@ -35,7 +35,7 @@ def make_folder(root: Path, images: int, size: int) -> Path:
     import numpy as np
     from PIL import Image
 
-    from training.synthetic import upsampling_trace_image
+    from training.lib.synthetic import upsampling_trace_image
 
     if (root / "done").exists():
         return root
@@ -68,8 +68,8 @@ def main(argv: list[str] | None = None) -> int:
     import keras
 
     from model_zoo.crops import crop_policy
-    from training.architectures import UNIT_RANGE, get_architecture
-    from training.image_folders import bind_card, load_image_folder, stream, train_validation_indices
+    from training.lib.architectures import UNIT_RANGE, get_architecture
+    from training.lib.image_folders import bind_card, load_image_folder, stream, train_validation_indices
 
     root = BENCH_DIR / f"own-images-{args.images}-{args.size}"
     start = time.time()

@@ -44,7 +44,7 @@ def _folder_made_once(name: str, count: int, image: Callable[[np.random.Generato
 
 def small_folder(count: int) -> Path:
     """`count` 32x32 synthetic JPEGs."""
-    from training.synthetic import synthetic_image
+    from training.lib.synthetic import synthetic_image
 
     return _folder_made_once(f"jpeg32-{count}", count, lambda rng, i: synthetic_image(rng, fake=i % 2 == 1), 95)
 
@@ -53,7 +53,7 @@ def large_folder(count: int) -> Path:
     """`count` 1-4 megapixel JPEGs with photo-like texture."""
     from PIL import Image
 
-    from training.synthetic import synthetic_image
+    from training.lib.synthetic import synthetic_image
 
     def photo(rng: np.random.Generator, i: int) -> np.ndarray:
         width, height = LARGE_SIZES[i % len(LARGE_SIZES)]
@@ -66,7 +66,7 @@ def large_folder(count: int) -> Path:
 
 def time_scan(files: list[Path], model, batch_size: int, repeats: int) -> list[float]:
     """images/s of score_files + CSV writing over `files`, once per repeat."""
-    from training.predict import RowWriter, score_files
+    from training.lib.folder_scan import RowWriter, score_files
 
     for _ in score_files(files[:batch_size], [model], batch_size):  # warm-up: tracing, thread pool, caches
         pass
@@ -97,7 +97,7 @@ def time_parts(files: list[Path], model, batch_size: int) -> tuple[float, float]
 
 
 def main(argv: list[str] | None = None) -> int:
-    from training.predict import collect_files, resolve_models
+    from training.lib.folder_scan import collect_files, resolve_models
 
     parser = argparse.ArgumentParser(prog="python -m bench.predict_throughput", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)

@@ -14,7 +14,7 @@ def random_weight_zoo(archs: tuple[str, ...] = CUSTOM, root: Path | None = None)
     """Publish each buildable architecture with random weights; returns (zoo, names). Failures are printed, not fatal."""
     from model_zoo import staged_entry, write_card
     from model_zoo.zoo import MODEL_FILE
-    from training.architectures import get_architecture
+    from training.lib.architectures import get_architecture
 
     zoo = root or Path(tempfile.mkdtemp(prefix="bench-zoo-"))
     names = []

@@ -8,7 +8,7 @@ from itertools import combinations
 import numpy as np
 import pandas as pd
 
-from dashboard.errors import verdicts
+from dashboard.misclassified import verdicts
 from model_zoo import ZooEntry, ranked_entries
 from model_zoo.decision import threshold
 from model_zoo.operating_point import operating_point

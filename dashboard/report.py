@@ -20,8 +20,8 @@ import numpy as np
 from dashboard.evaluation import card_headline, reliability_bins, roc_points
 from dashboard.overlays import png_bytes
 from dashboard.report_charts import line_chart_png
+from model_zoo.card_markdown import model_card_markdown, split_front_matter
 from model_zoo.decision import threshold
-from model_zoo.model_card import model_card_markdown, split_front_matter
 from model_zoo.test_sets import rows_per_test_set
 from model_zoo.verdicts import Verdict
 from model_zoo.zoo import ZooEntry
@@ -85,7 +85,7 @@ def _page(title: str, body: str, generated: datetime.datetime | None = None) -> 
             "picture is embedded, nothing is loaded from elsewhere.</p></body></html>\n")
 
 
-# ---- a Markdown subset (what model_zoo.model_card writes) to HTML ------------------------------------------
+# ---- a Markdown subset (what model_zoo.card_markdown writes) to HTML ------------------------------------------
 
 def _inline(text: str) -> str:
     text = _esc(text)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from model_zoo.cues import log_amplitude_spectrum  # shared with the cue study, which stores the same spectra
+from model_zoo.cue_vocabulary import log_amplitude_spectrum  # shared with the cue study, which stores the same spectra
 from model_zoo.decision import CLASS_NAMES
 
 MAX_IMAGES_PER_CLASS = 20_000  # spectra of a random sample: plenty for a stable mean, bounded time

@@ -19,7 +19,7 @@ CONSENSUS = "consensus"
 ROLES = (DETECTOR, STUDY, CONSENSUS)
 ALL_DETECTORS = "all"
 ALL_INCLUDING_STUDIES = "all-including-studies"
-# `make studies` names its arms <arch>-aug-<augmentation> (dashboard/studies.py compares them).
+# `make studies` names its arms <arch>-aug-<augmentation> (dashboard/study_figures.py compares them).
 STUDY_ARM_MARK = "-aug-"
 
 

@@ -255,7 +255,7 @@ def input_gradients(model, card: dict, seen: np.ndarray) -> np.ndarray:
     """d P(FAKE) / d input (the model's own sigmoid output, before calibration) for uint8 images (N, H, W, 3)
     as the model sees them: float32 (N, H, W, 3), signed, on the card's normalised input scale.
 
-    Which frequencies a model is sensitive to is the spectrum of these (model_zoo.cues.normalised_power).
+    Which frequencies a model is sensitive to is the spectrum of these (model_zoo.cue_vocabulary.normalised_power).
     """
     import tensorflow as tf
 

@@ -7,7 +7,7 @@ The card keeps them beside "metrics", keyed by the set's name (by default the fo
 with the metrics of model_zoo.metrics.binary_metrics at the card's own threshold, `skipped` the files that
 could not be read, `evaluated` the date, `share_uncertain` the share the card's band calls UNCERTAIN,
 `share_out_of_distribution` the share above the novelty cut-off (None: no believed novelty check) and
-`fingerprint` what identifies the images measured (training.folder_eval.folder_fingerprint). They sit outside
+`fingerprint` what identifies the images measured (training.lib.folder_eval.folder_fingerprint). They sit outside
 card["metrics"], which holds the CIFAKE splits that validate_card checks and every consumer reads as CIFAKE.
 Rows and tables for the Model page, the leaderboards and the model card are built here, so all of them show
 the same figures.
@@ -102,7 +102,7 @@ def other_set_column_names(entries: Sequence[Any]) -> list[str]:
 
 # --- generalisation: what a model was trained on, and every set it was measured on --------------------------
 
-DEFAULT_TRAINING_SET = "CIFAKE"  # before image folders, training read CIFAKE only (training.data.load_cifake)
+DEFAULT_TRAINING_SET = "CIFAKE"  # before image folders, training read CIFAKE only (training.lib.data.load_cifake)
 _ARCHIVE_SUFFIXES = (".zip", ".tar", ".gz", ".tgz", ".bz2", ".xz")
 
 

@@ -17,7 +17,7 @@ An entry is a folder `<zoo>/<name>/` holding
     cues.csv              which cues the model uses (after `python -m training.cues`; optional): one row per
                           controlled change of the test images, columns family, condition, level, label,
                           accuracy (at the card's threshold), roc_auc, mean_p_fake_real, mean_p_fake_fake, n.
-                          Conditions and the 16 frequency bands are defined in model_zoo/cues.py; the card's
+                          Conditions and the 16 frequency bands are defined in model_zoo/cue_vocabulary.py; the card's
                           "cues" block says on which sample (n, seed, dataset) they were measured
     cue_spectra.npz       (same command) arrays, no pickles: class_difference (H, W), the FAKE - REAL mean
                           log-amplitude spectrum of the test images, zero frequency centred; image_bands (2, 16),
@@ -221,7 +221,7 @@ def zoo_dir(path: str | os.PathLike | None = None) -> Path:
         return Path(path)
     if os.environ.get(ZOO_ENV):
         return Path(os.environ[ZOO_ENV])
-    return Path(__file__).resolve().parent
+    return Path(__file__).resolve().parent / "entries"
 
 
 def validate_card(card: Any) -> list[str]:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 import model_zoo  # noqa: E402, F401  (quiets TensorFlow's start-up log)
-from training.synthetic import make_synthetic_cifake  # noqa: E402
+from training.lib.synthetic import make_synthetic_cifake  # noqa: E402
 
 # Architectures in the shared test zoo: two differently-pooled CNNs keep comparisons meaningful.
 TEST_ZOO_ARCHS = ("cnn_maxpool", "cnn_strided")
@@ -31,7 +31,7 @@ def synthetic_folder(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def synthetic_dataset(synthetic_zip, tmp_path_factory):
-    from training.data import load_cifake
+    from training.lib.data import load_cifake
 
     return load_cifake(synthetic_zip, cache_dir=tmp_path_factory.mktemp("cache"), progress=lambda _: None)
 
@@ -42,8 +42,8 @@ def trained_zoo(synthetic_dataset, tmp_path_factory) -> Path:
 
     Read-only for tests: copy it (shutil.copytree) before changing anything.
     """
-    from training.evaluate import evaluate
-    from training.train import TrainConfig, train
+    from training.lib.evaluation_run import evaluate
+    from training.lib.training_run import TrainConfig, train
 
     zoo = tmp_path_factory.mktemp("zoo")
     for arch in TEST_ZOO_ARCHS:
@@ -54,8 +54,8 @@ def trained_zoo(synthetic_dataset, tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def app(trained_zoo):
-    """The JSON API and upload page (dashboard.api) over the trained test zoo."""
-    from dashboard.api import create_app
+    """The JSON API and upload page (dashboard.server.api) over the trained test zoo."""
+    from dashboard.server.api import create_app
 
     return create_app(trained_zoo)
 

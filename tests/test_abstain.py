@@ -286,7 +286,7 @@ def dashboard_models(trained_zoo):
 
 
 def test_the_inspect_page_says_why_a_model_cannot_score_novelty(dashboard_models):
-    from dashboard.inference import unscored_note
+    from dashboard.verdict_display import unscored_note
     from model_zoo.judge import judge
     from model_zoo.zoo import LoadedModel, ZooEntry
 
@@ -303,7 +303,7 @@ def test_the_inspect_page_says_why_a_model_cannot_score_novelty(dashboard_models
 
 
 def test_dashboard_verdicts_carry_decision_and_plain_input_notes(dashboard_models):
-    from dashboard.inference import input_notes, verdict_rows, verdicts_json
+    from dashboard.verdict_display import input_notes, verdict_rows, verdicts_json
     from model_zoo.judge import judge
 
     models = dashboard_models
@@ -338,7 +338,7 @@ def test_inspect_page_shows_decisions_and_the_shrink_warning(trained_zoo, monkey
 
     monkeypatch.setenv("MODEL_ZOO_DIR", str(trained_zoo))
     at = AppTest.from_file(str(Path(__file__).resolve().parents[1] / "streamlit_app.py"), default_timeout=120).run()
-    at.switch_page("dashboard/pages/inspect_image.py").run()
+    at.switch_page("dashboard/pages/inspect_image_page.py").run()
     at.file_uploader(key="inspect_uploads").upload("photo.png", _png(np.full((480, 640, 3), 90, np.uint8)),
                                                    "image/png").run()
     assert not at.exception, [e.value for e in at.exception]
@@ -348,7 +348,7 @@ def test_inspect_page_shows_decisions_and_the_shrink_warning(trained_zoo, monkey
 
 
 def test_too_little_data_gives_a_band_but_no_novelty_instead_of_failing(maxpool, synthetic_dataset, capsys):
-    from training.calibrate import fit_abstention
+    from training.lib.abstention import fit_abstention
 
     entry, model, _ = maxpool
     train, validation = synthetic_dataset.train, synthetic_dataset.test
@@ -365,7 +365,7 @@ def test_shipped_zoo_flags_pure_noise():
     from model_zoo import list_entries
     from model_zoo.input_check import untrusted_noise_share
 
-    shipped = Path(__file__).resolve().parents[1] / "model_zoo"
+    shipped = Path(__file__).resolve().parents[1] / "model_zoo" / "entries"
     entries = [e for e in list_entries(shipped)[0] if load_stats(e) is not None]
     if not entries:
         pytest.skip("no shipped entry has novelty stats")

@@ -120,7 +120,7 @@ def test_concurrent_requests_get_consistent_answers(client, image_file):
 
 
 def test_empty_zoo_reports_503_not_a_crash(tmp_path, image_file):
-    from dashboard.api import create_app
+    from dashboard.server.api import create_app
 
     client = create_app(tmp_path / "empty").test_client()
     assert client.get("/health").status_code == 503
@@ -204,7 +204,7 @@ def test_models_lists_band_cutoff_and_version(client, trained_zoo):
 
 
 def test_an_old_entry_without_band_or_novelty_is_served(trained_zoo, tmp_path, image_file):
-    from dashboard.api import create_app
+    from dashboard.server.api import create_app
     from model_zoo.novelty import NOVELTY_FILE
     from tests.zoo_builders import copy_zoo
 

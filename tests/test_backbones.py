@@ -18,12 +18,12 @@ import pytest
 from PIL import Image
 
 from model_zoo import load_model, read_entry
-from training import efficientnet_lite
-from training.augment import augment_numpy
 from training.backbones import imagenet_class_names
 from training.backbones import main as backbones_main
-from training.torch_pickle import CheckpointError, read_state_dict
-from training.train import TrainConfig, train
+from training.lib import efficientnet_lite
+from training.lib.augment import augment_numpy
+from training.lib.torch_pickle import CheckpointError, read_state_dict
+from training.lib.training_run import TrainConfig, train
 
 FIXTURE = Path(__file__).parent / "fixtures" / "efficientnet_lite0_reference.npz"
 SMALL = {"epochs": 2, "batch_size": 16, "input_size": 32}  # 32 px: the backbone at CIFAKE's own size, seconds a run
@@ -151,7 +151,7 @@ def probe_zoo(synthetic_dataset, tmp_path_factory):
     zoo = tmp_path_factory.mktemp("zoo")
     cache = tmp_path_factory.mktemp("features")
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr("training.train.feature_cache", lambda config, dataset: cache / "features.npy")
+        patch.setattr("training.lib.training_run.feature_cache", lambda config, dataset: cache / "features.npy")
         train(TrainConfig(arch="efficientnet_lite0", name="probe", freeze_backbone=True, lr=3e-3, **SMALL),
               synthetic_dataset, zoo)
     return zoo, cache / "features.npy"
@@ -175,8 +175,8 @@ def test_a_frozen_backbone_detector_learns_and_records_where_its_weights_came_fr
 
 
 def test_fine_tuning_warms_up_the_head_then_trains_everything(synthetic_dataset, tmp_path, monkeypatch):
-    from training import backbone_fit
-    from training.checkpoints import RunState
+    from training.lib import backbone_fit
+    from training.lib.checkpoints import RunState
 
     monkeypatch.setenv(efficientnet_lite.CACHE_ENV, str(tmp_path / "cache"))
     config = TrainConfig(arch="efficientnet_lite0", **SMALL)
@@ -225,13 +225,13 @@ def test_backbone_options_on_other_architectures_are_a_usage_error(capsys, synth
 
 
 def _card(config: TrainConfig) -> dict:
-    from training.architectures import get_architecture
+    from training.lib.architectures import get_architecture
 
     return {"input_shape": [32, 32, 3], "preprocessing": get_architecture(config.arch).preprocessing}
 
 
 def _built(config: TrainConfig, folder: Path) -> Path:
-    from training.architectures import get_architecture
+    from training.lib.architectures import get_architecture
 
     path = folder / "built.keras"
     get_architecture(config.arch).build(weights="imagenet", input_size=config.input_size).save(path)

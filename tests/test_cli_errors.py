@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from model_zoo import ZooError
-from training.cli import INTERRUPTED, INTERRUPTED_TRAINING, exit_on_user_error
+from training.lib.cli import INTERRUPTED, INTERRUPTED_TRAINING, exit_on_user_error
 
 
 def _interrupted() -> int:

@@ -14,16 +14,16 @@ ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("training", "dashboard", "bench", "model_zoo")
 # The command lines a user is told about; discovery below must find at least these.
 DOCUMENTED = {"training.train", "training.evaluate", "training.leaderboard", "training.predict", "training.robustness",
-              "training.download", "training.seed_variance", "training.backbones", "dashboard.api"}
+              "training.download", "training.seed_variance", "training.backbones", "dashboard.server.api"}
 
 
 def entry_points() -> list[str]:
     """Modules of the project's packages that run as `python -m package.module`."""
     found = []
     for package in PACKAGES:
-        for path in sorted((ROOT / package).glob("*.py")):
+        for path in sorted((ROOT / package).rglob("*.py")):
             if 'if __name__ == "__main__":' in path.read_text(encoding="utf-8"):
-                found.append(f"{package}.{path.stem}")
+                found.append(".".join(path.relative_to(ROOT).with_suffix("").parts))
     return found
 
 
@@ -72,7 +72,7 @@ def test_help_exits_0_and_names_the_program(module, help_results):
 
 
 def test_the_dashboard_imports_no_command_line_module():
-    """Shared helpers live in model_zoo; the dashboard may use the dataset loader (training.data), not a CLI."""
+    """Shared helpers live in model_zoo; the dashboard may use the dataset loader (training.lib.data), not a CLI."""
     import ast
 
     for path in sorted((ROOT / "dashboard").rglob("*.py")):
@@ -81,4 +81,4 @@ def test_the_dashboard_imports_no_command_line_module():
                 [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
             for name in names:
                 if name.startswith("training"):
-                    assert name == "training.data", f"{path.relative_to(ROOT)} imports {name}"
+                    assert name == "training.lib.data", f"{path.relative_to(ROOT)} imports {name}"

@@ -216,7 +216,7 @@ def _cli_records(zoo, image, *extra):
 
 
 def test_cli_and_api_default_to_the_consensus_and_give_the_same_verdict(consensus_zoo, tmp_path):
-    from dashboard.api import create_app
+    from dashboard.server.api import create_app
     from model_zoo.judge import judge
 
     data = flat_image_bytes(200)
@@ -274,7 +274,7 @@ def test_max_fpr_threshold_never_splits_ties():
 
 
 def test_cli_and_api_max_fpr(consensus_zoo, tmp_path):
-    from dashboard.api import create_app
+    from dashboard.server.api import create_app
     from model_zoo import read_entry
     from model_zoo.operating_point import operating_point
     from training.predict import main
@@ -338,7 +338,7 @@ def test_inspect_page_puts_the_consensus_on_top(bright_pair_zoo, monkeypatch):
     from model_zoo.judge import judge
 
     monkeypatch.setenv("MODEL_ZOO_DIR", str(bright_pair_zoo))
-    at = AppTest.from_file(str(Path(__file__).resolve().parents[1] / "dashboard/pages/inspect_image.py"),
+    at = AppTest.from_file(str(Path(__file__).resolve().parents[1] / "dashboard/pages/inspect_image_page.py"),
                           default_timeout=120).run()
     data = flat_image_bytes(200)
     at.file_uploader(key="inspect_uploads").upload("grey.png", data, "image/png")

@@ -1,4 +1,4 @@
-"""Each controlled change of the cue study does what it says (training/cue_transforms.py, model_zoo/cues.py)."""
+"""Each controlled change of the cue study does what it says (training/lib/cue_transforms.py, model_zoo/cue_vocabulary.py)."""
 
 from __future__ import annotations
 
@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from model_zoo.cues import BANDS, NEUTRAL, band_fractions, band_index, normalised_power
-from training import cue_transforms as T
-from training.robustness import jpeg_recompress
-from training.synthetic import synthetic_image
+from model_zoo.cue_vocabulary import BANDS, NEUTRAL, band_fractions, band_index, normalised_power
+from training.lib import cue_transforms as T
+from training.lib.robustness_study import jpeg_recompress
+from training.lib.synthetic import synthetic_image
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""The cue study (training/cue_study.py, training/cues.py): its conditions, the table and spectra it publishes into
+"""The cue study (training/lib/cue_study.py, training/cues.py): its conditions, the table and spectra it publishes into
 an entry, the command line, and the zoo's readers of what it wrote."""
 
 from __future__ import annotations
@@ -10,12 +10,13 @@ import numpy as np
 import pytest
 
 from model_zoo import binary_metrics, is_detector, load_model, predict_prob_fake, read_entry
-from model_zoo.cues import CUES_COLUMNS, GRADCAM_BOTTOM, GRADCAM_TOP, JPEG_GRID, LOWPASS, NONE
+from model_zoo.cue_vocabulary import CUES_COLUMNS, GRADCAM_BOTTOM, GRADCAM_TOP, JPEG_GRID, LOWPASS, NONE
 from model_zoo.decision import threshold
 from model_zoo.zoo import CUE_SPECTRA_FILE, CUES_FILE, ZooEntry
 from tests.zoo_builders import copy_zoo, edit_card
-from training import cue_study
-from training.cue_study import (
+from training.cues import main
+from training.lib import cue_study
+from training.lib.cue_study import (
     CONDITIONS,
     apply_condition,
     condition_rng,
@@ -23,8 +24,7 @@ from training.cue_study import (
     evaluate_cues,
     sample_index,
 )
-from training.cues import main
-from training.synthetic import synthetic_image
+from training.lib.synthetic import synthetic_image
 
 
 @pytest.fixture(scope="module")

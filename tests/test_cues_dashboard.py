@@ -1,4 +1,4 @@
-"""The Studies page's "What the models look at" (dashboard/cues.py): every sentence follows from the numbers,
+"""The Studies page's "What the models look at" (dashboard/cue_figures.py): every sentence follows from the numbers,
 so changing the numbers changes the sentence; only detectors count; the figures have a panel per family."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dashboard.cues import (
+from dashboard.cue_figures import (
     band_profiles,
     condition_means,
     cue_findings,
@@ -20,10 +20,10 @@ from dashboard.cues import (
     sample_note,
     spectrum_findings,
 )
-from model_zoo.cues import CUES_COLUMNS
+from model_zoo.cue_vocabulary import CUES_COLUMNS
 from model_zoo.zoo import ZooEntry
 from tests.zoo_builders import with_cues
-from training.cue_study import CONDITIONS
+from training.lib.cue_study import CONDITIONS
 
 
 def _long(accuracy: dict | None = None, models=("m1",), **columns: dict) -> pd.DataFrame:

@@ -29,7 +29,7 @@ def _app(page: str | None = None) -> AppTest:
     at = AppTest.from_file(APP, default_timeout=TIMEOUT)
     at.run()
     if page is not None:
-        at.switch_page(f"dashboard/pages/{page}.py").run()
+        at.switch_page(f"dashboard/pages/{page}_page.py").run()
     return at
 
 
@@ -75,7 +75,7 @@ def test_empty_zoo_opens_on_the_help_page_and_no_page_errors(tmp_path, monkeypat
     text = " ".join(m.value for m in at.markdown) + " ".join(c.value for c in at.code)
     assert "make zoo CIFAKE_PATH=" in text and "python -m training.download" in text
     for page in PAGES:
-        at.switch_page(f"dashboard/pages/{page}.py").run()
+        at.switch_page(f"dashboard/pages/{page}_page.py").run()
         _assert_clean(at)
         infos = [i.value for i in at.info]
         if page == "data":  # without a dataset it says how to get one
@@ -116,14 +116,14 @@ def test_leaderboard_has_one_row_per_model_and_compares(zoo_env):
     assert at.multiselect(key="compare_models").value == list(board["model"][:3])  # the best three first
     assert len(at.get("plotly_chart")) >= 5  # bars, 2 confusion matrices, ROC, PR (+ disagreement)
     # Every other page has a test of its own on this zoo; the home page is checked here.
-    at.switch_page("dashboard/pages/home.py").run()
+    at.switch_page("dashboard/pages/home_page.py").run()
     _assert_clean(at)
     assert at.title[0].value == "CIFAKE explainability dashboard"
 
 
 def test_leaderboard_top_row_is_predict_best(trained_zoo, tmp_path, monkeypatch):
     """Equal test accuracy, cnn_strided with the higher ROC-AUC: the old `--model best` took cnn_maxpool (by name)."""
-    from training.predict import resolve_models
+    from training.lib.folder_scan import resolve_models
 
     zoo = copy_zoo(trained_zoo, tmp_path / "zoo")
     edit_card(zoo / "cnn_maxpool", test={"accuracy": 0.9, "roc_auc": 0.91})
@@ -340,7 +340,7 @@ def test_shipped_zoo_and_no_dataset_render_every_page(tmp_path, monkeypatch):
     at = _app()
     _assert_clean(at)
     for page in PAGES:
-        at.switch_page(f"dashboard/pages/{page}.py").run()
+        at.switch_page(f"dashboard/pages/{page}_page.py").run()
         _assert_clean(at)
 
 
@@ -379,14 +379,14 @@ def test_a_zoo_of_one_with_another_input_size(trained_zoo, synthetic_zip, tmp_pa
     assert list(at.dataframe[0].value["model"]) == [name]
     assert any("single model" in i.value for i in at.info)
     # The pages that run the model (the others read only its card, tested on the trained zoo).
-    at.switch_page("dashboard/pages/model.py").run()
+    at.switch_page("dashboard/pages/model_page.py").run()
     _assert_clean(at)
-    at.switch_page("dashboard/pages/inspect_image.py").run()
+    at.switch_page("dashboard/pages/inspect_image_page.py").run()
     at.file_uploader(key="inspect_uploads").upload("wide.png", _png((300, 100)), "image/png").run()
     _assert_clean(at)
     captions = [c for image in at.image for c in image.captions]
     assert any(f"{name} sees 48x48" in c for c in captions) and any("Grad-CAM" in c for c in captions)
-    at.switch_page("dashboard/pages/errors.py").run()
+    at.switch_page("dashboard/pages/errors_page.py").run()
     buttons = [b for b in at.button if b.label == "Heatmaps"]
     assert len(buttons) == 2
     buttons[0].click().run()
@@ -428,7 +428,7 @@ def test_a_model_file_that_does_not_load_is_a_warning(trained_zoo, tmp_path, mon
     at.toggle(key="time_models_now").set_value(True).run()
     _assert_clean(at)
     assert any("cannot load" in w.value for w in at.warning)
-    at.switch_page("dashboard/pages/inspect_image.py").run()
+    at.switch_page("dashboard/pages/inspect_image_page.py").run()
     at.file_uploader(key="inspect_uploads").upload("a.png", _png(), "image/png").run()
     _assert_clean(at)
     assert any("cannot load" in w.value for w in at.warning)

@@ -75,7 +75,7 @@ def inspect_page(server):
 
 
 def test_upload_shows_heatmaps_in_a_real_browser(server, inspect_page, tmp_path):
-    from training.synthetic import synthetic_image
+    from training.lib.synthetic import synthetic_image
 
     upload = tmp_path / "upload.jpg"  # a generated "FAKE"-style image, upscaled like a photo
     tile = synthetic_image(np.random.default_rng(3), fake=True)

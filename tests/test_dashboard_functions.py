@@ -11,7 +11,6 @@ import pytest
 from PIL import Image
 
 from dashboard import charts
-from dashboard.errors import disagreements, filter_errors, model_thresholds, paginate, predictions_table
 from dashboard.evaluation import (
     card_headline,
     normalized_confusion,
@@ -20,11 +19,12 @@ from dashboard.evaluation import (
     roc_points,
     threshold_metrics,
 )
-from dashboard.inference import display_image, measure_latency_ms, study_arms_note, verdict_rows, verdicts_json
 from dashboard.leaderboard import disagreement_matrix, leaderboard_frame, metrics_long, robustness_long
+from dashboard.misclassified import disagreements, filter_errors, model_thresholds, paginate, predictions_table
 from dashboard.overlays import COLORMAPS, colorize, enlarge, overlay, png_bytes
 from dashboard.spectra import class_counts, class_cues, log_amplitude_spectrum, mean_image, sample_indices
-from dashboard.studies import augmentation_study, history_long, pooling_study
+from dashboard.study_figures import augmentation_study, history_long, pooling_study
+from dashboard.verdict_display import display_image, measure_latency_ms, study_arms_note, verdict_rows, verdicts_json
 from model_zoo import decode_for_card, list_entries, load_model, load_usable_models, normalize_for_card
 from model_zoo.decision import calibrate, expected_calibration_error, label_name, temperature, threshold
 
@@ -302,7 +302,7 @@ def test_study_arms_note_counts_what_the_inspect_page_leaves_out():
 def test_latency_is_the_median_of_single_image_calls_after_a_warm_up(monkeypatch):
     import types
 
-    import dashboard.inference as inference
+    import dashboard.verdict_display as inference
 
     shapes: list[tuple] = []
     monkeypatch.setattr(inference, "predict_prob", lambda model, card, seen: shapes.append(seen.shape))
@@ -373,7 +373,7 @@ def test_metric_bars_zoom_in_on_the_differences_between_good_models():
 def test_pooling_answer_names_the_winner_the_gaps_and_the_speed():
     import pandas as pd
 
-    from dashboard.studies import pooling_answer
+    from dashboard.study_figures import pooling_answer
 
     study = pd.DataFrame({"model": ["cnn_maxpool", "cnn_avgpool", "cnn_strided"],
                           "architecture": ["cnn_maxpool", "cnn_avgpool", "cnn_strided"],
@@ -391,7 +391,7 @@ def test_pooling_answer_names_the_winner_the_gaps_and_the_speed():
 def test_robustness_summary_reads_the_mean_and_the_target_conditions():
     import pandas as pd
 
-    from dashboard.studies import robustness_summary
+    from dashboard.study_figures import robustness_summary
 
     table = pd.DataFrame({"corruption": ["none", "jpeg", "jpeg", "blur"], "level": [0, 40, 75, 1.0],
                           "accuracy": [0.97, 0.90, 0.96, 0.70], "roc_auc": [0.996, 0.961, 0.99, 0.85]})
@@ -406,7 +406,7 @@ def test_robustness_summary_reads_the_mean_and_the_target_conditions():
 def test_augmentation_answer_names_the_clean_and_the_robust_winner_and_the_cost():
     import pandas as pd
 
-    from dashboard.studies import augmentation_answer
+    from dashboard.study_figures import augmentation_answer
 
     study = pd.DataFrame({"architecture": ["cnn_strided"] * 3, "augmentation": ["none", "flip_shift", "robust"],
                           "accuracy": [0.960, 0.970, 0.966], "robust_accuracy": [0.80, 0.83, 0.93],

@@ -9,7 +9,7 @@ import pandas as pd
 
 from dashboard import charts
 from dashboard.leaderboard import UNTIMED, leaderboard_frame
-from dashboard.studies import display_table
+from dashboard.study_figures import display_table
 from model_zoo import ZooEntry
 
 
@@ -56,7 +56,7 @@ def test_an_untimed_model_is_marked_not_timed_not_left_looking_dominated():
 
 
 def test_model_card_headings_shrink_inside_the_page_and_code_stays_as_written():
-    from dashboard.model_card_view import demote_headings
+    from dashboard.views.model_card_view import demote_headings
 
     card = "# name\n\ntext #1\n## Metrics\n```bash\n# a shell comment\n```\n##### deep\n#hashtag"
     assert demote_headings(card).splitlines() == [

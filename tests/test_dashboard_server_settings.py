@@ -19,7 +19,7 @@ from dashboard.server_settings import effective_data_path, path_edit_allowed  # 
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = str(ROOT / "streamlit_app.py")
-DATA_PAGE = "dashboard/pages/data.py"
+DATA_PAGE = "dashboard/pages/data_page.py"
 
 
 def _app(page: str | None = None) -> AppTest:
@@ -109,7 +109,7 @@ def test_an_upload_is_never_written_to_disk(served, tmp_path, monkeypatch):
     scratch.mkdir()
     monkeypatch.setenv("TMPDIR", str(scratch))
     monkeypatch.setattr(tempfile, "tempdir", str(scratch))
-    at = _app("dashboard/pages/inspect_image.py")
+    at = _app("dashboard/pages/inspect_image_page.py")
     at.file_uploader(key="inspect_uploads").upload("warm.png", _png(seed=1), "image/png").run()  # load models first
     assert not at.exception
 

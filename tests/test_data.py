@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from training.data import DatasetError, load_cifake, resolve_data_path, train_validation_split
+from training.lib.data import DatasetError, load_cifake, resolve_data_path, train_validation_split
 from training.train import main as train_main
 
 

@@ -1,4 +1,4 @@
-"""training.data's pieces on hand-made inputs: member names, fingerprints, cache places, splits, summaries."""
+"""training.lib.data's pieces on hand-made inputs: member names, fingerprints, cache places, splits, summaries."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from training import data as D
-from training.data import Dataset, DatasetError, Split, load_cifake, train_validation_split
+from training.lib import data as D
+from training.lib.data import Dataset, DatasetError, Split, load_cifake, train_validation_split
 
 
 def _split(labels, digests=None) -> Split:
@@ -246,7 +246,7 @@ def test_the_split_is_stratified_shuffled_and_seeded():
 
 
 class _Clock:
-    """time.time for training.data: starts at 100 s, and each call moves `step` seconds on."""
+    """time.time for training.lib.data: starts at 100 s, and each call moves `step` seconds on."""
 
     def __init__(self, step: float):
         self.now, self.step = 100.0 - step, step

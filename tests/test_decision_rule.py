@@ -59,7 +59,7 @@ def test_predict_cli_rows_use_each_cards_threshold(threshold_zoo, image, tmp_pat
 
 
 def test_api_json_uses_each_cards_threshold(threshold_zoo, image):
-    from dashboard.api import create_app
+    from dashboard.server.api import create_app
 
     client = create_app(threshold_zoo).test_client()
     body = client.post("/predict", data={"image": (io.BytesIO(image.read_bytes()), "a.jpg")}).get_json()
@@ -72,7 +72,7 @@ def test_api_json_uses_each_cards_threshold(threshold_zoo, image):
 
 
 def test_dashboard_verdicts_use_each_cards_threshold(threshold_zoo, image):
-    from dashboard.inference import threshold_note, thresholds_for, verdict_rows, verdicts_json
+    from dashboard.verdict_display import threshold_note, thresholds_for, verdict_rows, verdicts_json
     from model_zoo.judge import judge
 
     models, _ = load_usable_models(list_entries(threshold_zoo)[0])
@@ -91,8 +91,8 @@ def test_dashboard_verdicts_use_each_cards_threshold(threshold_zoo, image):
 def test_dashboard_error_filters_and_disagreements_use_each_models_threshold():
     import pandas as pd
 
-    from dashboard.errors import disagreements, filter_errors
     from dashboard.leaderboard import disagreement_matrix
+    from dashboard.misclassified import disagreements, filter_errors
 
     table = pd.DataFrame({"path": list("uvwxyz"), "label": [0, 0, 0, 1, 1, 1],
                           "a": [0.9, 0.6, 0.1, 0.2, 0.45, 0.8], "b": [0.2, 0.7, 0.1, 0.3, 0.9, 0.9]})
@@ -134,7 +134,7 @@ SCENARIOS = {
 def test_best_model_is_the_top_leaderboard_row(trained_zoo, tmp_path, scenario):
     from dashboard.leaderboard import leaderboard_frame
     from training.leaderboard import leaderboard_markdown
-    from training.predict import resolve_models
+    from training.lib.folder_scan import resolve_models
 
     zoo = copy_zoo(trained_zoo, tmp_path / "zoo")
     SCENARIOS[scenario](zoo)
@@ -150,7 +150,7 @@ def test_best_model_is_the_top_leaderboard_row(trained_zoo, tmp_path, scenario):
 
 
 def test_best_falls_back_to_the_next_ranked_model_that_loads(trained_zoo, tmp_path):
-    from training.predict import resolve_models
+    from training.lib.folder_scan import resolve_models
 
     zoo = copy_zoo(trained_zoo, tmp_path / "zoo")
     edit_card(zoo / "cnn_strided", test={"accuracy": 1.0})

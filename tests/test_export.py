@@ -14,8 +14,8 @@ from PIL import Image
 from model_zoo import batch_to_model_input, decode_for_card, decode_image, load_model, normalize_for_card, read_entry
 from model_zoo.decision import calibrate
 from tests.zoo_builders import copy_zoo
-from training import export_checks, export_formats
-from training.export_checks import ExportError, export_and_check, generated_sample
+from training.lib import export_checks, export_formats
+from training.lib.export_checks import ExportError, export_and_check, generated_sample
 
 CARD = {"name": "t", "input_shape": [32, 32, 3],
         "preprocessing": {"color": "RGB", "resize": "area", "mean": [0.0, 0.0, 0.0], "std": [255.0, 255.0, 255.0]}}

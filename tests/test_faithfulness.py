@@ -10,7 +10,7 @@ import json
 import numpy as np
 import pytest
 
-from model_zoo.faithfulness import (
+from model_zoo.faithfulness_measures import (
     SANITY_MAX_RHO,
     curve_auc,
     deletion_insertion,
@@ -201,7 +201,7 @@ def test_explanation_maps_reject_bad_targets(model, card, fakes):
 
 @pytest.fixture(scope="module")
 def sample(fakes):
-    from training.data import Split
+    from training.lib.data import Split
 
     images, labels = quadrant_images(8, seed=11)
     return Split(images, labels, [f"test/{'FAKE' if y else 'REAL'}/{i}.png" for i, y in enumerate(labels)])
@@ -209,7 +209,7 @@ def sample(fakes):
 
 def test_report_flags_a_method_whose_maps_ignore_the_model(model, card, sample, monkeypatch):
     """A "method" that only looks at the image (edge strength) gives the same map for any weights: it must fail."""
-    import training.faithfulness as faithfulness
+    import training.lib.faithfulness_study as faithfulness
 
     real_maps = faithfulness.explanation_maps
 
@@ -235,7 +235,7 @@ def test_report_flags_a_method_whose_maps_ignore_the_model(model, card, sample, 
 
 
 def test_rank_methods_puts_sanity_failures_last_then_orders_by_gain():
-    from training.faithfulness import rank_methods
+    from training.lib.faithfulness_study import rank_methods
 
     methods = {"a": {"passes_sanity": False, "score": 0.9}, "b": {"passes_sanity": True, "score": 0.1},
                "c": {"passes_sanity": True, "score": 0.3}, "d": {"passes_sanity": True, "score": None}}
@@ -243,7 +243,7 @@ def test_rank_methods_puts_sanity_failures_last_then_orders_by_gain():
 
 
 def test_stratified_sample_is_fixed_and_balanced():
-    from training.data import stratified_sample
+    from training.lib.data import stratified_sample
 
     labels = np.array([0] * 30 + [1] * 7)
     picked = stratified_sample(labels, 5, seed=3)
@@ -254,7 +254,7 @@ def test_stratified_sample_is_fixed_and_balanced():
 
 
 def test_class_mean_heatmaps_group_by_truth_and_verdict(model, card):
-    from training.class_heatmaps import GROUPS, class_mean_heatmaps
+    from training.lib.class_heatmaps import GROUPS, class_mean_heatmaps
 
     images, labels = quadrant_images(10, seed=5)
     prob_fake = np.where(labels == 1, 0.9, 0.1).astype(np.float32)
@@ -277,7 +277,7 @@ def quadrant_zoo(model, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def small_data(tmp_path_factory):
-    from training.synthetic import make_synthetic_cifake
+    from training.lib.synthetic import make_synthetic_cifake
 
     return make_synthetic_cifake(tmp_path_factory.mktemp("faith_data") / "cifake.zip", 2, 10, as_zip=True, seed=4)
 

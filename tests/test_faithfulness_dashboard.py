@@ -15,7 +15,7 @@ from PIL import Image
 pytest.importorskip("streamlit")
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
-from dashboard.faithfulness import (  # noqa: E402
+from dashboard.faithfulness_tables import (  # noqa: E402
     FLAG,
     class_heatmaps_figure,
     curves_figure,
@@ -35,8 +35,8 @@ FAILING = "SmoothGrad"  # the method the `flagged_zoo` marks as failing the sani
 @pytest.fixture(scope="module")
 def measured_zoo(trained_zoo, synthetic_zip, tmp_path_factory):
     """The trained zoo with faithfulness measured for its first model only (a tiny sample)."""
-    from training.data import load_cifake
-    from training.faithfulness import evaluate_faithfulness
+    from training.lib.data import load_cifake
+    from training.lib.faithfulness_study import evaluate_faithfulness
 
     zoo = shutil.copytree(trained_zoo, tmp_path_factory.mktemp("measured") / "zoo")
     dataset = load_cifake(synthetic_zip, cache_dir=tmp_path_factory.mktemp("cache"), progress=lambda _: None)
@@ -71,7 +71,7 @@ def _app(page: str, zoo: Path, monkeypatch) -> AppTest:
     monkeypatch.delenv("CIFAKE_PATH", raising=False)
     at = AppTest.from_file(APP, default_timeout=120)
     at.run()
-    at.switch_page(f"dashboard/pages/{page}.py").run()
+    at.switch_page(f"dashboard/pages/{page}_page.py").run()
     assert not at.exception, [e.value for e in at.exception]
     return at
 
@@ -97,7 +97,7 @@ def test_tables_and_notes_follow_the_report(flagged_zoo):
 
 
 def test_a_rho_near_the_cut_off_is_called_borderline():
-    from dashboard.faithfulness import borderline
+    from dashboard.faithfulness_tables import borderline
 
     def report(rho, se, passes):
         return {"sanity": {"fails_at": 0.5}, "ranking": ["m"], "random": {},

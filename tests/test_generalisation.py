@@ -24,7 +24,7 @@ from model_zoo.test_sets import (
 from model_zoo.zoo import CARD_FILE
 from tests.tiny_zoo import brightness_entry, expected_prob_fake, flat_image_bytes, metrics_block
 from training.evaluate import main
-from training.folder_eval import folder_fingerprint, labelled_files
+from training.lib.folder_eval import folder_fingerprint, labelled_files
 
 CIFAKE_ZIP = "../shared/cifake/cifake.zip"
 # Grey levels. The brightness models call bright images FAKE; "dark" (inverted) calls dark ones FAKE.
@@ -248,7 +248,7 @@ def _page(zoo: Path, monkeypatch, page: str | None):
     at = streamlit_testing.AppTest.from_file(APP, default_timeout=120)
     at.run()
     if page:
-        at.switch_page(f"dashboard/pages/{page}.py").run()
+        at.switch_page(f"dashboard/pages/{page}_page.py").run()
     assert not at.exception, [e.value for e in at.exception]
     assert not at.error, [e.value for e in at.error]
     return at

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from training.h5_legacy import make_tf_keras2_readable, to_tf_keras2_config
+from training.lib.h5_legacy import make_tf_keras2_readable, to_tf_keras2_config
 
 
 def _merge_model():
@@ -22,7 +22,7 @@ def _merge_model():
 
 
 def _backbone_model():
-    """The layers EfficientNet-Lite0 adds (training.efficientnet_lite): in-model upsampling, depthwise conv, ReLU6."""
+    """The layers EfficientNet-Lite0 adds (training.lib.efficientnet_lite): in-model upsampling, depthwise conv, ReLU6."""
     import keras
 
     inputs = keras.Input((8, 8, 3), name="image")

@@ -158,7 +158,7 @@ def test_predict_cli_answers_every_hostile_file(corpus_dir, trained_zoo, tmp_pat
 
 
 def test_api_answers_every_hostile_upload(trained_zoo):
-    from dashboard.api import create_app
+    from dashboard.server.api import create_app
 
     client = create_app(trained_zoo).test_client()
     for case in CASES:
@@ -175,8 +175,8 @@ def test_api_answers_every_hostile_upload(trained_zoo):
 
 
 def test_dataset_loader_skips_hostile_files_by_name(tmp_path):
-    from training.data import load_cifake
-    from training.synthetic import make_synthetic_cifake
+    from training.lib.data import load_cifake
+    from training.lib.synthetic import make_synthetic_cifake
 
     root = make_synthetic_cifake(tmp_path / "cifake", 4, 2, seed=3)
     write_corpus(root / "train" / "FAKE", CASES)

@@ -96,7 +96,7 @@ def test_a_batch_is_one_forward_pass_per_model_and_scores_like_one_image_at_a_ti
 
 def test_every_entry_point_gives_the_same_verdict(loaded, trained_zoo, client, tmp_path):
     """The predict CLI's JSON record, the API's verdict and the inspect page's download are one record."""
-    from dashboard.inference import verdicts_json
+    from dashboard.verdict_display import verdicts_json
     from training.predict import main
 
     photo = tmp_path / "photo.png"

@@ -1,4 +1,4 @@
-"""Training on your own images (training.image_folders, model_zoo.crops), on generated folders only."""
+"""Training on your own images (training.lib.image_folders, model_zoo.crops), on generated folders only."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from PIL import Image
 
 from model_zoo.crops import crop_grid, crop_policy, grid_crops, mean_logit, stitch
 from model_zoo.input_check import check_input
-from training.data import DatasetError
-from training.image_folders import (
+from training.lib.data import DatasetError
+from training.lib.image_folders import (
     MAX_VALIDATION_FRACTION,
     MIN_VALIDATION_PER_CLASS,
     grouped_split,
@@ -21,7 +21,7 @@ from training.image_folders import (
     load_labelled_data,
     validation_fraction_for,
 )
-from training.synthetic import make_image_folder, make_synthetic_cifake
+from training.lib.synthetic import make_image_folder, make_synthetic_cifake
 
 QUIET = {"progress": lambda _: None}
 
@@ -110,7 +110,7 @@ def test_corrupt_cmyk_and_tiny_files(tmp_path):
     assert "REAL/cmyk.jpg" in every and "FAKE/dot.png" in every
     card = {"input_shape": [32, 32, 3], "preprocessing": {"mean": [0] * 3, "std": [1] * 3,
                                                           "input_policy": crop_policy(32)}}
-    from training.image_folders import bind_card
+    from training.lib.image_folders import bind_card
 
     bind_card(dataset, card)
     split = dataset.train if "FAKE/dot.png" in dataset.train.paths else dataset.test
@@ -162,8 +162,8 @@ def trace_folder(tmp_path_factory) -> Path:
 
 
 def _train_and_test(folder: Path, zoo: Path, policy: str) -> dict:
-    from training.evaluate import evaluate
-    from training.train import TrainConfig, train
+    from training.lib.evaluation_run import evaluate
+    from training.lib.training_run import TrainConfig, train
 
     dataset = load_labelled_data(folder, **QUIET)
     config = TrainConfig(arch="cnn_maxpool", name=policy, epochs=4, batch_size=12, lr=3e-3, augment="none",

@@ -16,7 +16,8 @@ import pytest
 
 from model_zoo import load_model, read_entry
 from model_zoo.decision import label_name
-from training.predict import collect_files, main, parse_shard, resolve_models, shard
+from training.lib.folder_scan import collect_files, parse_shard, resolve_models, shard
+from training.predict import main
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -86,7 +87,7 @@ def test_shard_flag_splits_a_folder_across_workers(images_dir, trained_zoo, tmp_
 def test_all_models_csv_matches_training_preprocessing(synthetic_folder, trained_zoo, tmp_path):
     """P(FAKE) from the CLI equals the training/evaluation path on the same files: no train/serve skew."""
     from model_zoo import predict_prob_fake
-    from training.data import load_cifake
+    from training.lib.data import load_cifake
 
     out = tmp_path / "rows.csv"
     assert main([str(synthetic_folder / "test"), "--recursive", "--zoo", str(trained_zoo), "--model", "all",
@@ -164,7 +165,7 @@ def test_command_line_runs_as_a_module(images_dir, trained_zoo, tmp_path):
 
 @pytest.mark.parametrize(("batch_size", "workers"), [(1, 1), (5, 3), (64, 2)])
 def test_rows_keep_file_order_and_errors_stay_with_their_files(images_dir, trained_zoo, tmp_path, batch_size, workers):
-    from training.predict import score_files
+    from training.lib.folder_scan import score_files
 
     good = sorted((images_dir / "REAL").iterdir())[:9]
     files = []

@@ -218,7 +218,7 @@ def test_predict_cli_has_a_provenance_column_and_json_field(tiny_zoo, tmp_path):
 
 
 def test_api_returns_provenance_at_the_top_level_and_the_same_verdicts(tiny_zoo):
-    from dashboard.api import create_app
+    from dashboard.server.api import create_app
 
     client = create_app(tiny_zoo).test_client()
     bodies = {}

@@ -11,10 +11,10 @@ import pytest
 import model_zoo
 from model_zoo import binary_metrics, list_entries, load_model, predict_prob_fake
 from model_zoo.decision import threshold
-from training.data import load_cifake
+from training.lib.data import load_cifake
 
 CIFAKE = os.environ.get("CIFAKE_PATH", "")
-SHIPPED_ZOO = Path(model_zoo.__file__).resolve().parent
+SHIPPED_ZOO = Path(model_zoo.__file__).resolve().parent / "entries"
 
 pytestmark = pytest.mark.skipif(not CIFAKE or not Path(CIFAKE).exists(),
                                 reason="real CIFAKE not available: set CIFAKE_PATH to the Kaggle zip or folder")

@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 from model_zoo import read_entry
-from model_zoo.model_card import README_FILE, SECTIONS, model_card_markdown, split_front_matter
+from model_zoo.card_markdown import README_FILE, SECTIONS, model_card_markdown, split_front_matter
 from tests.tiny_zoo import brightness_entry, flat_image_bytes
 
 OTHER_SET = {"accuracy": 0.8, "precision": 0.75, "recall": 0.9, "f1": 0.818, "roc_auc": 0.88,
@@ -189,12 +189,12 @@ def _page(name: str):
 
     at = AppTest.from_file(str(Path(__file__).resolve().parents[1] / "streamlit_app.py"), default_timeout=120)
     at.run()
-    at.switch_page(f"dashboard/pages/{name}.py").run()
+    at.switch_page(f"dashboard/pages/{name}_page.py").run()
     return at
 
 
 def test_model_page_shows_test_sets_the_model_card_and_offers_the_report(app_env):
-    from dashboard.report_view import model_report_for
+    from dashboard.views.report_view import model_report_for
 
     at = _page("model")
     at.selectbox(key="model_page_model").set_value("bright").run()
@@ -211,7 +211,7 @@ def test_model_page_shows_test_sets_the_model_card_and_offers_the_report(app_env
 
 
 def test_inspect_page_shows_provenance_beside_the_verdict_and_offers_the_report(app_env, monkeypatch):
-    import dashboard.report_view as report_view
+    import dashboard.views.report_view as report_view
     from dashboard.report import image_report_html
     from tests.provenance_files import exif_jpeg
 
@@ -235,7 +235,7 @@ def test_inspect_page_shows_provenance_beside_the_verdict_and_offers_the_report(
 
 def test_the_inspect_pages_report_carries_each_verdicts_input_check(app_env, monkeypatch):
     """The downloaded report says what the page says about the input: here that the 64x48 upload was shrunk."""
-    import dashboard.report_view as report_view
+    import dashboard.views.report_view as report_view
     from dashboard.report import image_report_html
 
     offered = []

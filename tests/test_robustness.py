@@ -9,18 +9,18 @@ import pandas as pd
 import pytest
 
 from model_zoo import read_entry
-from training import robustness as robustness_module
-from training.robustness import (
+from training.lib import robustness_study as robustness_module
+from training.lib.robustness_study import (
     COLUMNS,
     CORRUPTIONS,
     ROBUSTNESS_FILE,
     corrupt,
     evaluate_robustness,
-    main,
     psnr,
     robustness_table,
 )
-from training.synthetic import synthetic_image
+from training.lib.synthetic import synthetic_image
+from training.robustness import main
 
 FAMILIES = ("jpeg", "blur", "downscale", "noise")
 
@@ -73,7 +73,7 @@ def test_noise_is_seeded_and_jpeg_really_recompresses(images):
 
 
 def test_table_has_every_corruption_and_a_clean_baseline(trained_zoo, synthetic_dataset, monkeypatch):
-    import training.robustness as robustness
+    import training.lib.robustness_study as robustness
     from model_zoo import binary_metrics, load_model, predict_prob_fake
     from model_zoo.decision import threshold
 
@@ -130,7 +130,7 @@ def test_a_sample_is_stratified_and_recorded_in_the_card(trained_zoo, synthetic_
 
 
 def test_a_crash_while_writing_leaves_the_entry_untouched(trained_zoo, synthetic_dataset, tmp_path, monkeypatch):
-    import training.robustness as robustness
+    import training.lib.robustness_study as robustness
 
     zoo = tmp_path / "zoo"
     shutil.copytree(trained_zoo, zoo)

@@ -15,7 +15,7 @@ from model_zoo.zoo import ZooEntry, validate_card
 from tests.zoo_builders import copy_zoo, edit_card
 
 ROOT = Path(__file__).resolve().parents[1]
-SHIPPED = ROOT / "model_zoo"
+SHIPPED = ROOT / "model_zoo" / "entries"
 
 
 def test_role_is_the_cards_else_inferred_from_the_study_arm_name():
@@ -114,7 +114,7 @@ def test_predict_all_on_a_zoo_of_study_arms_says_what_to_ask_for(mixed_zoo, tmp_
 
 
 def test_the_api_answers_with_detectors_unless_asked_for_more(mixed_zoo):
-    from dashboard.api import create_app
+    from dashboard.server.api import create_app
 
     client = create_app(mixed_zoo).test_client()
 
@@ -138,7 +138,7 @@ def test_the_inspect_page_shows_detectors_and_says_the_study_arms_are_left_out(m
     monkeypatch.setenv("MODEL_ZOO_DIR", str(mixed_zoo))
     monkeypatch.delenv("CIFAKE_PATH", raising=False)
     at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=120).run()
-    at.switch_page("dashboard/pages/inspect_image.py").run()
+    at.switch_page("dashboard/pages/inspect_image_page.py").run()
     at.file_uploader(key="inspect_uploads").upload("x.png", _png(), "image/png").run()
     assert not at.exception, [e.value for e in at.exception]
     assert at.dataframe[0].value["model"].tolist() == ["cnn_maxpool", "cnn_strided"]

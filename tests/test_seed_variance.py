@@ -1,5 +1,6 @@
-"""Seed variance: the results file (model_zoo/seed_runs.py), its command line (training/seed_variance.py) and the
-studies page's sentence. Runs are copies of the session's trained entry with an edited seed: no training here."""
+"""Seed variance: the results file (model_zoo/seed_runs.py), its command line (training/seed_variance.py, over
+training/lib/seed_study.py) and the studies page's sentence. Runs are copies of the session's trained entry with
+an edited seed: no training here."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from model_zoo import ZooError, list_entries, read_entry
 from model_zoo.seed_runs import SEED_RUN_COLUMNS, read_seed_runs, seed_row, seed_summary, write_seed_runs
 from tests.zoo_builders import copy_zoo
 from training import seed_variance
+from training.lib import seed_study
 
 MODEL = "cnn_maxpool"
 
@@ -153,15 +155,15 @@ def test_a_second_run_of_a_counted_seed_is_refused(zoo, tmp_path):
     runs = tmp_path / "runs"
     _seed_copy(zoo / MODEL, runs, read_entry(MODEL, zoo).card["train"]["seed"], 0.9)
     with pytest.raises(ZooError, match="is already counted by 'cnn_maxpool'"):
-        seed_variance.collect(read_entry(MODEL, zoo), runs, report=lambda _: None)
+        seed_study.collect(read_entry(MODEL, zoo), runs, report=lambda _: None)
 
 
 def test_training_repeats_the_recipe_for_missing_seeds_only(zoo, tmp_path, monkeypatch, synthetic_dataset):
     """Training and evaluation are stood in for (they are training.train's and training.evaluate's own tests);
     what is checked is which seeds are trained and that the config is the shipped card's recipe."""
-    import training.data
-    import training.evaluate
-    import training.train
+    import training.lib.data
+    import training.lib.evaluation_run
+    import training.lib.training_run
 
     runs = tmp_path / "runs"
     _seed_copy(zoo / MODEL, runs, 1, 0.9)  # seed 1 is done
@@ -171,17 +173,17 @@ def test_training_repeats_the_recipe_for_missing_seeds_only(zoo, tmp_path, monke
         configs.append(config)
         _seed_copy(zoo / MODEL, Path(target), config.seed, 0.8)
 
-    monkeypatch.setattr(training.data, "load_cifake", lambda path: synthetic_dataset)
-    monkeypatch.setattr(training.train, "train", fake_train)
-    monkeypatch.setattr(training.evaluate, "evaluate", lambda name, dataset, target: evaluated.append(name))
+    monkeypatch.setattr(training.lib.data, "load_cifake", lambda path: synthetic_dataset)
+    monkeypatch.setattr(training.lib.training_run, "train", fake_train)
+    monkeypatch.setattr(training.lib.evaluation_run, "evaluate", lambda name, dataset, target: evaluated.append(name))
     model = read_entry(MODEL, zoo)
     lines: list[str] = []
-    trained = seed_variance.train_missing_seeds(model, [1, 2], runs, "data.zip", max_minutes=7, report=lines.append)
+    trained = seed_study.train_missing_seeds(model, [1, 2], runs, "data.zip", max_minutes=7, report=lines.append)
 
     assert trained == [f"{MODEL}-seed2"] and evaluated == [f"{MODEL}-seed2"]
     assert "seed 1: already trained and evaluated, skipped" in lines
     [config] = configs
-    assert isinstance(config, training.train.TrainConfig) and (config.seed, config.max_minutes) == (2, 7)
+    assert isinstance(config, training.lib.training_run.TrainConfig) and (config.seed, config.max_minutes) == (2, 7)
     assert config.role == "study"  # a seed run is compared on the studies page, never asked for a verdict
     train = model.card["train"]
     assert (config.arch, config.epochs, config.batch_size, config.lr, config.augment, config.validation_fraction,
@@ -193,7 +195,7 @@ def test_training_repeats_the_recipe_for_missing_seeds_only(zoo, tmp_path, monke
 # --- the studies page's sentence ------------------------------------------------------------------------------------------
 
 def test_seed_variance_answer_follows_the_numbers():
-    from dashboard.studies import seed_variance_answer
+    from dashboard.study_figures import seed_variance_answer
 
     accuracies = [0.9712, 0.9698, 0.9731]
     summary = seed_summary(_rows(MODEL, [0, 1, 2], accuracies, [0.9961, 0.9955, 0.9966]))

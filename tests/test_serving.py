@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from dashboard.serving import ServingSettings, make_server
+from dashboard.server.serving import ServingSettings, make_server
 
 TOKEN = "s3cret-token"
 
@@ -25,7 +25,7 @@ def image_bytes(synthetic_folder) -> bytes:
 
 
 def _app(zoo: Path, **settings):
-    from dashboard.api import create_app
+    from dashboard.server.api import create_app
 
     return create_app(zoo, serving_settings=ServingSettings(**settings))
 

@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from training.predict import collect_files, main, parse_args, shard
-from training.shards import ShardError, shard_from_environment
+from training.lib.folder_scan import collect_files, shard
+from training.lib.shards import ShardError, shard_from_environment
+from training.predict import main, parse_args
 
 ROOT = Path(__file__).resolve().parent.parent
 DEPLOY = ROOT / "deploy"

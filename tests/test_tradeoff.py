@@ -109,7 +109,7 @@ def test_latency_command_records_a_block_and_keeps_the_rest_of_the_card(trained_
 
 
 def test_predict_fastest_uses_the_rule_and_falls_back_when_a_model_will_not_load(timed_zoo, tmp_path):
-    from training.predict import resolve_models
+    from training.lib.folder_scan import resolve_models
 
     zoo = copy_zoo(timed_zoo, tmp_path / "zoo")
     edit_card(zoo / "cnn_maxpool", test={"accuracy": 0.90}, latency={"ms_per_image": 1.0})
@@ -126,7 +126,7 @@ def test_predict_fastest_uses_the_rule_and_falls_back_when_a_model_will_not_load
 
 def test_predict_fastest_without_latencies_says_what_to_run(trained_zoo, tmp_path):
     from model_zoo import ZooError
-    from training.predict import resolve_models
+    from training.lib.folder_scan import resolve_models
 
     with pytest.raises(ZooError, match="training.latency"):
         resolve_models("fastest", trained_zoo)

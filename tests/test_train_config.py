@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from training.train import TrainConfig
+from training.lib.training_run import TrainConfig
 
 
 def test_a_config_survives_the_trip_through_a_card():

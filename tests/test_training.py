@@ -20,9 +20,9 @@ from model_zoo.decision import labels_for
 from model_zoo.zoo import RUNS_DIR
 from tests.conftest import TEST_ZOO_TRAINING
 from tests.zoo_builders import edit_card
-from training.architectures import ARCHITECTURES, GRADCAM_LAYER
 from training.evaluate import main as evaluate_main
-from training.train import TrainConfig, batchnorm_momentum, train
+from training.lib.architectures import ARCHITECTURES, GRADCAM_LAYER
+from training.lib.training_run import TrainConfig, batchnorm_momentum, train
 from training.train import main as train_main
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -151,7 +151,7 @@ def test_evaluate_cli_rewrites_metrics_and_rejects_unknown_names(trained_zoo, sy
 
 
 def test_a_crash_while_publishing_leaves_no_entry(synthetic_dataset, tmp_path, monkeypatch):
-    import training.train as train_module
+    import training.lib.training_run as train_module
 
     def broken_write_card(folder, card):
         (folder / "card.json").write_text("{")
@@ -167,8 +167,8 @@ MIRRORED_SCRIPT = """
 import sys, tensorflow as tf
 cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-from training.data import load_cifake
-from training.train import TrainConfig, train
+from training.lib.data import load_cifake
+from training.lib.training_run import TrainConfig, train
 data = load_cifake(sys.argv[1], cache_dir=sys.argv[3], progress=lambda m: None)
 train(TrainConfig(arch="cnn_maxpool", epochs=1, batch_size=16, strategy="mirrored"), data, sys.argv[2])
 """
@@ -207,7 +207,7 @@ def _class_ordered(n_per_class: int = 3000):
 
 
 def _first_batch_labels(config: TrainConfig, images, labels) -> np.ndarray:
-    from training.train import _pipeline
+    from training.lib.training_run import _pipeline
 
     card = {"input_shape": [32, 32, 3], "preprocessing": ARCHITECTURES[config.arch].preprocessing}
     batches = _pipeline(images, labels, np.arange(len(labels)), config, card, training=True)
@@ -226,7 +226,7 @@ def test_training_batches_from_a_class_ordered_split_are_class_mixed():
 @pytest.mark.parametrize("color", ["RGB", "BGR"])
 def test_training_pipeline_feeds_exactly_what_the_zoo_serves(color):
     from model_zoo import batch_to_model_input
-    from training.train import _pipeline
+    from training.lib.training_run import _pipeline
 
     card = {"input_shape": [32, 32, 3],
             "preprocessing": {"color": color, "resize": "area", "mean": [10.0, 20.0, 30.0], "std": [2.0, 4.0, 8.0]}}
@@ -239,7 +239,7 @@ def test_training_pipeline_feeds_exactly_what_the_zoo_serves(color):
 
 
 def test_flip_shift_moves_whole_pixels_and_keeps_their_values():
-    from training.train import _pipeline
+    from training.lib.training_run import _pipeline
 
     rng = np.random.default_rng(0)
     images = rng.integers(0, 256, (64, 32, 32, 3), dtype=np.uint8)
@@ -270,8 +270,8 @@ def test_mixed_precision_training_publishes_a_float32_model(synthetic_dataset, t
 def test_evaluate_reports_metrics_without_test_images_that_occur_in_train(trained_zoo, synthetic_zip, tmp_path):
     import zipfile
 
-    from training.data import load_cifake
-    from training.evaluate import evaluate
+    from training.lib.data import load_cifake
+    from training.lib.evaluation_run import evaluate
 
     leaky = tmp_path / "leaky.zip"
     with zipfile.ZipFile(synthetic_zip) as src, zipfile.ZipFile(leaky, "w") as dst:

@@ -14,9 +14,10 @@ import keras
 import numpy as np
 import pytest
 
+import training.lib.training_run as training_run
 import training.train as train_module
 from model_zoo import ZooError, load_model, read_entry
-from training.train import TrainConfig, train
+from training.lib.training_run import TrainConfig, train
 from training.train import main as train_main
 
 ARCH = "cnn_strided"  # the cheapest of the three CNNs
@@ -133,7 +134,7 @@ def test_restart_discards_the_previous_run_and_an_interrupt_exits_130(cli, monke
         handed.append(run.read())
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(train_module, "_fit", fit_then_interrupt)
+    monkeypatch.setattr(training_run, "_fit", fit_then_interrupt)
     status, out = cli("--epochs", "1")
     assert status == 130 and "run the same command again to resume" in out
     assert handed[-1]["epoch"] == 5  # without --restart the old state is what training resumes from

@@ -26,7 +26,7 @@ SCREENS = Path("/tmp/dashboard_screens")
 @pytest.fixture(scope="module")
 def photo() -> bytes:
     """A generated FAKE-style tile, enlarged like a photo and saved as JPEG."""
-    from training.synthetic import synthetic_image
+    from training.lib.synthetic import synthetic_image
 
     tile = synthetic_image(np.random.default_rng(5), fake=True)
     buffer = io.BytesIO()

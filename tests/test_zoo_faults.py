@@ -114,7 +114,7 @@ def test_predict_cli_skips_broken_entries(faulty_zoo, synthetic_folder, tmp_path
 
 
 def test_api_serves_the_healthy_entries_and_lists_the_skipped(faulty_zoo, synthetic_folder):
-    from dashboard.api import create_app
+    from dashboard.server.api import create_app
 
     client = create_app(faulty_zoo).test_client()
     health = client.get("/health").get_json()
@@ -130,7 +130,8 @@ def test_api_serves_the_healthy_entries_and_lists_the_skipped(faulty_zoo, synthe
 
 
 def test_robustness_all_skips_broken_entries(faulty_zoo, synthetic_zip, tmp_path, capsys, monkeypatch):
-    from training.robustness import ROBUSTNESS_FILE, main
+    from training.lib.robustness_study import ROBUSTNESS_FILE
+    from training.robustness import main
 
     zoo = tmp_path / "zoo"
     shutil.copytree(faulty_zoo, zoo)
@@ -146,7 +147,7 @@ def test_robustness_all_skips_broken_entries(faulty_zoo, synthetic_zip, tmp_path
 
 
 def test_all_means_every_readable_entry_for_every_command(faulty_zoo, tmp_path, capsys):
-    from training.cli import read_named_entries
+    from training.lib.cli import read_named_entries
     from training.model_card import main as model_card_main
 
     entries = read_named_entries(["all"], str(faulty_zoo))

@@ -64,9 +64,9 @@ def test_zoo_dir_argument_then_environment_then_the_package(monkeypatch, tmp_pat
     assert zoo_dir(tmp_path / "arg") == tmp_path / "arg"
     assert zoo_dir() == tmp_path / "env"
     monkeypatch.setenv(Z.ZOO_ENV, "")
-    assert zoo_dir() == Path(Z.__file__).resolve().parent
+    assert zoo_dir() == Path(Z.__file__).resolve().parent / "entries"
     monkeypatch.delenv(Z.ZOO_ENV)
-    assert zoo_dir() == Path(Z.__file__).resolve().parent
+    assert zoo_dir() == Path(Z.__file__).resolve().parent / "entries"
 
 
 def test_entry_properties(tmp_path):

@@ -72,8 +72,8 @@ def with_cues(folder: Path, accuracy: dict | None = None, gradient_upper: float 
     import numpy as np
     import pandas as pd
 
-    from model_zoo.cues import BANDS, CUES_COLUMNS, band_index
-    from training.cue_study import CONDITIONS
+    from model_zoo.cue_vocabulary import BANDS, CUES_COLUMNS, band_index
+    from training.lib.cue_study import CONDITIONS
 
     accuracy = accuracy or {}
     rows = [{"family": c.family, "condition": c.condition, "level": c.level, "label": c.label,

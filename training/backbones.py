@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from model_zoo import ImageError, batch_to_model_input, decode_image
-from training.cli import exit_on_user_error
+from training.lib.cli import exit_on_user_error
 
 BACKBONES = ("efficientnet_lite0",)
 CLASS_NAMES_FILE = Path(__file__).with_name("imagenet_classes.txt")  # ImageNet-1k, in class-index order
@@ -33,7 +33,7 @@ def imagenet_class_names() -> list[str]:
 
 def imagenet_card() -> dict:
     """The classifier's input as a card: what batch_to_model_input needs to prepare its images."""
-    from training.efficientnet_lite import IMAGENET_SIZE, PREPROCESSING
+    from training.lib.efficientnet_lite import IMAGENET_SIZE, PREPROCESSING
 
     return {"name": "efficientnet_lite0 (ImageNet)", "input_shape": [IMAGENET_SIZE, IMAGENET_SIZE, 3],
             "preprocessing": {**PREPROCESSING, "resize": "bilinear"}}
@@ -60,7 +60,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 @exit_on_user_error
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    from training.efficientnet_lite import imagenet_classifier
+    from training.lib.efficientnet_lite import imagenet_classifier
 
     model = imagenet_classifier()
     class_names = imagenet_class_names()

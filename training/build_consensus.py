@@ -18,15 +18,15 @@ import os
 import sys
 
 from model_zoo.consensus import COMBINERS, DEFAULT_NAME, write_consensus
-from training.cli import exit_on_user_error
-from training.data import load_cifake
+from training.lib.cli import exit_on_user_error
+from training.lib.data import load_cifake
 
 
 @exit_on_user_error
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m training.build_consensus", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--zoo", help="zoo folder (default: $MODEL_ZOO_DIR, else model_zoo/)")
+    parser.add_argument("--zoo", help="zoo folder (default: $MODEL_ZOO_DIR, else model_zoo/entries/)")
     parser.add_argument("--name", default=DEFAULT_NAME, help="the consensus entry's name (default %(default)s)")
     parser.add_argument("--members", nargs="+", metavar="NAME", help="entries to combine (default: every detector)")
     parser.add_argument("--combiner", choices=COMBINERS, help="force a combiner (default: chosen on validation)")

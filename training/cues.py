@@ -15,7 +15,7 @@ half per class, drawn with --seed; `--sample all` for the whole split), each mod
 and records accuracy at the card's threshold, ROC-AUC and the mean P(FAKE) of each class in
 `<zoo>/<name>/cues.csv`, with the class-mean spectrum difference of the test images and the spectrum of the
 model's input gradients in cue_spectra.npz (both published atomically; the Studies page reads them).
-Bands, conditions and columns: model_zoo/cues.py. Time on the 2-core CPU, another job sharing it: cnn_strided
+Bands, conditions and columns: model_zoo/cue_vocabulary.py. Time on the 2-core CPU, another job sharing it: cnn_strided
 19 s at --sample 400, 44 s at 1000; larger CNNs about twice that, EfficientNet-Lite0 about 15 times (estimated).
 """
 
@@ -26,9 +26,9 @@ import sys
 import time
 
 from model_zoo import is_detector
-from training.cli import exit_on_user_error, load_named_models
-from training.cue_study import CONDITIONS, SAMPLE, class_spectra, evaluate_cues, format_table, sample_index
-from training.data import load_cifake
+from training.lib.cli import exit_on_user_error, load_named_models
+from training.lib.cue_study import CONDITIONS, SAMPLE, class_spectra, evaluate_cues, format_table, sample_index
+from training.lib.data import load_cifake
 
 
 def _sample(text: str) -> int | None:
@@ -54,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("names", nargs="+", metavar="NAME",
                         help="zoo entries, or 'all' for every usable detector (not the augmentation study's arms)")
     parser.add_argument("--data", help="CIFAKE zip or folder (default: $CIFAKE_PATH)")
-    parser.add_argument("--zoo", help="zoo folder (default: $MODEL_ZOO_DIR, else model_zoo/)")
+    parser.add_argument("--zoo", help="zoo folder (default: $MODEL_ZOO_DIR, else model_zoo/entries/)")
     parser.add_argument("--sample", type=_sample, default=SAMPLE,
                         help=f"test images, half per class (default {SAMPLE}; 'all' for the whole test split)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the sample, tile orders and swap partners")

@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from training.data import DATA_ENV, KAGGLE_DATASET
+from training.lib.data import DATA_ENV, KAGGLE_DATASET
 
 
 def download() -> str:

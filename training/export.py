@@ -13,7 +13,7 @@ Writes under DIR:
     NAME-int8.tflite      TensorFlow Lite, int8 post-training quantisation calibrated on training images
     NAME.card.json        the zoo card: preprocessing, temperature and threshold for the h5/TFLite files
 
-Every export is loaded back and compared with the zoo model before it is kept (training/export_checks.py
+Every export is loaded back and compared with the zoo model before it is kept (training/lib/export_checks.py
 has the limits): on --verify-n random CIFAKE test images (default 500; 0 = the whole test split) when
 --data or $CIFAKE_PATH gives the dataset (int8 is then calibrated on its training images), otherwise on
 generated images, which checks the export but says nothing of CIFAKE accuracy. It prints each
@@ -23,60 +23,14 @@ export's size and single-image latency next to model.keras'. Exit status 1 when 
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import sys
 from pathlib import Path
 
-from model_zoo import LoadedModel, ZooError
-from training.cli import exit_on_user_error
-from training.data import DATA_ENV
-from training.export_checks import ExportError, ExportReport, Sample, cifake_sample, export_and_check, generated_sample
-from training.export_formats import FORMATS
-
-
-def resolve_model(choice: str, zoo: str | os.PathLike | None) -> LoadedModel:
-    """NAME, best or fastest, chosen as everywhere (model_zoo.selection); a consensus has no weights to export."""
-    from model_zoo.selection import load_choice
-    from model_zoo.zoo import is_consensus
-
-    if choice in ("all", "all-including-studies", "zoo"):
-        raise ZooError("export one model at a time: NAME, best or fastest")
-    loaded = load_choice(choice, zoo, warn=lambda message: print(f"warning: {message}", file=sys.stderr))[0]
-    if is_consensus(loaded.card):
-        raise ZooError(f"{loaded.name} is a consensus of other entries with no weights of its own: export a member")
-    return loaded
-
-
-def check_sample(data: str | None, n: int) -> Sample:
-    """CIFAKE when --data or $CIFAKE_PATH gives it, else generated images."""
-    if data or os.environ.get(DATA_ENV):
-        return cifake_sample(data, n)
-    return generated_sample(n)
-
-
-def write_card_beside(out: Path, loaded: LoadedModel) -> Path:
-    path = out / f"{loaded.name}.card.json"
-    path.write_text(json.dumps(loaded.card, indent=2) + "\n")
-    return path
-
-
-def _ratio(keras_value: float, export_value: float, less: str, more: str) -> str:
-    """'3.98x smaller' / '1.20x larger': how the export compares with model.keras."""
-    ratio = keras_value / max(export_value, 1e-12)
-    return f"{ratio:.2f}x {less}" if ratio >= 1 else f"{1 / ratio:.2f}x {more}"
-
-
-def describe(report: ExportReport) -> str:
-    lines = [
-        f"{report.fmt}: {report.path}  (written in {report.export_seconds:.1f} s)",
-        f"  size     {report.size_bytes / 1e6:.2f} MB (model.keras {report.keras_size_bytes / 1e6:.2f} MB: "
-        f"{_ratio(report.keras_size_bytes, report.size_bytes, 'smaller', 'larger')})",
-        f"  latency  {report.latency_ms:.2f} ms per image (model.keras {report.keras_latency_ms:.2f} ms: "
-        f"{_ratio(report.keras_latency_ms, report.latency_ms, 'faster', 'slower')}); {report.latency_note}",
-        *(f"  check    {line}" for line in report.checks),
-    ]
-    return "\n".join(lines)
+from training.lib.cli import exit_on_user_error
+from training.lib.data import DATA_ENV
+from training.lib.export_checks import ExportError, export_and_check
+from training.lib.export_formats import FORMATS
+from training.lib.exporting import check_sample, describe, resolve_model, write_card_beside
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -87,7 +41,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--out", required=True, help="output folder (created if missing)")
     parser.add_argument("--data", help=f"CIFAKE zip or folder for the checks (default: ${DATA_ENV}; else generated images)")
     parser.add_argument("--verify-n", type=int, default=500, help="test images to check on (default 500; 0 = all)")
-    parser.add_argument("--zoo", help="zoo folder (default: $MODEL_ZOO_DIR, else model_zoo/)")
+    parser.add_argument("--zoo", help="zoo folder (default: $MODEL_ZOO_DIR, else model_zoo/entries/)")
     return parser.parse_args(argv)
 
 
@@ -115,3 +69,4 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+

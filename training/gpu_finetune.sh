@@ -3,7 +3,7 @@
 #
 # On the GPU machine, from the repository root, with .devcarry/ holding
 #   cifake.tar.xz                 CIFAKE's train/ and test/ folders (a solid archive: 38 MB instead of 125)
-#   backbones/efficientnet_lite0-*.npz   the ImageNet weights already in Keras layout (training.efficientnet_lite)
+#   backbones/efficientnet_lite0-*.npz   the ImageNet weights already in Keras layout (training.lib.efficientnet_lite)
 #   whl/                          keras, namex and optree wheels for that machine's Python
 # run:   OUT=/some/folder bash training/gpu_finetune.sh
 # It trains with --fit-only into $OUT/.runs/lite0_finetune/ (best.keras without optimizer state, state.json).
@@ -28,7 +28,7 @@ fi
 nvidia-smi --query-gpu=name,memory.total --format=csv,noheader || true
 $PY -c "import jax, keras; print('keras', keras.__version__, 'on', keras.backend.backend(), jax.devices())"
 # Decode once with every core (the training command's loader uses two), so training reads the cache.
-$PY -c "from training.data import load_cifake; import os; print(load_cifake('$DATA', workers=os.cpu_count()).summary())"
+$PY -c "from training.lib.data import load_cifake; import os; print(load_cifake('$DATA', workers=os.cpu_count()).summary())"
 start=$(date +%s)
 # shellcheck disable=SC2086
 $PY -m training.train $TRAIN_ARGS --data "$DATA" --zoo "$OUT" --fit-only

@@ -1,0 +1,1 @@
+"""dashboard/server/: see docs/layout.md."""

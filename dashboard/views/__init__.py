@@ -1,0 +1,1 @@
+"""dashboard/views/: see docs/layout.md."""

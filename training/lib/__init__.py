@@ -1,0 +1,1 @@
+"""training/lib/: see docs/layout.md."""

@@ -1,0 +1,97 @@
+"""Shared behaviour of the command lines: user errors end in one line and exit status 2."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable, Sequence
+
+from model_zoo import (
+    ImageError,
+    LoadedModel,
+    ZooEntry,
+    ZooError,
+    list_entries,
+    load_model,
+    load_usable_models,
+    read_entry,
+    zoo_dir,
+)
+from model_zoo.roles import ALL_INCLUDING_STUDIES
+from model_zoo.selection import choose
+from training.lib.data import DatasetError
+from training.lib.torch_pickle import CheckpointError
+
+USER_ERRORS = (DatasetError, ZooError, ImageError, FileNotFoundError, CheckpointError)
+
+
+INTERRUPTED = "interrupted"
+INTERRUPTED_TRAINING = "interrupted; finished epochs are kept - run the same command again to resume"
+
+
+def exit_on_user_error(main: Callable[..., int] | None = None, *, resumable: bool = False):
+    """Turn expected failures into `error: ...` on stderr and exit status 2, not a traceback.
+
+    Ctrl-C ends with exit status 130 and one line; commands that train (`resumable=True`) say how to resume.
+    Use bare (`@exit_on_user_error`) or with the flag (`@exit_on_user_error(resumable=True)`).
+    """
+    if main is None:
+        return functools.partial(exit_on_user_error, resumable=resumable)
+
+    @functools.wraps(main)
+    def wrapper(*args, **kwargs) -> int:
+        try:
+            return main(*args, **kwargs)
+        except USER_ERRORS as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        except KeyboardInterrupt:
+            print(f"\n{INTERRUPTED_TRAINING if resumable else INTERRUPTED}", file=sys.stderr)
+            return 130
+
+    return wrapper
+
+
+def read_named_entries(names: Sequence[str], zoo: str | None) -> list[ZooEntry]:
+    """["all"]: every readable entry, with a warning for each one skipped; else each named entry, once.
+
+    Called before the dataset is decoded, so a bad name fails fast. A named entry that cannot be
+    read is an error, not a warning: the user asked for it.
+    """
+    if list(names) != ["all"]:
+        return [read_entry(name, zoo) for name in dict.fromkeys(names)]
+    entries, problems = list_entries(zoo)
+    warn_skipped(problems)
+    # A consensus has no weights to evaluate, calibrate or time (`python -m training.build_consensus` refits it):
+    # "all" here is every single model, as model_zoo.selection chooses them.
+    entries = choose(ALL_INCLUDING_STUDIES, entries, zoo).candidates
+    if not entries:
+        raise ZooError(f"no usable entries in {zoo_dir(zoo)} (train one with `python -m training.train --arch cnn_maxpool`)")
+    return entries
+
+
+def load_named_models(names: Sequence[str], zoo: str | None,
+                      keep: Callable[[ZooEntry], bool] | None = None) -> dict[str, LoadedModel]:
+    """read_named_entries, then their models; with "all", an entry whose model will not load is skipped with a warning.
+
+    `keep` narrows "all" (say, to the detectors) before any model is loaded; named entries are always loaded.
+    """
+    entries = read_named_entries(names, zoo)
+    if keep is not None and list(names) == ["all"]:
+        left_out = [entry.name for entry in entries if not keep(entry)]
+        if left_out:
+            print(f"note: 'all' leaves out {', '.join(left_out)} (name them to include them)", file=sys.stderr)
+        entries = [entry for entry in entries if keep(entry)]
+    if list(names) != ["all"]:
+        return {entry.name: LoadedModel(entry, load_model(entry)) for entry in entries}
+    models, unusable = load_usable_models(entries)
+    warn_skipped(unusable)
+    if not models:
+        raise ZooError("no usable models in the zoo (train one with `python -m training.train --arch cnn_maxpool`)")
+    return models
+
+
+def warn_skipped(problems: Sequence) -> None:
+    """One warning line on stderr per zoo entry (or model) a command skips, with its reason."""
+    for problem in problems:
+        print(f"warning: skipping zoo entry '{problem.name}': {problem.message}", file=sys.stderr)

@@ -1,0 +1,57 @@
+"""Export zoo models to other formats and check them: the library behind `python -m training.export`."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+from model_zoo import LoadedModel, ZooError
+from training.lib.data import DATA_ENV
+from training.lib.export_checks import ExportReport, Sample, cifake_sample, generated_sample
+
+
+def resolve_model(choice: str, zoo: str | os.PathLike | None) -> LoadedModel:
+    """NAME, best or fastest, chosen as everywhere (model_zoo.selection); a consensus has no weights to export."""
+    from model_zoo.selection import load_choice
+    from model_zoo.zoo import is_consensus
+
+    if choice in ("all", "all-including-studies", "zoo"):
+        raise ZooError("export one model at a time: NAME, best or fastest")
+    loaded = load_choice(choice, zoo, warn=lambda message: print(f"warning: {message}", file=sys.stderr))[0]
+    if is_consensus(loaded.card):
+        raise ZooError(f"{loaded.name} is a consensus of other entries with no weights of its own: export a member")
+    return loaded
+
+
+def check_sample(data: str | None, n: int) -> Sample:
+    """CIFAKE when --data or $CIFAKE_PATH gives it, else generated images."""
+    if data or os.environ.get(DATA_ENV):
+        return cifake_sample(data, n)
+    return generated_sample(n)
+
+
+def write_card_beside(out: Path, loaded: LoadedModel) -> Path:
+    path = out / f"{loaded.name}.card.json"
+    path.write_text(json.dumps(loaded.card, indent=2) + "\n")
+    return path
+
+
+def _ratio(keras_value: float, export_value: float, less: str, more: str) -> str:
+    """'3.98x smaller' / '1.20x larger': how the export compares with model.keras."""
+    ratio = keras_value / max(export_value, 1e-12)
+    return f"{ratio:.2f}x {less}" if ratio >= 1 else f"{1 / ratio:.2f}x {more}"
+
+
+def describe(report: ExportReport) -> str:
+    lines = [
+        f"{report.fmt}: {report.path}  (written in {report.export_seconds:.1f} s)",
+        f"  size     {report.size_bytes / 1e6:.2f} MB (model.keras {report.keras_size_bytes / 1e6:.2f} MB: "
+        f"{_ratio(report.keras_size_bytes, report.size_bytes, 'smaller', 'larger')})",
+        f"  latency  {report.latency_ms:.2f} ms per image (model.keras {report.keras_latency_ms:.2f} ms: "
+        f"{_ratio(report.keras_latency_ms, report.latency_ms, 'faster', 'slower')}); {report.latency_note}",
+        *(f"  check    {line}" for line in report.checks),
+    ]
+    return "\n".join(lines)
+
