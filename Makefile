@@ -43,7 +43,7 @@ lint: $(STAMP)
 api: $(STAMP)  ## the JSON prediction API on 127.0.0.1:8000 (waitress; CIFAKE_API_TOKEN=... to require a token)
 	$(BIN)/python -m dashboard.server.api --host $(HOST)
 
-zoo: $(STAMP)  ## train + evaluate the three custom CNNs on real CIFAKE into model_zoo/
+zoo: $(STAMP)  ## train + evaluate the three custom CNNs on real CIFAKE into model_zoo/entries/
 	@test -n "$(CIFAKE_PATH)" || { echo "usage: make zoo CIFAKE_PATH=/path/to/cifake.zip"; exit 2; }
 	@for arch in $(ZOO_ARCHS); do \
 	  $(BIN)/python -m training.train --arch $$arch --epochs $(ZOO_EPOCHS) --max-minutes $(ZOO_MINUTES) --augment flip_shift --precision auto \
@@ -92,6 +92,7 @@ bench: $(STAMP)  ## speed figures on generated CIFAKE-sized data
 	$(BIN)/python -m bench.dashboard_latency
 	$(BIN)/python -m bench.faithfulness
 	$(BIN)/python -m bench.backbone
+	$(BIN)/python -m bench.own_images
 
 clean-venv:
 	rm -rf $(VENV)

@@ -11,19 +11,22 @@ from dashboard.views.resources import PAGES, dataset_sidebar, show_zoo_problems,
 st.set_page_config(page_title="CIFAKE explainability", page_icon=":material/image_search:", layout="wide")
 
 entries, problems = zoo_entries()
+# url_path: the addresses users bookmark stay put whatever the page files are called
 pages = {
     "Models": [
-        st.Page(PAGES["leaderboard"], title="Leaderboard & compare", icon=":material/leaderboard:", default=bool(entries)),
-        st.Page(PAGES["generalisation"], title="Generalisation", icon=":material/grid_on:"),
-        st.Page(PAGES["model"], title="Model", icon=":material/monitoring:"),
-        st.Page(PAGES["errors"], title="Test-set errors", icon=":material/grid_view:"),
-        st.Page(PAGES["inspect"], title="Inspect an image", icon=":material/image_search:"),
+        st.Page(PAGES["leaderboard"], url_path="leaderboard", title="Leaderboard & compare", icon=":material/leaderboard:",
+                default=bool(entries)),
+        st.Page(PAGES["generalisation"], url_path="generalisation", title="Generalisation", icon=":material/grid_on:"),
+        st.Page(PAGES["model"], url_path="model", title="Model", icon=":material/monitoring:"),
+        st.Page(PAGES["errors"], url_path="errors", title="Test-set errors", icon=":material/grid_view:"),
+        st.Page(PAGES["inspect"], url_path="inspect_image", title="Inspect an image", icon=":material/image_search:"),
     ],
     "Data & studies": [
-        st.Page(PAGES["data"], title="Data", icon=":material/dataset:"),
-        st.Page(PAGES["studies"], title="Studies", icon=":material/science:"),
+        st.Page(PAGES["data"], url_path="data", title="Data", icon=":material/dataset:"),
+        st.Page(PAGES["studies"], url_path="studies", title="Studies", icon=":material/science:"),
     ],
-    "Help": [st.Page(PAGES["home"], title="About the zoo", icon=":material/info:", default=not entries)],
+    "Help": [st.Page(PAGES["home"], url_path="about_the_zoo", title="About the zoo", icon=":material/info:",
+                     default=not entries)],
 }
 navigation = st.navigation(pages)
 dataset_sidebar()

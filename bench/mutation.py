@@ -26,23 +26,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 MUTMUT = Path(sys.executable).with_name("mutmut")
 
-# module -> the fast test files that cover it (no training; Keras only to load a model): each mutant reruns them.
+# module -> the unit-tier test files that cover it (tests/unit/: no training, no server): each mutant reruns them.
 MODULES: dict[str, list[str]] = {
-    "model_zoo/decision.py": ["tests/test_decision.py", "tests/test_decision_units.py"],
-    "model_zoo/verdicts.py": ["tests/test_verdicts_units.py"],
-    "model_zoo/preprocessing.py": ["tests/test_preprocessing_units.py"],
-    "model_zoo/zoo.py": ["tests/test_zoo_units.py"],
-    "model_zoo/tradeoff.py": [f"tests/test_tradeoff.py::{name}" for name in (
-        "test_pareto_front_keeps_the_models_nothing_beats_on_both_axes",
-        "test_equal_models_are_both_on_the_front_and_a_tie_on_one_axis_is_decided_by_the_other",
-        "test_fastest_is_the_quickest_within_one_point_of_the_best_accuracy", "test_the_best_accuracy_counts_untimed_models",
-        "test_near_equal_latencies_are_a_tie_won_by_the_more_accurate",
-        "test_exactly_one_point_below_the_best_still_counts", "test_latency_must_be_a_positive_number", "test_marks")]
-    + ["tests/test_tradeoff_units.py"],
-    # test_data.py's synthetic-dataset fixtures cost seconds per mutant; its split tests are the pure ones.
-    "training/lib/data.py": ["tests/test_data_units.py",
-                             "tests/test_data.py::test_split_is_stratified_deterministic_and_disjoint",
-                         "tests/test_data.py::test_split_indices_come_class_mixed_not_sorted"],
+    "model_zoo/decision.py": ["tests/unit/test_decision.py", "tests/unit/test_decision_units.py"],
+    "model_zoo/verdicts.py": ["tests/unit/test_verdicts_units.py"],
+    "model_zoo/preprocessing.py": ["tests/unit/test_preprocessing_units.py"],
+    "model_zoo/zoo.py": ["tests/unit/test_zoo_units.py"],
+    "model_zoo/tradeoff.py": ["tests/unit/test_tradeoff_rules.py", "tests/unit/test_tradeoff_units.py"],
+    "training/lib/data.py": ["tests/unit/test_data_units.py"],
 }
 CHILDREN = 2  # mutants tested at once (the machine has 2 cores, shared)
 # What a copy needs to import the modules and run their tests.

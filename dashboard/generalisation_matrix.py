@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from model_zoo import ZooEntry, ranked_entries
+from model_zoo import ZooEntry, all_best_first
 from model_zoo.test_sets import (
     measured_sets,
     own_test_set_name,
@@ -36,7 +36,7 @@ def generalisation_long(entries: Sequence[ZooEntry]) -> pd.DataFrame:
     of distribution, the date and fingerprint; `own test set` marks the model's own test split. Models in
     leaderboard order."""
     rows = []
-    for entry in ranked_entries(entries):
+    for entry in all_best_first(entries):
         own = own_test_set_name(entry.card)
         for name, scores in measured_sets(entry.card).items():
             rows.append({"model": entry.name, "trained on": training_set_name(entry.card), "set": name,
@@ -52,10 +52,10 @@ def roc_auc_matrix(entries: Sequence[ZooEntry]) -> pd.DataFrame:
     """Rows = models (leaderboard order), a `trained on` column, then one ROC-AUC column per set (NaN: not measured
     there, or one class only)."""
     long = generalisation_long(entries)
-    models = [entry.name for entry in ranked_entries(entries)]
+    models = [entry.name for entry in all_best_first(entries)]
     trained = {entry.name: training_set_name(entry.card) for entry in entries}
     matrix = (long.pivot(index="model", columns="set", values="roc_auc") if len(long) else pd.DataFrame())
-    matrix = matrix.reindex(index=models, columns=set_names(ranked_entries(entries))).astype(float)
+    matrix = matrix.reindex(index=models, columns=set_names(all_best_first(entries))).astype(float)
     matrix.insert(0, "trained on", [trained[name] for name in models])
     matrix.index.name, matrix.columns.name = "model", None
     return matrix
@@ -112,7 +112,7 @@ def _hover(model: str, name: str, row: Mapping) -> str:
 
 def sentences(entries: Sequence[ZooEntry]) -> list[tuple[str, str]]:
     """(model, one sentence from its numbers) in leaderboard order (model_zoo.test_sets.scope_sentence)."""
-    return [(entry.name, scope_sentence(entry.card)) for entry in ranked_entries(entries)]
+    return [(entry.name, scope_sentence(entry.card)) for entry in all_best_first(entries)]
 
 
 def fingerprint_conflicts(entries: Sequence[ZooEntry]) -> dict[str, int]:
@@ -130,7 +130,7 @@ def scope_markdown(cards: Mapping[str, dict]) -> str:
 
 def ranking_choices(entries: Sequence[ZooEntry]) -> list[str]:
     """The leaderboard's "Rank by" options: the default ranking, then every set measured (own test sets first)."""
-    return [DEFAULT_RANKING, *set_names(ranked_entries(entries))]
+    return [DEFAULT_RANKING, *set_names(all_best_first(entries))]
 
 
 def board_ranked_by(board: pd.DataFrame, entries: Sequence[ZooEntry], choice: str) -> pd.DataFrame:

@@ -24,6 +24,7 @@ from model_zoo.preprocessing import (
     normalize_for_card,
     resize_for_card,
 )
+from model_zoo.ranking import all_best_first
 from model_zoo.roles import is_detector
 from model_zoo.verdicts import Verdict, hf_predictions, verdict_for
 from model_zoo.zoo import (
@@ -34,7 +35,6 @@ from model_zoo.zoo import (
     list_entries,
     load_model,
     load_usable_models,
-    ranked_entries,
     read_card,
     read_entry,
     staged_entry,
@@ -67,7 +67,7 @@ __all__ = [
     "normalize_for_card",
     "predict_prob_fake",
     "predict_raw_prob_fake",
-    "ranked_entries",
+    "all_best_first",
     "read_card",
     "read_entry",
     "resize_for_card",

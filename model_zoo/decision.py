@@ -14,13 +14,12 @@ without it (older entries) decide REAL/FAKE at t, never UNCERTAIN.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 if TYPE_CHECKING:
-    from model_zoo.zoo import ZooEntry
+    pass
 
 CLASS_NAMES = ("REAL", "FAKE")  # label 0, label 1 (FAKE is the positive class)
 DEFAULT_THRESHOLD = 0.5
@@ -217,19 +216,3 @@ def band_summary(labels: np.ndarray, prob_fake: np.ndarray, band: tuple[float, f
         "fake_precision": share(fake, 1),
         "real_precision": share(real, 0),
     }
-
-
-def rank_key(entry: ZooEntry) -> tuple:
-    """Sort key, best model first: highest test accuracy, then ROC-AUC, then fewer parameters, then name."""
-    metrics = entry.test_metrics or {}
-    return (-(metrics.get("accuracy") or 0.0), -(metrics.get("roc_auc") or 0.0), entry.card.get("params", 0), entry.name)
-
-
-def rank_entries(entries: Sequence[ZooEntry]) -> list[ZooEntry]:
-    """Evaluated entries, best first (the leaderboard's order and `--model best`)."""
-    return sorted((e for e in entries if e.test_metrics), key=rank_key)
-
-
-def best_entry(entries: Sequence[ZooEntry]) -> ZooEntry | None:
-    ranked = rank_entries(entries)
-    return ranked[0] if ranked else None

@@ -4,7 +4,7 @@ An exported SavedModel must turn encoded image bytes into a verdict without this
 project's Python, so it repeats model_zoo.preprocessing in the graph:
 decode -> RGB -> resize to the card's input size -> (x - mean) / std, and
 model_zoo.decision's temperature scaling. Each step follows the numpy/OpenCV/Pillow
-path it mirrors (tests/test_export.py compares them numerically); the known gaps:
+path it mirrors (tests/integration/test_export.py compares them numerically); the known gaps:
   * EXIF orientation is not applied (Pillow's exif_transpose has no TF op);
   * big JPEGs are decoded at full size, where Pillow's draft mode decodes at 1/2..1/8
     scale first, so photos resized to 32x32 can differ by a few grey levels;

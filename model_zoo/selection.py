@@ -2,7 +2,7 @@
 
 - `zoo` (the default answer): the zoo's consensus entry (model_zoo.consensus), which loads its members;
   in a zoo without one, the best single model, with a note saying so;
-- `best`: the leaderboard's top single model (model_zoo.decision.rank_entries; a consensus is not one);
+- `best`: the leaderboard's top single model (model_zoo.decision.evaluated_best_first; a consensus is not one);
 - `fastest`: the quickest single model within one point of the best accuracy (model_zoo.tradeoff);
 - `all`: every detector; `all-including-studies`: the study arms too (model_zoo.roles);
 - any other word: the entry of that name.
@@ -16,6 +16,7 @@ import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
+from model_zoo.ranking import all_best_first
 from model_zoo.roles import ALL_DETECTORS, ALL_INCLUDING_STUDIES, detectors
 from model_zoo.tradeoff import fastest_ranked
 from model_zoo.zoo import (
@@ -26,7 +27,6 @@ from model_zoo.zoo import (
     list_entries,
     load_model,
     load_usable_models,
-    ranked_entries,
     zoo_dir,
 )
 
@@ -62,13 +62,13 @@ def choose(choice: str, entries: Sequence[ZooEntry], zoo: str | os.PathLike | No
                            f"{', '.join([*sorted(e.name for e in entries), *CHOICES])})")
         return Choice(named, 1)
     if choice == ZOO:
-        consensus = [entry for entry in ranked_entries(entries) if is_consensus(entry.card)]
+        consensus = [entry for entry in all_best_first(entries) if is_consensus(entry.card)]
         if consensus:
             return Choice(consensus, 1)
-        return Choice(ranked_entries(singles(entries)), 1, f"{where} has no consensus entry (build it with "
+        return Choice(all_best_first(singles(entries)), 1, f"{where} has no consensus entry (build it with "
                       "`python -m training.build_consensus`): the best single model answers instead")
     if choice == BEST:
-        return Choice(ranked_entries(singles(entries)), 1)
+        return Choice(all_best_first(singles(entries)), 1)
     if choice == FASTEST:
         candidates = fastest_ranked(singles(entries))
         if not candidates:

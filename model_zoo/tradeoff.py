@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from model_zoo.decision import rank_entries, rank_key
+from model_zoo.ranking import evaluated_best_first, rank_key
 
 if TYPE_CHECKING:
     from model_zoo.zoo import ZooEntry
@@ -52,7 +52,7 @@ def _accuracy(entry: ZooEntry) -> float:
 
 def _timed(entries: Sequence[ZooEntry]) -> list[ZooEntry]:
     """Evaluated entries with a recorded latency."""
-    return [e for e in rank_entries(entries) if latency_ms(e) is not None]
+    return [e for e in evaluated_best_first(entries) if latency_ms(e) is not None]
 
 
 def pareto_front(entries: Sequence[ZooEntry]) -> set[str]:
@@ -79,7 +79,7 @@ def fastest_ranked(entries: Sequence[ZooEntry], within: float = FASTEST_WITHIN,
     not, so `fastest` never settles for "within a point of the best model we happened to time". The first
     entry is `--model fastest`; the next ones are its fall-backs when a model will not load.
     """
-    ranked = rank_entries(entries)
+    ranked = evaluated_best_first(entries)
     if not ranked:
         return []
     floor = _accuracy(ranked[0]) - within - 1e-12  # 1e-12: accuracies are ratios of counts, not exact decimals

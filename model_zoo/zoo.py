@@ -34,7 +34,7 @@ import os
 import shutil
 import uuid
 import zipfile
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,7 +42,6 @@ from typing import Any
 
 import pandas as pd
 
-from model_zoo.decision import rank_entries
 from model_zoo.metrics import METRIC_KEYS
 from model_zoo.roles import role_problems
 
@@ -415,7 +414,7 @@ def load_usable_models(
     """Load each entry's model, in the given order: name -> LoadedModel, and a problem for each that will not load.
 
     `load` lets a caller cache loads (the dashboard); `limit` stops once that many loaded, so
-    `load_usable_models(ranked_entries(entries), limit=1)` is the best model that works.
+    `load_usable_models(all_best_first(entries), limit=1)` is the best model that works.
     """
     loaded: dict[str, LoadedModel] = {}
     problems: list[ZooProblem] = []
@@ -432,16 +431,3 @@ def load_usable_models(
         except ZooError as exc:
             problems.append(ZooProblem(entry.name, str(exc)))
     return loaded, problems
-
-
-def ranked_entries(entries: Sequence[ZooEntry]) -> list[ZooEntry]:
-    """Every entry, best first: the leaderboard's order and the pick of `--model best`.
-
-    Evaluated entries come first, ordered by model_zoo.decision.rank_entries; entries
-    not yet evaluated follow, by validation accuracy, then name.
-    """
-    def validation_key(entry: ZooEntry) -> tuple:
-        validation = entry.card["metrics"].get("validation") or {}
-        return -(validation.get("accuracy") or 0.0), entry.name
-
-    return rank_entries(entries) + sorted((e for e in entries if not e.test_metrics), key=validation_key)

@@ -26,7 +26,7 @@ from model_zoo.novelty import (
     TRAIN_SAMPLE,
 )
 from training.lib.abstention import calibrate_entry
-from training.lib.cli import exit_on_user_error, read_named_entries
+from training.lib.cli import at_least, exit_on_user_error, read_named_entries
 from training.lib.data import load_cifake
 
 
@@ -36,12 +36,6 @@ def _fraction(text: str) -> float:
         raise argparse.ArgumentTypeError("must be between 0.5 and 1 (e.g. 0.99)")
     return value
 
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 2:
-        raise argparse.ArgumentTypeError("must be at least 2")
-    return value
 
 
 @exit_on_user_error
@@ -55,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="how often a REAL or FAKE verdict must be right on validation (default %(default)s)")
     parser.add_argument("--quantile", type=_fraction, default=CUTOFF_QUANTILE,
                         help="validation quantile of the novelty cut-off (default %(default)s)")
-    parser.add_argument("--train-sample", type=_positive_int, default=TRAIN_SAMPLE,
+    parser.add_argument("--train-sample", type=at_least(2), default=TRAIN_SAMPLE,
                         help="training images the feature statistics are fitted on (default %(default)s)")
     args = parser.parse_args(argv)
     entries = read_named_entries(args.names, args.zoo)  # fail fast before decoding the dataset

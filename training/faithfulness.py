@@ -27,7 +27,7 @@ from model_zoo.faithfulness_measures import (
 )
 from model_zoo.saliency import METHODS
 from training.lib.class_heatmaps import PER_GROUP
-from training.lib.cli import exit_on_user_error, load_named_models
+from training.lib.cli import at_least, exit_on_user_error, load_named_models
 from training.lib.data import load_cifake
 from training.lib.faithfulness_study import PER_CLASS, SANITY_IMAGES, evaluate_faithfulness, format_report
 
@@ -35,12 +35,6 @@ from training.lib.faithfulness_study import PER_CLASS, SANITY_IMAGES, evaluate_f
 def _stderr(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
-
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value
 
 
 @exit_on_user_error
@@ -50,13 +44,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("names", nargs="+", metavar="NAME", help="zoo entries, or 'all' for every usable entry")
     parser.add_argument("--data", help="CIFAKE zip or folder (default: $CIFAKE_PATH)")
     parser.add_argument("--zoo", help="zoo folder (default: $MODEL_ZOO_DIR, else model_zoo/entries/)")
-    parser.add_argument("--per-class", type=_positive, default=PER_CLASS,
+    parser.add_argument("--per-class", type=at_least(1), default=PER_CLASS,
                         help=f"test images per class in the sample (default {PER_CLASS})")
     parser.add_argument("--seed", type=int, default=0, help="seed of the sample, random orders and re-initialisation")
-    parser.add_argument("--steps", type=_positive, default=STEPS, help=f"curve steps (default {STEPS}: 10%% each)")
-    parser.add_argument("--sanity-images", type=_positive, default=SANITY_IMAGES,
+    parser.add_argument("--steps", type=at_least(1), default=STEPS, help=f"curve steps (default {STEPS}: 10%% each)")
+    parser.add_argument("--sanity-images", type=at_least(1), default=SANITY_IMAGES,
                         help=f"images of the sample in the randomisation check (default {SANITY_IMAGES})")
-    parser.add_argument("--heatmap-per-group", type=_positive, default=PER_GROUP,
+    parser.add_argument("--heatmap-per-group", type=at_least(1), default=PER_GROUP,
                         help=f"test images averaged per class-mean heatmap group (default {PER_GROUP})")
     args = parser.parse_args(argv)
     models = load_named_models(args.names, args.zoo)

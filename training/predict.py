@@ -53,7 +53,7 @@ import sys
 
 from model_zoo.operating_point import MaxFprError, parse_max_fpr
 from model_zoo.selection import CHOICE_HELP, DEFAULT_CHOICE
-from training.lib.cli import exit_on_user_error
+from training.lib.cli import at_least, exit_on_user_error
 from training.lib.folder_scan import FORMATS, parse_shard, run
 from training.lib.shards import ShardError, shard_from_environment
 
@@ -71,7 +71,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--out", help="output file (.csv, .json or .jsonl); default: stdout")
     parser.add_argument("--format", choices=FORMATS, help="output format (default: from --out's suffix, else csv)")
     parser.add_argument("--recursive", action="store_true", help="also scan subfolders")
-    parser.add_argument("--batch-size", type=_positive_int, default=256)
+    parser.add_argument("--batch-size", type=at_least(1), default=256)
     parser.add_argument("--shard", type=parse_shard, metavar="i/n|auto",
                         help="only files whose sorted index %% n == i; auto: i and n from a Kubernetes Indexed Job "
                              "(JOB_COMPLETION_INDEX, JOB_COMPLETIONS) or a Slurm array (SLURM_ARRAY_TASK_ID/_COUNT)")
@@ -91,12 +91,6 @@ def _max_fpr(text: str) -> float:
     except MaxFprError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value
 
 
 @exit_on_user_error

@@ -3,16 +3,11 @@
 import streamlit as st
 
 from dashboard import charts
+from dashboard.comparison import disagreement_matrix, metrics_long, operating_point_frame, robustness_long
 from dashboard.generalisation_matrix import DEFAULT_RANKING, board_ranked_by, ranking_choices
-from dashboard.leaderboard import (
-    disagreement_matrix,
-    leaderboard_frame,
-    metrics_long,
-    operating_point_frame,
-    robustness_long,
-)
 from dashboard.misclassified import disagreements, model_thresholds, predictions_table
 from dashboard.views.resources import PAGES, latency_ms, require_models, zoo_entries
+from model_zoo.leaderboard_table import leaderboard_frame
 from model_zoo.test_sets import other_set_column_names
 
 entries, _ = zoo_entries()

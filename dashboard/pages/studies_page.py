@@ -4,7 +4,7 @@ the seed variance of the best recipe (from the zoo's seed_runs.csv), and what th
 import streamlit as st
 
 from dashboard import charts
-from dashboard.leaderboard import robustness_long
+from dashboard.comparison import robustness_long
 from dashboard.study_figures import (
     AUGMENTATION_HINT,
     POOLING_HINT,

@@ -4,7 +4,7 @@ Plain HTML, one form, no JavaScript: it works in any browser and with `curl -F i
 The form posts to `/` with the same multipart field ("image") as POST /predict, and the page runs
 the API's own /predict view on that request, so its verdicts, limits and error messages are the JSON
 API's, word for word (a bad file shows the API's message, with the API's status code); like the API's
-default, the page asks the detectors (model_zoo.roles). The best of them (model_zoo.ranked_entries: the
+default, the page asks the detectors (model_zoo.roles). The best of them (model_zoo.all_best_first: the
 leaderboard's top row among the models that answered) adds a Grad-CAM overlay of the evidence for its
 verdict, from the same explain/overlay functions as the dashboard.
 """
@@ -21,7 +21,7 @@ from PIL import Image
 from werkzeug.exceptions import HTTPException
 
 from dashboard.server.answers import MISSING_IMAGE, AnswerError, answer, default_choice
-from model_zoo import ImageError, LoadedModel, decode_for_card, decode_image, ranked_entries
+from model_zoo import ImageError, LoadedModel, all_best_first, decode_for_card, decode_image
 from model_zoo.judge import model_lock
 
 log = logging.getLogger("dashboard.server.upload_page")
@@ -69,7 +69,7 @@ def _band(verdict: dict) -> list[float] | None:
 
 def best_of(served: dict[str, LoadedModel], names: list[str]) -> str | None:
     """Of the served models `names`, the one the leaderboard ranks highest (its top row may not have answered)."""
-    ranked = ranked_entries([served[name].entry for name in names if name in served])
+    ranked = all_best_first([served[name].entry for name in names if name in served])
     return ranked[0].name if ranked else None
 
 

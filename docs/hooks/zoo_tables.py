@@ -13,7 +13,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repository root, for model_zoo and training
 
 from model_zoo import list_entries  # noqa: E402
-from training.leaderboard import leaderboard_markdown  # noqa: E402
+from model_zoo.leaderboard_table import leaderboard_markdown  # noqa: E402
 
 MARKER = re.compile(r"^<!-- zoo:(\w+) -->$", re.MULTILINE)
 TABLES = {"leaderboard": lambda entries: leaderboard_markdown(entries)}

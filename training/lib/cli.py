@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import functools
 import sys
 from collections.abc import Callable, Sequence
@@ -50,6 +51,18 @@ def exit_on_user_error(main: Callable[..., int] | None = None, *, resumable: boo
             return 130
 
     return wrapper
+
+
+def at_least(minimum: int) -> Callable[[str], int]:
+    """An argparse type: an integer of at least `minimum`, else a usage error saying so."""
+
+    def parse(text: str) -> int:
+        value = int(text)
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}")
+        return value
+
+    return parse
 
 
 def read_named_entries(names: Sequence[str], zoo: str | None) -> list[ZooEntry]:

@@ -80,12 +80,15 @@ class Dataset:
         for name in SPLITS:
             counts = getattr(self, name).counts()
             lines.append(f"  {name}: " + ", ".join(f"{k} {v:,}" for k, v in counts.items()))
-        if self.skipped:
-            lines.append(f"  skipped {len(self.skipped)} file(s):")
-            lines += [f"    {reason}" for reason in self.skipped[:20]]
-            if len(self.skipped) > 20:
-                lines.append(f"    ... and {len(self.skipped) - 20} more")
-        return "\n".join(lines)
+        return "\n".join(lines + skipped_lines(self.skipped))
+
+
+def skipped_lines(skipped: list[str], shown: int = 20) -> list[str]:
+    """A dataset summary's lines for the files it skipped: the first `shown` reasons, then a count."""
+    if not skipped:
+        return []
+    more = [f"    ... and {len(skipped) - shown} more"] if len(skipped) > shown else []
+    return [f"  skipped {len(skipped)} file(s):", *(f"    {reason}" for reason in skipped[:shown]), *more]
 
 
 def stderr_progress(message: str) -> None:

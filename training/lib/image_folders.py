@@ -43,6 +43,7 @@ from training.lib.data import (
     _open_zip,
     load_cifake,
     resolve_data_path,
+    skipped_lines,
     stderr_progress,
     train_validation_split,
 )
@@ -165,12 +166,7 @@ class FolderDataset(Dataset):
                          "each group is kept on one side of the split")
         heights, widths = self.sizes[:, 0], self.sizes[:, 1]
         lines.append(f"  sizes {widths.min()}x{heights.min()} to {widths.max()}x{heights.max()} pixels")
-        if self.skipped:
-            lines.append(f"  skipped {len(self.skipped)} file(s):")
-            lines += [f"    {reason}" for reason in self.skipped[:20]]
-            if len(self.skipped) > 20:
-                lines.append(f"    ... and {len(self.skipped) - 20} more")
-        return "\n".join(lines)
+        return "\n".join(lines + skipped_lines(self.skipped))
 
 
 def class_of(parts: Sequence[str]) -> int | None:

@@ -8,9 +8,9 @@ from pathlib import Path
 import pandas as pd
 
 from dashboard import charts
-from dashboard.leaderboard import UNTIMED, leaderboard_frame
 from dashboard.study_figures import display_table
 from model_zoo import ZooEntry
+from model_zoo.leaderboard_table import UNTIMED, leaderboard_frame
 
 
 def _robustness() -> pd.DataFrame:

@@ -21,7 +21,7 @@ from bench.servers import streamlit_server
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run"]
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SCREENS = Path("/tmp/dashboard_screens")
 PAGES = ("", "model", "errors", "data", "studies", "about_the_zoo")  # url paths ("" = default page)
 

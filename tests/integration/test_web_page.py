@@ -80,9 +80,9 @@ def test_submitting_shows_the_image_every_verdict_and_the_best_models_gradcam(ap
         assert shown[0] == verdict.get("decision", verdict["label"])
         assert shown[1] == f"{verdict['prob_fake']:.4f}" and shown[2] == f"{verdict['threshold']:.3f}"
     # The best model is the leaderboard's top row among the served ones (cnn_strided in the session zoo or not).
-    from model_zoo import list_entries, ranked_entries
+    from model_zoo import all_best_first, list_entries
 
-    best = ranked_entries(list_entries(trained_zoo)[0])[0].name
+    best = all_best_first(list_entries(trained_zoo)[0])[0].name
     assert rows[best][-1] == "best" and sum(r[-1] == "best" for r in rows.values()) == 1
     upload = _data_uri_png(page, "upload")
     assert max(upload.shape[:2]) == 256 and upload.shape[1] > upload.shape[0]  # 320x240 shown at 256x192

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from model_zoo import ZooError, list_entries, load_model, load_usable_models, ranked_entries, read_entry
+from model_zoo import ZooError, all_best_first, list_entries, load_model, load_usable_models, read_entry
 
 GOOD = {"cnn_maxpool", "cnn_strided"}
 # Entries whose card is unusable: list_entries reports them.
@@ -78,7 +78,7 @@ def test_load_usable_models_reports_the_broken_and_keeps_the_others(faulty_zoo):
     for problem in problems:
         assert MODEL_FAULTS[problem.name] in problem.message and problem.name in problem.message
     # limit=1 over the ranking: the best model that loads; the 'best' card's unusable model is reported.
-    ranked = ranked_entries(entries)
+    ranked = all_best_first(entries)
     assert ranked[0].name == "wrong_output"
     tried = []
     best, skipped = load_usable_models(ranked, load=lambda e: tried.append(e.name) or load_model(e), limit=1)

@@ -143,9 +143,8 @@ def test_an_unknown_model_fails_before_any_decoding(own_images, zoo, capsys):
 
 
 def test_leaderboards_show_other_test_sets_beside_cifake(own_images, zoo):
-    from dashboard.leaderboard import leaderboard_frame
     from model_zoo import list_entries
-    from training.leaderboard import leaderboard_markdown
+    from model_zoo.leaderboard_table import leaderboard_frame, leaderboard_markdown
 
     assert main(["all", "--folder", str(own_images), "--zoo", str(zoo)]) == 0
     entries, _ = list_entries(zoo)

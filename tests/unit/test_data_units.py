@@ -326,3 +326,25 @@ def test_a_cache_write_that_fails_half_way_leaves_no_partial_folder(tmp_path, mo
     dataset = load_cifake(root, cache_dir=tmp_path / "cache", progress=messages.append, workers=1)
     assert len(dataset.test) == 4 and any("No space left on device" in m for m in messages)
     assert list((tmp_path / "cache").iterdir()) == []
+
+
+def test_split_is_stratified_deterministic_and_disjoint():
+    labels = np.array([0] * 700 + [1] * 300)
+    train, val = train_validation_split(labels, 0.1, seed=3)
+    again_train, again_val = train_validation_split(labels, 0.1, seed=3)
+    np.testing.assert_array_equal(val, again_val)
+    np.testing.assert_array_equal(train, again_train)
+    assert len(val) == 100 and set(train).isdisjoint(val) and len(set(train) | set(val)) == 1000
+    assert labels[val].mean() == pytest.approx(0.3, abs=0.01)
+    other_train, other_val = train_validation_split(labels, 0.1, seed=4)
+    assert not np.array_equal(val, other_val)
+
+
+def test_split_indices_come_class_mixed_not_sorted():
+    # CIFAKE's arrays are ordered by class: sorted indices would feed single-class runs.
+    labels = np.array([0] * 5000 + [1] * 5000)
+    train, val = train_validation_split(labels, 0.1, seed=0)
+    for index in (train, val):
+        first = labels[index[:200]]
+        assert 0.3 < first.mean() < 0.7
+        assert not np.all(np.diff(index) > 0)

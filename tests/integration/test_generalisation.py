@@ -212,7 +212,7 @@ def test_the_matrix_has_models_by_sets_with_own_columns_first(measured_zoo):
 
 def test_ranking_by_a_set(measured_zoo):
     from dashboard.generalisation_matrix import DEFAULT_RANKING, board_ranked_by, ranking_choices
-    from dashboard.leaderboard import leaderboard_frame
+    from model_zoo.leaderboard_table import leaderboard_frame
 
     entries = _entries(measured_zoo)
     assert set_names(entries) == ["CIFAKE test", "night_shots test", "DDPM", "night"]  # own test sets first
@@ -239,7 +239,7 @@ def test_a_set_name_on_different_images_is_flagged(measured_zoo, folders, tmp_pa
 # --- the pages ----------------------------------------------------------------------------------------------------
 
 streamlit_testing = pytest.importorskip("streamlit.testing.v1")
-APP = str(Path(__file__).resolve().parents[1] / "streamlit_app.py")
+APP = str(Path(__file__).resolve().parents[2] / "streamlit_app.py")
 
 
 def _page(zoo: Path, monkeypatch, page: str | None):

@@ -19,7 +19,7 @@ from model_zoo.decision import label_name
 from training.lib.folder_scan import collect_files, parse_shard, resolve_models, shard
 from training.predict import main
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _touch(path: Path, data: bytes = b"x") -> Path:

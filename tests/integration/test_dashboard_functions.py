@@ -11,6 +11,7 @@ import pytest
 from PIL import Image
 
 from dashboard import charts
+from dashboard.comparison import disagreement_matrix, metrics_long, robustness_long
 from dashboard.evaluation import (
     card_headline,
     normalized_confusion,
@@ -19,7 +20,6 @@ from dashboard.evaluation import (
     roc_points,
     threshold_metrics,
 )
-from dashboard.leaderboard import disagreement_matrix, leaderboard_frame, metrics_long, robustness_long
 from dashboard.misclassified import disagreements, filter_errors, model_thresholds, paginate, predictions_table
 from dashboard.overlays import COLORMAPS, colorize, enlarge, overlay, png_bytes
 from dashboard.spectra import class_counts, class_cues, log_amplitude_spectrum, mean_image, sample_indices
@@ -27,6 +27,7 @@ from dashboard.study_figures import augmentation_study, history_long, pooling_st
 from dashboard.verdict_display import display_image, measure_latency_ms, study_arms_note, verdict_rows, verdicts_json
 from model_zoo import decode_for_card, list_entries, load_model, load_usable_models, normalize_for_card
 from model_zoo.decision import calibrate, expected_calibration_error, label_name, temperature, threshold
+from model_zoo.leaderboard_table import leaderboard_frame
 
 
 def _jpeg(size=(32, 32), seed=0) -> bytes:
@@ -182,7 +183,7 @@ def _table() -> pd.DataFrame:
     })
 
 
-HALF = {"a": 0.5, "b": 0.5}  # both models deciding at 0.5 (per-model thresholds: tests/test_decision_rule.py)
+HALF = {"a": 0.5, "b": 0.5}  # both models deciding at 0.5 (per-model thresholds: tests/integration/test_decision_rule.py)
 
 
 def test_filter_errors():

@@ -25,7 +25,7 @@ from training.lib.augment import augment_numpy
 from training.lib.torch_pickle import CheckpointError, read_state_dict
 from training.lib.training_run import TrainConfig, train
 
-FIXTURE = Path(__file__).parent / "fixtures" / "efficientnet_lite0_reference.npz"
+FIXTURE = Path(__file__).parents[1] / "fixtures" / "efficientnet_lite0_reference.npz"
 SMALL = {"epochs": 2, "batch_size": 16, "input_size": 32}  # 32 px: the backbone at CIFAKE's own size, seconds a run
 
 

@@ -183,7 +183,7 @@ def test_each_verdict_carries_decision_input_check_and_version(client, image_fil
         assert verdict["novelty_cutoff"] == entry.card["novelty"]["cutoff"] and verdict["novelty"] >= 0
         assert verdict["in_distribution"] is (verdict["novelty"] <= verdict["novelty_cutoff"])
 
-    # The synthetic FAKE cue at full contrast: unlike anything the test zoo trained on (tests/test_abstain.py).
+    # The synthetic FAKE cue at full contrast: unlike anything the test zoo trained on (tests/integration/test_abstain.py).
     unlike = ((np.add.outer(np.arange(32), np.arange(32)) % 2) * 255).astype(np.uint8)
     for verdict in _post(client, _png(np.stack([unlike] * 3, axis=2)), "unlike.png").get_json()["verdicts"]:
         assert verdict["in_distribution"] is False and verdict["novelty"] > verdict["novelty_cutoff"]

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from model_zoo import binary_metrics, list_entries, load_usable_models, ranked_entries, verdict_for
-from model_zoo.decision import best_entry
+from model_zoo import all_best_first, binary_metrics, list_entries, load_usable_models, verdict_for
+from model_zoo.ranking import best_entry
 from tests.zoo_builders import constant_entry, copy_zoo, edit_card
 
 # Both constant models say P(FAKE) = 0.7 for every image; "strict" decides at 0.8, "lenient" at 0.6.
@@ -91,7 +91,7 @@ def test_dashboard_verdicts_use_each_cards_threshold(threshold_zoo, image):
 def test_dashboard_error_filters_and_disagreements_use_each_models_threshold():
     import pandas as pd
 
-    from dashboard.leaderboard import disagreement_matrix
+    from dashboard.comparison import disagreement_matrix
     from dashboard.misclassified import disagreements, filter_errors
 
     table = pd.DataFrame({"path": list("uvwxyz"), "label": [0, 0, 0, 1, 1, 1],
@@ -132,8 +132,7 @@ SCENARIOS = {
 
 @pytest.mark.parametrize("scenario", list(SCENARIOS))
 def test_best_model_is_the_top_leaderboard_row(trained_zoo, tmp_path, scenario):
-    from dashboard.leaderboard import leaderboard_frame
-    from training.leaderboard import leaderboard_markdown
+    from model_zoo.leaderboard_table import leaderboard_frame, leaderboard_markdown
     from training.lib.folder_scan import resolve_models
 
     zoo = copy_zoo(trained_zoo, tmp_path / "zoo")
@@ -141,12 +140,12 @@ def test_best_model_is_the_top_leaderboard_row(trained_zoo, tmp_path, scenario):
     entries, problems = list_entries(zoo)
     assert not problems
     assert [m.name for m in resolve_models("best", zoo)] == ["cnn_strided"]
-    assert ranked_entries(entries)[0].name == "cnn_strided"
+    assert all_best_first(entries)[0].name == "cnn_strided"
     assert leaderboard_frame(entries)["model"].tolist()[0] == "cnn_strided"
     if best_entry(entries) is not None:  # the Markdown table lists evaluated models only
         assert best_entry(entries).name == "cnn_strided"
         rows = [line for line in leaderboard_markdown(entries).splitlines() if line.startswith("| cnn_")]
-        assert rows[0].startswith("| cnn_strided |")
+        assert rows[0].split("|")[1].strip() == "cnn_strided"
 
 
 def test_best_falls_back_to_the_next_ranked_model_that_loads(trained_zoo, tmp_path):

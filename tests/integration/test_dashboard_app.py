@@ -19,7 +19,7 @@ from model_zoo import decode_for_card, load_model, predict_prob_fake, read_entry
 from model_zoo.decision import label_name  # noqa: E402
 from tests.zoo_builders import copy_zoo, edit_card, with_known_errors  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 APP = str(ROOT / "streamlit_app.py")
 PAGES = ("leaderboard", "generalisation", "model", "errors", "inspect_image", "data", "studies", "home")
 TIMEOUT = 120

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from training.lib.data import DatasetError, load_cifake, resolve_data_path, train_validation_split
+from training.lib.data import DatasetError, load_cifake, resolve_data_path
 from training.train import main as train_main
 
 
@@ -113,33 +113,11 @@ def test_zip_with_a_top_level_folder(synthetic_zip, tmp_path):
     assert dataset.test.paths[0].startswith("test/")
 
 
-def test_split_is_stratified_deterministic_and_disjoint():
-    labels = np.array([0] * 700 + [1] * 300)
-    train, val = train_validation_split(labels, 0.1, seed=3)
-    again_train, again_val = train_validation_split(labels, 0.1, seed=3)
-    np.testing.assert_array_equal(val, again_val)
-    np.testing.assert_array_equal(train, again_train)
-    assert len(val) == 100 and set(train).isdisjoint(val) and len(set(train) | set(val)) == 1000
-    assert labels[val].mean() == pytest.approx(0.3, abs=0.01)
-    other_train, other_val = train_validation_split(labels, 0.1, seed=4)
-    assert not np.array_equal(val, other_val)
-
-
 def test_jpeg_bytes_in_zip_decode_to_the_cached_arrays(synthetic_zip, synthetic_dataset):
     with zipfile.ZipFile(synthetic_zip) as archive:
         data = archive.read(synthetic_dataset.train.paths[0])
     decoded = np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
     np.testing.assert_array_equal(synthetic_dataset.train.images[0], decoded)
-
-
-def test_split_indices_come_class_mixed_not_sorted():
-    # CIFAKE's arrays are ordered by class: sorted indices would feed single-class runs.
-    labels = np.array([0] * 5000 + [1] * 5000)
-    train, val = train_validation_split(labels, 0.1, seed=0)
-    for index in (train, val):
-        first = labels[index[:200]]
-        assert 0.3 < first.mean() < 0.7
-        assert not np.all(np.diff(index) > 0)
 
 
 def test_file_digests_find_test_images_that_are_copies_of_training_images(folder_copy, tmp_path):

@@ -25,7 +25,7 @@ from training.lib.architectures import ARCHITECTURES, GRADCAM_LAYER
 from training.lib.training_run import TrainConfig, batchnorm_momentum, train
 from training.train import main as train_main
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 FROM_SCRATCH = [name for name, arch in ARCHITECTURES.items() if not arch.pretrained]
@@ -96,7 +96,7 @@ def test_trained_entry_is_valid_loadable_and_consistent(trained_zoo, synthetic_d
         assert list(history.columns) == ["epoch", "loss", "accuracy", "val_loss", "val_accuracy", "seconds"]
         assert len(history) == epochs
         assert card["train"]["best_epoch"] == int(history.loc[history.val_loss.idxmin(), "epoch"])
-        # model.keras holds the best-validation checkpoint's weights (tests/test_training_runs.py: when it is not the last).
+        # model.keras holds the best-validation checkpoint's weights (test_training_runs.py: when it is not the last).
         best = keras.saving.load_model(trained_zoo / ".runs" / entry.name / "best.keras", compile=False)
         for served, kept in zip(model.get_weights(), best.get_weights(), strict=True):
             np.testing.assert_array_equal(served, kept)

@@ -28,7 +28,7 @@ from dashboard.faithfulness_tables import (  # noqa: E402
 from model_zoo import list_entries, read_entry  # noqa: E402
 from model_zoo.saliency import METHODS  # noqa: E402
 
-APP = str(Path(__file__).resolve().parents[1] / "streamlit_app.py")
+APP = str(Path(__file__).resolve().parents[2] / "streamlit_app.py")
 FAILING = "SmoothGrad"  # the method the `flagged_zoo` marks as failing the sanity check
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("training", "dashboard", "bench", "model_zoo")
 # The command lines a user is told about; discovery below must find at least these.
 DOCUMENTED = {"training.train", "training.evaluate", "training.leaderboard", "training.predict", "training.robustness",

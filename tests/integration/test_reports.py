@@ -187,7 +187,7 @@ def app_env(zoo, monkeypatch):
 def _page(name: str):
     from streamlit.testing.v1 import AppTest
 
-    at = AppTest.from_file(str(Path(__file__).resolve().parents[1] / "streamlit_app.py"), default_timeout=120)
+    at = AppTest.from_file(str(Path(__file__).resolve().parents[2] / "streamlit_app.py"), default_timeout=120)
     at.run()
     at.switch_page(f"dashboard/pages/{name}_page.py").run()
     return at

@@ -13,6 +13,7 @@ import pytest
 
 from model_zoo import zoo as Z
 from model_zoo.metrics import METRIC_KEYS
+from model_zoo.ranking import all_best_first
 from model_zoo.zoo import (
     LoadedModel,
     ZooEntry,
@@ -20,7 +21,6 @@ from model_zoo.zoo import (
     ZooProblem,
     list_entries,
     load_usable_models,
-    ranked_entries,
     read_card,
     read_entry,
     staged_entry,
@@ -367,9 +367,9 @@ def _entries(tmp_path: Path) -> list[ZooEntry]:
 
 
 def test_ranked_entries_put_evaluated_first_then_by_validation_then_name(tmp_path):
-    assert [e.name for e in ranked_entries(_entries(tmp_path))] == ["d", "b", "c", "e", "a"]
+    assert [e.name for e in all_best_first(_entries(tmp_path))] == ["d", "b", "c", "e", "a"]
     no_validation = ZooEntry("z", tmp_path, _card("z", metrics={}))
-    assert [e.name for e in ranked_entries([no_validation, *_entries(tmp_path)])][-1] == "z"
+    assert [e.name for e in all_best_first([no_validation, *_entries(tmp_path)])][-1] == "z"
 
 
 def test_load_usable_models_in_order_with_a_limit_and_problems(tmp_path):

@@ -14,7 +14,7 @@ from model_zoo.roles import CONSENSUS, DETECTOR, ROLES, STUDY, detectors, role_o
 from model_zoo.zoo import ZooEntry, validate_card
 from tests.zoo_builders import copy_zoo, edit_card
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = ROOT / "model_zoo" / "entries"
 
 

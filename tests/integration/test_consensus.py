@@ -338,7 +338,7 @@ def test_inspect_page_puts_the_consensus_on_top(bright_pair_zoo, monkeypatch):
     from model_zoo.judge import judge
 
     monkeypatch.setenv("MODEL_ZOO_DIR", str(bright_pair_zoo))
-    at = AppTest.from_file(str(Path(__file__).resolve().parents[1] / "dashboard/pages/inspect_image_page.py"),
+    at = AppTest.from_file(str(Path(__file__).resolve().parents[2] / "dashboard/pages/inspect_image_page.py"),
                           default_timeout=120).run()
     data = flat_image_bytes(200)
     at.file_uploader(key="inspect_uploads").upload("grey.png", data, "image/png")

@@ -337,7 +337,7 @@ def test_inspect_page_shows_decisions_and_the_shrink_warning(trained_zoo, monkey
     from streamlit.testing.v1 import AppTest
 
     monkeypatch.setenv("MODEL_ZOO_DIR", str(trained_zoo))
-    at = AppTest.from_file(str(Path(__file__).resolve().parents[1] / "streamlit_app.py"), default_timeout=120).run()
+    at = AppTest.from_file(str(Path(__file__).resolve().parents[2] / "streamlit_app.py"), default_timeout=120).run()
     at.switch_page("dashboard/pages/inspect_image_page.py").run()
     at.file_uploader(key="inspect_uploads").upload("photo.png", _png(np.full((480, 640, 3), 90, np.uint8)),
                                                    "image/png").run()
@@ -365,7 +365,7 @@ def test_shipped_zoo_flags_pure_noise():
     from model_zoo import list_entries
     from model_zoo.input_check import untrusted_noise_share
 
-    shipped = Path(__file__).resolve().parents[1] / "model_zoo" / "entries"
+    shipped = Path(__file__).resolve().parents[2] / "model_zoo" / "entries"
     entries = [e for e in list_entries(shipped)[0] if load_stats(e) is not None]
     if not entries:
         pytest.skip("no shipped entry has novelty stats")

@@ -14,7 +14,6 @@ from model_zoo.decision import (
     _logit,
     _side_cut,
     band_summary,
-    best_entry,
     calibrate,
     decide,
     expected_calibration_error,
@@ -24,12 +23,11 @@ from model_zoo.decision import (
     fit_threshold,
     label_name,
     labels_for,
-    rank_entries,
-    rank_key,
     temperature,
     threshold,
     uncertain_band,
 )
+from model_zoo.ranking import best_entry, evaluated_best_first, rank_key
 from model_zoo.zoo import ZooEntry
 
 
@@ -255,8 +253,8 @@ def _entry(name: str, accuracy=None, roc_auc=None, params: int = 100) -> ZooEntr
 def test_ranking_by_accuracy_then_auc_then_size_then_name():
     entries = [_entry("d", 0.9, 0.95, 10), _entry("c", 0.9, 0.95, 5), _entry("b", 0.9, 0.97, 500),
                _entry("a", 0.95, 0.9, 1000), _entry("e", 0.9, 0.95, 5), _entry("unevaluated")]
-    assert [e.name for e in rank_entries(entries)] == ["a", "b", "c", "e", "d"]
+    assert [e.name for e in evaluated_best_first(entries)] == ["a", "b", "c", "e", "d"]
     assert best_entry(entries).name == "a"
-    assert best_entry([_entry("x")]) is None and rank_entries([]) == []
+    assert best_entry([_entry("x")]) is None and evaluated_best_first([]) == []
     assert rank_key(_entry("z", 0.8, None, 7)) == (-0.8, -0.0, 7, "z")
     assert rank_key(ZooEntry("n", Path("n"), {"metrics": {"test": {"accuracy": None}}})) == (-0.0, -0.0, 0, "n")

@@ -1,0 +1,1 @@
+"""Fast tests of plain functions on hand-made data: no trained model, no server."""
