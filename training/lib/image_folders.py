@@ -59,8 +59,9 @@ MIN_PER_CLASS = 20  # per class in all, or per class in train/ when the data bri
 # The UNCERTAIN band calls a side only when validation shows >= 100 images of it at 99% precision
 # (model_zoo.decision._side_cut), so a small folder's validation share grows until each class has about
 # this many there (never beyond MAX_VALIDATION_FRACTION): with 10% of 1,000 images every verdict would abstain.
+BAND_MINIMUM = 100  # validation images a side needs for a 99%-precision verdict (model_zoo.decision._side_cut)
 MIN_VALIDATION_PER_CLASS = 150
-MAX_VALIDATION_FRACTION = 0.3
+MAX_VALIDATION_FRACTION = 0.4  # 250 images a class still get 100 in validation; a frozen head learns from the rest
 
 
 def validation_fraction_for(requested: float, smallest_class: int) -> float:
@@ -331,6 +332,11 @@ def load_image_folder(path: str | os.PathLike, *, validation_fraction: float = 0
         how.append(f"validation: {validation_fraction:g} of each class, seed {split_seed + 1}")
     else:
         how.append("validation: the val/ folder")
+    fewest = int(np.bincount(labels[val_rows], minlength=2).min()) if len(val_rows) else 0
+    if fewest < BAND_MINIMUM:
+        progress(f"warning: validation has {fewest} images of its smaller class; a REAL or FAKE verdict needs "
+                 f"{BAND_MINIMUM} validation images of its side at 99% precision, so with fewer that verdict is "
+                 "never given (UNCERTAIN instead): add images, or bring a val/ folder with more")
     for rows, where in ((val_rows, "validation"), (test_rows, "test")):
         for label, class_name in enumerate(CLASS_NAMES):
             if not (labels[rows] == label).any():
