@@ -30,8 +30,8 @@ from bench.servers import streamlit_server
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run"]
-PAGES = {"leaderboard": "", "model": "model", "errors": "errors", "inspect": "inspect_image", "data": "data",
-         "studies": "studies", "about": "home", "clicks": None}
+PAGES = {"leaderboard": "", "generalisation": "generalisation", "model": "model", "errors": "errors",
+         "inspect": "inspect_image", "data": "data", "studies": "studies", "about": "about_the_zoo", "clicks": None}
 CIFAKE_SAMPLE = "test/FAKE/0 (10).jpg"
 SD_PARAMETERS = ("a photo of a cat on a sofa, highly detailed\nNegative prompt: blurry\nSteps: 20, Sampler: Euler a, "
                  "CFG scale: 7, Seed: 1234, Size: 512x512, Model: v1-5-pruned-emaonly")
