@@ -86,8 +86,11 @@ def _rho(result: dict) -> str:
     return f"{result.get('randomisation_rho') or 0.0:.2f}" + (f" ± {se:.2f}" if se is not None else "")
 
 
-def map_note(name: str, method: str, report: dict | None) -> str:
+def map_note(name: str, method: str, report: dict | None, consensus: bool = False) -> str:
     """One line beside a heatmap: how this method fared for this model, or how to measure it."""
+    if consensus:  # no network of its own to measure: its map is its members' (model_zoo.consensus)
+        return (f"{name}'s map is the mean of its members' normalised {method} maps; how far each member's maps can "
+                "be trusted is noted beside that member's map.")
     if report is None or method not in report.get("methods", {}):
         return f"Faithfulness of {method} not measured for {name} yet: `{COMMAND.format(name=name)}`."
     r, random = report["methods"][method], report.get("random", {})

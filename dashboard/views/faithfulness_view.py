@@ -81,10 +81,10 @@ def show_model_explanations(entry: ZooEntry) -> None:
                      column_order=ORDER, key="model_faithfulness_table")
 
 
-def heatmap_note(name: str, method: str, report: dict | None) -> None:
+def heatmap_note(name: str, method: str, report: dict | None, consensus: bool = False) -> None:
     """Beside one heatmap: this method's measured faithfulness for this model (report_for(name)); a warning
     when it fails the sanity check."""
-    note = map_note(name, method, report)
+    note = map_note(name, method, report, consensus)
     if fails_sanity(report, method):
         st.warning(note, icon=":material/warning:")
     else:

@@ -20,6 +20,7 @@ from dashboard.overlays import COLORMAPS, enlarge, overlay, png_bytes
 from dashboard.views.faithfulness_view import caption_flag, heatmap_note
 from model_zoo import LoadedModel
 from model_zoo.decision import CLASS_NAMES, label_name
+from model_zoo.zoo import is_consensus
 
 _CACHE_KEY = "_heatmap_cache"
 _CACHE_SIZE = 128
@@ -82,7 +83,7 @@ def show(image_name: str, seen: Mapping[str, np.ndarray], models: Mapping[str, L
                      f"{caption_flag(settings.method, report)}", width="stretch")
             if float(heat.max()) == 0.0:
                 st.caption(f"No positive {settings.method} evidence for {target} in this image.")
-            heatmap_note(name, settings.method, report)
+            heatmap_note(name, settings.method, report, consensus=is_consensus(card))
             st.download_button("Download overlay", png_bytes(picture), file_name=f"{_stem(image_name)}_{name}_"
                                f"{settings.method.lower().replace(' ', '')}_{target.lower()}.png", mime="image/png",
                                key=f"{key}_dl_{index}", icon=":material/download:")

@@ -89,6 +89,9 @@ def test_tables_and_notes_follow_the_report(flagged_zoo):
     assert note.startswith(FLAG) and "0.91" in note
     assert FLAG not in map_note(name, "Grad-CAM", report) and "sanity check passed" in map_note(name, "Grad-CAM", report)
     assert "python -m training.faithfulness other" in map_note("other", "Grad-CAM", None)
+    # the consensus has no network to measure: its note points at its members, never at a command that cannot run
+    assert "members" in map_note("zoo_consensus", "Grad-CAM", None, consensus=True)
+    assert "python -m" not in map_note("zoo_consensus", "Grad-CAM", None, consensus=True)
     assert f"{FAILING} fails the randomisation check" in ranking_sentence(name, report)
     entries, _ = list_entries(zoo)
     everything = ranking_table(entries)
