@@ -28,8 +28,8 @@ import pandas as pd
 
 from model_zoo.decision import (
     UNCERTAIN,
+    apply_temperature,
     band_summary,
-    calibrate,
     fit_band,
     fit_decision,
     fit_temperature,
@@ -108,7 +108,7 @@ def spread_cutoff(card: dict) -> float | None:
 
 def consensus_prob_fake(card: dict, member_prob_fake: np.ndarray) -> np.ndarray:
     """The consensus's calibrated P(FAKE) from its members' calibrated P(FAKE) (N, M, columns in members order)."""
-    return calibrate(combiner_of(card).raw_prob_fake(member_prob_fake), temperature(card))
+    return apply_temperature(combiner_of(card).raw_prob_fake(member_prob_fake), temperature(card))
 
 
 # ---- loading ----------------------------------------------------------------------------------------------
@@ -275,8 +275,8 @@ def cross_validated_scores(labels: np.ndarray, member_prob_fake: np.ndarray, see
     for fit_on, held in StratifiedKFold(folds, shuffle=True, random_state=seed).split(z, labels):
         raw_mean = 1 / (1 + np.exp(-mean_z))
         temp = fit_temperature(labels[fit_on], raw_mean[fit_on])
-        cut = fit_threshold(labels[fit_on], calibrate(raw_mean[fit_on], temp))
-        out["mean"][held] = calibrate(raw_mean[held], temp)
+        cut = fit_threshold(labels[fit_on], apply_temperature(raw_mean[fit_on], temp))
+        out["mean"][held] = apply_temperature(raw_mean[held], temp)
         decided["mean"][held] = out["mean"][held] >= cut
         model = _stacking_model(seed).fit(z[fit_on], labels[fit_on])
         fitted = model.predict_proba(z[fit_on])[:, 1]
@@ -327,13 +327,13 @@ def consensus_card(members: Sequence[ZooEntry], name: str = DEFAULT_NAME, *, com
     fitted = fit_combiner(chosen, labels, probs, names, seed)
     raw = fitted.raw_prob_fake(probs)
     decision = fit_decision(labels, raw)
-    val_prob = calibrate(raw, decision["temperature"])
+    val_prob = apply_temperature(raw, decision["temperature"])
     decision |= fit_band(labels, val_prob, decision["threshold"])
     val_spread = spread(probs)
     cutoff = float(np.quantile(val_spread, SPREAD_QUANTILE))
 
     test_paths, test_labels, test_probs = aligned_predictions(members, "test")
-    test_prob = calibrate(fitted.raw_prob_fake(test_probs), decision["temperature"])
+    test_prob = apply_temperature(fitted.raw_prob_fake(test_probs), decision["temperature"])
     decision["band_test"] = band_summary(test_labels, test_prob, tuple(decision["uncertain_band"]))
     test_spread = spread(test_probs)
     first = members[0].card

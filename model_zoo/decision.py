@@ -44,7 +44,7 @@ def logit(prob: np.ndarray) -> np.ndarray:
     return _logit(prob)
 
 
-def calibrate(raw_prob_fake: np.ndarray, temp: float) -> np.ndarray:
+def apply_temperature(raw_prob_fake: np.ndarray, temp: float) -> np.ndarray:
     """Temperature-scale sigmoid outputs: sigmoid(logit(p) / T), as float32."""
     if temp == 1.0:
         return np.asarray(raw_prob_fake, dtype=np.float32)
@@ -109,7 +109,7 @@ def expected_calibration_error(labels: np.ndarray, prob_fake: np.ndarray, bins: 
 def fit_decision(labels: np.ndarray, raw_prob_fake: np.ndarray) -> dict:
     """The card's "decision" block from validation labels and raw model scores."""
     temp = fit_temperature(labels, raw_prob_fake)
-    calibrated = calibrate(raw_prob_fake, temp)
+    calibrated = apply_temperature(raw_prob_fake, temp)
     return {
         "temperature": round(temp, 4),
         "threshold": fit_threshold(labels, calibrated),

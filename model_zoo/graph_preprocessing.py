@@ -91,8 +91,8 @@ def normalize(images: tf.Tensor, card: dict) -> tf.Tensor:
     return (x - tf.constant(mean)) / tf.constant(std)
 
 
-def calibrate(raw_prob_fake: tf.Tensor, card: dict) -> tf.Tensor:
-    """model_zoo.decision.calibrate in the graph: sigmoid(logit(p) / T)."""
+def apply_temperature_in_graph(raw_prob_fake: tf.Tensor, card: dict) -> tf.Tensor:
+    """model_zoo.decision.apply_temperature in the graph: sigmoid(logit(p) / T)."""
     temp = temperature(card)
     if temp == 1.0:
         return raw_prob_fake
@@ -110,6 +110,6 @@ def encoded_to_model_input(encoded: tf.Tensor, card: dict) -> tf.Tensor:
 
 def verdict_outputs(raw_prob_fake: tf.Tensor, card: dict) -> dict[str, tf.Tensor]:
     """{"prob_fake": calibrated P(FAKE) (N,), "label": b"FAKE"/b"REAL" at the card's threshold (N,)}."""
-    prob = calibrate(tf.reshape(tf.cast(raw_prob_fake, tf.float32), [-1]), card)
+    prob = apply_temperature_in_graph(tf.reshape(tf.cast(raw_prob_fake, tf.float32), [-1]), card)
     label = tf.where(prob >= threshold(card), tf.constant("FAKE"), tf.constant("REAL"))
     return {"prob_fake": prob, "label": label}

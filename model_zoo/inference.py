@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from model_zoo.crops import batch_crops, crop_spec, mean_logit
-from model_zoo.decision import calibrate, temperature
+from model_zoo.decision import apply_temperature, temperature
 from model_zoo.preprocessing import batch_to_model_input, normalize_for_card
 
 CHUNK = 256  # images per forward pass: activations of a 32x32 CNN stay ~35 MB a layer (2048 cost 0.65 GB)
@@ -21,7 +21,7 @@ def predict_prob_fake(model, images: np.ndarray | list[np.ndarray], card: dict) 
     Images are prepared by the card's preprocessing and scores calibrated by the
     card's temperature (model_zoo.decision); compare them with the card's threshold.
     """
-    return calibrate(predict_raw_prob_fake(model, images, card), temperature(card))
+    return apply_temperature(predict_raw_prob_fake(model, images, card), temperature(card))
 
 
 def predict_raw_prob_fake(model, images: np.ndarray | list[np.ndarray], card: dict) -> np.ndarray:

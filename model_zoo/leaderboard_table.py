@@ -17,8 +17,7 @@ import pandas as pd
 from model_zoo.decision import threshold
 from model_zoo.ranking import all_best_first
 from model_zoo.test_sets import leaderboard_columns, other_test_sets_markdown
-from model_zoo.tradeoff import front_marks, images_per_second
-from model_zoo.tradeoff import latency_ms as recorded_latency_ms
+from model_zoo.tradeoff import front_marks, images_per_second, recorded_latency_ms
 from model_zoo.zoo import ZooEntry, is_consensus, trained_from
 
 METRIC_COLUMNS = ("accuracy", "precision", "recall", "f1", "roc_auc")
@@ -34,12 +33,12 @@ FOOTNOTE = ("All figures on the test split ({n:,} images), never seen in trainin
             "accurate (`--model fastest`).")
 
 
-def leaderboard_frame(entries: Sequence[ZooEntry], latency_ms: Mapping[str, float] | None = None) -> pd.DataFrame:
+def leaderboard_frame(entries: Sequence[ZooEntry], measured_ms: Mapping[str, float] | None = None) -> pd.DataFrame:
     """One row per model, in model_zoo.all_best_first order (so the top row is `predict --model best`'s pick):
     test metrics at the model's own threshold (validation when not yet evaluated), the same on the test
     images unseen in train when measured, size, speed. `recorded_latency_ms` is the card's (training.latency),
     which places the model on the accuracy-latency Pareto front (★) and picks `--model fastest`
-    (model_zoo.tradeoff); `latency_ms` is measured now by the caller.
+    (model_zoo.tradeoff); `measured_ms` (column measured_latency_ms) is timed now by the caller.
     """
     rows = []
     # The Pareto front and `fastest` are over single models, as `--model fastest` picks (model_zoo.selection).
@@ -65,7 +64,7 @@ def leaderboard_frame(entries: Sequence[ZooEntry], latency_ms: Mapping[str, floa
             "metrics_on": split,
             "params": int(card.get("params", 0)),
             "size_mb": round(card.get("size_bytes", 0) / 1e6, 2),
-            "latency_ms": None if latency_ms is None else latency_ms.get(entry.name),
+            "measured_latency_ms": None if measured_ms is None else measured_ms.get(entry.name),
             "recorded_latency_ms": recorded_latency_ms(entry),
             "images_per_second": images_per_second(entry),
             # An untimed model is on no front; say so rather than leave it looking dominated.
@@ -79,7 +78,7 @@ def leaderboard_frame(entries: Sequence[ZooEntry], latency_ms: Mapping[str, floa
     frame = pd.DataFrame(rows)
     if frame.empty:
         return frame
-    optional = ["robust_accuracy", "latency_ms", "recorded_latency_ms", "images_per_second", "train_minutes",
+    optional = ["robust_accuracy", "measured_latency_ms", "recorded_latency_ms", "images_per_second", "train_minutes",
                 *UNSEEN_COLUMNS]
     frame = frame.drop(columns=[c for c in optional if frame[c].isna().all()])
     if "recorded_latency_ms" not in frame:  # no latency recorded: no front to mark

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from model_zoo.crops import crop_spec, mean_logit, mean_rows
-from model_zoo.decision import calibrate, temperature
+from model_zoo.decision import apply_temperature, temperature
 from model_zoo.inference import CHUNK, crop_chunks
 from model_zoo.preprocessing import batch_to_model_input
 
@@ -109,7 +109,7 @@ def predict_with_features(model, images: np.ndarray | list[np.ndarray], card: di
     if not probs:
         width = int(np.prod(two.outputs[0].shape[1:]))
         return np.zeros(0, np.float32), np.zeros((0, width), np.float32)
-    return calibrate(np.concatenate(probs), temperature(card)), np.concatenate(feats)
+    return apply_temperature(np.concatenate(probs), temperature(card)), np.concatenate(feats)
 
 
 def novelty_scores(features: np.ndarray, stats: NoveltyStats) -> np.ndarray:

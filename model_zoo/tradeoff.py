@@ -36,7 +36,7 @@ def _recorded(entry: ZooEntry, key: str) -> float | None:
     return float(value) if isinstance(value, (int, float)) and value > 0 else None
 
 
-def latency_ms(entry: ZooEntry) -> float | None:
+def recorded_latency_ms(entry: ZooEntry) -> float | None:
     """The entry's recorded single-image latency in ms, or None before `python -m training.latency`."""
     return _recorded(entry, "ms_per_image")
 
@@ -52,7 +52,7 @@ def _accuracy(entry: ZooEntry) -> float:
 
 def _timed(entries: Sequence[ZooEntry]) -> list[ZooEntry]:
     """Evaluated entries with a recorded latency."""
-    return [e for e in evaluated_best_first(entries) if latency_ms(e) is not None]
+    return [e for e in evaluated_best_first(entries) if recorded_latency_ms(e) is not None]
 
 
 def pareto_front(entries: Sequence[ZooEntry]) -> set[str]:
@@ -60,9 +60,9 @@ def pareto_front(entries: Sequence[ZooEntry]) -> set[str]:
     timed = _timed(entries)
     front = set()
     for entry in timed:
-        acc, ms = _accuracy(entry), latency_ms(entry)
+        acc, ms = _accuracy(entry), recorded_latency_ms(entry)
         dominated = any(
-            _accuracy(o) >= acc and latency_ms(o) <= ms and (_accuracy(o) > acc or latency_ms(o) < ms)
+            _accuracy(o) >= acc and recorded_latency_ms(o) <= ms and (_accuracy(o) > acc or recorded_latency_ms(o) < ms)
             for o in timed if o is not entry
         )
         if not dominated:
@@ -86,9 +86,9 @@ def fastest_ranked(entries: Sequence[ZooEntry], within: float = FASTEST_WITHIN,
     close = [e for e in _timed(entries) if _accuracy(e) >= floor]
     if not close:
         return []
-    tie_ms = min(latency_ms(e) for e in close) * (1 + speed_tie)
-    tied = sorted((e for e in close if latency_ms(e) <= tie_ms), key=rank_key)
-    rest = sorted((e for e in close if latency_ms(e) > tie_ms), key=lambda e: (latency_ms(e), rank_key(e)))
+    tie_ms = min(recorded_latency_ms(e) for e in close) * (1 + speed_tie)
+    tied = sorted((e for e in close if recorded_latency_ms(e) <= tie_ms), key=rank_key)
+    rest = sorted((e for e in close if recorded_latency_ms(e) > tie_ms), key=lambda e: (recorded_latency_ms(e), rank_key(e)))
     return tied + rest
 
 

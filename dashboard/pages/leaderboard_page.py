@@ -6,7 +6,7 @@ from dashboard import charts
 from dashboard.comparison import disagreement_matrix, metrics_long, operating_point_frame, robustness_long
 from dashboard.generalisation_matrix import DEFAULT_RANKING, board_ranked_by, ranking_choices
 from dashboard.misclassified import disagreements, model_thresholds, predictions_table
-from dashboard.views.resources import PAGES, latency_ms, require_models, zoo_entries
+from dashboard.views.resources import PAGES, measured_latency_ms, require_models, zoo_entries
 from model_zoo.leaderboard_table import leaderboard_frame
 from model_zoo.test_sets import other_set_column_names
 
@@ -20,7 +20,7 @@ if not require_models(entries):
 time_now = st.toggle("Also time each model on this machine now", key="time_models_now",
                      help="Loads every model and times single-image predictions here; the recorded latency "
                           "in the cards comes from `python -m training.latency`.")
-board = leaderboard_frame(entries, latency_ms(entries) if time_now else None)
+board = leaderboard_frame(entries, measured_latency_ms(entries) if time_now else None)
 # Ranking on another set (ROC-AUC there, then accuracy) shows which model carries best to those images.
 rank_by = st.selectbox("Rank by", ranking_choices(entries), key="leaderboard_rank_by",
                        format_func=lambda c: c if c == DEFAULT_RANKING else f"ROC-AUC on {c}",
@@ -63,7 +63,7 @@ st.dataframe(
         "threshold": st.column_config.NumberColumn("threshold", format="%.3f"),
         "params": st.column_config.NumberColumn("params", format="localized"),
         "size_mb": st.column_config.NumberColumn("size (MB)", format="%.2f"),
-        "latency_ms": st.column_config.NumberColumn("latency (ms)", format="%.1f"),
+        "measured_latency_ms": st.column_config.NumberColumn("latency now (ms)", format="%.1f"),
         "recorded_latency_ms": st.column_config.NumberColumn("recorded latency (ms)", format="%.2f"),
         "images_per_second": st.column_config.NumberColumn("images/s (batch 256)", format="localized"),
         "pareto": st.column_config.TextColumn("Pareto", width=90),

@@ -81,7 +81,7 @@ def _latency(name: str, zoo: str, mtime_ns: int) -> float:
     return measure_latency_ms(_load(name, zoo, mtime_ns), entry.card)
 
 
-def latency_ms(entries: list[ZooEntry]) -> dict[str, float]:
+def measured_latency_ms(entries: list[ZooEntry]) -> dict[str, float]:
     """Measured single-image CPU latency per loadable model (cached per process)."""
     usable = loaded_models(entries)
     return {entry.name: round(_latency(entry.name, str(entry.path.parent), _mtime(entry)), 2)

@@ -26,7 +26,7 @@ from dashboard.spectra import class_counts, class_cues, log_amplitude_spectrum, 
 from dashboard.study_figures import augmentation_study, history_long, pooling_study
 from dashboard.verdict_display import display_image, measure_latency_ms, study_arms_note, verdict_rows, verdicts_json
 from model_zoo import decode_for_card, list_entries, load_model, load_usable_models, normalize_for_card
-from model_zoo.decision import calibrate, expected_calibration_error, label_name, temperature, threshold
+from model_zoo.decision import apply_temperature, expected_calibration_error, label_name, temperature, threshold
 from model_zoo.leaderboard_table import leaderboard_frame
 
 
@@ -151,8 +151,8 @@ def test_leaderboard_frame(entries, tmp_path):
         assert row.threshold == threshold(card)
         assert (row.unseen_accuracy, row.unseen_n) == (card["metrics"]["test_unseen"]["accuracy"],
                                                        card["metrics"]["test_unseen"]["n"])
-    assert (board["latency_ms"] == 1.5).all() and "robust_accuracy" not in board and "metrics_on" not in board
-    assert "latency_ms" not in leaderboard_frame(entries)
+    assert (board["measured_latency_ms"] == 1.5).all() and "robust_accuracy" not in board and "metrics_on" not in board
+    assert "measured_latency_ms" not in leaderboard_frame(entries)
     assert leaderboard_frame([]).empty
 
 
@@ -276,7 +276,7 @@ def test_judged_uploads_match_the_card_path_and_fail_clearly(loaded):
     for verdict in result.verdicts:
         model, card = loaded[verdict.model].model, loaded[verdict.model].card
         raw = model.predict(normalize_for_card(decode_for_card(data, card)[None], card), verbose=0)[0, 0]
-        expected = float(calibrate(np.array([raw]), temperature(card))[0])  # the card's temperature scaling
+        expected = float(apply_temperature(np.array([raw]), temperature(card))[0])  # the card's temperature scaling
         assert verdict.prob_fake == pytest.approx(expected, abs=1e-5)
         assert verdict.threshold == threshold(card) and verdict.label == label_name(verdict.prob_fake, card)
         np.testing.assert_array_equal(result.seen[verdict.model], decode_for_card(data, card))

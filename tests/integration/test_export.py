@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 from model_zoo import batch_to_model_input, decode_for_card, decode_image, load_model, normalize_for_card, read_entry
-from model_zoo.decision import calibrate
+from model_zoo.decision import apply_temperature
 from tests.zoo_builders import copy_zoo
 from training.lib import export_checks, export_formats
 from training.lib.export_checks import ExportError, export_and_check, generated_sample
@@ -79,7 +79,7 @@ def test_graph_resize_matches_opencv(size, resize, tolerance):
 
 
 def test_graph_normalisation_and_calibration_use_the_cards_constants():
-    from model_zoo.graph_preprocessing import calibrate as graph_calibrate
+    from model_zoo.graph_preprocessing import apply_temperature_in_graph as graph_calibrate
     from model_zoo.graph_preprocessing import normalize
 
     card = {**CARD, "preprocessing": {"color": "BGR", "resize": "area", "mean": [103.9, 116.8, 123.7],
@@ -87,7 +87,7 @@ def test_graph_normalisation_and_calibration_use_the_cards_constants():
     images = _photo(32, 32)[None]
     np.testing.assert_allclose(normalize(images, card).numpy(), normalize_for_card(images, card), rtol=1e-6, atol=1e-6)
     raw = np.array([1e-9, 0.02, 0.4, 0.5, 0.93, 1.0], np.float32)
-    np.testing.assert_allclose(graph_calibrate(raw, card).numpy(), calibrate(raw, 1.7), atol=1e-6)
+    np.testing.assert_allclose(graph_calibrate(raw, card).numpy(), apply_temperature(raw, 1.7), atol=1e-6)
 
 
 # --- exports of a small trained model -------------------------------------------------------------------------------
@@ -127,12 +127,12 @@ def test_every_format_is_written_where_the_readme_says(exported):
 
 
 def test_float_exports_give_the_zoo_models_scores(exported, loaded, sample):
-    reference = calibrate(loaded.model.predict_on_batch(batch_to_model_input(sample.images, loaded.card)).reshape(-1),
+    reference = apply_temperature(loaded.model.predict_on_batch(batch_to_model_input(sample.images, loaded.card)).reshape(-1),
                           loaded.card["decision"]["temperature"])
     x = batch_to_model_input(sample.images, loaded.card)
     temp = loaded.card["decision"]["temperature"]
-    h5 = calibrate(export_formats.load_h5(exported["h5"].path)(x), temp)
-    tflite = calibrate(export_formats.TFLiteRunner(exported["tflite"].path)(x), temp)
+    h5 = apply_temperature(export_formats.load_h5(exported["h5"].path)(x), temp)
+    tflite = apply_temperature(export_formats.TFLiteRunner(exported["tflite"].path)(x), temp)
     assert np.abs(h5 - reference).max() <= 1e-4 and np.abs(tflite - reference).max() <= 1e-4
 
 
@@ -158,7 +158,7 @@ def test_savedmodel_serves_encoded_bytes_like_the_zoo_path(exported, loaded):
              _encode(_photo(32, 32, seed=3), "BMP")]
     with export_formats.served_savedmodel(path) as run:
         served = run(files)
-    reference = np.array([float(np.asarray(calibrate(loaded.model.predict_on_batch(
+    reference = np.array([float(np.asarray(apply_temperature(loaded.model.predict_on_batch(
         normalize_for_card(decode_for_card(f, loaded.card)[None], loaded.card)).reshape(-1),
         loaded.card["decision"]["temperature"]))[0]) for f in files])
     assert np.abs(served["prob_fake"] - reference).max() <= 1e-2

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from model_zoo.decision import (
-    calibrate,
+    apply_temperature,
     expected_calibration_error,
     fit_decision,
     fit_temperature,
@@ -40,7 +40,7 @@ def test_calibration_lowers_the_calibration_error():
 
 def test_temperature_scaling_keeps_the_ranking_and_the_midpoint():
     scores = np.array([0.01, 0.3, 0.5, 0.7, 0.999])
-    calibrated = calibrate(scores, 2.0)
+    calibrated = apply_temperature(scores, 2.0)
     assert list(np.argsort(calibrated)) == list(np.argsort(scores))
     assert calibrated[2] == pytest.approx(0.5)
     assert calibrated[0] > scores[0] and calibrated[-1] < scores[-1]  # T > 1 softens both tails

@@ -13,8 +13,8 @@ from model_zoo.decision import (
     UNCERTAIN,
     _logit,
     _side_cut,
+    apply_temperature,
     band_summary,
-    calibrate,
     decide,
     expected_calibration_error,
     fit_band,
@@ -48,12 +48,12 @@ def test_logit_is_clipped_and_exact():
 
 def test_calibrate_values():
     raw = np.array([0.2, 0.5, 0.9])
-    same = calibrate(raw, 1.0)
+    same = apply_temperature(raw, 1.0)
     assert same.dtype == np.float32 and np.array_equal(same, raw.astype(np.float32))
-    halved = calibrate(raw, 2.0)
+    halved = apply_temperature(raw, 2.0)
     assert halved.dtype == np.float32
     np.testing.assert_allclose(halved, 1 / (1 + np.exp(-np.log(raw / (1 - raw)) / 2)), rtol=1e-6)
-    np.testing.assert_allclose(calibrate(raw, 0.5), 1 / (1 + np.exp(-2 * np.log(raw / (1 - raw)))), rtol=1e-6)
+    np.testing.assert_allclose(apply_temperature(raw, 0.5), 1 / (1 + np.exp(-2 * np.log(raw / (1 - raw)))), rtol=1e-6)
 
 
 def test_labels_at_a_threshold_count_the_threshold_as_fake():
@@ -125,9 +125,9 @@ def test_fit_decision_block():
     assert set(block) == {"temperature", "threshold", "fitted_on", "ece_before", "ece_after"}
     temp = fit_temperature(labels, scores)
     assert block["temperature"] == round(temp, 4) and block["fitted_on"] == "validation"
-    assert block["threshold"] == fit_threshold(labels, calibrate(scores, temp))
+    assert block["threshold"] == fit_threshold(labels, apply_temperature(scores, temp))
     assert block["ece_before"] == round(expected_calibration_error(labels, scores), 5)
-    assert block["ece_after"] == round(expected_calibration_error(labels, calibrate(scores, temp)), 5)
+    assert block["ece_after"] == round(expected_calibration_error(labels, apply_temperature(scores, temp)), 5)
     assert block["temperature"] < 0.5  # perfectly separated: sharper is likelier
 
 

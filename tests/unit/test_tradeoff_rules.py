@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from model_zoo import ZooEntry
-from model_zoo.tradeoff import fastest_entry, fastest_ranked, front_marks, latency_ms, pareto_front
+from model_zoo.tradeoff import fastest_entry, fastest_ranked, front_marks, pareto_front, recorded_latency_ms
 
 
 def _entry(name: str, accuracy: float | None, ms: float | None, params: int = 1000) -> ZooEntry:
@@ -68,7 +68,7 @@ def test_latency_must_be_a_positive_number():
     bad[0].card["latency"] = {"ms_per_image": "fast"}
     bad[1].card["latency"] = {"ms_per_image": 0}
     bad[2].card["latency"] = {}
-    assert [latency_ms(e) for e in bad] == [None, None, None]
+    assert [recorded_latency_ms(e) for e in bad] == [None, None, None]
     assert pareto_front(bad) == set() and fastest_entry(bad) is None
 
 

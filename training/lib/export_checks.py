@@ -33,7 +33,7 @@ from model_zoo import (
     predict_prob_fake,
     predict_raw_prob_fake,
 )
-from model_zoo.decision import calibrate, labels_for, temperature, threshold
+from model_zoo.decision import apply_temperature, labels_for, temperature, threshold
 from training.lib import export_formats as formats
 
 FLOAT_MAX_DELTA = 1e-4
@@ -162,7 +162,7 @@ def _agreement(a: np.ndarray, b: np.ndarray, card: dict) -> float:
 def _check_float(runner: Callable[[np.ndarray], np.ndarray], loaded: LoadedModel, x: np.ndarray,
                  raw_reference: np.ndarray, reference: np.ndarray, sample: Sample) -> list[str]:
     raw = _in_chunks(runner, x)
-    prob = calibrate(raw, temperature(loaded.card))
+    prob = apply_temperature(raw, temperature(loaded.card))
     # The file's own output (the raw sigmoid) against the model's: a confident model's calibrated scores
     # round to exactly 0 or 1 in float32 and would hide a small difference.
     delta = float(np.max(np.abs(raw - raw_reference))) if len(raw) else 0.0
@@ -175,7 +175,7 @@ def _check_float(runner: Callable[[np.ndarray], np.ndarray], loaded: LoadedModel
 
 def _check_int8(runner: Callable[[np.ndarray], np.ndarray], loaded: LoadedModel, x: np.ndarray,
                 reference: np.ndarray, sample: Sample) -> list[str]:
-    prob = calibrate(_in_chunks(runner, x), temperature(loaded.card))
+    prob = apply_temperature(_in_chunks(runner, x), temperature(loaded.card))
     keras_accuracy = float(np.mean(labels_for(reference, loaded.card) == sample.labels))
     int8_accuracy = float(np.mean(labels_for(prob, loaded.card) == sample.labels))
     drop = 100.0 * (keras_accuracy - int8_accuracy)
@@ -220,7 +220,7 @@ def export_and_check(loaded: LoadedModel, fmt: str, out: Path, sample: Sample) -
     staging = final.with_name(f".tmp-{uuid.uuid4().hex[:8]}-{final.name}")
     staging.parent.mkdir(parents=True, exist_ok=True)
     raw_reference = predict_raw_prob_fake(model, sample.images, card)  # one forward pass serves every check
-    reference = calibrate(raw_reference, temperature(card))
+    reference = apply_temperature(raw_reference, temperature(card))
     x = batch_to_model_input(sample.images, card)
     one_x = x[:1]
     try:

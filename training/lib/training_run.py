@@ -433,7 +433,7 @@ def train(
     if not is_chief() or fit_only:
         return None
 
-    from model_zoo.decision import calibrate, fit_decision
+    from model_zoo.decision import apply_temperature, fit_decision
     from model_zoo.metrics import binary_metrics
     from model_zoo.novelty import write_stats
     from training.lib.abstention import fit_abstention
@@ -448,7 +448,7 @@ def train(
                                 **({"train_sample": image_folders.NOVELTY_SAMPLE} if folder else {}))
     decision |= abstention.band
     card["novelty"] = abstention.novelty
-    val_metrics = binary_metrics(val_split.labels, calibrate(raw_val, decision["temperature"]), decision["threshold"])
+    val_metrics = binary_metrics(val_split.labels, apply_temperature(raw_val, decision["temperature"]), decision["threshold"])
     card |= {
         "params": int(best.count_params()),
         "size_bytes": 0,  # filled in from model.keras when the entry is published
