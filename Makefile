@@ -34,8 +34,8 @@ test: $(STAMP)  ## lint + the whole test suite + the docs site (--strict: a brok
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
 	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) tests
 
-docs: $(STAMP)  ## the documentation site (docs/, MkDocs) on http://127.0.0.1:8000
-	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve --dev-addr $(HOST):8000
+docs: $(STAMP)  ## the documentation site (docs/, MkDocs) on http://127.0.0.1:8001
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve --dev-addr $(HOST):8001
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
