@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from dashboard.misclassified import verdicts
-from model_zoo import ZooEntry, all_best_first
+from model_zoo import ZooEntry, ZooError, all_best_first
 from model_zoo.leaderboard_table import METRIC_COLUMNS
 from model_zoo.operating_point import operating_point
 
@@ -22,9 +22,10 @@ def operating_point_frame(entries: Sequence[ZooEntry], max_fpr: float) -> pd.Dat
     `max_fpr` false positives on REAL validation images (model_zoo.operating_point), and what it gave on test."""
     rows = []
     for entry in all_best_first(entries):
-        if entry.validation_predictions() is None:
+        try:
+            point = operating_point(entry, max_fpr)
+        except ZooError:  # no validation predictions stored: nothing to choose a threshold on
             continue
-        point = operating_point(entry, max_fpr)
         test = point.test or {}
         rows.append({"model": entry.name, "threshold": point.threshold, "validation FPR": point.validation["fpr"],
                      "REAL validation images": point.validation["n_real"], "test FPR": test.get("fpr"),

@@ -24,13 +24,14 @@ METRIC_COLUMNS = ("accuracy", "precision", "recall", "f1", "roc_auc")
 UNSEEN_COLUMNS = ("unseen_accuracy", "unseen_roc_auc", "unseen_n")
 UNTIMED = "not timed"  # the pareto cell of a model without a recorded latency
 EMPTY = "_No evaluated models in the zoo yet: `make zoo CIFAKE_PATH=/path/to/cifake.zip` fills it._"
+# What the Pareto column means, in both leaderboards' legends (model_zoo.tradeoff has the rule).
+PARETO_LEGEND = ("Pareto: ★ when no other single model is both at least as accurate and as fast by its recorded "
+                 "latency (and better at one), with *fastest* on the quickest model within one point of the best "
+                 "accuracy, latencies within 10% counting as a tie won by the more accurate (`--model fastest`)")
 FOOTNOTE = ("All figures on the test split ({n:,} images), never seen in training or model selection, at each "
             "model's own decision threshold (fitted on the validation split). Unseen: only the test images whose "
             "file bytes occur nowhere in the training split. Latency: one image, median, CPU; images/s: batches "
-            "of 256; all models timed together (`python -m training.latency`). Pareto: ★ when no other model is "
-            "both at least as accurate and as fast (and better at one), with *fastest* on the quickest model "
-            "within one point of the best accuracy, latencies within 10% counting as a tie won by the more "
-            "accurate (`--model fastest`).")
+            "of 256; all models timed together (`python -m training.latency`). " + PARETO_LEGEND + ".")
 
 
 def leaderboard_frame(entries: Sequence[ZooEntry], measured_ms: Mapping[str, float] | None = None) -> pd.DataFrame:

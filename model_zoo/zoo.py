@@ -29,6 +29,7 @@ and load models through `load_usable_models`, so a broken entry is reported the 
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
@@ -99,6 +100,17 @@ def trained_from(card: dict) -> str:
     return f"fine-tuned from {Path(str(weights)).name}"
 
 
+@functools.lru_cache(maxsize=32)
+def _read_predictions(path: str, mtime_ns: int, size: int) -> pd.DataFrame:
+    """A predictions CSV, read once per version of the file: the API's --max-fpr requests, the dashboard's reruns
+    and the consensus all read the same 10,000- and 20,000-row files again and again."""
+    frame = pd.read_csv(path)
+    missing = set(PREDICTION_COLUMNS) - set(frame.columns)
+    if missing:
+        raise ZooError(f"{path}: missing columns {sorted(missing)}")
+    return frame
+
+
 @dataclass(frozen=True)
 class ZooEntry:
     name: str
@@ -132,13 +144,11 @@ class ZooEntry:
 
     def _predictions(self, file: str) -> pd.DataFrame | None:
         path = self.path / file
-        if not path.is_file():
+        try:
+            stat = path.stat()
+        except FileNotFoundError:
             return None
-        frame = pd.read_csv(path)
-        missing = set(PREDICTION_COLUMNS) - set(frame.columns)
-        if missing:
-            raise ZooError(f"{path}: missing columns {sorted(missing)}")
-        return frame
+        return _read_predictions(str(path), stat.st_mtime_ns, stat.st_size).copy()  # a copy: callers may change it
 
     def _optional_table(self, file: str, required: Iterable[str]) -> pd.DataFrame | None:
         """An optional CSV of the entry, or None when it is absent, unreadable, empty or lacks a required column."""

@@ -28,7 +28,7 @@ import time
 from model_zoo import is_detector
 from training.lib.cli import exit_on_user_error, load_named_models
 from training.lib.cue_study import CONDITIONS, SAMPLE, class_spectra, evaluate_cues, format_table, sample_index
-from training.lib.data import load_cifake
+from training.lib.data import load_cifake, stderr_progress
 
 
 def _sample(text: str) -> int | None:
@@ -41,10 +41,6 @@ def _sample(text: str) -> int | None:
     if value < 2:
         raise argparse.ArgumentTypeError("must be at least 2 (one image per class)")
     return value
-
-
-def _stderr(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
 
 
 @exit_on_user_error
@@ -65,13 +61,13 @@ def main(argv: list[str] | None = None) -> int:
     spectra = class_spectra(dataset.test.images, dataset.test.labels)  # the same for every model: once
     size = len(sample_index(dataset.test.labels, args.sample, args.seed))
     for name, loaded in models.items():
-        _stderr(f"{name}: {len(CONDITIONS)} conditions on {size:,} test images")
+        stderr_progress(f"{name}: {len(CONDITIONS)} conditions on {size:,} test images")
         start = time.time()
         table = evaluate_cues(name, dataset, args.zoo, model=loaded.model, sample=args.sample, seed=args.seed,
-                              spectra=spectra, progress=_stderr)
+                              spectra=spectra, progress=stderr_progress)
         print(format_table(name, table), flush=True)
-        _stderr(f"{name}: done in {time.time() - start:.0f} s")
-    _stderr(f"{len(models)} model(s) in {time.time() - total:.0f} s")
+        stderr_progress(f"{name}: done in {time.time() - start:.0f} s")
+    stderr_progress(f"{len(models)} model(s) in {time.time() - total:.0f} s")
     return 0
 
 

@@ -28,13 +28,8 @@ from model_zoo.faithfulness_measures import (
 from model_zoo.saliency import METHODS
 from training.lib.class_heatmaps import PER_GROUP
 from training.lib.cli import at_least, exit_on_user_error, load_named_models
-from training.lib.data import load_cifake
+from training.lib.data import load_cifake, stderr_progress
 from training.lib.faithfulness_study import PER_CLASS, SANITY_IMAGES, evaluate_faithfulness, format_report
-
-
-def _stderr(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
 
 
 @exit_on_user_error
@@ -57,13 +52,13 @@ def main(argv: list[str] | None = None) -> int:
     dataset = load_cifake(args.data)
     total = time.time()
     for name, loaded in models.items():
-        _stderr(f"{name}: explaining {2 * args.per_class} test images with {len(METHODS)} methods")
+        stderr_progress(f"{name}: explaining {2 * args.per_class} test images with {len(METHODS)} methods")
         report, _ = evaluate_faithfulness(name, dataset, args.zoo, model=loaded.model, per_class=args.per_class,
                                           seed=args.seed, steps=args.steps, sanity_images=args.sanity_images,
-                                          per_group=args.heatmap_per_group, progress=_stderr)
+                                          per_group=args.heatmap_per_group, progress=stderr_progress)
         print(format_report(name, report), flush=True)
-        _stderr(f"{name}: done in {report['seconds']:.0f} s")
-    _stderr(f"{len(models)} model(s) in {time.time() - total:.0f} s")
+        stderr_progress(f"{name}: done in {report['seconds']:.0f} s")
+    stderr_progress(f"{len(models)} model(s) in {time.time() - total:.0f} s")
     return 0
 
 

@@ -19,12 +19,8 @@ import argparse
 import sys
 
 from training.lib.cli import exit_on_user_error, load_named_models
-from training.lib.data import load_cifake
+from training.lib.data import load_cifake, stderr_progress
 from training.lib.robustness_study import CORRUPTIONS, evaluate_robustness, format_table
-
-
-def _stderr(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
 
 
 @exit_on_user_error
@@ -44,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     for name, loaded in models.items():
         n = min(args.sample, len(dataset.test)) if args.sample else len(dataset.test)
         print(f"{name}: evaluating {len(CORRUPTIONS)} conditions on {n:,} test images", file=sys.stderr)
-        table = evaluate_robustness(name, dataset, args.zoo, args.seed, progress=_stderr, model=loaded.model,
+        table = evaluate_robustness(name, dataset, args.zoo, args.seed, progress=stderr_progress, model=loaded.model,
                                     sample=args.sample)
         print(format_table(name, table), flush=True)
     return 0

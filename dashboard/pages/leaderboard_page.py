@@ -7,7 +7,7 @@ from dashboard.comparison import disagreement_matrix, metrics_long, operating_po
 from dashboard.generalisation_matrix import DEFAULT_RANKING, board_ranked_by, ranking_choices
 from dashboard.misclassified import disagreements, model_thresholds, predictions_table
 from dashboard.views.resources import PAGES, measured_latency_ms, require_models, zoo_entries
-from model_zoo.leaderboard_table import leaderboard_frame
+from model_zoo.leaderboard_table import PARETO_LEGEND, leaderboard_frame
 from model_zoo.test_sets import other_set_column_names
 
 entries, _ = zoo_entries()
@@ -39,10 +39,7 @@ st.caption("Test-set metrics, each model at its own decision threshold (the `thr
               if "unseen_accuracy" in board else "")
            + ("Latency: one image, one forward pass, median on this machine's CPU, timed now." if time_now else "")
            + (" Recorded latency and images/s (batches of 256): the card's, from `python -m training.latency` "
-              "(all models timed together); "
-              "Pareto: ★ when no other model is at least as accurate and as fast by it (and better at one), "
-              "*fastest* the quickest model within one accuracy point of the best, latencies within 10% counting as a tie "
-              "won by the more accurate (`--model fastest`); "
+              "(all models timed together); " + PARETO_LEGEND + "; "
               "*not timed*: no recorded latency yet, so not compared."
               if "pareto" in board else "")
            + (" Robust acc.: mean accuracy over the corrupted test sets of `python -m training.robustness`."

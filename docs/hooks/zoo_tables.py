@@ -16,7 +16,7 @@ from model_zoo import list_entries  # noqa: E402
 from model_zoo.leaderboard_table import leaderboard_markdown  # noqa: E402
 
 MARKER = re.compile(r"^<!-- zoo:(\w+) -->$", re.MULTILINE)
-TABLES = {"leaderboard": lambda entries: leaderboard_markdown(entries)}
+TABLES = {"leaderboard": leaderboard_markdown}
 
 
 def on_page_markdown(markdown: str, **_) -> str:

@@ -95,6 +95,16 @@ def test_history_and_predictions(tmp_path):
         entry.test_predictions()
 
 
+def test_predictions_are_read_once_per_version_of_the_file_and_handed_out_as_copies(tmp_path):
+    entry = ZooEntry("m", tmp_path, _card())
+    write_predictions(tmp_path, ["a.jpg", "b.jpg"], [0, 1], np.array([0.1, 0.9], np.float32))
+    first = entry.test_predictions()
+    first.loc[0, "prob_fake"] = 0.5  # a caller changing its copy changes nothing for the next one
+    assert entry.test_predictions().prob_fake[0] == pytest.approx(0.1)
+    write_predictions(tmp_path, ["a.jpg", "b.jpg", "c.jpg"], [0, 1, 1], np.array([0.2, 0.8, 0.7], np.float32))
+    assert list(entry.test_predictions().path) == ["a.jpg", "b.jpg", "c.jpg"]  # a rewritten file is read again
+
+
 def test_robustness_is_optional_and_ignored_when_unusable(tmp_path):
     entry = ZooEntry("m", tmp_path, _card())
     path = tmp_path / "robustness.csv"
