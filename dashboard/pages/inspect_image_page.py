@@ -155,7 +155,8 @@ selected = st.multiselect("Models", list(answering), default=list(answering)[:3]
 settings = heatmap_view.controls("inspect")
 heatmap_view.show(result.name, result.seen, {m: answering[m] for m in selected},
                   {v.model: v.prob_fake for v in result.verdicts}, settings, key="inspect",
-                  override=override if not isinstance(override, dict) else None)
+                  override=override if not isinstance(override, dict) else None,
+                  decisions={v.model: v.decision for v in result.verdicts})
 # The verdicts, what each model saw, the heatmaps above and the provenance, as one self-contained HTML file.
 report_view.image_report_button(report_view.image_report(result, data, answering, selected, settings,
                                                          override if not isinstance(override, dict) else None))

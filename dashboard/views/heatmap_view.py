@@ -59,10 +59,20 @@ def cached_map(model, card: dict, model_key: str, seen: np.ndarray, method: str,
     return cache[key]
 
 
+def verdict_caption(name: str, prob: float | None, verdict: str | None, decision: str | None = None) -> str:
+    """'name: FAKE (P(FAKE) 0.912)'; an UNCERTAIN decision says so and which side the map explains."""
+    if prob is None:
+        return name
+    if decision is not None and decision != verdict:  # inside the abstain band: the map shows the side it leans to
+        return f"{name}: {decision}, leaning {verdict} (P(FAKE) {prob:.3f})"
+    return f"{name}: {verdict} (P(FAKE) {prob:.3f})"
+
+
 def show(image_name: str, seen: Mapping[str, np.ndarray], models: Mapping[str, LoadedModel],
-         prob_fake: Mapping[str, float], settings: HeatmapSettings, key: str, override: float | None = None) -> None:
+         prob_fake: Mapping[str, float], settings: HeatmapSettings, key: str, override: float | None = None,
+         decisions: Mapping[str, str] | None = None) -> None:
     """One column per model: its input enlarged, the overlay, its verdict (at its card's threshold, or
-    `override` for every model), and a PNG download.
+    `override` for every model; `decisions` adds UNCERTAIN where the judge abstained), and a PNG download.
     """
     names = [m for m in models if m in seen]
     if not names:
@@ -77,7 +87,7 @@ def show(image_name: str, seen: Mapping[str, np.ndarray], models: Mapping[str, L
             heat = cached_map(model, card, f"{name}@{card.get('created', '')}", seen[name], settings.method, target)
         picture = overlay(seen[name], heat, settings.alpha, settings.colormap)
         with columns[index % len(columns)]:
-            caption = f"{name}: {verdict} (P(FAKE) {prob:.3f})" if prob is not None else name
+            caption = verdict_caption(name, prob, verdict, (decisions or {}).get(name))
             report = report_for(name)  # the method's measured faithfulness for this model, flagged if it fails
             st.image(picture, caption=f"{caption} · {settings.method} for {target}"
                      f"{caption_flag(settings.method, report)}", width="stretch")

@@ -41,6 +41,7 @@ def image_report(result: JudgedImage, data: bytes, models: Mapping[str, LoadedMo
     except Exception:  # noqa: BLE001 - the picture is optional in the report; the verdicts are not
         original = None
     prob = {v.model: v.prob_fake for v in result.verdicts}
+    decisions = {v.model: v.decision for v in result.verdicts}
     heatmaps = []
     for name in heatmap_models:
         if name not in result.seen or name not in models:
@@ -51,8 +52,8 @@ def image_report(result: JudgedImage, data: bytes, models: Mapping[str, LoadedMo
         heat = heatmap_view.cached_map(model, card, f"{name}@{card.get('created', '')}", result.seen[name],
                                        settings.method, target)
         picture = overlay(result.seen[name], heat, settings.alpha, settings.colormap)
-        heatmaps.append(HeatmapFigure(name, f"{name}: {verdict} (P(FAKE) {prob[name]:.3f}), {settings.method} "
-                                            f"evidence for {target}.", picture))
+        caption = heatmap_view.verdict_caption(name, prob[name], verdict, decisions.get(name))
+        heatmaps.append(HeatmapFigure(name, f"{caption}, {settings.method} evidence for {target}.", picture))
     inputs = {name: enlarge(seen, 128) for name, seen in result.seen.items()}
     notes = [f"Decided at one threshold for every model: {override:.3f} (the user's override)."] if override else []
     provenance = result.provenance.as_dict() if result.provenance else None

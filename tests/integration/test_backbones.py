@@ -209,10 +209,16 @@ def test_a_fit_only_run_stopped_by_its_budget_is_published_by_the_same_command(s
     assert train_main([*args, "--fit-only"]) == 0
     assert "stopping after epoch 1" in capsys.readouterr().out
     assert not (tmp_path / "tuned").exists()  # --fit-only publishes nothing
+    state_file = tmp_path / ".runs" / "tuned" / "state.json"
+    state = json.loads(state_file.read_text())
+    assert "cores" in state["machine"]  # the machine that trained is recorded when training starts
+    # As if it had trained elsewhere (training/gpu_finetune.sh): the card names that machine, not the publisher.
+    state_file.write_text(json.dumps({**state, "machine": "x86_64, 16 cores, NVIDIA H200, Linux, Keras on torch"}))
     assert train_main(args) == 0
     assert "stopped by its time budget after epoch 1 of 3; publishing it" in capsys.readouterr().out
     card = read_entry("tuned", tmp_path).card
     assert (card["train"]["epochs"], card["train"]["epochs_run"]) == (3, 1)
+    assert card["train"]["machine"] == "x86_64, 16 cores, NVIDIA H200, Linux, Keras on torch"
     assert card["backbone"]["frozen"] is False and "warm-up" in card["train"]["optimizer"]
 
 

@@ -147,13 +147,31 @@ def cpu_has_bf16() -> bool:
 def machine_description() -> str:
     import keras
 
-    if keras.backend.backend() != "tensorflow":
-        return f"{platform.machine()}, {os.cpu_count()} cores, {platform.system()}, Keras on {keras.backend.backend()}"
+    backend = keras.backend.backend()
+    if backend != "tensorflow":
+        return f"{platform.machine()}, {os.cpu_count()} cores, {_accelerator(backend)}, {platform.system()}, Keras on {backend}"
     import tensorflow as tf
 
     gpus = tf.config.list_physical_devices("GPU")
     device = f"{len(gpus)} GPU(s)" if gpus else "CPU only"
     return f"{platform.machine()}, {os.cpu_count()} cores, {device}, {platform.system()}, TF {tf.__version__}"
+
+
+def _accelerator(backend: str) -> str:
+    """The GPU a JAX or PyTorch backend trains on, by name, or 'CPU only'."""
+    try:
+        if backend == "torch":
+            import torch
+
+            return torch.cuda.get_device_name(0) if torch.cuda.is_available() else "CPU only"
+        if backend == "jax":
+            import jax
+
+            gpus = [d for d in jax.devices() if d.platform == "gpu"]
+            return gpus[0].device_kind if gpus else "CPU only"
+    except Exception:  # a description only: never fail a training over it
+        pass
+    return "device unknown"
 
 
 def _batch_to_model_input(card: dict, augmentation: str):
@@ -228,8 +246,9 @@ def _run_state(config: TrainConfig, run: RunState) -> dict | None:
 
 
 def _new_state(config: TrainConfig) -> dict:
+    # The machine that trains, which need not be the one that publishes (training/gpu_finetune.sh).
     return {"settings": _settings(config), "epoch": 0, "best_epoch": 0, "best_val_loss": float("inf"),
-            "wall_seconds": 0.0, "history": []}
+            "wall_seconds": 0.0, "history": [], "machine": machine_description()}
 
 
 def _trained_all_epochs(config: TrainConfig, state: dict | None) -> bool:
@@ -462,7 +481,7 @@ def train(
             "n_validation": len(val_split),
             "wall_seconds": round(state["wall_seconds"], 1),  # a frozen backbone's includes feature extraction
             **({"feature_extraction_seconds": state["feature_seconds"]} if "feature_seconds" in state else {}),
-            "machine": machine_description(),
+            "machine": state.get("machine") or machine_description(),
             "dataset": str(dataset.source),
             **({"split": dataset.split} if folder else {}),
         },
