@@ -69,11 +69,15 @@ def input_notes(result: JudgedImage) -> list[str]:
         message = verdict.input_check.size_message() if verdict.input_check else None
         if message and message not in notes:
             notes.append(message)
-    novel = [v.model for v in result.verdicts if v.input_check and v.input_check.novel]
-    if novel:
+    flagged = [v for v in result.verdicts if v.input_check and v.input_check.novel]
+    if flagged:
+        novel = [v.model for v in flagged]
         finds, it_was, its = ("finds", "it was", "its") if len(novel) == 1 else ("find", "they were", "their")
+        # Models calibrated on different data (CIFAKE, a folder's own validation images) share no one name for it.
+        sets = {v.input_check.calibration_set for v in flagged}
+        calibrated_on = flagged[0].input_check.calibration_images(its) if len(sets) == 1 else f"of {its} validation images"
         notes.append(f"{_names(novel)} {finds} this image unlike the images {it_was} trained on (novelty above a "
-                     f"cut-off that only 1 in 100 CIFAKE validation images exceed), so {its} verdict is unreliable.")
+                     f"cut-off that only 1 in 100 {calibrated_on} exceed), so {its} verdict is unreliable.")
     return notes
 
 

@@ -4,8 +4,10 @@ Two signals, both stated in plain words:
 - size: the zoo's models learnt from 32x32 images that were never resized; any other size is
   resampled to the model's input first, and resampling alone costs a CIFAKE model most of its
   accuracy (the robustness study: a 0.75x downscale takes cnn_maxpool from 97% to 66%).
+  A model trained on a folder of other or mixed sizes learnt from images resized to its input
+  (novelty.train_image_range): an upload within that range of sizes is resized as they were.
 - novelty: model_zoo.novelty's score of the model's own features against its cut-off, set so
-  that 1 CIFAKE validation image in 100 is above it.
+  that 1 validation image in 100 (CIFAKE's, or the training folder's) is above it.
 An image is in distribution when it needs no resampling and its novelty is within the cut-off;
 None when that cannot be told (no novelty stats in an older entry, and no resampling).
 """
@@ -21,7 +23,7 @@ from PIL import ExifTags, Image
 
 from model_zoo.crops import crop_grid, crop_spec
 from model_zoo.images import ImageError, _open
-from model_zoo.novelty import train_image_size
+from model_zoo.novelty import train_image_range, train_image_size
 from model_zoo.preprocessing import input_size
 
 _SWAPPED_ORIENTATIONS = {5, 6, 7, 8}  # EXIF orientations that rotate by 90 degrees
@@ -62,13 +64,33 @@ class InputCheck:
     crop_size: int | None = None
     crops: int = 0
     crops_needed: int = 0
+    # A folder model's training image sizes, ((min width, min height), (max width, max height)); None: every
+    # training image was train_width x train_height (CIFAKE).
+    train_range: tuple[tuple[int, int], tuple[int, int]] | None = None
+    calibration_set: str | None = "CIFAKE"  # whose validation images set the novelty cut-off; None: the model's own
+
+    @property
+    def training_resized(self) -> bool:
+        """Whether training itself resized its images to the model's input (a folder of other or mixed sizes)."""
+        if self.train_range is None:
+            return False
+        low, high = self.train_range
+        return low != high or low != (self.model_width, self.model_height)
+
+    @property
+    def within_training_sizes(self) -> bool:
+        """Whether this image's width and height are each within those of the training images."""
+        (low_w, low_h), (high_w, high_h) = self.train_range or ((self.train_width, self.train_height),) * 2
+        return low_w <= self.width <= high_w and low_h <= self.height <= high_h
 
     @property
     def resampled(self) -> bool:
-        """Whether this image is resized differently from the training images (any size but theirs; a crop model
-        never resamples)."""
+        """Whether this image is resized differently from the training images (any size but theirs, or outside
+        their range when training resized them too; a crop model never resamples)."""
         if self.crop_size:
             return False
+        if self.training_resized:
+            return not self.within_training_sizes
         return (self.width, self.height) != (self.train_width, self.train_height)
 
     @property
@@ -94,11 +116,19 @@ class InputCheck:
         return None if self.novel is None else True
 
     def size_message(self) -> str | None:
-        """A plain sentence about resampling, or None when the image is the training images' size."""
+        """A plain sentence about resampling, or None when the image is the size of training images never resized."""
         if self.crop_size:
             return self.crop_message()
+        if self.training_resized:
+            return self.resized_training_message()
         if not self.resampled:
             return None
+        return (f"This {self.width}x{self.height} image {self._resizing()}; the model learnt from "
+                f"{self.train_width}x{self.train_height} images that were never resized, so verdicts on "
+                "resized images are unreliable.")
+
+    def _resizing(self) -> str:
+        """How the image was resized to the model's input, e.g. "was shrunk 20x to 32x32"."""
         fx, fy = self.width / self.model_width, self.height / self.model_height
         target = f"{self.model_width}x{self.model_height}"
         if fx >= 1 and fy >= 1:
@@ -111,9 +141,25 @@ class InputCheck:
         if abs(math.log(ratio / model_ratio)) > math.log(1.05):
             shape = "a square" if self.model_width == self.model_height else f"{model_ratio:.2g}:1"
             how += f", its {ratio:.2g}:1 shape squeezed into {shape}"
-        return (f"This {self.width}x{self.height} image {how}; the model learnt from "
-                f"{self.train_width}x{self.train_height} images that were never resized, so verdicts on "
-                "resized images are unreliable.")
+        return how
+
+    def resized_training_message(self) -> str:
+        """The size sentence for a model whose training images were resized to its input as well: an image within
+        their range of sizes is resized as they were; one outside it is not like any of them."""
+        (low_w, low_h), (high_w, high_h) = self.train_range or ((self.train_width, self.train_height),) * 2
+        sizes = f"{low_w}x{low_h}" if (low_w, low_h) == (high_w, high_h) else f"{low_w}x{low_h} to {high_w}x{high_h}"
+        target = f"{self.model_width}x{self.model_height}"
+        native = (self.width, self.height) == (self.model_width, self.model_height)
+        head = f"This {self.width}x{self.height} image {'needed no resizing' if native else self._resizing()}"
+        if self.within_training_sizes:
+            return (f"{head}; the model learnt from {sizes} images resized to {target}{'' if native else ' the same way'}, "
+                    "so its size alone does not make the verdict unreliable.")
+        bigger = self.width > high_w or self.height > high_h
+        smaller = self.width < low_w or self.height < low_h
+        where = ("outside that range of sizes" if bigger and smaller
+                 else "bigger than any of them" if bigger else "smaller than any of them")
+        return (f"{head}; the model learnt from {sizes} images resized to {target}, and this one is {where}, so "
+                "verdicts on it are unreliable.")
 
     def crop_message(self) -> str:
         """A crop model's plain sentence: how many crops judged the image, whether they covered it, any padding."""
@@ -139,10 +185,14 @@ class InputCheck:
             return None
         if self.novel:
             return (f"To this model the image looks unlike its training images (novelty {self.novelty:.1f}, "
-                    f"above the {self.novelty_cutoff:.1f} that only 1 in 100 CIFAKE validation images exceed), "
+                    f"above the {self.novelty_cutoff:.1f} that only 1 in 100 {self.calibration_images()} exceed), "
                     "so its verdict is unreliable.")
         return (f"To this model the image looks like its training images (novelty {self.novelty:.1f}, "
                 f"within the cut-off {self.novelty_cutoff:.1f}).")
+
+    def calibration_images(self, owner: str = "its") -> str:
+        """The images the novelty cut-off was set on, as words that follow "1 in 100"."""
+        return f"{self.calibration_set} validation images" if self.calibration_set else f"of {owner} validation images"
 
     def messages(self) -> list[str]:
         return [m for m in (self.size_message(), self.novelty_message()) if m]
@@ -157,6 +207,8 @@ class InputCheck:
             "width": self.width, "height": self.height,
             "model_input": [self.model_width, self.model_height],
             "train_image_size": [self.train_width, self.train_height],
+            "train_image_range": [list(corner) for corner in
+                                  self.train_range or ((self.train_width, self.train_height),) * 2],
             "resampled": self.resampled, "shrink_factor": round(self.shrink_factor, 3),
             "novelty": None if self.novelty is None else round(float(self.novelty), 4),
             "novelty_cutoff": self.novelty_cutoff, "novel": self.novel, "novelty_untrusted": self.noise_flagged is not None,
@@ -179,6 +231,18 @@ def untrusted_noise_share(card: dict) -> float | None:
     return float(flagged) if flagged is not None and flagged < NOISE_TRUST else None
 
 
+def calibration_set(card: dict) -> str | None:
+    """Whose validation images set the card's novelty cut-off: its train.dataset_name when it has one, "CIFAKE" for
+    a model trained on CIFAKE, None for one trained on a labelled folder (its own validation images)."""
+    trained = card.get("train") if isinstance(card.get("train"), dict) else {}
+    named = trained.get("dataset_name")
+    if isinstance(named, str) and named.strip():
+        return named.strip()
+    # Only folder datasets record their split and their training images' range of sizes.
+    folder = "split" in trained or "train_image_range" in (card.get("novelty") or {})
+    return None if folder else "CIFAKE"
+
+
 def check_input(size: tuple[int, int], card: dict, novelty: float | None = None) -> InputCheck:
     """The input check for an image of `size` (width, height) judged by the model of `card`."""
     model_height, model_width = input_size(card)
@@ -193,5 +257,8 @@ def check_input(size: tuple[int, int], card: dict, novelty: float | None = None)
     if spec:
         grid = crop_grid(int(size[1]), int(size[0]), *spec)
         crops = {"crop_size": spec[0], "crops": len(grid.positions), "crops_needed": grid.needed}
+    extent = train_image_range(card)  # (height, width) pairs, as the card stores sizes; the check speaks (width, height)
+    train_range = None if extent is None else ((extent[0][1], extent[0][0]), (extent[1][1], extent[1][0]))
     return InputCheck(int(size[0]), int(size[1]), model_width, model_height, train_width, train_height,
-                      None if cutoff is None else float(novelty), cutoff, untrusted, **crops)
+                      None if cutoff is None else float(novelty), cutoff, untrusted, **crops,
+                      train_range=train_range, calibration_set=calibration_set(card))

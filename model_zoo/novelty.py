@@ -159,9 +159,24 @@ def fit_novelty(
     return NoveltyStats(means, precision, cutoff=float(np.quantile(val_scores, quantile))), val_scores
 
 
+def image_size_facts(sizes: np.ndarray) -> dict:
+    """The card's size facts for training images of `sizes` ((N, 2) of (height, width)): the most common size
+    (`train_image_size`) and the smallest and biggest height and width (`train_image_range`: [[H, W], [H, W]]).
+
+    Only folder datasets record a range: a card without one (CIFAKE) had images of one size, never resized."""
+    sizes = np.asarray(sizes, np.int64).reshape(-1, 2)
+    if not len(sizes):
+        raise ValueError("no training image sizes")
+    unique, counts = np.unique(sizes, axis=0, return_counts=True)
+    return {"train_image_size": [int(v) for v in unique[np.argmax(counts)]],
+            "train_image_range": [[int(v) for v in sizes.min(axis=0)], [int(v) for v in sizes.max(axis=0)]]}
+
+
 def novelty_block(stats: NoveltyStats, model, *, n_fit: int, val_scores: np.ndarray, quantile: float = CUTOFF_QUANTILE,
-                  train_image_size: tuple[int, int] = CIFAKE_IMAGE_SIZE) -> dict:
-    """The card's "novelty" block for fitted stats."""
+                  train_sizes: np.ndarray | None = None) -> dict:
+    """The card's "novelty" block for fitted stats; `train_sizes` ((N, 2) of (height, width)) are a folder
+    dataset's training image sizes, None for CIFAKE (32x32, never resized)."""
+    sizes = {"train_image_size": list(CIFAKE_IMAGE_SIZE)} if train_sizes is None else image_size_facts(train_sizes)
     return {
         "method": "mahalanobis",
         "layer": feature_layer_name(model),
@@ -173,7 +188,7 @@ def novelty_block(stats: NoveltyStats, model, *, n_fit: int, val_scores: np.ndar
         "cutoff_on": "validation",
         "n_validation": int(len(val_scores)),
         "validation_median": round(float(np.median(val_scores)), 4),
-        "train_image_size": list(train_image_size),
+        **sizes,
         "file": NOVELTY_FILE,
     }
 
@@ -190,6 +205,16 @@ def train_image_size(card: dict) -> tuple[int, int]:
     """(height, width) of the images the model was trained on (CIFAKE's 32x32 unless the card says otherwise)."""
     size = (card.get("novelty") or {}).get("train_image_size") or CIFAKE_IMAGE_SIZE
     return int(size[0]), int(size[1])
+
+
+def train_image_range(card: dict) -> tuple[tuple[int, int], tuple[int, int]] | None:
+    """((min height, min width), (max height, max width)) of a folder model's training images; None for a card
+    without one (CIFAKE, or trained before it was recorded): all its images had train_image_size."""
+    extent = (card.get("novelty") or {}).get("train_image_range")
+    if not extent:
+        return None
+    (low_h, low_w), (high_h, high_w) = extent
+    return (int(low_h), int(low_w)), (int(high_h), int(high_w))
 
 
 def load_stats(entry: ZooEntry) -> NoveltyStats | None:

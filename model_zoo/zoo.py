@@ -264,6 +264,19 @@ def _number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and value == value  # not NaN
 
 
+def _image_size(value: Any) -> bool:
+    """[H, W] of positive integers."""
+    return isinstance(value, list) and len(value) == 2 and all(isinstance(v, int) and v > 0 for v in value)
+
+
+def _image_range(extent: Any, size: Any) -> bool:
+    """[[H, W], [H, W]]: the smallest and the biggest height and width, with the size `size` between them."""
+    if not (isinstance(extent, list) and len(extent) == 2 and all(_image_size(v) for v in extent)):
+        return False
+    between = size if _image_size(size) else extent[0]  # a bad size is reported on its own
+    return all(low <= v <= high for low, v, high in zip(extent[0], between, extent[1]))
+
+
 def _abstention_problems(card: dict) -> list[str]:
     """Checks of the optional uncertain band and novelty block (model_zoo.decision, model_zoo.novelty).
 
@@ -288,8 +301,12 @@ def _abstention_problems(card: dict) -> list[str]:
             if not (_number(novelty.get("cutoff")) and novelty["cutoff"] > 0):
                 problems.append(f"novelty.cutoff must be a positive number, got {novelty.get('cutoff')!r}")
             size = novelty.get("train_image_size", [32, 32])
-            if not (isinstance(size, list) and len(size) == 2 and all(isinstance(v, int) and v > 0 for v in size)):
+            if not _image_size(size):
                 problems.append(f"novelty.train_image_size must be [H, W], got {size!r}")
+            extent = novelty.get("train_image_range")  # folder models only (model_zoo.novelty.image_size_facts)
+            if extent is not None and not _image_range(extent, size):
+                problems.append(f"novelty.train_image_range must be [[H, W], [H, W]] from the smallest to the biggest, "
+                                f"around train_image_size, got {extent!r}")
             if not isinstance(novelty.get("file", "novelty.npz"), str) or "/" in novelty.get("file", ""):
                 problems.append("novelty.file must be a file name inside the entry")
     return problems

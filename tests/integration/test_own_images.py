@@ -157,6 +157,24 @@ def test_the_crop_grid_covers_caps_pads_and_stitches():
     assert not check.resampled and "16 32x32 crops" in check.summary() and "would take 256" in check.summary()
 
 
+def test_a_resized_folder_model_records_its_training_sizes_and_judges_uploads_by_them(tmp_path):
+    from training.lib.training_run import TrainConfig, train
+
+    root = make_image_folder(tmp_path / "mixed", 40, 24)
+    for path in sorted(root.rglob("*.png"))[::3]:  # a third of them 20 wide, 16 high; the rest 24x24
+        Image.open(path).resize((20, 16)).save(path)
+    dataset = load_labelled_data(root, **QUIET)
+    entry = train(TrainConfig(arch="cnn_maxpool", epochs=1, batch_size=16, augment="none"), dataset, tmp_path / "zoo")
+    card = entry.card  # read back through the zoo's validation
+    assert "input_policy" not in card["preprocessing"]  # every image at most 32x32: resized, not cropped
+    assert card["novelty"]["train_image_size"] == [24, 24]  # (H, W), the most common
+    assert card["novelty"]["train_image_range"] == [[16, 20], [24, 24]]
+    native = check_input((24, 24), card)
+    assert not native.resampled and "learnt from 20x16 to 24x24 images resized to 32x32 the same way" in native.summary()
+    assert check_input((64, 64), card).resampled
+    assert "1 in 100 of its validation images" in check_input((24, 24), card, 1e9).novelty_message()
+
+
 @pytest.fixture(scope="module")
 def trace_folder(tmp_path_factory) -> Path:
     """256x256 PNGs; FAKE carries a faint period-2 trace that any shrink to 32x32 cancels exactly."""

@@ -229,6 +229,20 @@ def test_novelty_block_fields():
             "novelty.file must be a file name inside the entry"], file
 
 
+def test_a_folder_models_range_of_training_sizes_is_checked():
+    folder = {"cutoff": 1, "train_image_size": [48, 64], "train_image_range": [[40, 40], [64, 64]]}
+    assert validate_card(_card(novelty=folder)) == []
+    assert validate_card(_card(novelty={"cutoff": 1, "train_image_range": [[32, 32], [32, 32]]})) == []  # size 32x32
+    for extent in ([[40, 40]], [[40, 40], [64]], [[0, 40], [64, 64]], [[64, 64], [40, 40]], [[50, 40], [64, 64]],
+                   [[40, 40], [64, 60]], "40-64", [[40.0, 40], [64, 64]]):
+        assert validate_card(_card(novelty={**folder, "train_image_range": extent})) == [
+            "novelty.train_image_range must be [[H, W], [H, W]] from the smallest to the biggest, around "
+            f"train_image_size, got {extent!r}"], extent
+    # A bad size is reported once, on its own; the range is still checked for its order.
+    assert validate_card(_card(novelty={**folder, "train_image_size": [48]})) == [
+        "novelty.train_image_size must be [H, W], got [48]"]
+
+
 def test_problems_add_up():
     card = _card(input_shape=[1], decision={"uncertain_band": [0.9, 0.1]}, novelty={"cutoff": 0})
     del card["params"]

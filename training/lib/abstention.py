@@ -6,6 +6,7 @@ import json
 import os
 import sys
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,7 +25,14 @@ from model_zoo.novelty import (
     write_stats,
 )
 from model_zoo.zoo import CARD_FILE
-from training.lib.data import Dataset, Split, train_validation_split
+from training.lib.data import Dataset, Split
+from training.lib.image_folders import (
+    NOVELTY_SAMPLE,
+    FolderDataset,
+    bind_card,
+    train_image_sizes,
+    train_validation_indices,
+)
 
 CHECK_SAMPLE = 2000  # test images (and noise images) for the reported novelty checks
 
@@ -48,12 +56,13 @@ def _sample(count: int, size: int, seed: int) -> np.ndarray:
 
 def fit_abstention(model, card: dict, train: Split, train_index: np.ndarray, validation: Split, *,
                    seed: int = 0, train_sample: int = TRAIN_SAMPLE, target: float = BAND_TARGET_PRECISION,
-                   quantile: float = CUTOFF_QUANTILE) -> Abstention:
+                   quantile: float = CUTOFF_QUANTILE, train_sizes: np.ndarray | None = None) -> Abstention:
     """Fit the band (on validation) and the novelty stats (train sample) and cut-off (validation).
 
     `card` must already hold the fitted decision block (temperature and threshold): the band is
     set on calibrated scores. `train` is the whole training split and `train_index` the part the
     model was trained on (only a sample of it is read, so a memory-mapped split stays on disk).
+    `train_sizes`: (height, width) of each of those images as stored, for a folder dataset (None: CIFAKE).
     """
     try:
         val_prob, val_features = predict_with_features(model, validation.images, card)
@@ -71,40 +80,65 @@ def fit_abstention(model, card: dict, train: Split, train_index: np.ndarray, val
     except (ValueError, np.linalg.LinAlgError) as exc:  # too little data: never lose a training run over it
         print(f"warning: {card.get('name')}: no novelty score ({exc})", file=sys.stderr, flush=True)
         return Abstention(band, None, None, accuracy)
-    block = novelty_block(stats, model, n_fit=len(fit_on), val_scores=val_scores, quantile=quantile)
+    block = novelty_block(stats, model, n_fit=len(fit_on), val_scores=val_scores, quantile=quantile,
+                          train_sizes=train_sizes)
     return Abstention(band, block, stats, accuracy)
 
 
-def flagged_share(model, card: dict, stats: NoveltyStats, images: np.ndarray) -> float:
+def flagged_share(model, card: dict, stats: NoveltyStats, images: np.ndarray | Sequence[np.ndarray]) -> float:
     """Share of `images` whose novelty is above the cut-off."""
     _, features = predict_with_features(model, images, card)
     return round(float(np.mean(novelty_scores(features, stats) > stats.cutoff)), 4)
 
 
+class _Made(Sequence):
+    """make(i) for i in range(n), made when read: scoring reads a few at a time, so a folder's big images are never
+    all in memory at once."""
+
+    def __init__(self, n: int, make: Callable[[int], np.ndarray]):
+        self.n, self.make = n, make
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, key):
+        if isinstance(key, slice):
+            return [self.make(i) for i in range(*key.indices(self.n))]
+        return self.make(int(key))
+
+
 def novelty_checks(model, card: dict, stats: NoveltyStats, test: Split, seed: int = 0) -> dict:
-    """Held-out checks of the cut-off: CIFAKE test images (expect about 1 - quantile flagged), the same
+    """Held-out checks of the cut-off: test images (expect about 1 - quantile flagged), the same
     images after a 0.5x downscale and upscale (a shift that costs the models most of their accuracy),
-    and uniform noise (expect all flagged)."""
+    and uniform noise the size of a test image (expect all flagged)."""
     from training.lib.robustness_study import downscale_upscale
 
     images = test.subset(_sample(len(test), CHECK_SAMPLE, seed)).images
-    noise = np.random.default_rng(seed).integers(0, 256, (min(CHECK_SAMPLE, 500), *images.shape[1:]), dtype=np.uint8)
+    shape = np.asarray(images[0]).shape
+    downscaled = _Made(len(images), lambda i: downscale_upscale(np.asarray(images[i]), 0.5))
+    noise = _Made(min(CHECK_SAMPLE, 500),
+                  lambda i: np.random.default_rng((seed, i)).integers(0, 256, shape, dtype=np.uint8))
     return {
         "n": int(len(images)),
         "test_flagged": flagged_share(model, card, stats, images),
-        "test_downscaled_0.5_flagged": flagged_share(model, card, stats,
-                                                     np.stack([downscale_upscale(i, 0.5) for i in images])),
+        "test_downscaled_0.5_flagged": flagged_share(model, card, stats, downscaled),
         "noise_flagged": flagged_share(model, card, stats, noise),
     }
 
 
 def calibrate_entry(entry: ZooEntry, dataset: Dataset, zoo: str | os.PathLike | None = None, *,
-                    train_sample: int = TRAIN_SAMPLE, target: float = BAND_TARGET_PRECISION,
+                    train_sample: int | None = None, target: float = BAND_TARGET_PRECISION,
                     quantile: float = CUTOFF_QUANTILE) -> ZooEntry:
-    """Fit and store one entry's band and novelty cut-off; returns the updated entry."""
+    """Fit and store one entry's band and novelty cut-off; returns the updated entry.
+
+    `dataset`: CIFAKE or the labelled folder the entry was trained on (image_folders.load_labelled_data with the
+    card's split), scored as training scored it: on its split, each image as the judge scores it (a crop card by
+    its crop grid, model_zoo.crops). `train_sample` None: training's own (NOVELTY_SAMPLE for a folder).
+    """
     card, trained = entry.card, entry.card.get("train", {})
     fraction, seed = float(trained.get("validation_fraction", 0.1)), int(trained.get("seed", 0))
-    train_index, val_index = train_validation_split(dataset.train.labels, fraction, seed)
+    bind_card(dataset, card)  # a folder's images decode as this model sees them
+    train_index, val_index = train_validation_indices(dataset, fraction, seed)
     expected = trained.get("n_validation")
     if expected is not None and expected != len(val_index):
         raise ZooError(f"{entry.name}: trained with {expected:,} validation images, but this data gives "
@@ -112,8 +146,11 @@ def calibrate_entry(entry: ZooEntry, dataset: Dataset, zoo: str | os.PathLike | 
                        f"{trained.get('dataset')})")
     start = time.time()
     model = load_model(entry)
+    if train_sample is None:
+        train_sample = NOVELTY_SAMPLE if isinstance(dataset, FolderDataset) else TRAIN_SAMPLE
     fitted = fit_abstention(model, card, dataset.train, train_index, dataset.train.subset(np.sort(val_index)),
-                            seed=seed, train_sample=train_sample, target=target, quantile=quantile)
+                            seed=seed, train_sample=train_sample, target=target, quantile=quantile,
+                            train_sizes=train_image_sizes(dataset, train_index))
     recorded = (card["metrics"].get("validation") or {}).get("accuracy")
     if recorded is not None and abs(recorded - fitted.validation_accuracy) > 0.005:
         print(f"warning: {entry.name}: validation accuracy here {fitted.validation_accuracy:.4f} differs from the "

@@ -422,6 +422,14 @@ def all_small(dataset: Dataset, side: int = IMAGE_SIZE) -> bool:
     return bool(len(dataset.sizes)) and int(dataset.sizes.max()) <= side
 
 
+def train_image_sizes(dataset: Dataset, index: np.ndarray) -> np.ndarray | None:
+    """(height, width) of the files at `index` into dataset.train, as stored (before any resizing); None for
+    CIFAKE, whose images are all 32x32."""
+    if not isinstance(dataset, FolderDataset):
+        return None
+    return dataset.sizes[dataset.train.images.rows[np.asarray(index, np.int64)]]
+
+
 def bind_card(dataset: Dataset, card: dict) -> None:
     """From now on the folder's images decode as `card`'s model sees them (no-op for CIFAKE's arrays)."""
     if isinstance(dataset, FolderDataset) and dataset.reader is not None:

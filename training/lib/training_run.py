@@ -464,6 +464,7 @@ def train(
     # The abstain band (validation) and novelty statistics (train sample) and cut-off (validation): training.calibrate.
     folder = isinstance(dataset, image_folders.FolderDataset)
     abstention = fit_abstention(best, card, dataset.train, train_index, val_split, seed=config.seed,
+                                train_sizes=image_folders.train_image_sizes(dataset, train_index),
                                 **({"train_sample": image_folders.NOVELTY_SAMPLE} if folder else {}))
     decision |= abstention.band
     card["novelty"] = abstention.novelty
