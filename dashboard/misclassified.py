@@ -4,18 +4,26 @@ The table has columns `path`, `label` (1 = FAKE) and one column of P(FAKE) per
 model; only images that every included model was evaluated on are kept, so
 "other models got it right" always compares like with like. Verdicts are taken at
 each model's own threshold (`model_thresholds`, from the cards; model_zoo.decision).
+
+Models evaluated on different test images (CIFAKE's, or the labelled folder a model was trained on, whose
+paths name files in that folder) are browsed one test set at a time (`test_sets`), each with its own images
+(`CifakeTestImages`, `FolderTestImages`).
 """
 
 from __future__ import annotations
 
 import math
+import zipfile
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from model_zoo import ZooEntry
+from model_zoo import ImageError, ZooEntry, decode_for_card, decode_image, view_for_card
 from model_zoo.decision import CLASS_NAMES, labels_for, threshold
+from model_zoo.test_sets import own_test_set_name
 
 OTHERS_CHOICES = ("any", "all others right", "all others wrong", "some other right")
 
@@ -36,6 +44,98 @@ def predictions_table(entries: Sequence[ZooEntry]) -> pd.DataFrame:
     if table is None:
         return pd.DataFrame(columns=["path", "label"])
     return table.reset_index(drop=True)
+
+
+@dataclass(frozen=True)
+class TestSet:
+    """The test images some entries' stored predictions are for: CIFAKE's (`folder` None: the dashboard's dataset
+    path holds them) or the split of the labelled folder or zip `folder` they were evaluated on."""
+
+    name: str
+    folder: str | None
+    entries: tuple[ZooEntry, ...]
+    label: str  # what the page's chooser shows: the name, with the folder when two sets share a name
+
+
+def _test_set_key(card: dict) -> tuple[str, str | None]:
+    train = card.get("train") or {}
+    if not train.get("split"):  # trained (and so evaluated) on CIFAKE's arrays: no folder split in the card
+        return own_test_set_name(card), None
+    return own_test_set_name(card), str((card.get("evaluation") or {}).get("dataset") or train.get("dataset"))
+
+
+def test_sets(entries: Sequence[ZooEntry]) -> list[TestSet]:
+    """The evaluated entries grouped by the test images their predictions are for, CIFAKE's first: one table
+    holds only predictions of the same images (a folder model's paths name none of CIFAKE's)."""
+    groups: dict[tuple[str, str | None], list[ZooEntry]] = {}
+    for entry in entries:
+        if entry.test_predictions() is not None:
+            groups.setdefault(_test_set_key(entry.card), []).append(entry)
+    names = [name for name, _ in groups]
+    sets = [TestSet(name, folder, tuple(members), name if names.count(name) == 1 or folder is None else
+                    f"{name} ({folder})") for (name, folder), members in groups.items()]
+    return sorted(sets, key=lambda s: s.folder is not None)
+
+
+def set_holding(sets: Sequence[TestSet], models: Sequence[str]) -> int | None:
+    """Position of the test set whose entries include every one of `models`, else None."""
+    for position, test_set in enumerate(sets):
+        if set(models) <= {entry.name for entry in test_set.entries}:
+            return position
+    return None
+
+
+class CifakeTestImages:
+    """CIFAKE's test images (training.lib.data.Dataset), found by the paths the predictions store."""
+
+    def __init__(self, test_images: np.ndarray, index: Mapping[str, int]):
+        self.images, self.index = test_images, index
+
+    def picture(self, path: str) -> np.ndarray | None:
+        """The image as stored, or None when the dataset has no such image."""
+        return self.images[self.index[path]] if path in self.index else None
+
+    def seen(self, path: str, card: dict) -> np.ndarray:
+        """What the card's model sees of it (model_zoo.view_for_card)."""
+        return view_for_card(np.asarray(self.picture(path)), card)
+
+
+class FolderTestImages:
+    """A labelled folder's (or zip's) test images, read by the paths the predictions store: relative to the folder
+    (members of the zip), as training.lib.image_folders names them."""
+
+    def __init__(self, folder: str | Path):
+        self.folder = Path(folder).expanduser()
+
+    @property
+    def available(self) -> bool:
+        return self.folder.exists()
+
+    def read(self, path: str) -> bytes:
+        """The file's bytes; OSError or KeyError when it is not there."""
+        if self.folder.is_file():
+            with zipfile.ZipFile(self.folder) as archive:
+                return archive.read(path)
+        target = (self.folder / path).resolve()
+        if not target.is_relative_to(self.folder.resolve()):  # the paths come from the zoo, but never leave the folder
+            raise FileNotFoundError(path)
+        return target.read_bytes()
+
+    def picture(self, path: str, size: int = 256) -> np.ndarray | None:
+        """The image (a big JPEG decoded only to about `size`), or None when it is missing or unreadable."""
+        try:
+            return decode_image(self.read(path), name=path, min_size=(size, size))
+        except (OSError, KeyError, zipfile.BadZipFile, ImageError):
+            return None
+
+    def seen(self, path: str, card: dict) -> np.ndarray:
+        """What the card's model sees of the file, as the judge decodes it (model_zoo.decode_for_card)."""
+        return decode_for_card(self.read(path), card, name=path)
+
+
+def errors_listing(shown: pd.DataFrame) -> pd.DataFrame:
+    """The errors as a table by file name, the true class spelt out (when their images cannot be shown)."""
+    return shown.assign(true=shown["label"].map(lambda v: CLASS_NAMES[int(v)])).drop(columns=["label"])
 
 
 def model_columns(table: pd.DataFrame) -> list[str]:

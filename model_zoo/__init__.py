@@ -23,6 +23,7 @@ from model_zoo.preprocessing import (
     normalization,
     normalize_for_card,
     resize_for_card,
+    view_for_card,
 )
 from model_zoo.ranking import all_best_first
 from model_zoo.roles import is_detector
@@ -74,6 +75,7 @@ __all__ = [
     "staged_entry",
     "validate_card",
     "verdict_for",
+    "view_for_card",
     "write_card",
     "write_predictions",
     "zoo_dir",

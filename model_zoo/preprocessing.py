@@ -91,13 +91,17 @@ def decode_for_card(source: bytes | str | os.PathLike, card: dict, name: str | N
     A crop card (model_zoo.crops) sees the image at its own resolution, padded up to one crop where it is
     smaller; its crops are cut when it is scored (model_zoo.inference).
     """
-    crop = crop_spec(card)
-    if crop:
-        return pad_to(decode_image(source, name=name), crop[0])
     height, width = input_size(card)
-    # Draft-decode big JPEGs to at least 4x the input size, then resize exactly.
-    rgb = decode_image(source, name=name, min_size=(4 * height, 4 * width))
-    return resize_for_card(rgb, card)
+    # Draft-decode big JPEGs to at least 4x the input size, then resize exactly; a crop card keeps every pixel.
+    rgb = decode_image(source, name=name, min_size=None if crop_spec(card) else (4 * height, 4 * width))
+    return view_for_card(rgb, card)
+
+
+def view_for_card(rgb: np.ndarray, card: dict) -> np.ndarray:
+    """What the card's model sees of a decoded (H, W, 3) uint8 image: the whole image padded up to one crop (crop
+    cards, whose crops are cut when scoring), else resized to the model's input."""
+    crop = crop_spec(card)
+    return pad_to(rgb, crop[0]) if crop else resize_for_card(rgb, card)
 
 
 def image_to_model_input(source: bytes | str | os.PathLike, card: dict, name: str | None = None) -> np.ndarray:

@@ -52,6 +52,26 @@ def trained_zoo(synthetic_dataset, tmp_path_factory) -> Path:
     return zoo
 
 
+@pytest.fixture(scope="session")
+def crop_zoo(tmp_path_factory) -> tuple[Path, Path]:
+    """(folder, zoo): a generated folder of 64x64 PNGs (120 a class; FAKE carries a pixel-level trace) and a zoo
+    holding "crop", a cnn_maxpool trained on random 32x32 crops of it (crop policy: judged by 4 crops an image),
+    evaluated on the folder's test split. About 30 s. Read-only for tests: copy the zoo before changing anything."""
+    from training.lib.evaluation_run import evaluate
+    from training.lib.image_folders import load_labelled_data
+    from training.lib.synthetic import make_image_folder
+    from training.lib.training_run import TrainConfig, train
+
+    base = tmp_path_factory.mktemp("crop")
+    folder = make_image_folder(base / "trace", 120, 64, seed=5)
+    dataset = load_labelled_data(folder, progress=lambda _: None)
+    zoo = base / "zoo"
+    train(TrainConfig(arch="cnn_maxpool", name="crop", epochs=3, batch_size=16, lr=3e-3, augment="none",
+                      input_policy="crop", input_size=32), dataset, zoo)
+    evaluate("crop", dataset, zoo)
+    return folder, zoo
+
+
 @pytest.fixture(scope="module")
 def app(trained_zoo):
     """The JSON API and upload page (dashboard.server.api) over the trained test zoo."""

@@ -14,10 +14,13 @@ Writes under DIR:
     NAME.card.json        the zoo card: preprocessing, temperature and threshold for the h5/TFLite files
 
 Every export is loaded back and compared with the zoo model before it is kept (training/lib/export_checks.py
-has the limits): on --verify-n random CIFAKE test images (default 500; 0 = the whole test split) when
---data or $CIFAKE_PATH gives the dataset (int8 is then calibrated on its training images), otherwise on
-generated images, which checks the export but says nothing of CIFAKE accuracy. It prints each
-export's size and single-image latency next to model.keras'. Exit status 1 when a check fails.
+has the limits): on --verify-n random test images (default 500; 0 = the whole test split) of CIFAKE or of the
+labelled folder the model was trained on, when --data or $CIFAKE_PATH gives it (int8 is then calibrated on its
+training images), otherwise on generated images, which checks the export but says nothing of accuracy. It
+prints each export's size and single-image latency next to model.keras'. Exit status 1 when a check fails.
+
+A crop model (card preprocessing.input_policy "crop") has no savedmodel: its serving graph would resize the
+whole image. Its h5 and TFLite files score one crop; the card beside them says how to cut and combine them.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from training.lib.cli import exit_on_user_error
 from training.lib.data import DATA_ENV
 from training.lib.export_checks import ExportError, export_and_check
 from training.lib.export_formats import FORMATS
-from training.lib.exporting import check_sample, describe, resolve_model, write_card_beside
+from training.lib.exporting import check_sample, describe, formats_for, resolve_model, write_card_beside
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -39,7 +42,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("model", metavar="NAME|best|fastest", help="zoo entry, or the leaderboard's best or fastest")
     parser.add_argument("--format", required=True, choices=(*FORMATS, "all"), help="what to write (all: every format)")
     parser.add_argument("--out", required=True, help="output folder (created if missing)")
-    parser.add_argument("--data", help=f"CIFAKE zip or folder for the checks (default: ${DATA_ENV}; else generated images)")
+    parser.add_argument("--data", help=f"CIFAKE, or the labelled folder the model was trained on, for the checks "
+                                       f"(default: ${DATA_ENV}; else generated images)")
     parser.add_argument("--verify-n", type=int, default=500, help="test images to check on (default 500; 0 = all)")
     parser.add_argument("--zoo", help="zoo folder (default: $MODEL_ZOO_DIR, else model_zoo/entries/)")
     return parser.parse_args(argv)
@@ -52,17 +56,18 @@ def main(argv: list[str] | None = None) -> int:
     if out.exists() and not out.is_dir():
         raise FileNotFoundError(f"--out {out}: exists and is not a folder")
     loaded = resolve_model(args.model, args.zoo)
-    sample = check_sample(args.data, args.verify_n)
+    wanted = formats_for(loaded, args.format)  # refuses a format the model cannot have before any work
+    sample = check_sample(args.data, args.verify_n, loaded.card)
     out.mkdir(parents=True, exist_ok=True)
     print(f"exporting {loaded.name} ({loaded.entry.model_path}); checks on {sample.description}", flush=True)
     failed = []
-    for fmt in FORMATS if args.format == "all" else (args.format,):
+    for fmt in wanted:
         try:
             print(describe(export_and_check(loaded, fmt, out, sample)), flush=True)
         except ExportError as exc:
             failed.append(fmt)
             print(f"{fmt}: FAILED its check, nothing kept: {exc}", file=sys.stderr, flush=True)
-    if len(failed) < (len(FORMATS) if args.format == "all" else 1):
+    if len(failed) < len(wanted):
         print(f"card: {write_card_beside(out, loaded)} (preprocessing, temperature, threshold)", flush=True)
     return 1 if failed else 0
 

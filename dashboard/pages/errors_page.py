@@ -2,11 +2,22 @@
 
 import streamlit as st
 
-from dashboard.misclassified import OTHERS_CHOICES, filter_errors, model_columns, model_thresholds, paginate, predictions_table
+from dashboard.misclassified import (
+    OTHERS_CHOICES,
+    CifakeTestImages,
+    FolderTestImages,
+    errors_listing,
+    filter_errors,
+    model_columns,
+    model_thresholds,
+    paginate,
+    predictions_table,
+    set_holding,
+    test_sets,
+)
 from dashboard.overlays import enlarge
 from dashboard.views import heatmap_view
 from dashboard.views.resources import dataset, loaded_models, require_models, test_images_by_path, zoo_entries
-from model_zoo import resize_for_card
 from model_zoo.decision import CLASS_NAMES
 
 PER_PAGE = 24
@@ -16,16 +27,26 @@ entries, _ = zoo_entries()
 st.title("Test-set errors")
 if not require_models(entries):
     st.stop()
-table = predictions_table(entries)
-evaluated = model_columns(table)
-thresholds = model_thresholds(entries)
-if not evaluated:
+sets = test_sets(entries)
+if not sets:
     st.info("No model has been evaluated on the test set yet: `python -m training.evaluate NAME --data PATH`.")
     st.stop()
 
 subset = st.session_state.get("errors_subset")
+held = set_holding(sets, subset["models"]) if subset else None
+test_set = sets[0]
+if len(sets) > 1:
+    labels = [s.label for s in sets]
+    chosen = st.selectbox("Test set", labels, index=held or 0, key="errors_set",
+                          help="Models evaluated on different test images (CIFAKE's, or those of the folder a model "
+                               "was trained on) are browsed one test set at a time.")
+    test_set = sets[labels.index(chosen)]
+table = predictions_table(test_set.entries)
+evaluated = model_columns(table)
+thresholds = model_thresholds(test_set.entries)
+
 mode = "errors"
-if subset:
+if subset and set(subset["models"]) <= set(evaluated):
     mode = st.radio("Show", ("errors", "disagreements"), horizontal=True, key="errors_mode",
                     format_func=lambda m: "one model's errors" if m == "errors" else
                     f"the {len(subset['paths']):,} images where {', '.join(subset['models'])} disagree")
@@ -59,27 +80,32 @@ if shown.empty:
     st.success("No images match these filters.")
     st.stop()
 
-data = dataset()
-if data is None:
+if test_set.folder is None:
+    data = dataset()
+    images = None if data is None else CifakeTestImages(data.test.images, test_images_by_path(data))
+else:  # a folder model's predictions name files in the folder it was evaluated on, never CIFAKE's
+    images = FolderTestImages(test_set.folder)
+    if not images.available:
+        st.info(f"The {test_set.name} images were read from `{test_set.folder}` when these models were evaluated; "
+                "that is not on this server, so the errors are listed by file name.", icon=":material/folder_off:")
+        images = None
+if images is None:
     st.subheader("Errors by file name")
-    listing = shown.assign(true=shown["label"].map(lambda v: CLASS_NAMES[int(v)])).drop(columns=["label"])
-    st.dataframe(listing, hide_index=True, width="stretch")
+    st.dataframe(errors_listing(shown), hide_index=True, width="stretch")
     st.stop()
 
-index = test_images_by_path(data)
 pages = max(1, -(-len(shown) // PER_PAGE))
 page = st.columns(4)[0].number_input(f"Page (of {pages})", 1, pages, 1, key="errors_page") if pages > 1 else 1
 rows, _ = paginate(shown, int(page), PER_PAGE)
 
 selected = st.session_state.get("errors_selected")
-if selected is not None and selected in index:
+if selected is not None and selected in set(table["path"]) and images.picture(selected) is not None:
     st.subheader(f"Heatmaps: {selected}")
     label = int(table.set_index("path").loc[selected, "label"])
     st.caption(f"True class: **{CLASS_NAMES[label]}**. Each model's input, with where it finds evidence for its verdict "
                "(or the class chosen under Explain).")
-    models = loaded_models([e for e in entries if e.name in evaluated])
-    image = data.test.images[index[selected]]
-    seen = {name: resize_for_card(image, loaded.card) for name, loaded in models.items()}
+    models = loaded_models(list(test_set.entries))
+    seen = {name: images.seen(selected, loaded.card) for name, loaded in models.items()}
     probs = table.set_index("path").loc[selected, list(models)].astype(float).to_dict()
     settings = heatmap_view.controls("errors")
     heatmap_view.show(selected, seen, models, probs, settings, key="errors")
@@ -92,14 +118,15 @@ grid = st.columns(GRID_COLUMNS)
 for position, (_, row) in enumerate(rows.iterrows()):
     path = row["path"]
     with grid[position % GRID_COLUMNS]:
-        if path in index:
-            st.image(enlarge(data.test.images[index[path]], 128), width="stretch")
+        picture = images.picture(path)
+        if picture is not None:
+            st.image(enlarge(picture, 128), width="stretch")
         else:
             st.caption("(image not in this dataset)")
         st.markdown(f"**true {CLASS_NAMES[int(row['label'])]}**")
         probs = [f"{'**' if name == model else ''}{name}: {float(row[name]):.3f}{'**' if name == model else ''}"
                  for name in evaluated]
         st.caption("  \n".join([path.rsplit("/", 1)[-1], "P(FAKE):", *probs]))
-        if path in index and st.button("Heatmaps", key=f"errors_hm_{path}", icon=":material/local_fire_department:"):
+        if picture is not None and st.button("Heatmaps", key=f"errors_hm_{path}", icon=":material/local_fire_department:"):
             st.session_state["errors_selected"] = path
             st.rerun()

@@ -8,6 +8,10 @@ and compared with the zoo model on the same images (model_zoo.predict_prob_fake)
     tflite-int8    test-accuracy drop <= 0.3 points at the card's threshold
 Only an export that passes is moved into place; the checks also time one image through the
 export and through the zoo model, alternately, so both see the same load.
+
+The exports are called through model_zoo.predict_raw_prob_fake, as the zoo model is, so a crop card's
+export is checked on the grid crops the judge scores (model_zoo.crops) and on their mean logit. A crop
+card has no SavedModel: its serving graph resizes the whole image (`no_export_reason`).
 """
 
 from __future__ import annotations
@@ -27,12 +31,15 @@ from PIL import Image
 
 from model_zoo import (
     LoadedModel,
+    ZooError,
     batch_to_model_input,
     decode_for_card,
     decode_image,
+    normalize_for_card,
     predict_prob_fake,
     predict_raw_prob_fake,
 )
+from model_zoo.crops import crop_spec, random_crop
 from model_zoo.decision import apply_temperature, labels_for, temperature, threshold
 from training.lib import export_formats as formats
 
@@ -88,19 +95,26 @@ def _zip_bytes(source: Path, relpaths: list[str]) -> list[bytes]:
     return [(source / members[rel]).read_bytes() for rel in relpaths]
 
 
-def cifake_sample(data: str | None, n: int = 500, seed: int = 0) -> Sample:
-    """n test images (0: all of them) drawn at random, and CALIBRATION_IMAGES training images, from CIFAKE."""
-    from training.lib.data import load_cifake
+def dataset_sample(data: str | None, card: dict, n: int = 500, seed: int = 0) -> Sample:
+    """n test images (0: all of them) drawn at random, and CALIBRATION_IMAGES training images, from CIFAKE or from
+    the labelled folder the card's model was trained on (its split rebuilt from the card, its images as the model
+    sees them, training.lib.image_folders)."""
+    from training.lib.image_folders import FolderDataset, bind_card, load_labelled_data
 
-    dataset = load_cifake(data)
+    dataset = load_labelled_data(data, split=(card.get("train") or {}).get("split"))
+    folder = isinstance(dataset, FolderDataset)
+    bind_card(dataset, card)
     test, train = dataset.test, dataset.train
     rng = np.random.default_rng(seed)
     index = np.arange(len(test)) if n <= 0 or n >= len(test) else np.sort(rng.choice(len(test), n, replace=False))
     calibration = np.sort(rng.choice(len(train), min(CALIBRATION_IMAGES, len(train)), replace=False))
-    paths = [test.paths[i] for i in index]
-    return Sample(images=np.asarray(test.images[index]), encoded=_zip_bytes(Path(dataset.source), paths),
-                  labels=np.asarray(test.labels[index]).astype(int), calibration=np.asarray(train.images[calibration]),
-                  description=f"{len(index):,} CIFAKE test images from {dataset.source}")
+    if folder:  # the files behind the decoded images, as the folder holds them
+        encoded = [dataset.reader.read(int(row)) for row in test.images.rows[index]]
+    else:
+        encoded = _zip_bytes(Path(dataset.source), [test.paths[i] for i in index])
+    return Sample(images=test.images[index], encoded=encoded, labels=np.asarray(test.labels[index]).astype(int),
+                  calibration=train.images[calibration],
+                  description=f"{len(index):,} {'' if folder else 'CIFAKE '}test images from {dataset.source}")
 
 
 def _encode(image: np.ndarray, fmt: str) -> bytes:
@@ -151,21 +165,60 @@ def paired_latency_ms(export_call: Callable[[], object], keras_call: Callable[[]
 # --- the checks ----------------------------------------------------------------------------------------------------
 
 
-def _in_chunks(fn: Callable[[np.ndarray], np.ndarray], x: np.ndarray) -> np.ndarray:
-    return np.concatenate([fn(x[i : i + CHUNK]) for i in range(0, len(x), CHUNK)]) if len(x) else np.zeros(0, np.float32)
+def no_export_reason(loaded: LoadedModel, fmt: str) -> str | None:
+    """Why `fmt` cannot be exported for this model, in one line; None when it can."""
+    spec = crop_spec(loaded.card)
+    if fmt != "savedmodel" or spec is None:
+        return None
+    size, max_crops = spec
+    return (f"{loaded.name} is a crop model and has no savedmodel: it judges an image by up to {max_crops} "
+            f"{size}x{size} crops at the image's own resolution (their mean logit), while the SavedModel's in-graph "
+            "preprocessing resizes the whole image; export h5 or tflite instead (one crop in, raw P(FAKE) out; the "
+            "card written beside them gives the crop policy), or serve it with this project's JSON API")
+
+
+class _Scored:
+    """A function of model inputs, called the way model_zoo.inference calls a model: it keeps each call's raw
+    outputs and the first input, so an export and the zoo model are compared on the very inputs the judge makes
+    (a crop card's grid crops included)."""
+
+    def __init__(self, predict: Callable[[np.ndarray], np.ndarray]):
+        self.predict, self.outputs, self.first = predict, [], None
+
+    def predict_on_batch(self, x: np.ndarray) -> np.ndarray:
+        if self.first is None:
+            self.first = x[:1]
+        out = np.asarray(self.predict(x), np.float32).reshape(-1)
+        self.outputs.append(out)
+        return out
+
+    @property
+    def raw(self) -> np.ndarray:
+        """Every model input's raw output, in call order."""
+        return np.concatenate(self.outputs) if self.outputs else np.zeros(0, np.float32)
+
+
+def calibration_inputs(images: np.ndarray | list[np.ndarray], card: dict, seed: int = 0) -> np.ndarray:
+    """Normalised model inputs to calibrate int8 on: training images as the model trained on them (one random crop
+    each for a crop card, model_zoo.crops; else the whole image resized)."""
+    spec = crop_spec(card)
+    if spec is None:
+        return batch_to_model_input(images, card)
+    rng = np.random.default_rng(seed)
+    return normalize_for_card(np.stack([random_crop(np.asarray(image), spec[0], rng) for image in images]), card)
 
 
 def _agreement(a: np.ndarray, b: np.ndarray, card: dict) -> float:
     return float(np.mean(labels_for(a, card) == labels_for(b, card))) if len(a) else 1.0
 
 
-def _check_float(runner: Callable[[np.ndarray], np.ndarray], loaded: LoadedModel, x: np.ndarray,
-                 raw_reference: np.ndarray, reference: np.ndarray, sample: Sample) -> list[str]:
-    raw = _in_chunks(runner, x)
+def _check_float(export: _Scored, reference_model: _Scored, raw: np.ndarray, loaded: LoadedModel,
+                 reference: np.ndarray, sample: Sample) -> list[str]:
+    """`raw`: the export's raw P(FAKE) per image; `export` and `reference_model` hold the per-input outputs."""
     prob = apply_temperature(raw, temperature(loaded.card))
-    # The file's own output (the raw sigmoid) against the model's: a confident model's calibrated scores
-    # round to exactly 0 or 1 in float32 and would hide a small difference.
-    delta = float(np.max(np.abs(raw - raw_reference))) if len(raw) else 0.0
+    # The file's own output (the raw sigmoid) against the model's, input by input: a confident model's calibrated
+    # scores round to exactly 0 or 1 in float32 and would hide a small difference.
+    delta = float(np.max(np.abs(export.raw - reference_model.raw))) if len(export.raw) else 0.0
     line = (f"max |dP(FAKE)| {delta:.2g} (limit {FLOAT_MAX_DELTA:g}), decisions agree on "
             f"{_agreement(prob, reference, loaded.card):.2%}, on {sample.description}")
     if not delta <= FLOAT_MAX_DELTA:
@@ -173,9 +226,9 @@ def _check_float(runner: Callable[[np.ndarray], np.ndarray], loaded: LoadedModel
     return [line]
 
 
-def _check_int8(runner: Callable[[np.ndarray], np.ndarray], loaded: LoadedModel, x: np.ndarray,
-                reference: np.ndarray, sample: Sample) -> list[str]:
-    prob = apply_temperature(_in_chunks(runner, x), temperature(loaded.card))
+def _check_int8(raw: np.ndarray, loaded: LoadedModel, reference: np.ndarray, sample: Sample) -> list[str]:
+    """`raw`: the int8 export's raw P(FAKE) per image; `reference`: the zoo model's calibrated P(FAKE)."""
+    prob = apply_temperature(raw, temperature(loaded.card))
     keras_accuracy = float(np.mean(labels_for(reference, loaded.card) == sample.labels))
     int8_accuracy = float(np.mean(labels_for(prob, loaded.card) == sample.labels))
     drop = 100.0 * (keras_accuracy - int8_accuracy)
@@ -211,18 +264,22 @@ def _check_serving(run: Callable[[list[bytes]], dict], loaded: LoadedModel, refe
 def export_and_check(loaded: LoadedModel, fmt: str, out: Path, sample: Sample) -> ExportReport:
     """Write `fmt` for the model under `out`, check it against the zoo model on `sample`, then move it into place.
 
-    Raises ExportError (nothing left behind) when the export does not reproduce the zoo model.
+    Raises ExportError (nothing left behind) when the export does not reproduce the zoo model, ZooError when
+    the model cannot have this format (no_export_reason).
     """
     if fmt not in formats.FORMATS:
         raise ValueError(f"format must be one of {formats.FORMATS}")
+    reason = no_export_reason(loaded, fmt)
+    if reason:
+        raise ZooError(reason)
     model, card = loaded.model, loaded.card
     final = formats.artefact_path(out, loaded.name, fmt)
     staging = final.with_name(f".tmp-{uuid.uuid4().hex[:8]}-{final.name}")
     staging.parent.mkdir(parents=True, exist_ok=True)
-    raw_reference = predict_raw_prob_fake(model, sample.images, card)  # one forward pass serves every check
+    reference_model = _Scored(model.predict_on_batch)  # one forward pass serves every check
+    raw_reference = predict_raw_prob_fake(reference_model, sample.images, card)
     reference = apply_temperature(raw_reference, temperature(card))
-    x = batch_to_model_input(sample.images, card)
-    one_x = x[:1]
+    one_x = reference_model.first
     try:
         start = time.perf_counter()
         if fmt == "h5":
@@ -230,7 +287,7 @@ def export_and_check(loaded: LoadedModel, fmt: str, out: Path, sample: Sample) -
         elif fmt == "savedmodel":
             formats.write_savedmodel(model, card, staging)
         else:
-            calibration = batch_to_model_input(sample.calibration, card) if fmt == "tflite-int8" else None
+            calibration = calibration_inputs(sample.calibration, card) if fmt == "tflite-int8" else None
             formats.write_tflite(model, staging, calibration)
         export_seconds = time.perf_counter() - start
         if fmt == "savedmodel":
@@ -242,10 +299,14 @@ def export_and_check(loaded: LoadedModel, fmt: str, out: Path, sample: Sample) -
             note = "encoded file -> P(FAKE) (model.keras: Pillow decode + resize + model + calibration)"
         else:
             runner = formats.load_h5(staging) if fmt == "h5" else formats.TFLiteRunner(staging)
-            checks = (_check_int8(runner, loaded, x, reference, sample) if fmt == "tflite-int8"
-                      else _check_float(runner, loaded, x, raw_reference, reference, sample))
+            export = _Scored(runner)
+            raw = predict_raw_prob_fake(export, sample.images, card)
+            checks = (_check_int8(raw, loaded, reference, sample) if fmt == "tflite-int8"
+                      else _check_float(export, reference_model, raw, loaded, reference, sample))
             latency, keras_latency = paired_latency_ms(lambda: runner(one_x), lambda: model.predict_on_batch(one_x))
-            note = "one normalised image through the model (model.keras: predict_on_batch)"
+            spec = crop_spec(card)
+            what = f"crop (the card scores up to {spec[1]} an image)" if spec else "image"
+            note = f"one normalised {what} through the model (model.keras: predict_on_batch)"
         if final.exists():
             shutil.rmtree(final) if final.is_dir() else final.unlink()
         staging.rename(final)

@@ -9,7 +9,8 @@ from pathlib import Path
 
 from model_zoo import LoadedModel, ZooError
 from training.lib.data import DATA_ENV
-from training.lib.export_checks import ExportReport, Sample, cifake_sample, generated_sample
+from training.lib.export_checks import ExportReport, Sample, dataset_sample, generated_sample, no_export_reason
+from training.lib.export_formats import FORMATS
 
 
 def resolve_model(choice: str, zoo: str | os.PathLike | None) -> LoadedModel:
@@ -25,10 +26,29 @@ def resolve_model(choice: str, zoo: str | os.PathLike | None) -> LoadedModel:
     return loaded
 
 
-def check_sample(data: str | None, n: int) -> Sample:
-    """CIFAKE when --data or $CIFAKE_PATH gives it, else generated images."""
+def formats_for(loaded: LoadedModel, requested: str) -> tuple[str, ...]:
+    """The formats to write: `requested`, or "all" of them. A format the model cannot have (a crop card's SavedModel,
+    export_checks.no_export_reason) is a ZooError when asked for by name; "all" leaves it out with a note."""
+    if requested != "all":
+        reason = no_export_reason(loaded, requested)
+        if reason:
+            raise ZooError(reason)
+        return (requested,)
+    kept = []
+    for fmt in FORMATS:
+        reason = no_export_reason(loaded, fmt)
+        if reason:
+            print(f"note: {reason}; writing the other formats", file=sys.stderr, flush=True)
+        else:
+            kept.append(fmt)
+    return tuple(kept)
+
+
+def check_sample(data: str | None, n: int, card: dict) -> Sample:
+    """The test images of CIFAKE or of the model's own labelled folder when --data or $CIFAKE_PATH gives them, else
+    generated images."""
     if data or os.environ.get(DATA_ENV):
-        return cifake_sample(data, n)
+        return dataset_sample(data, card, n)
     return generated_sample(n)
 
 

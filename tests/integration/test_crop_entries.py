@@ -1,0 +1,162 @@
+"""Crop-policy entries (model_zoo.crops) in the export, calibrate and the errors page, on the crop_zoo fixture."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from model_zoo import decode_for_card, load_model, normalize_for_card, predict_prob_fake, read_entry, write_predictions
+from model_zoo.crops import batch_crops, mean_logit
+from model_zoo.decision import apply_temperature
+from model_zoo.novelty import NOVELTY_FILE
+from tests.zoo_builders import with_known_errors
+
+# --- export: h5 and TFLite score one crop; a SavedModel would resize, so it is refused --------------------------------
+
+
+def test_export_refuses_a_crop_models_savedmodel_in_one_line(crop_zoo, tmp_path, capsys):
+    from training.export import main
+
+    _, zoo = crop_zoo
+    out = tmp_path / "out"
+    assert main(["crop", "--format", "savedmodel", "--out", str(out), "--zoo", str(zoo)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: crop is a crop model and has no savedmodel") and "\n" not in err
+    assert "export h5 or tflite" in err and not out.exists()  # refused before anything was written
+
+
+def test_export_all_writes_the_crop_files_checked_on_the_grid_the_judge_scores(crop_zoo, tmp_path, capsys):
+    from training.export import main
+    from training.lib.export_formats import TFLiteRunner
+
+    folder, zoo = crop_zoo
+    out = tmp_path / "out"
+    assert main(["crop", "--format", "all", "--out", str(out), "--zoo", str(zoo), "--data", str(folder)]) == 0
+    printed = capsys.readouterr()
+    assert "note: crop is a crop model and has no savedmodel" in printed.err
+    assert f"48 test images from {folder}" in printed.out and "FAILED" not in printed.err
+    assert sorted(p.name for p in out.iterdir()) == ["crop-int8.tflite", "crop.card.json", "crop.h5", "crop.tflite"]
+    # Used as the card beside it says (its crops, their mean logit, the temperature), the file gives the zoo's score.
+    entry = read_entry("crop", zoo)
+    card = json.loads((out / "crop.card.json").read_text())
+    images = [decode_for_card(path, card) for path in sorted((folder / "FAKE").iterdir())[:3]]
+    crops, owners = batch_crops(images, card)
+    raw = TFLiteRunner(out / "crop.tflite")(normalize_for_card(crops, card))
+    served = apply_temperature(mean_logit(raw, owners, len(images)), card["decision"]["temperature"])
+    assert len(crops) == 4 * len(images)  # 64x64 images: a 2x2 grid of 32x32 crops each
+    assert np.allclose(served, predict_prob_fake(load_model(entry), images, entry.card), atol=1e-4)
+
+
+# --- calibrate: the folder's own split, each image scored by its crop grid -----------------------------------------
+
+
+def test_calibrate_refits_a_crop_model_exactly_as_training_fitted_it(crop_zoo, tmp_path, capsys):
+    from training.calibrate import main
+
+    folder, trained = crop_zoo
+    zoo = tmp_path / "zoo"
+    shutil.copytree(trained, zoo, ignore=shutil.ignore_patterns(".runs"))
+    before = json.loads((zoo / "crop" / "card.json").read_text())
+    card = {k: v for k, v in before.items() if k != "novelty"}
+    card["decision"] = {k: v for k, v in before["decision"].items() if not k.startswith(("band", "uncertain"))}
+    (zoo / "crop" / "card.json").write_text(json.dumps(card))
+    (zoo / "crop" / NOVELTY_FILE).unlink()
+
+    assert main(["crop", "--zoo", str(zoo), "--data", str(folder)]) == 0
+    printed = capsys.readouterr()
+    assert "differs from the card's" not in printed.err  # validation scored as training scored it
+    after = read_entry("crop", zoo).card
+    checks = after["novelty"].pop("checks")
+    assert after["novelty"] == before["novelty"]  # the same crops' features: the same statistics and cut-off
+    assert after["decision"]["band_validation"] == before["decision"]["band_validation"]
+    assert checks["n"] == 48 and checks["noise_flagged"] >= 0.9  # the folder's test split; noise as big as its images
+    assert (zoo / "crop" / NOVELTY_FILE).is_file() and "crop: UNCERTAIN for P(FAKE) in [" in printed.out
+
+
+# --- the errors page: a folder model's errors come from its own folder, never CIFAKE's ------------------------------
+
+WRONG = 3
+
+
+@pytest.fixture(scope="module")
+def mixed_zoo(crop_zoo, tmp_path_factory) -> tuple[Path, Path, list[str]]:
+    """(folder, zoo, the crop model's wrong paths): the crop entry with WRONG known errors beside a CIFAKE-style
+    entry ("bright") whose stored predictions name CIFAKE paths."""
+    from tests.tiny_zoo import brightness_entry
+
+    folder, trained = crop_zoo
+    zoo = tmp_path_factory.mktemp("mixed") / "zoo"
+    shutil.copytree(trained, zoo, ignore=shutil.ignore_patterns(".runs"))
+    wrong = with_known_errors(zoo / "crop", WRONG)
+    brightness_entry(zoo, "bright")
+    write_predictions(zoo / "bright", [f"test/FAKE/{i}.jpg" for i in range(10)], [1] * 10, [0.2] * 10)
+    return folder, zoo, wrong
+
+
+def test_each_test_set_gets_its_own_table_and_its_own_images(mixed_zoo, tmp_path):
+    from dashboard.misclassified import FolderTestImages, filter_errors, model_thresholds, predictions_table, test_sets
+    from model_zoo import list_entries
+
+    folder, zoo, wrong = mixed_zoo
+    entries = list_entries(zoo)[0]
+    assert predictions_table(entries).empty  # one table for both (as before) would hold no image at all
+    cifake, own = test_sets(entries)
+    assert (cifake.label, cifake.folder, [e.name for e in cifake.entries]) == ("synthetic test", None, ["bright"])
+    assert (own.label, own.folder, [e.name for e in own.entries]) == ("trace test", str(folder), ["crop"])
+    table = predictions_table(own.entries)
+    assert sorted(filter_errors(table, "crop", model_thresholds(own.entries))["path"]) == sorted(wrong)
+    assert len(filter_errors(predictions_table(cifake.entries), "bright", model_thresholds(cifake.entries))) == 10
+
+    images = FolderTestImages(own.folder)
+    card = own.entries[0].card
+    assert images.seen(wrong[0], card).shape == (64, 64, 3)  # the whole image, as the judge sees it: not resized
+    assert np.array_equal(images.picture(wrong[0]), images.seen(wrong[0], card))
+    outside = tmp_path / "outside.png"
+    shutil.copy(folder / wrong[0], outside)
+    assert images.picture("FAKE/missing.png") is None and images.picture(os.path.relpath(outside, folder)) is None
+    assert not FolderTestImages(tmp_path / "moved").available
+
+
+def test_errors_page_browses_a_crop_models_errors_in_its_own_folder(mixed_zoo, tmp_path, monkeypatch):
+    streamlit_testing = pytest.importorskip("streamlit.testing.v1")
+    folder, zoo, wrong = mixed_zoo
+    monkeypatch.setenv("MODEL_ZOO_DIR", str(zoo))
+    monkeypatch.delenv("CIFAKE_PATH", raising=False)
+    at = streamlit_testing.AppTest.from_file(str(Path(__file__).resolve().parents[2] / "streamlit_app.py"),
+                                             default_timeout=120)
+    at.run()
+    at.switch_page("dashboard/pages/errors_page.py").run()
+    assert at.selectbox(key="errors_set").options == ["synthetic test", "trace test"]
+    at.selectbox(key="errors_set").set_value("trace test").run()
+    assert not at.exception and not at.error, [e.value for e in (*at.exception, *at.error)]
+    assert any(f"crop gets {WRONG} of 48 test images wrong" in c.value for c in at.caption)
+    buttons = [b for b in at.button if b.label == "Heatmaps"]
+    assert len(buttons) == WRONG and len(at.image) == WRONG  # the folder's own pictures, read by their stored paths
+    buttons[0].click().run()
+    assert not at.exception and not at.error, [e.value for e in (*at.exception, *at.error)]
+    assert [h.value for h in at.subheader if h.value.startswith("Heatmaps: ")] == [f"Heatmaps: {sorted(wrong)[0]}"]
+    assert any("crop" in c and "Grad-CAM" in c for image in at.image for c in image.captions)
+
+
+def test_errors_page_says_why_when_the_folder_is_not_there(mixed_zoo, tmp_path, monkeypatch):
+    streamlit_testing = pytest.importorskip("streamlit.testing.v1")
+    _, source, wrong = mixed_zoo
+    zoo = tmp_path / "zoo"
+    shutil.copytree(source / "crop", zoo / "crop")
+    card = json.loads((zoo / "crop" / "card.json").read_text())
+    card["evaluation"]["dataset"] = str(tmp_path / "gone")
+    (zoo / "crop" / "card.json").write_text(json.dumps(card))
+    monkeypatch.setenv("MODEL_ZOO_DIR", str(zoo))
+    monkeypatch.delenv("CIFAKE_PATH", raising=False)
+    at = streamlit_testing.AppTest.from_file(str(Path(__file__).resolve().parents[2] / "streamlit_app.py"),
+                                             default_timeout=120)
+    at.run()
+    at.switch_page("dashboard/pages/errors_page.py").run()
+    assert not at.exception and not at.error
+    assert any("not on this server" in i.value and str(tmp_path / "gone") in i.value for i in at.info)
+    assert sorted(at.dataframe[0].value["path"]) == sorted(wrong) and not at.image
