@@ -2,11 +2,13 @@
 
     YAML front matter (library_name, pipeline_tag, tags, datasets, metrics, model-index with every test set)
     # name / Model details / Intended use / Out-of-scope uses / Limitations / Training and evaluation data /
-    Metrics (CIFAKE test, unseen test, other test sets, calibration, robustness) / Factors / How to use
+    Metrics (own test split: CIFAKE or the folder's; unseen test, other test sets, calibration, robustness) / Factors / How to use
 
 Every figure comes from the entry (card.json and robustness.csv), so the card never says more than was
-measured. `model_card_markdown(entry)` is what the dashboard's Model page shows; `python -m training.model_card`
-writes it into the entry as README.md (the file a model hub shows). The text is a pure function of the entry:
+measured. A model trained on a labelled folder of the user's own images (model_zoo.zoo.trained_on_folder) gets a
+card about that folder: its name and path, its images' sizes, the input policy, its own test split, and no CIFAKE.
+`model_card_markdown(entry)` is what the dashboard's Model page shows; `python -m training.model_card` writes it
+into the entry as README.md (the file a model hub shows). The text is a pure function of the entry:
 regenerating an unchanged entry gives the same bytes.
 """
 
@@ -18,9 +20,11 @@ from typing import Any
 
 import pandas as pd
 
+from model_zoo.crops import crop_spec
 from model_zoo.decision import threshold
-from model_zoo.test_sets import other_test_sets, rows_per_test_set
-from model_zoo.zoo import ZooEntry
+from model_zoo.novelty import train_image_range
+from model_zoo.test_sets import other_test_sets, own_test_set_name, rows_per_test_set
+from model_zoo.zoo import ZooEntry, trained_on_folder, training_set_name
 
 README_FILE = "README.md"
 CIFAKE_SOURCE = "Kaggle birdy654/cifake-real-and-ai-generated-synthetic-images"
@@ -72,19 +76,22 @@ def front_matter(entry: ZooEntry) -> dict[str, Any]:
     """The model card's metadata block (Hugging Face keys), with a model-index result per test set."""
     card = entry.card
     task = "Real vs AI-generated image detection"
+    folder = _folder_name(card)
+    kind, own = ("imagefolder", folder) if folder else ("cifake", "CIFAKE")
     results = []
-    for key, split_name, label in (("test", "CIFAKE", "CIFAKE test"),
-                                   ("test_unseen", "CIFAKE (test images unseen in train)", "unseen test")):
+    for key, split_name, label in (("test", own, own_test_set_name(card) if folder else "CIFAKE test"),
+                                   ("test_unseen", f"{own} (test images unseen in train)", "unseen test")):
         if card["metrics"].get(key):
-            results.append(_result(task, {"type": "cifake", "name": split_name, "split": "test"}, card["metrics"][key],
+            results.append(_result(task, {"type": kind, "name": split_name, "split": "test"}, card["metrics"][key],
                                    label))
     for name, metrics in other_test_sets(card).items():
         results.append(_result(task, {"type": "imagefolder", "name": name, "split": "test"}, metrics, name))
     meta: dict[str, Any] = {
         "library_name": "keras",
         "pipeline_tag": "image-classification",
-        "tags": ["image-classification", "ai-generated-image-detection", "cifake", "keras", card["architecture"]],
-        "datasets": ["cifake"],
+        "tags": ["image-classification", "ai-generated-image-detection", *([] if folder else ["cifake"]), "keras",
+                 card["architecture"]],
+        "datasets": [folder] if folder else ["cifake"],
         "metrics": ["accuracy", "roc_auc", "precision", "recall", "f1"],
     }
     if results:
@@ -132,6 +139,48 @@ def _error_rates(metrics: dict[str, Any]) -> tuple[float, float] | None:
     return (fp / (tn + fp) if tn + fp else 0.0), (fn / (fn + tp) if fn + tp else 0.0)
 
 
+# ---- what the model was trained on: CIFAKE, or a labelled folder of the user's own images --------------------
+
+def _folder_name(card: dict) -> str | None:
+    """The training folder's name (its train.dataset_name, else the folder's or file's name); None for CIFAKE."""
+    return training_set_name(card) if trained_on_folder(card) else None
+
+
+def _wxh(height: int, width: int) -> str:
+    return f"{width}x{height}"
+
+
+def _size_span(card: dict) -> str | None:
+    """A folder model's training image sizes, "384x256 to 1024x1024" (one size: "512x512"); None when the card
+    records none. Cards store (height, width); sizes are written width x height, as image viewers do."""
+    extent = train_image_range(card)
+    common = (card.get("novelty") or {}).get("train_image_size")
+    if extent is None:
+        return _wxh(*common) if common else None
+    low, high = extent
+    return _wxh(*low) if low == high else f"{_wxh(*low)} to {_wxh(*high)}"
+
+
+def _image_sizes(card: dict) -> str | None:
+    """_size_span in pixels, with the most common size when they vary: "384x256 to 1024x1024 pixels, most often
+    512x512"."""
+    span = _size_span(card)
+    if span is None:
+        return None
+    common = (card.get("novelty") or {}).get("train_image_size")
+    return f"{span} pixels" + (f", most often {_wxh(*common)}" if common and " to " in span else "")
+
+
+def _policy_clause(card: dict) -> str:
+    """What the model does to an image, after "which it": "judges by 64x64 crops at their own resolution" or
+    "resizes to 32x32"."""
+    spec = crop_spec(card)
+    if spec:
+        return f"judges by {spec[0]}x{spec[0]} crops at their own resolution"
+    height, width, _ = card["input_shape"]
+    return f"resizes to {width}x{height}"
+
+
 # ---- sections ---------------------------------------------------------------------------------------------
 
 def _backbone_facts(card: dict) -> list[tuple[str, str]]:
@@ -152,17 +201,29 @@ def _backbone_facts(card: dict) -> list[tuple[str, str]]:
     return facts
 
 
+def _input_fact(card: dict) -> str:
+    """How an image becomes model input, by the card's input policy (model_zoo.crops)."""
+    height, width, _ = card["input_shape"]
+    prep = card["preprocessing"]
+    spec = crop_spec(card)
+    if spec:
+        size, most = spec
+        return (f"{size}x{size} RGB crops at the image's own resolution, never resized: a grid of up to {most} crops "
+                f"covers the image (one smaller than a crop is padded with black), their logits averaged; each crop "
+                f"is (pixel - {prep['mean']}) / {prep['std']}")
+    return (f"{height}x{width} RGB; any image is resized to it ({prep.get('resize', 'area')}), then "
+            f"(pixel - {prep['mean']}) / {prep['std']}")
+
+
 def _details(entry: ZooEntry) -> str:
     card, train = entry.card, entry.card.get("train", {})
     decision = card.get("decision") or {}
-    height, width, _ = card["input_shape"]
-    prep = card["preprocessing"]
+    folder = _folder_name(card)
     facts = [
         ("Architecture", f"`{card['architecture']}`: {card.get('description', '')}".rstrip(": ")),
         ("Parameters", f"{card['params']:,}"),
         ("File", f"`model.keras` (Keras 3, loads with safe_mode=True), {card['size_bytes'] / 2**20:.2f} MB"),
-        ("Input", f"{height}x{width} RGB; any image is resized to it ({prep.get('resize', 'area')}), then "
-                  f"(pixel - {prep['mean']}) / {prep['std']}"),
+        ("Input", _input_fact(card)),
         ("Output", "one sigmoid, P(FAKE); FAKE is the positive class"),
         *_backbone_facts(card),
         ("Decision", f"P(FAKE) calibrated by temperature T = {decision.get('temperature', 1.0)}; FAKE at or above "
@@ -172,7 +233,7 @@ def _details(entry: ZooEntry) -> str:
     band = decision.get("uncertain_band")
     if isinstance(band, list) and len(band) == 2:
         on_test = decision.get("band_test") or {}
-        measured = (f"; on the CIFAKE test set it decides {on_test['coverage']:.1%} of images, "
+        measured = (f"; on the {folder or 'CIFAKE'} test set it decides {on_test['coverage']:.1%} of images, "
                     f"{on_test['accuracy_decided']:.2%} of those correctly"
                     if {"coverage", "accuracy_decided"} <= set(on_test) else "")
         facts.append(("Abstains", f"UNCERTAIN when P(FAKE) lies in [{band[0]:.3f}, {band[1]:.3f}){measured}"))
@@ -181,7 +242,8 @@ def _details(entry: ZooEntry) -> str:
         method = {"mahalanobis": "Mahalanobis distance", "energy": "energy score"}.get(
             novelty.get("method", ""), novelty.get("method") or "distance")
         facts.append(("Input check", f"novelty ({method} of the penultimate features) "
-                                     f"above {novelty['cutoff']:.4g} flags an image unlike CIFAKE "
+                                     f"above {novelty['cutoff']:.4g} flags an image unlike "
+                                     f"{f'the images of {folder}' if folder else 'CIFAKE'} "
                                      f"({novelty.get('cutoff_quantile', 0.99):.0%} of validation images fall below)"))
     facts.append(("Created", card.get("created", "unknown")))
     if train.get("machine"):
@@ -189,18 +251,32 @@ def _details(entry: ZooEntry) -> str:
     return _table(["", ""], facts, "|---|---|")
 
 
-def _intended_use() -> str:
-    return "\n".join([
+def _intended_use(card: dict) -> str:
+    folder = _folder_name(card)
+    span = _size_span(card)
+    first = ([
+        f"- Research and teaching: how well a detector learns one source of real and generated images ({folder}), "
+        "and how far that carries to others.",
+        f"- Scoring images like those in {folder} (the same cameras, generators and subjects"
+        + (f"; {span} pixels" if span else "") + ") as REAL or FAKE, with a calibrated P(FAKE) and the model's own "
+        "threshold.",
+    ] if folder else [
         "- Research and teaching: comparing detector architectures, calibration and explanation methods on CIFAKE.",
         "- Scoring small, CIFAKE-like images (32x32 photos in the style of CIFAR-10 against Stable Diffusion "
         "imitations of them) as REAL or FAKE, with a calibrated P(FAKE) and the model's own threshold.",
+    ])
+    return "\n".join([
+        *first,
         "- One signal among several when judging an image: read it beside the input check, the file's provenance "
         "metadata and a person's judgement, never alone.",
     ])
 
 
-def _out_of_scope() -> str:
+def _out_of_scope(card: dict) -> str:
+    folder = _folder_name(card)
     return "\n".join([
+        f"- Deciding whether an image from any other source is genuine: only the REAL and FAKE images of {folder} "
+        "were in its training data, and a camera, generator or processing not among them may fool it." if folder else
         "- Deciding whether one real-world photo is genuine. A camera photo is shrunk to 32x32 before the model "
         "sees it, and no photo like it or fake from a newer generator (Midjourney, DALL-E, SDXL, Flux, ...) was in "
         "its training data.",
@@ -211,9 +287,38 @@ def _out_of_scope() -> str:
     ])
 
 
+def _folder_limits(card: dict, folder: str) -> list[str]:
+    """The first limitations of a folder model: one source, measured on it alone; its input; its calibration."""
+    others = len(other_test_sets(card))
+    measured = ("has only been measured on that source (its own test split)" if not others else
+                f"was measured on that source's own test split and on {others} other test "
+                f"set{'s' if others != 1 else ''} (Metrics)")
+    span = _size_span(card)
+    spec = crop_spec(card)
+    if spec:
+        size, most = spec
+        learnt = f" and learnt from images of {span} pixels" if span else ""
+        policy = (f"- It judges {size}x{size} crops at the image's own resolution{learnt}: on an image far bigger its "
+                  f"{most} crops leave gaps, and one smaller than {size} pixels along a side is padded with black; "
+                  "verdicts on either say less.")
+    else:
+        height, width, _ = card["input_shape"]
+        learnt = f"its training images ({span} pixels)" if span else "its training images"
+        policy = (f"- Its input is {width}x{height} pixels, and {learnt} were resized to it: an image outside "
+                  "that range of sizes is resampled unlike any of them, and its verdict says less.")
+    return [
+        f"- It learned from one source, {folder}, and {measured}: whatever separates that source's REAL images from "
+        "its FAKE ones (camera, generator, compression, resizing) need not separate other real and generated images.",
+        policy,
+        f"- P(FAKE) is calibrated on its validation images (held out of the training split of {folder}); on other "
+        "images it is a score, not a probability.",
+    ]
+
+
 def _limitations(entry: ZooEntry) -> str:
     card = entry.card
-    lines = [
+    folder = _folder_name(card)
+    lines = _folder_limits(card, folder) if folder else [
         "- It learned the differences between two specific sources: CIFAR-10 photos (REAL) and Stable Diffusion "
         "v1.4 images made to look like them (FAKE). Whatever separates those two (resampling, compression history, "
         "colour statistics) need not separate other real and generated images.",
@@ -227,17 +332,36 @@ def _limitations(entry: ZooEntry) -> str:
         lines.append(f"- Common image changes cost accuracy; the worst measured (robustness.csv): {worst}.")
     in_train = (card.get("evaluation") or {}).get("test_in_train")
     if in_train:
-        lines.append(f"- {in_train:,} CIFAKE test images are byte-identical to training images; the 'unseen' "
-                     "figures leave them out.")
+        lines.append(f"- {in_train:,} {'of its' if folder else 'CIFAKE'} test images are byte-identical to training "
+                     "images; the 'unseen' figures leave them out.")
     lines.append("- Heatmaps show where this model's score responds, not why an image is fake; check their "
                  "faithfulness figures before relying on one.")
     return "\n".join(lines)
 
 
+def _folder_training(card: dict, folder: str) -> str:
+    """The Training line of a folder model: the folder, its images' sizes, the split's counts and how it was made."""
+    train = card.get("train", {})
+    split = train.get("split") if isinstance(train.get("split"), dict) else {}
+    where = [f"`{train['dataset']}`"] if train.get("dataset") else []
+    sizes = _image_sizes(card)
+    where += [sizes] if sizes else []
+    line = f"- **Training**: {folder}, a labelled folder of images" + (f" ({'; '.join(where)})" if where else "") + "."
+    if isinstance(train.get("n_train"), int) and isinstance(train.get("n_validation"), int):
+        line += (f" {train['n_train']:,} training and {train['n_validation']:,} validation images (the validation "
+                 "split is held out of the train split).")
+    if split.get("how"):
+        line += f" Split: {split['how']}" + ("; files with the same bytes kept on one side" if split.get("grouped_by")
+                                             else "") + "."
+    return line
+
+
 def _data(entry: ZooEntry) -> str:
     card, train = entry.card, entry.card.get("train", {})
     test = card["metrics"].get("test") or {}
+    folder = _folder_name(card)
     lines = [
+        _folder_training(card, folder) if folder else
         f"- **Training**: CIFAKE ({CIFAKE_SOURCE}; 32x32 RGB, REAL = CIFAR-10, FAKE = Stable Diffusion v1.4, "
         f"classes {CIFAR10_CLASSES}). {train.get('n_train', '?'):,} training and {train.get('n_validation', '?'):,} "
         f"validation images (the validation split is held out of the train split)."
@@ -250,8 +374,9 @@ def _data(entry: ZooEntry) -> str:
         "- **Decision fitting**: temperature and threshold on the validation split only.",
     ]
     if test:
-        lines.append(f"- **Evaluation**: the CIFAKE test split ({test['n']:,} images, never used for training or "
-                     "model selection), and its images whose file bytes occur nowhere in train.")
+        lines.append(f"- **Evaluation**: {f'its own test split of {folder}' if folder else 'the CIFAKE test split'} "
+                     f"({test['n']:,} images, never used for training or model selection), and its images whose file "
+                     "bytes occur nowhere in train.")
     for name, metrics in other_test_sets(card).items():
         lines.append(f"- **Other test set '{name}'**: {metrics['n']:,} labelled images "
                      f"({metrics.get('n_real', '?')} REAL, {metrics.get('n_fake', '?')} FAKE; "
@@ -286,7 +411,8 @@ def _metrics(entry: ZooEntry) -> str:
     frame = _robustness(entry)
     if frame is not None:
         with_auc = "roc_auc" in frame
-        parts.append("**Robustness** (the CIFAKE test set, corrupted; `python -m training.robustness`):\n\n"
+        parts.append(f"**Robustness** (the {_folder_name(card) or 'CIFAKE'} test set, corrupted; "
+                     "`python -m training.robustness`):\n\n"
                      + _table(["corruption", "level", "accuracy"] + (["ROC-AUC"] if with_auc else []),
                               [[row.corruption, _level(row.level), _pct(float(row.accuracy))]
                                + ([_num(None if pd.isna(row.roc_auc) else float(row.roc_auc))] if with_auc else [])
@@ -294,12 +420,45 @@ def _metrics(entry: ZooEntry) -> str:
     return "\n\n".join(parts)
 
 
+def _size_factor(card: dict) -> str:
+    """The Size factor by input policy: crops at the image's own resolution, or resizing to the model's input."""
+    span = _size_span(card)
+    spec = crop_spec(card)
+    if spec:
+        size, most = spec
+        return (f"- **Size and resolution**: an image is judged at its own resolution by {size}x{size} crops (at most "
+                f"{most}, their logits averaged), never resized" + (f"; training images were {span} pixels" if span else "")
+                + f". An image that {most} crops cannot cover is judged by {most} spread over it, with gaps; one smaller "
+                f"than {size} pixels along a side is padded.")
+    height, width, _ = card["input_shape"]
+    return (f"- **Size and resampling**: every image is resized to {width}x{height} "
+            f"({card['preprocessing'].get('resize', 'area')})"
+            + (f", as the training images ({span} pixels) were" if span else "")
+            + "; an image outside that range of sizes is resampled unlike them, and its verdict means less.")
+
+
+def _folder_factors(entry: ZooEntry, folder: str) -> list[str]:
+    card = entry.card
+    return [
+        f"- **Image source and generator**: only the REAL and FAKE images of {folder} were seen in training. 'Other "
+        "test sets' above measure how the accuracy carries to other sources"
+        + (" (none recorded yet)." if not other_test_sets(card) else "."),
+        _size_factor(card),
+        "- **Compression and processing**: JPEG quality, blur, downscaling and noise change the score"
+        + (" (see Robustness)." if _robustness(entry) is not None else "."),
+        f"- **Subject**: only what {folder} shows; subjects, styles and kinds of image absent from it were not "
+        "represented.",
+    ]
+
+
 def _factors(entry: ZooEntry) -> str:
     card = entry.card
-    lines = [
+    folder = _folder_name(card)
+    lines = _folder_factors(entry, folder) if folder else [
         "- **Image source and generator**: only CIFAR-10 photos and Stable Diffusion v1.4 images were seen in "
         "training. 'Other test sets' above measure how the accuracy carries to other sources"
         + (" (none recorded yet)." if not other_test_sets(card) else "."),
+        _size_factor(card) if crop_spec(card) else
         f"- **Size and resampling**: every image is resized to {card['input_shape'][0]}x{card['input_shape'][1]} "
         f"({card['preprocessing'].get('resize', 'area')}); the more an image is shrunk, the less its verdict means.",
         "- **Compression and processing**: JPEG quality, blur, downscaling and noise change the score (see "
@@ -309,7 +468,8 @@ def _factors(entry: ZooEntry) -> str:
     ]
     rates = _error_rates(card["metrics"].get("test") or {})
     if rates:
-        lines.append(f"- **Errors by class** (CIFAKE test): {rates[0]:.1%} of REAL images are called FAKE, "
+        own = own_test_set_name(card) if folder else "CIFAKE test"
+        lines.append(f"- **Errors by class** ({own}): {rates[0]:.1%} of REAL images are called FAKE, "
                      f"{rates[1]:.1%} of FAKE images are called REAL.")
     return "\n".join(lines)
 
@@ -329,8 +489,8 @@ def model_card_markdown(entry: ZooEntry) -> str:
     card = entry.card
     bodies = {
         "Model details": _details(entry),
-        "Intended use": _intended_use(),
-        "Out-of-scope uses": _out_of_scope(),
+        "Intended use": _intended_use(card),
+        "Out-of-scope uses": _out_of_scope(card),
         "Limitations": _limitations(entry),
         "Training and evaluation data": _data(entry),
         "Metrics": _metrics(entry),
@@ -338,11 +498,16 @@ def model_card_markdown(entry: ZooEntry) -> str:
         "How to use": _how_to_use(entry),
     }
     test = card["metrics"].get("test") or {}
-    headline = (f"CIFAKE test accuracy {_pct(test.get('accuracy'))}, ROC-AUC {_num(test.get('roc_auc'))}."
-                if test else "Not evaluated on the CIFAKE test split yet.")
+    folder = _folder_name(card)
+    own = folder or "CIFAKE"
+    headline = (f"{own} test accuracy {_pct(test.get('accuracy'))}, ROC-AUC {_num(test.get('roc_auc'))}."
+                if test else f"Not evaluated on the {own} test split yet.")
     what = card.get("description") or card["architecture"]
+    span = _size_span(card)
+    subject = (f"trained on {folder}, a labelled folder of {span + ' ' if span else ''}images, which it "
+               f"{_policy_clause(card)}" if folder else "for 32x32 CIFAKE images")
     parts = ["---", *_yaml(front_matter(entry)), "---", "", f"# {entry.name}", "",
-             f"A real-vs-AI-generated image classifier for 32x32 CIFAKE images ({what}). "
+             f"A real-vs-AI-generated image classifier {subject} ({what}). "
              f"{headline} Generated from the entry's card.json by `python -m training.model_card {entry.name}`."]
     for title in SECTIONS:
         parts += ["", f"## {title}", "", bodies[title]]

@@ -25,6 +25,7 @@ from model_zoo.crops import crop_grid, crop_spec
 from model_zoo.images import ImageError, _open
 from model_zoo.novelty import train_image_range, train_image_size
 from model_zoo.preprocessing import input_size
+from model_zoo.zoo import CIFAKE_NAME, trained_on_folder
 
 _SWAPPED_ORIENTATIONS = {5, 6, 7, 8}  # EXIF orientations that rotate by 90 degrees
 
@@ -238,9 +239,7 @@ def calibration_set(card: dict) -> str | None:
     named = trained.get("dataset_name")
     if isinstance(named, str) and named.strip():
         return named.strip()
-    # Only folder datasets record their split and their training images' range of sizes.
-    folder = "split" in trained or "train_image_range" in (card.get("novelty") or {})
-    return None if folder else "CIFAKE"
+    return None if trained_on_folder(card) else CIFAKE_NAME
 
 
 def check_input(size: tuple[int, int], card: dict, novelty: float | None = None) -> InputCheck:

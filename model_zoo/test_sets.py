@@ -13,17 +13,17 @@ Rows and tables for the Model page, the leaderboards and the model card are buil
 the same figures.
 
 The generalisation view (every set a model was measured on, its own test set among them) is built here too:
-training_set_name, measured_sets, rank_by_set and scope_sentence.
+measured_sets, rank_by_set and scope_sentence (what a model was trained on: model_zoo.zoo.training_set_name).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import PurePath
 from typing import Any
 
 from model_zoo.input_check import untrusted_noise_share
 from model_zoo.metrics import METRIC_KEYS
+from model_zoo.zoo import trained_on_folder, training_set_name
 
 OTHER_TEST_SETS = "other_test_sets"
 CIFAKE_SETS = (("test", "CIFAKE test"), ("test_unseen", "CIFAKE test, unseen in train"))
@@ -45,13 +45,23 @@ def with_test_set(card: dict[str, Any], name: str, result: dict[str, Any]) -> di
     return {**card, OTHER_TEST_SETS: dict(sorted(sets.items()))}
 
 
+def own_test_sets(card: dict[str, Any]) -> tuple[tuple[str, str], ...]:
+    """(metrics key, label) of the model's own test split and its unseen subset: CIFAKE's, or a folder model's own
+    (card["metrics"]["test"] is then that folder's test split, training.evaluate on its --data)."""
+    if not trained_on_folder(card):
+        return CIFAKE_SETS
+    own = own_test_set_name(card)
+    return (("test", own), ("test_unseen", f"{own}, unseen in train"))
+
+
 def rows_per_test_set(card: dict[str, Any]) -> list[dict[str, Any]]:
-    """CIFAKE test (and its unseen subset) first, then every other test set: one row of figures each."""
+    """The model's own test split (and its unseen subset) first, then every other test set: one row of figures each."""
     rows = []
-    for key, label in CIFAKE_SETS:
+    kind = "own" if trained_on_folder(card) else "CIFAKE"
+    for key, label in own_test_sets(card):
         metrics = card["metrics"].get(key)
         if isinstance(metrics, dict):
-            rows.append(_row(label, "CIFAKE", metrics))
+            rows.append(_row(label, kind, metrics))
     for name, metrics in other_test_sets(card).items():
         rows.append(_row(name, "other", metrics))
     return rows
@@ -101,26 +111,6 @@ def other_set_column_names(entries: Sequence[Any]) -> list[str]:
 
 
 # --- generalisation: what a model was trained on, and every set it was measured on --------------------------
-
-DEFAULT_TRAINING_SET = "CIFAKE"  # before image folders, training read CIFAKE only (training.lib.data.load_cifake)
-_ARCHIVE_SUFFIXES = (".zip", ".tar", ".gz", ".tgz", ".bz2", ".xz")
-
-
-def training_set_name(card: dict[str, Any]) -> str:
-    """A short name for what the model was trained on: the card's train.dataset_name when it has one, else
-    "CIFAKE" for any path naming CIFAKE (or none recorded: older cards), else the dataset file's or folder's name."""
-    train = card.get("train") if isinstance(card.get("train"), dict) else {}
-    named = train.get("dataset_name")
-    if isinstance(named, str) and named.strip():
-        return named.strip()
-    source = str(train.get("dataset") or "").strip()
-    name = PurePath(source).name if source else ""
-    while name.lower().endswith(_ARCHIVE_SUFFIXES):
-        name = name[: name.rfind(".")]
-    if not name or "cifake" in source.lower():
-        return DEFAULT_TRAINING_SET
-    return name
-
 
 def own_test_set_name(card: dict[str, Any]) -> str:
     """The column name of the model's own test set (card["metrics"]["test"]): "CIFAKE test" for CIFAKE models."""

@@ -25,6 +25,8 @@ An entry is a folder `<zoo>/<name>/` holding
                           gradients' mean normalised power spectrum, centred; gradient_bands (16,); gradient_n
 Training writes entries; the dashboard, API and CLIs only read them through here,
 and load models through `load_usable_models`, so a broken entry is reported the same way everywhere.
+What a model was trained on, CIFAKE or a labelled folder of the user's own images, is answered here once
+(trained_on_folder, training_set_name) for the input check, the test-set tables and the model card.
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ import zipfile
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any
 
 import pandas as pd
@@ -98,6 +100,50 @@ def trained_from(card: dict) -> str:
         frozen = (card.get("backbone") or {}).get("frozen")
         return "ImageNet-pretrained, frozen backbone" if frozen else "ImageNet-pretrained, fine-tuned"
     return f"fine-tuned from {Path(str(weights)).name}"
+
+
+CIFAKE_NAME = "CIFAKE"  # before image folders, training read CIFAKE only (training.lib.data.load_cifake)
+FOLDER_FALLBACK_NAME = "training folder"  # a folder model whose card names neither its dataset nor its path
+_ARCHIVE_SUFFIXES = (".zip", ".tar", ".gz", ".tgz", ".bz2", ".xz")
+
+
+def _train_block(card: dict) -> dict:
+    return card.get("train") if isinstance(card.get("train"), dict) else {}
+
+
+def _dataset_name(card: dict) -> str | None:
+    named = _train_block(card).get("dataset_name")
+    return named.strip() if isinstance(named, str) and named.strip() else None
+
+
+def trained_on_folder(card: dict) -> bool:
+    """Whether the model learnt from a labelled folder of the user's own images (training.lib.image_folders) rather
+    than CIFAKE: the one answer the input check, the test-set tables and the model card share.
+
+    Only folder datasets record how their split was made (train.split) and their training images' range of sizes
+    (novelty.train_image_range); a card that names its dataset (train.dataset_name) other than CIFAKE is one too."""
+    if "split" in _train_block(card) or "train_image_range" in (card.get("novelty") or {}):
+        return True
+    named = _dataset_name(card)
+    return named is not None and named.lower() != CIFAKE_NAME.lower()
+
+
+def training_set_name(card: dict) -> str:
+    """A short name for what the model was trained on: the card's train.dataset_name when it has one; for a folder
+    model (trained_on_folder) its dataset file's or folder's name; else "CIFAKE" for any path naming CIFAKE (or
+    none recorded: older cards), else the dataset file's or folder's name."""
+    named = _dataset_name(card)
+    if named:
+        return named
+    source = str(_train_block(card).get("dataset") or "").strip()
+    name = PurePath(source).name if source else ""
+    while name.lower().endswith(_ARCHIVE_SUFFIXES):
+        name = name[: name.rfind(".")]
+    if trained_on_folder(card):  # a folder is named for itself, even one cut from CIFAKE (its own split and figures)
+        return name or FOLDER_FALLBACK_NAME
+    if not name or "cifake" in source.lower():
+        return CIFAKE_NAME
+    return name
 
 
 @functools.lru_cache(maxsize=32)
