@@ -24,7 +24,7 @@ from model_zoo.card_markdown import model_card_markdown, split_front_matter
 from model_zoo.decision import threshold
 from model_zoo.test_sets import rows_per_test_set
 from model_zoo.verdicts import Verdict
-from model_zoo.zoo import ZooEntry
+from model_zoo.zoo import ZooEntry, training_set_name
 
 CSS = """
 body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: #1f2328; margin: 2rem auto;
@@ -151,16 +151,17 @@ def _model_charts(entry: ZooEntry) -> list[str]:
         if loss:
             figures.append(_figure(line_chart_png(loss, "Loss per epoch", "epoch", "loss"), "Training curves: loss."))
     predictions = entry.test_predictions()
+    test_set = f"{training_set_name(entry.card)} test"  # a folder model's own split, not CIFAKE's
     if predictions is not None and len(predictions):
         labels, probs = predictions["label"].to_numpy(), predictions["prob_fake"].to_numpy()
         roc = roc_points(labels, probs)
         if len(roc):
-            figures.append(_figure(line_chart_png({"ROC": (roc["fpr"], roc["tpr"])}, "ROC curve (CIFAKE test)",
+            figures.append(_figure(line_chart_png({"ROC": (roc["fpr"], roc["tpr"])}, f"ROC curve ({test_set})",
                                                   "false positive rate", "true positive rate", (0, 1), diagonal=True),
                                    "ROC on the test set; the diagonal is a coin toss."))
         bins = reliability_bins(labels, probs).dropna()
         figures.append(_figure(line_chart_png({"model": (bins["mean_prob"], bins["fraction_fake"])},
-                                              "Reliability (CIFAKE test)", "mean P(FAKE)", "fraction FAKE", (0, 1),
+                                              f"Reliability ({test_set})", "mean P(FAKE)", "fraction FAKE", (0, 1),
                                               diagonal=True),
                                "A calibrated model's points lie on the diagonal."))
     robustness = entry.robustness()
@@ -188,7 +189,7 @@ def model_report_html(entry: ZooEntry, generated: datetime.datetime | None = Non
     parts.append(f'<div class="tiles">{tiles}</div>')
     rows = rows_per_test_set(card)
     if rows:
-        parts.append("<h2>Test sets: CIFAKE and others</h2>")
+        parts.append(f"<h2>Test sets: {_esc(training_set_name(card))} and others</h2>")
         parts.append(html_table(["test set", "accuracy", "ROC-AUC", "precision", "recall", "F1", "n", "skipped",
                                  "evaluated"],
                                 [[r["test set"], r["accuracy"], r["roc_auc"], r["precision"], r["recall"], r["f1"],
@@ -196,7 +197,7 @@ def model_report_html(entry: ZooEntry, generated: datetime.datetime | None = Non
         test = card["metrics"].get("test")
         if test and "confusion_matrix" in test:
             (tn, fp), (fn, tp) = test["confusion_matrix"]
-            parts.append("<h3>Confusion matrix (CIFAKE test)</h3>" + html_table(
+            parts.append(f"<h3>Confusion matrix ({_esc(training_set_name(card))} test)</h3>" + html_table(
                 ["true \\ called", "REAL", "FAKE"], [["REAL", tn, fp], ["FAKE", fn, tp]]))
     figures = _model_charts(entry)
     if figures:

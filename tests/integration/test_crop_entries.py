@@ -160,3 +160,15 @@ def test_errors_page_says_why_when_the_folder_is_not_there(mixed_zoo, tmp_path, 
     assert not at.exception and not at.error
     assert any("not on this server" in i.value and str(tmp_path / "gone") in i.value for i in at.info)
     assert sorted(at.dataframe[0].value["path"]) == sorted(wrong) and not at.image
+
+
+def test_a_folder_models_report_names_its_own_test_set(crop_zoo):
+    from dashboard.report import model_report_html
+    from dashboard.views.model_card_view import test_sets_frame
+
+    _, zoo = crop_zoo
+    entry = read_entry("crop", zoo)
+    html = model_report_html(entry)
+    assert "<h2>Test sets: trace and others</h2>" in html and "Confusion matrix (trace test)" in html
+    assert "CIFAKE test" not in html  # its numbers are on the folder's own split
+    assert list(test_sets_frame(entry.card)["test set"])[0] == "trace test"
