@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
 # Fine-tune lite0_finetune on a borrowed GPU machine that has PyTorch (or JAX) but no TensorFlow, then publish it here.
 #
-# On the GPU machine, from the repository root, with .devcarry/ holding
-#   cifake.tar.xz                 CIFAKE's train/ and test/ folders (a solid archive: 38 MB instead of 125)
-#   backbones/efficientnet_lite0-*.npz   the ImageNet weights already in Keras layout (training.lib.efficientnet_lite)
-#   whl/                          keras, namex and optree wheels for that machine's Python
+# On the GPU machine, from the repository root, with .devcarry/ (ignored through .git/info/exclude) holding
+#   cifake.tar.xz                 CIFAKE's train/ and test/ folders (a solid archive: 38 MB instead of 125):
+#                                 unzip cifake.zip into a folder, then XZ_OPT=-6 tar -cJf cifake.tar.xz train test
+#   backbones/efficientnet_lite0-*.npz   the ImageNet weights already in Keras layout: BACKBONE_CACHE_DIR=.devcarry/backbones
+#                                 python -c "from training.lib.efficientnet_lite import keras_weights; keras_weights()"
+#   whl/                          keras, namex and optree wheels for that machine's Python (pip download --no-deps
+#                                 --only-binary=:all: --python-version 3.12 --platform manylinux_2_28_x86_64 ...)
+# Only 64 MiB travel with a call: move model_zoo/entries/* aside while it runs (and back after).
 # run:   OUT=/some/folder bash training/gpu_finetune.sh
 # It trains with --fit-only into $OUT/.runs/lite0_finetune/ (best.keras without optimizer state, state.json).
-# Copy that folder to model_zoo/.runs/lite0_finetune/ here, put best.keras there as last.keras too, and
+# Copy that folder to model_zoo/entries/.runs/lite0_finetune/ here, put best.keras there as last.keras too, and
 # run the same training command without --fit-only (and with --data pointing at CIFAKE): it sees the
 # finished run, then calibrates, fits the abstain band and novelty statistics, and publishes the entry.
 set -euo pipefail
