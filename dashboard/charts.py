@@ -115,11 +115,16 @@ def history_figure(history: pd.DataFrame) -> go.Figure:
 
 
 def metric_bars(metrics: pd.DataFrame) -> go.Figure:
-    """Grouped bars of (model, metric, value) rows."""
+    """Grouped bars of (model, metric, value) rows. With a `test set` column naming more than one set, each model's
+    legend entry names the set its figures are on (they are not on the same images)."""
+    sets = metrics.dropna(subset=["test set"]) if "test set" in metrics else pd.DataFrame(columns=["model", "test set"])
+    on = dict(zip(sets["model"], sets["test set"], strict=True)) if sets["test set"].nunique() > 1 else {}
     figure = px.bar(metrics, x="metric", y="value", color="model", barmode="group", text_auto=".3f",
                     color_discrete_map=model_colors(metrics["model"]))
-    figure.update_layout(title="Test metrics", yaxis=dict(range=_zoomed_range(metrics["value"])), height=360,
-                         margin=_MARGIN)
+    figure.for_each_trace(lambda trace: trace.update(name=f"{trace.name} (on {on[trace.name]})")
+                          if trace.name in on else ())
+    figure.update_layout(title="Test metrics" + (", each model on its own test set" if on else ""),
+                         yaxis=dict(range=_zoomed_range(metrics["value"])), height=360, margin=_MARGIN)
     return figure
 
 

@@ -7,7 +7,9 @@ each model's own threshold (`model_thresholds`, from the cards; model_zoo.decisi
 
 Models evaluated on different test images (CIFAKE's, or the labelled folder a model was trained on, whose
 paths name files in that folder) are browsed one test set at a time (`test_sets`), each with its own images
-(`CifakeTestImages`, `FolderTestImages`).
+(`CifakeTestImages`, `FolderTestImages`). `test_sets` is the one answer to "which test set are this model's
+predictions on": the errors page and the leaderboard's comparison (dashboard.comparison) both group by it, and
+`test_set_labels` names each model's set the same way in per-model tables.
 """
 
 from __future__ import annotations
@@ -75,6 +77,17 @@ def test_sets(entries: Sequence[ZooEntry]) -> list[TestSet]:
     sets = [TestSet(name, folder, tuple(members), name if names.count(name) == 1 or folder is None else
                     f"{name} ({folder})") for (name, folder), members in groups.items()]
     return sorted(sets, key=lambda s: s.folder is not None)
+
+
+def test_set_labels(entries: Sequence[ZooEntry]) -> dict[str, str]:
+    """Model name -> the label of the test set its test figures are on: test_sets' label for an entry with stored
+    predictions (so every page names a set alike), own_test_set_name for one with test metrics in its card but no
+    stored predictions; entries not evaluated on a test set are left out."""
+    labels = {entry.name: test_set.label for test_set in test_sets(entries) for entry in test_set.entries}
+    for entry in entries:
+        if entry.name not in labels and entry.test_metrics:
+            labels[entry.name] = own_test_set_name(entry.card)
+    return labels
 
 
 def set_holding(sets: Sequence[TestSet], models: Sequence[str]) -> int | None:

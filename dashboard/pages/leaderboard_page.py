@@ -3,9 +3,17 @@
 import streamlit as st
 
 from dashboard import charts
-from dashboard.comparison import disagreement_matrix, metrics_long, operating_point_frame, robustness_long
+from dashboard.comparison import (
+    TEST_SET,
+    compare_by_test_set,
+    comparison_note,
+    metrics_long,
+    operating_point_frame,
+    panel_titles,
+    robustness_long,
+    with_test_set_column,
+)
 from dashboard.generalisation_matrix import DEFAULT_RANKING, board_ranked_by, ranking_choices
-from dashboard.misclassified import disagreements, model_thresholds, predictions_table
 from dashboard.views.resources import PAGES, measured_latency_ms, require_models, zoo_entries
 from model_zoo.leaderboard_table import PARETO_LEGEND, leaderboard_frame
 from model_zoo.test_sets import other_set_column_names
@@ -26,7 +34,7 @@ rank_by = st.selectbox("Rank by", ranking_choices(entries), key="leaderboard_ran
                        format_func=lambda c: c if c == DEFAULT_RANKING else f"ROC-AUC on {c}",
                        help="Sets are each model's own test set and the named sets of `python -m training.evaluate "
                             "all --folder DIR --set NAME`; models not measured on the chosen set go to the bottom.")
-board = board_ranked_by(board, entries, rank_by)
+board = with_test_set_column(board_ranked_by(board, entries, rank_by), entries)
 if rank_by != DEFAULT_RANKING:
     st.caption(f"Ranked by ROC-AUC on **{rank_by}**, then accuracy there (not the default order below, so the top "
                "row need not be `--model best`).")
@@ -35,6 +43,9 @@ st.caption("Test-set metrics, each model at its own decision threshold (the `thr
            "name: the top single model is what `python -m training.predict --model best` uses; `zoo_consensus`, the "
            "detectors combined (fitted on validation), is the default answer everywhere (`--model zoo`). "
            "Click a column header to sort. "
+           + (f"`{TEST_SET}`: the images each row's figures are on (CIFAKE's test split, or that of the folder a "
+              "model was trained on, `python -m training.train --data FOLDER`): rows on different sets are not "
+              "measured on the same images. " if TEST_SET in board else "")
            + ("Unseen: only the test images whose file bytes occur nowhere in the training split (n of them). "
               if "unseen_accuracy" in board else "")
            + ("Latency: one image, one forward pass, median on this machine's CPU, timed now." if time_now else "")
@@ -64,6 +75,7 @@ st.dataframe(
         "recorded_latency_ms": st.column_config.NumberColumn("recorded latency (ms)", format="%.2f"),
         "images_per_second": st.column_config.NumberColumn("images/s (batch 256)", format="localized"),
         "pareto": st.column_config.TextColumn("Pareto", width=90),
+        TEST_SET: st.column_config.TextColumn(TEST_SET),
         "train_minutes": st.column_config.NumberColumn("train time (min)", format="%.1f"),
         "robust_accuracy": st.column_config.NumberColumn("robust acc. (mean)", format="%.4f"),
         **{c: st.column_config.NumberColumn(c, format="%.4f") for c in other_set_column_names(entries)},
@@ -83,9 +95,11 @@ if points.empty:
 else:
     st.dataframe(points, hide_index=True, width="stretch",
                  column_config={c: st.column_config.NumberColumn(c, format="%.4f") for c in points.columns
-                                if c not in ("model", "REAL validation images")})
-    st.caption("Thresholds chosen on the validation split only; the test columns are what that threshold gave on the "
-               "20,000 CIFAKE test images. The rate is measured on CIFAKE's REAL photos: on images unlike CIFAKE "
+                                if c not in ("model", TEST_SET, "REAL validation images")})
+    st.caption("Thresholds chosen on the validation split only; the test columns are what that threshold gave on "
+               + ("each model's own test set (the `test set` column). " if TEST_SET in points else
+                  "the 20,000 CIFAKE test images. ")
+               + "The rate is measured on CIFAKE's REAL photos: on images unlike CIFAKE "
                "(other cameras, sizes, generators, compression) nothing is guaranteed. CLI: `python -m "
                "training.predict --max-fpr 0.01`; API: form field `max_fpr`.")
 
@@ -100,34 +114,45 @@ if len(chosen) < 2:
 selected = [e for e in entries if e.name in chosen]
 
 st.plotly_chart(charts.metric_bars(metrics_long(selected)), width="stretch")
+titles = panel_titles(entries, chosen)
 columns = st.columns(len(selected))
 for column, entry in zip(columns, selected, strict=True):
     with column:
         metrics = entry.test_metrics
         if metrics:
-            st.plotly_chart(charts.confusion_figure(metrics["confusion_matrix"], title=entry.name), width="stretch",
+            st.plotly_chart(charts.confusion_figure(metrics["confusion_matrix"], title=titles[entry.name]),
+                            width="stretch",
                             key=f"cm_{entry.name}")
         else:
             st.caption(f"{entry.name}: not evaluated yet")
 
-table = predictions_table(selected)
-evaluated = [c for c in chosen if c in table.columns]
-curves = {name: (table["label"].to_numpy(), table[name].to_numpy()) for name in evaluated}
-left, right = st.columns(2)
-left.plotly_chart(charts.roc_figure(curves), width="stretch")
-right.plotly_chart(charts.pr_figure(curves), width="stretch")
-
-if len(evaluated) >= 2:
-    thresholds = model_thresholds(selected)
-    matrix = disagreement_matrix(table, evaluated, thresholds)
-    mixed = disagreements(table, evaluated, thresholds)
+# Curves and disagreements join models image by image: only models evaluated on the same test images, one set at a
+# time (dashboard.comparison.compare_by_test_set); the note says which models were compared on which set.
+comparisons = compare_by_test_set(entries, chosen)
+note = comparison_note(chosen, comparisons)
+if note:
+    st.info(note, icon=":material/join_inner:")
+for number, comparison in enumerate(comparisons):
+    if len(comparisons) > 1:
+        st.subheader(f"On {comparison.test_set.label}: {', '.join(comparison.models)}")
+    curves = comparison.curves()
+    left, right = st.columns(2)
+    left.plotly_chart(charts.roc_figure(curves), width="stretch", key=f"compare_roc_{number}")
+    right.plotly_chart(charts.pr_figure(curves), width="stretch", key=f"compare_pr_{number}")
+    compared = comparison.disagreement()
+    if compared is None:
+        continue
+    matrix, mixed = compared
+    table, evaluated, thresholds = comparison.table, comparison.models, comparison.thresholds
     left, right = st.columns([3, 2])
-    left.plotly_chart(charts.disagreement_figure(matrix), width="stretch")
+    left.plotly_chart(charts.disagreement_figure(matrix), width="stretch", key=f"compare_disagree_{number}")
     with right:
         st.metric("Test images where they do not all agree", f"{len(mixed):,}")
-        st.caption(f"{len(mixed) / max(1, len(table)):.1%} of {len(table):,} test images, each model at its own "
-                   "threshold (" + ", ".join(f"{m} {thresholds[m]:.3f}" for m in evaluated) + ")")
-        if len(mixed) and st.button("Browse these images on the errors page", icon=":material/grid_view:"):
+        st.caption(f"{len(mixed) / max(1, len(table)):.1%} of {len(table):,} {comparison.test_set.label} images, "
+                   "each model at its own threshold (" + ", ".join(f"{m} {thresholds[m]:.3f}" for m in evaluated)
+                   + ")")
+        if len(mixed) and st.button("Browse these images on the errors page", icon=":material/grid_view:",
+                                    key=f"compare_browse_{number}"):
             st.session_state["errors_subset"] = {"models": evaluated, "paths": mixed["path"].tolist()}
             st.session_state["errors_mode"] = "disagreements"
             st.switch_page(PAGES["errors"])
