@@ -18,7 +18,7 @@ from model_zoo.decision import threshold
 from model_zoo.ranking import all_best_first
 from model_zoo.test_sets import leaderboard_columns, other_test_sets_markdown
 from model_zoo.tradeoff import front_marks, images_per_second, recorded_latency_ms
-from model_zoo.zoo import ZooEntry, is_consensus, trained_from
+from model_zoo.zoo import ZooEntry, is_consensus, trained_from, training_set_name
 
 METRIC_COLUMNS = ("accuracy", "precision", "recall", "f1", "roc_auc")
 UNSEEN_COLUMNS = ("unseen_accuracy", "unseen_roc_auc", "unseen_n")
@@ -28,10 +28,20 @@ EMPTY = "_No evaluated models in the zoo yet: `make zoo CIFAKE_PATH=/path/to/cif
 PARETO_LEGEND = ("Pareto: ★ when no other single model is both at least as accurate and as fast by its recorded "
                  "latency (and better at one), with *fastest* on the quickest model within one point of the best "
                  "accuracy, latencies within 10% counting as a tie won by the more accurate (`--model fastest`)")
-FOOTNOTE = ("All figures on the test split ({n:,} images), never seen in training or model selection, at each "
+FOOTNOTE = ("All figures on {split}, never seen in training or model selection, at each "
             "model's own decision threshold (fitted on the validation split). Unseen: only the test images whose "
             "file bytes occur nowhere in the training split. Latency: one image, median, CPU; images/s: batches "
             "of 256; all models timed together (`python -m training.latency`). " + PARETO_LEGEND + ".")
+
+
+def test_split_words(evaluated: list[ZooEntry]) -> str:
+    """Which test split the figures are on: one shared split named with its size, or each model's own (a zoo
+    holding models trained on users' folders, each evaluated on its folder's test split)."""
+    splits = {(training_set_name(entry.card), entry.test_metrics["n"]) for entry in evaluated}
+    if len(splits) == 1:
+        (name, n), = splits
+        return f"the {name} test split ({n:,} images)"
+    return "each model's own test split (" + "; ".join(f"{name}: {n:,} images" for name, n in sorted(splits)) + ")"
 
 
 def leaderboard_frame(entries: Sequence[ZooEntry], measured_ms: Mapping[str, float] | None = None) -> pd.DataFrame:
@@ -138,5 +148,5 @@ def leaderboard_markdown(entries: Sequence[ZooEntry]) -> str:
     table = pd.DataFrame({MARKDOWN_COLUMNS[c][0]: [MARKDOWN_COLUMNS[c][1](v) for v in frame[c]] for c in shown})
     markdown = table.to_markdown(index=False, colalign=[MARKDOWN_COLUMNS[c][2] for c in shown], disable_numparse=True)
     others = other_test_sets_markdown(all_best_first(evaluated))  # users' own labelled folders (evaluate --folder)
-    footnote = FOOTNOTE.format(n=evaluated[0].test_metrics["n"])
+    footnote = FOOTNOTE.format(split=test_split_words(evaluated))
     return f"{markdown}\n\n{footnote}" + (f"\n\n{others}" if others else "")

@@ -150,3 +150,13 @@ def test_leaderboard_page_compares_each_test_set_on_its_own(compare_zoo, monkeyp
     assert len(curves) == 4  # ROC and PR for each set, and none of them empty
     assert all(any("AUC" in name or "AP" in name for name in names) for names in curves)
     assert any(any(name.startswith("crop (") for name in names) for names in curves)
+
+
+def test_the_markdown_leaderboard_says_each_model_is_on_its_own_test_split(compare_zoo):
+    from model_zoo.leaderboard_table import leaderboard_markdown
+
+    entries = _entries(compare_zoo)
+    mixed = leaderboard_markdown(entries)
+    assert "All figures on each model's own test split (" in mixed and "trace: 48 images" in mixed
+    alone = leaderboard_markdown([e for e in entries if e.name == "crop"])
+    assert "All figures on the trace test split (48 images)" in alone
