@@ -8,7 +8,7 @@ An entry is a folder `<zoo>/<name>/` holding
     validation_predictions.csv  the same columns for the validation split the card's "train" block names
                           (after evaluation, or `python -m training.evaluate NAME --validation-only`): what
                           anything fitted on top of the models (model_zoo.consensus, max-FPR thresholds) is fitted on
-    robustness.csv        corruption, level, accuracy[, roc_auc]  (after `python -m training.robustness`)
+    robustness.csv        corruption, level, accuracy[, roc_auc, test_set]  (after `python -m training.robustness`)
     novelty.npz           class means and inverse covariance of the model's features (model_zoo.novelty;
                           after training or `python -m training.calibrate`; optional)
     faithfulness.json     deletion/insertion AUCs and the randomisation check per explanation method

@@ -1,16 +1,22 @@
 """How well do zoo models survive the damage images pick up in the wild?
 
-    python -m training.robustness NAME [NAME ...] | all [--data PATH] [--zoo DIR]
+    python -m training.robustness NAME [NAME ...] | all [--data PATH] [--zoo DIR] [--sample N]
 
-Evaluates each model on the test split after every corruption below and writes
-`<zoo>/<name>/robustness.csv` (columns corruption, level, accuracy, roc_auc) atomically:
+--data is CIFAKE or the labelled folder the models were trained on (its test split rebuilt from the
+card, as training.evaluate does); a model is never measured on data it was not trained on (named: an
+error; with 'all', the entries trained on other data are left out). Evaluates each model on the test
+split after every corruption below and writes `<zoo>/<name>/robustness.csv` (columns corruption, level,
+accuracy, roc_auc, test_set) atomically:
     none        level 0: the clean test set, the baseline
     jpeg        re-compression at quality 95, 75, 50, 40, 30
     blur        Gaussian blur, sigma 0.5, 1, 2 pixels
     downscale   shrink by 0.75 / 0.5 and enlarge back (detail lost to resampling)
     noise       additive Gaussian noise, sigma 2, 5, 10 on the 0-255 scale (fixed seed)
-Corruptions act on the uint8 images; the card's preprocessing follows, as at serving time,
-and accuracy is at the card's decision threshold (model_zoo.decision), as in metrics.test.
+Corruptions act on the uint8 images, a folder's at their own resolution (downscale is relative to
+each image's size); the card's preprocessing follows, as at serving time (a crop model: its grid of
+crops, mean logit), and accuracy is at the card's decision threshold (model_zoo.decision), as in
+metrics.test. A folder is measured on a stratified sample of 1,000 test images unless --sample says
+otherwise, read a few images at a time.
 """
 
 from __future__ import annotations
@@ -18,9 +24,19 @@ from __future__ import annotations
 import argparse
 import sys
 
-from training.lib.cli import exit_on_user_error, load_named_models
-from training.lib.data import load_cifake, stderr_progress
-from training.lib.robustness_study import CORRUPTIONS, evaluate_robustness, format_table
+from model_zoo import ZooError
+from training.lib.cli import at_least, exit_on_user_error, load_named_models, read_named_entries
+from training.lib.data import stderr_progress
+from training.lib.image_folders import FolderDataset, check_trained_on, load_labelled_data
+from training.lib.robustness_study import FOLDER_SAMPLE, evaluate_robustness, format_table
+
+
+def _matches(card: dict, dataset) -> bool:
+    try:
+        check_trained_on(card, dataset)
+    except ZooError:
+        return False
+    return True
 
 
 @exit_on_user_error
@@ -28,20 +44,27 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m training.robustness", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("names", nargs="+", metavar="NAME", help="zoo entries, or 'all' for every usable entry")
-    parser.add_argument("--data", help="CIFAKE zip or folder (default: $CIFAKE_PATH)")
+    parser.add_argument("--data", help="CIFAKE zip or folder, or the labelled folder or zip the models were trained on "
+                                       "(its test split, rebuilt from the card; default: $CIFAKE_PATH)")
     parser.add_argument("--zoo", help="zoo folder (default: $MODEL_ZOO_DIR, else model_zoo/entries/)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the noise corruption (and of --sample)")
-    parser.add_argument("--sample", type=int,
-                        help="a stratified sample of this many test images instead of all 20,000 (for slow models; "
-                             "the card's robustness.n records it)")
+    parser.add_argument("--sample", type=at_least(2),
+                        help="a stratified sample of this many test images (for slow models; the card's robustness.n "
+                             f"records it); default: all of CIFAKE's 20,000, at most {FOLDER_SAMPLE:,} of a folder's")
     args = parser.parse_args(argv)
-    models = load_named_models(args.names, args.zoo)
-    dataset = load_cifake(args.data)
+    entries = read_named_entries(args.names, args.zoo)  # fail fast on a bad name before decoding data
+    # CIFAKE, or the labelled folder a model was trained on: its split rebuilt from the card (as training.evaluate).
+    dataset = load_labelled_data(args.data, split=(entries[0].card.get("train") or {}).get("split"))
+    if list(args.names) != ["all"]:
+        for entry in entries:  # named: measuring one on data it was not trained on is an error, before any model loads
+            check_trained_on(entry.card, dataset)
+    sample = args.sample or (FOLDER_SAMPLE if isinstance(dataset, FolderDataset) else None)
+    # 'all': only the entries trained on this data (the others' figures here would say nothing about them).
+    models = load_named_models(args.names, args.zoo, keep=lambda entry: _matches(entry.card, dataset),
+                               left_out_because=f"trained on other data than {dataset.source}")
     for name, loaded in models.items():
-        n = min(args.sample, len(dataset.test)) if args.sample else len(dataset.test)
-        print(f"{name}: evaluating {len(CORRUPTIONS)} conditions on {n:,} test images", file=sys.stderr)
         table = evaluate_robustness(name, dataset, args.zoo, args.seed, progress=stderr_progress, model=loaded.model,
-                                    sample=args.sample)
+                                    sample=sample)
         print(format_table(name, table), flush=True)
     return 0
 

@@ -14,7 +14,9 @@ from training.lib.robustness_study import (
     COLUMNS,
     CORRUPTIONS,
     ROBUSTNESS_FILE,
+    TEST_SET,
     corrupt,
+    corrupt_each,
     evaluate_robustness,
     psnr,
     robustness_table,
@@ -108,7 +110,8 @@ def test_evaluate_writes_csv_into_the_entry(trained_zoo, synthetic_dataset, tmp_
     model_bytes = (zoo / "cnn_strided" / "model.keras").read_bytes()
     table = evaluate_robustness("cnn_strided", synthetic_dataset, zoo)
     stored = pd.read_csv(zoo / "cnn_strided" / ROBUSTNESS_FILE)
-    assert list(stored.columns) == [*COLUMNS, "roc_auc"] and len(stored) == len(CORRUPTIONS)
+    assert list(stored.columns) == [*COLUMNS, "roc_auc", TEST_SET] and len(stored) == len(CORRUPTIONS)
+    assert set(stored[TEST_SET]) == {"CIFAKE"}  # which test set was measured
     np.testing.assert_allclose(stored["accuracy"], table["accuracy"], atol=1e-6)
     entry = read_entry("cnn_strided", zoo)  # still a valid entry
     assert entry.card["robustness"]["n"] == len(synthetic_dataset.test)
@@ -165,3 +168,86 @@ def test_cli_one_model_prints_the_table(trained_zoo, synthetic_zip, tmp_path, ca
     assert f"[{len(CORRUPTIONS)}/{len(CORRUPTIONS)}] noise 10" in captured.err  # progress, one line per condition
     assert (zoo / "cnn_maxpool" / ROBUSTNESS_FILE).is_file()
     assert not (zoo / "cnn_strided" / ROBUSTNESS_FILE).exists()
+
+
+def test_corruptions_work_at_any_size_and_downscale_is_relative(images):
+    rng = np.random.default_rng(3)
+    odd = [rng.integers(0, 256, (h, w, 3), dtype=np.uint8) for h, w in ((37, 91), (120, 64), (5, 7))]
+    for family, level in CORRUPTIONS:
+        for image, out in zip(odd, corrupt_each(odd, family, level), strict=True):
+            assert out.shape == image.shape and out.dtype == np.uint8, (family, level)
+    # downscale is relative to each image's size: 4-pixel stripes suffer the same at 64 and at 256 pixels wide
+    # (shrinking both to one fixed size would wipe out the wide image's stripes)
+    errors = []
+    for width in (64, 256):
+        stripes = np.repeat(np.tile(np.array([0, 0, 255, 255], np.uint8), width // 4)[None, :, None], 48, 0)
+        stripes = np.repeat(stripes, 3, 2)
+        errors.append(np.abs(corrupt(stripes, "downscale", 0.5).astype(int) - stripes).mean())
+    assert errors[0] == pytest.approx(errors[1], rel=0.05) and errors[0] < 100
+    # each image's noise depends on its place in the whole set, not on how the set is chunked
+    whole = corrupt_each(odd, "noise", 5, seed=1)
+    chunked = corrupt_each(odd[:1], "noise", 5, seed=1) + corrupt_each(odd[1:], "noise", 5, seed=1, first=1)
+    assert all(np.array_equal(a, b) for a, b in zip(whole, chunked, strict=True))
+
+
+def test_cli_measures_a_crop_model_on_its_own_folder_test_split(crop_zoo, tmp_path, capsys, monkeypatch):
+    import training.lib.robustness_study as robustness
+    from model_zoo import predict_prob_fake
+
+    folder, trained = crop_zoo
+    zoo = tmp_path / "zoo"
+    shutil.copytree(trained, zoo)
+    entry = read_entry("crop", zoo)
+    shown, firsts = [], []  # the sizes of the images each call scored, and the first of them
+
+    def spy(model, images, card):
+        shown.append({np.asarray(image).shape for image in images})
+        firsts.append(np.asarray(images[0]))
+        return predict_prob_fake(model, images, card)
+
+    monkeypatch.setattr(robustness, "predict_prob_fake", spy)
+    monkeypatch.setattr(robustness, "FOLDER_CHUNK", 10)  # several chunks, so the chunked path is the one measured
+    assert main(["crop", "--data", str(folder), "--zoo", str(zoo)]) == 0
+    captured = capsys.readouterr()
+    assert "crop: accuracy under corruption" in captured.out
+    assert "the trace test split" in captured.err
+    stored = pd.read_csv(zoo / "crop" / ROBUSTNESS_FILE)
+    assert list(zip(stored["corruption"], stored["level"], strict=True)) == list(CORRUPTIONS)
+    assert stored["accuracy"].between(0, 1).all() and stored["roc_auc"].between(0, 1).all()
+    assert set(stored[TEST_SET]) == {"trace"}
+    # every test image (fewer than the default sample), whole at 64x64, never resized to the model's 32x32 crops
+    n_test = entry.card["train"]["split"]["n_test"]
+    card = read_entry("crop", zoo).card
+    assert card["robustness"]["n"] == n_test and card["robustness"][TEST_SET] == "trace"
+    assert all(sizes == {(64, 64, 3)} for sizes in shown) and len(shown) == len(CORRUPTIONS) * -(-n_test // 10)
+    # the clean row is the judge's score of the same images: the stored test evaluation (crop grid, mean logit)
+    clean = stored[stored["corruption"] == "none"].iloc[0]
+    assert clean["accuracy"] == pytest.approx(entry.test_metrics["accuracy"], abs=1e-6)
+    assert clean["roc_auc"] == pytest.approx(entry.test_metrics["roc_auc"], abs=1e-6)
+    # each condition scored the first chunk's images after exactly its corruption, applied to the whole image
+    originals = firsts[0]
+    for (corruption, level), seen in zip(CORRUPTIONS, firsts[: len(CORRUPTIONS)], strict=True):
+        np.testing.assert_array_equal(seen, corrupt_each([originals], corruption, level)[0], err_msg=corruption)
+        assert (corruption == "none") == np.array_equal(seen, originals)
+
+
+def test_cli_refuses_a_model_on_data_it_was_not_trained_on(crop_zoo, trained_zoo, synthetic_zip, tmp_path, capsys,
+                                                           monkeypatch):
+    folder, crop = crop_zoo
+    monkeypatch.setenv("CIFAKE_CACHE_DIR", str(tmp_path / "cache"))
+    # a folder model on CIFAKE, and a CIFAKE model on a folder: one line naming the entry, nothing written
+    assert main(["crop", "--data", str(synthetic_zip), "--zoo", str(crop)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("error: crop was trained on a labelled folder") and str(folder) in err[-1]
+    assert main(["cnn_maxpool", "--data", str(folder), "--zoo", str(trained_zoo)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("error: cnn_maxpool was trained on CIFAKE") and str(folder) in err[-1]
+    assert not (crop / "crop" / ROBUSTNESS_FILE).exists() and not (trained_zoo / "cnn_maxpool" / ROBUSTNESS_FILE).exists()
+    # 'all' over a mixed zoo measures the entries trained on the data given and names the ones it leaves out
+    zoo = tmp_path / "zoo"
+    shutil.copytree(crop, zoo)
+    shutil.copytree(trained_zoo / "cnn_maxpool", zoo / "cnn_maxpool")
+    assert main(["all", "--data", str(folder), "--zoo", str(zoo), "--sample", "10"]) == 0
+    assert "note: 'all' leaves out cnn_maxpool (trained on other data than" in capsys.readouterr().err
+    assert (zoo / "crop" / ROBUSTNESS_FILE).is_file() and not (zoo / "cnn_maxpool" / ROBUSTNESS_FILE).exists()
+    assert read_entry("crop", zoo).card["robustness"]["n"] == 10

@@ -83,17 +83,18 @@ def read_named_entries(names: Sequence[str], zoo: str | None) -> list[ZooEntry]:
     return entries
 
 
-def load_named_models(names: Sequence[str], zoo: str | None,
-                      keep: Callable[[ZooEntry], bool] | None = None) -> dict[str, LoadedModel]:
+def load_named_models(names: Sequence[str], zoo: str | None, keep: Callable[[ZooEntry], bool] | None = None,
+                      left_out_because: str = "name them to include them") -> dict[str, LoadedModel]:
     """read_named_entries, then their models; with "all", an entry whose model will not load is skipped with a warning.
 
     `keep` narrows "all" (say, to the detectors) before any model is loaded; named entries are always loaded.
+    `left_out_because` ends the note naming the entries `keep` left out.
     """
     entries = read_named_entries(names, zoo)
     if keep is not None and list(names) == ["all"]:
         left_out = [entry.name for entry in entries if not keep(entry)]
         if left_out:
-            print(f"note: 'all' leaves out {', '.join(left_out)} (name them to include them)", file=sys.stderr)
+            print(f"note: 'all' leaves out {', '.join(left_out)} ({left_out_because})", file=sys.stderr)
         entries = [entry for entry in entries if keep(entry)]
     if list(names) != ["all"]:
         return {entry.name: LoadedModel(entry, load_model(entry)) for entry in entries}

@@ -33,6 +33,7 @@ from model_zoo.crops import center_crop, crop_spec, random_crop
 from model_zoo.decision import CLASS_NAMES
 from model_zoo.images import ImageError, decode_image
 from model_zoo.preprocessing import decode_for_card, input_size, normalization
+from model_zoo.zoo import ZooError, trained_on_folder
 from training.lib.data import (
     IMAGE_SIZE,
     Dataset,
@@ -406,6 +407,35 @@ def load_labelled_data(path: str | os.PathLike | None = None, *, validation_frac
     return load_image_folder(source, validation_fraction=split.get("validation_fraction", validation_fraction),
                              test_fraction=float(split.get("test_fraction", TEST_FRACTION)),
                              split_seed=int(split.get("seed", SPLIT_SEED)), progress=progress)
+
+
+def check_trained_on(card: dict, dataset: Dataset) -> None:
+    """Raise ZooError (one line naming the entry) unless `dataset` is what the card's model was trained on: CIFAKE
+    for a CIFAKE model; for a folder model (model_zoo.zoo.trained_on_folder) a folder whose split, rebuilt from the
+    card, has the card's numbers of train, validation and test images (another folder almost never does)."""
+    name, folder = card.get("name", "?"), isinstance(dataset, FolderDataset)
+    trained = card.get("train") or {}
+    if trained_on_folder(card) != folder:
+        raise ZooError(f"{name} was trained on {'a labelled folder' if not folder else 'CIFAKE'} "
+                       f"({trained.get('dataset')}), not on {dataset.source}; pass --data {trained.get('dataset')}")
+    if folder:
+        recorded = trained.get("split") or {}
+        differ = [key for key in ("n_train", "n_validation", "n_test")
+                  if key in recorded and recorded[key] != dataset.split.get(key)]
+        if differ:
+            raise ZooError(f"{name} was trained on {trained.get('dataset')}, whose split differs from {dataset.source}'s "
+                           f"({', '.join(f'{k} {recorded[k]} vs {dataset.split.get(k)}' for k in differ)}); "
+                           "pass the folder it was trained on")
+
+
+def stored_images(split: Split) -> Split:
+    """The split with its images decoded whole, as stored (no card's resizing or padding), still read on access: for
+    changes that must act at an image's own resolution. CIFAKE's arrays already are that; the caller's split (and
+    any card bound to it) is left as it is."""
+    if not isinstance(split.images, FolderImages):
+        return split
+    reader = FolderReader(split.images.reader.source, split.images.reader.names)
+    return FolderSplit(FolderImages(reader, split.images.rows), split.labels, split.paths, split.digests)
 
 
 def train_validation_indices(dataset: Dataset, fraction: float = 0.1, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

@@ -1,11 +1,17 @@
-"""Accuracy under corruptions (JPEG, blur, downscale, noise): the library behind `python -m training.robustness`."""
+"""Accuracy under corruptions (JPEG, blur, downscale, noise): the library behind `python -m training.robustness`.
+
+CIFAKE's test arrays are corrupted whole, as one batch. A labelled folder's test images are corrupted at their own
+resolution, a few at a time (FOLDER_CHUNK, each decoded once for every condition), so a folder of big photos is
+never held in memory at once; each is then scored as the judge scores it (model_zoo.predict_prob_fake: a crop
+card's grid of crops and their mean logit).
+"""
 
 from __future__ import annotations
 
 import io
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import cv2
 import numpy as np
@@ -22,8 +28,9 @@ from model_zoo import (
 )
 from model_zoo.decision import threshold
 from model_zoo.zoo import ROBUSTNESS_COLUMNS as COLUMNS
-from model_zoo.zoo import ROBUSTNESS_FILE
-from training.lib.data import Dataset, stratified_sample
+from model_zoo.zoo import ROBUSTNESS_FILE, training_set_name
+from training.lib.data import Dataset, Split, stratified_sample
+from training.lib.image_folders import FolderDataset, check_trained_on, stored_images
 
 CORRUPTIONS: tuple[tuple[str, float], ...] = (
     ("none", 0),
@@ -32,6 +39,9 @@ CORRUPTIONS: tuple[tuple[str, float], ...] = (
     ("downscale", 0.75), ("downscale", 0.5),
     ("noise", 2.0), ("noise", 5.0), ("noise", 10.0),
 )
+TEST_SET = "test_set"  # robustness.csv's column naming the test split measured (model_zoo.zoo.training_set_name)
+FOLDER_CHUNK = 8  # folder images decoded at a time: 8 photos of 24 MP are ~0.6 GB, twice that with a corrupted copy
+FOLDER_SAMPLE = 1000  # default --sample for a folder: 14 conditions x up to 16 crops an image add up on big photos
 
 
 def jpeg_recompress(image: np.ndarray, quality: int) -> np.ndarray:
@@ -53,7 +63,7 @@ def downscale_upscale(image: np.ndarray, factor: float) -> np.ndarray:
     return cv2.resize(small, (width, height), interpolation=cv2.INTER_LINEAR)
 
 
-def gaussian_noise(images: np.ndarray, sigma: float, seed: int = 0) -> np.ndarray:
+def gaussian_noise(images: np.ndarray, sigma: float, seed: int | Sequence[int] = 0) -> np.ndarray:
     """Add N(0, sigma) noise on the 0-255 scale, rounded and clipped back to uint8; same seed, same noise."""
     rng = np.random.default_rng(seed)
     noisy = images.astype(np.float32) + rng.normal(0.0, float(sigma), size=images.shape).astype(np.float32)
@@ -67,7 +77,7 @@ _PER_IMAGE: dict[str, Callable[[np.ndarray, float], np.ndarray]] = {
 }
 
 
-def corrupt(images: np.ndarray, corruption: str, level: float, seed: int = 0) -> np.ndarray:
+def corrupt(images: np.ndarray, corruption: str, level: float, seed: int | Sequence[int] = 0) -> np.ndarray:
     """Apply one corruption to uint8 images (N, H, W, 3) or one image (H, W, 3); shape and dtype are kept."""
     images = np.asarray(images, dtype=np.uint8)
     if corruption == "none":
@@ -91,24 +101,54 @@ def psnr(reference: np.ndarray, degraded: np.ndarray) -> float:
     return float("inf") if mse == 0 else 10 * np.log10(255.0**2 / mse)
 
 
-def robustness_table(
-    model, card: dict, images: np.ndarray, labels: np.ndarray,
-    corruptions: tuple[tuple[str, float], ...] = CORRUPTIONS, seed: int = 0,
-    progress: Callable[[str], None] | None = None,
-) -> pd.DataFrame:
-    """Accuracy and ROC-AUC of `model` on `images` after each corruption; `progress` hears one line per corruption."""
+def corrupt_each(images: Sequence[np.ndarray], corruption: str, level: float, seed: int = 0,
+                 first: int = 0) -> list[np.ndarray]:
+    """Corrupt images of any sizes one by one; image i's noise comes from the seed (seed, first + i), so a test set
+    corrupted a chunk at a time gets the same noise whatever the chunk size."""
+    return [corrupt(image, corruption, level, (seed, first + i)) for i, image in enumerate(images)]
 
-    rows = []
-    for step, (corruption, level) in enumerate(corruptions, 1):
-        start = time.time()
-        prob_fake = predict_prob_fake(model, corrupt(images, corruption, level, seed), card)
-        metrics = binary_metrics(labels, prob_fake, threshold(card))
-        accuracy = metrics["accuracy"]
-        rows.append({"corruption": corruption, "level": level, "accuracy": accuracy, "roc_auc": metrics["roc_auc"]})
-        if progress:
-            seconds = time.time() - start
-            progress(f"  [{step}/{len(corruptions)}] {corruption} {level:g}: accuracy {accuracy:.4f} ({seconds:.1f} s)")
+
+def robustness_table(
+    model, card: dict, images: np.ndarray | Sequence[np.ndarray], labels: np.ndarray,
+    corruptions: tuple[tuple[str, float], ...] = CORRUPTIONS, seed: int = 0,
+    progress: Callable[[str], None] | None = None, chunk: int | None = None,
+) -> pd.DataFrame:
+    """Accuracy and ROC-AUC of `model` on `images` after each corruption; `progress` hears one line per corruption.
+
+    An array (CIFAKE's) is corrupted as one batch. Any other sequence (a folder's FolderImages, decoded on access,
+    of any sizes) is read `chunk` (default FOLDER_CHUNK) images at a time, every condition applied to a chunk
+    before the next is decoded.
+    """
+    whole = isinstance(images, np.ndarray)
+    step = max(1, len(images) if whole else chunk or FOLDER_CHUNK)
+    scores: list[list[np.ndarray]] = [[] for _ in corruptions]
+    seconds = [0.0] * len(corruptions)
+    rows, reported = [], time.time()
+    for start in range(0, len(images), step):
+        batch = images[start : start + step]
+        last = start + step >= len(images)
+        for index, (corruption, level) in enumerate(corruptions):
+            began = time.time()
+            damaged = corrupt(batch, corruption, level, seed) if whole else corrupt_each(batch, corruption, level, seed, start)
+            scores[index].append(predict_prob_fake(model, damaged, card))
+            seconds[index] += time.time() - began
+            if last:  # every image seen: this condition's row is final
+                metrics = binary_metrics(labels, np.concatenate(scores[index]), threshold(card))
+                accuracy = metrics["accuracy"]
+                rows.append({"corruption": corruption, "level": level, "accuracy": accuracy,
+                             "roc_auc": metrics["roc_auc"]})
+                if progress:
+                    progress(f"  [{index + 1}/{len(corruptions)}] {corruption} {level:g}: accuracy {accuracy:.4f} "
+                             f"({seconds[index]:.1f} s)")
+        if progress and not last and time.time() - reported > 10:  # a folder of big photos takes a while
+            reported = time.time()
+            progress(f"  {start + step:,}/{len(images):,} images under every condition")
     return pd.DataFrame(rows, columns=[*COLUMNS, "roc_auc"])
+
+
+def robustness_sample(test: Split, sample: int | None, seed: int = 0) -> Split:
+    """The test images measured: `sample` of them, half of each class, drawn with `seed`; all when None."""
+    return test if sample is None else test.subset(stratified_sample(test.labels, sample // 2, seed))
 
 
 def evaluate_robustness(
@@ -117,15 +157,24 @@ def evaluate_robustness(
 ) -> pd.DataFrame:
     """Compute the table for one entry and publish robustness.csv into it atomically (`model`: already loaded).
 
-    `sample`: that many test images, half of each class, drawn with `seed` (the card records n); else all.
+    `dataset`: CIFAKE, or the labelled folder the entry was trained on (its split rebuilt from the card,
+    image_folders.load_labelled_data); anything else raises ZooError. `sample`: that many test images, half of each
+    class, drawn with `seed` (the card records n); else all.
     """
     entry = read_entry(name, zoo)
+    check_trained_on(entry.card, dataset)
+    # A folder's images whole, as stored: a corruption acts at the image's own resolution, before the card's view.
+    test = robustness_sample(stored_images(dataset.test), sample, seed)
+    test_set = training_set_name(entry.card)  # the data is the entry's own (checked above), so its name
+    if progress:
+        where = f"the {test_set} test split" if isinstance(dataset, FolderDataset) else "CIFAKE's test split"
+        progress(f"{name}: evaluating {len(CORRUPTIONS)} conditions on {len(test):,} images of {where}")
     model = model if model is not None else load_model(entry)
-    test = dataset.test if sample is None else dataset.test.subset(stratified_sample(dataset.test.labels, sample // 2, seed))
     start = time.time()
     table = robustness_table(model, entry.card, test.images, test.labels, seed=seed, progress=progress)
+    table[TEST_SET] = test_set
     card = dict(entry.card)
-    card["robustness"] = {"dataset": str(dataset.source), "n": len(test), "seed": seed,
+    card["robustness"] = {"dataset": str(dataset.source), TEST_SET: test_set, "n": len(test), "seed": seed,
                           "seconds": round(time.time() - start, 1), "file": ROBUSTNESS_FILE}
     with staged_entry(name, zoo, from_existing=True) as folder:
         table.to_csv(folder / ROBUSTNESS_FILE, index=False, float_format="%.6g")
