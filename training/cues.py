@@ -26,7 +26,7 @@ import sys
 import time
 
 from model_zoo import is_detector
-from training.lib.cli import exit_on_user_error, load_named_models
+from training.lib.cli import exit_on_user_error, load_cifake_study_models
 from training.lib.cue_study import CONDITIONS, SAMPLE, class_spectra, evaluate_cues, format_table, sample_index
 from training.lib.data import load_cifake, stderr_progress
 
@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"test images, half per class (default {SAMPLE}; 'all' for the whole test split)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the sample, tile orders and swap partners")
     args = parser.parse_args(argv)
-    models = load_named_models(args.names, args.zoo, keep=is_detector)
+    models = load_cifake_study_models(args.names, args.zoo, "training.cues", keep=is_detector)
     dataset = load_cifake(args.data)
     total = time.time()
     spectra = class_spectra(dataset.test.images, dataset.test.labels)  # the same for every model: once

@@ -27,7 +27,7 @@ from model_zoo.faithfulness_measures import (
 )
 from model_zoo.saliency import METHODS
 from training.lib.class_heatmaps import PER_GROUP
-from training.lib.cli import at_least, exit_on_user_error, load_named_models
+from training.lib.cli import at_least, exit_on_user_error, load_cifake_study_models
 from training.lib.data import load_cifake, stderr_progress
 from training.lib.faithfulness_study import PER_CLASS, SANITY_IMAGES, evaluate_faithfulness, format_report
 
@@ -48,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--heatmap-per-group", type=at_least(1), default=PER_GROUP,
                         help=f"test images averaged per class-mean heatmap group (default {PER_GROUP})")
     args = parser.parse_args(argv)
-    models = load_named_models(args.names, args.zoo)
+    models = load_cifake_study_models(args.names, args.zoo, "training.faithfulness")
     dataset = load_cifake(args.data)
     total = time.time()
     for name, loaded in models.items():

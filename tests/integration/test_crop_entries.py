@@ -172,3 +172,36 @@ def test_a_folder_models_report_names_its_own_test_set(crop_zoo):
     assert "<h2>Test sets: trace and others</h2>" in html and "Confusion matrix (trace test)" in html
     assert "CIFAKE test" not in html  # its numbers are on the folder's own split
     assert list(test_sets_frame(entry.card)["test set"])[0] == "trace test"
+
+
+@pytest.mark.parametrize("command", ["faithfulness", "cues"])
+def test_cifake_only_studies_refuse_a_folder_model_by_name(command, crop_zoo, synthetic_zip, tmp_path, capsys,
+                                                           monkeypatch):
+    import importlib
+
+    from model_zoo.zoo import CUES_FILE, FAITHFULNESS_FILE
+
+    folder, zoo = crop_zoo
+    monkeypatch.setenv("CIFAKE_CACHE_DIR", str(tmp_path / "cache"))
+    main = importlib.import_module(f"training.{command}").main
+    assert main(["crop", "--data", str(synthetic_zip), "--zoo", str(zoo)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("error: crop was trained on a labelled folder") and str(folder) in err[-1]
+    assert f"training.{command} measures on CIFAKE's test images only" in err[-1]
+    assert not (zoo / "crop" / CUES_FILE).exists() and not (zoo / "crop" / FAITHFULNESS_FILE).exists()
+
+
+def test_cues_all_leaves_a_folder_model_out_with_a_note(crop_zoo, trained_zoo, synthetic_zip, tmp_path, capsys,
+                                                        monkeypatch):
+    from model_zoo.zoo import CUES_FILE
+    from training.cues import main
+
+    _, crop = crop_zoo
+    monkeypatch.setenv("CIFAKE_CACHE_DIR", str(tmp_path / "cache"))
+    zoo = tmp_path / "zoo"
+    shutil.copytree(crop, zoo, ignore=shutil.ignore_patterns(".runs"))
+    shutil.copytree(trained_zoo / "cnn_maxpool", zoo / "cnn_maxpool")
+    assert main(["all", "--data", str(synthetic_zip), "--zoo", str(zoo), "--sample", "8"]) == 0
+    err = capsys.readouterr().err
+    assert "note: 'all' leaves out crop (trained on a labelled folder: training.cues measures on CIFAKE" in err
+    assert (zoo / "cnn_maxpool" / CUES_FILE).is_file() and not (zoo / "crop" / CUES_FILE).exists()

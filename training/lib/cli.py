@@ -20,6 +20,7 @@ from model_zoo import (
 )
 from model_zoo.roles import ALL_INCLUDING_STUDIES
 from model_zoo.selection import choose
+from model_zoo.zoo import trained_on_folder
 from training.lib.data import DatasetError
 from training.lib.torch_pickle import CheckpointError
 
@@ -84,17 +85,23 @@ def read_named_entries(names: Sequence[str], zoo: str | None) -> list[ZooEntry]:
 
 
 def load_named_models(names: Sequence[str], zoo: str | None, keep: Callable[[ZooEntry], bool] | None = None,
-                      left_out_because: str = "name them to include them") -> dict[str, LoadedModel]:
+                      left_out_because: str | Callable[[ZooEntry], str] = "name them to include them"
+                      ) -> dict[str, LoadedModel]:
     """read_named_entries, then their models; with "all", an entry whose model will not load is skipped with a warning.
 
     `keep` narrows "all" (say, to the detectors) before any model is loaded; named entries are always loaded.
-    `left_out_because` ends the note naming the entries `keep` left out.
+    `left_out_because` ends the note naming the entries `keep` left out (a function: each entry's own reason,
+    one note per reason).
     """
     entries = read_named_entries(names, zoo)
     if keep is not None and list(names) == ["all"]:
-        left_out = [entry.name for entry in entries if not keep(entry)]
-        if left_out:
-            print(f"note: 'all' leaves out {', '.join(left_out)} ({left_out_because})", file=sys.stderr)
+        reasons: dict[str, list[str]] = {}
+        for entry in entries:
+            if not keep(entry):
+                why = left_out_because(entry) if callable(left_out_because) else left_out_because
+                reasons.setdefault(why, []).append(entry.name)
+        for why, left_out in reasons.items():
+            print(f"note: 'all' leaves out {', '.join(left_out)} ({why})", file=sys.stderr)
         entries = [entry for entry in entries if keep(entry)]
     if list(names) != ["all"]:
         return {entry.name: LoadedModel(entry, load_model(entry)) for entry in entries}
@@ -103,6 +110,29 @@ def load_named_models(names: Sequence[str], zoo: str | None, keep: Callable[[Zoo
     if not models:
         raise ZooError("no usable models in the zoo (train one with `python -m training.train --arch cnn_maxpool`)")
     return models
+
+
+def load_cifake_study_models(names: Sequence[str], zoo: str | None, study: str,
+                             keep: Callable[[ZooEntry], bool] | None = None) -> dict[str, LoadedModel]:
+    """load_named_models for a study that measures on CIFAKE's test images only (faithfulness, cues): a model trained
+    on a labelled folder would be measured on images it never learnt from, so naming one is an error and "all" leaves
+    it out with a note. `keep` (say, the detectors) narrows "all" further, with load_named_models' own note."""
+    if list(names) != ["all"]:
+        for entry in read_named_entries(names, zoo):
+            if trained_on_folder(entry.card):
+                folder = (entry.card.get("train") or {}).get("dataset")
+                raise ZooError(f"{entry.name} was trained on a labelled folder ({folder}); {study} measures on "
+                               "CIFAKE's test images only, which would say nothing about it")
+
+    def measured(entry: ZooEntry) -> bool:
+        return not trained_on_folder(entry.card) and (keep is None or keep(entry))
+
+    def reason(entry: ZooEntry) -> str:
+        if trained_on_folder(entry.card):
+            return f"trained on a labelled folder: {study} measures on CIFAKE's test images only"
+        return "name them to include them"
+
+    return load_named_models(names, zoo, keep=measured, left_out_because=reason)
 
 
 def warn_skipped(problems: Sequence) -> None:
