@@ -242,3 +242,14 @@ def _built(config: TrainConfig, folder: Path) -> Path:
     path = folder / "built.keras"
     get_architecture(config.arch).build(weights="imagenet", input_size=config.input_size).save(path)
     return path
+
+
+def test_the_card_names_the_gpus_the_driver_reports_without_asking_a_framework(tmp_path, monkeypatch):
+    from training.lib.training_run import machine_description
+
+    monkeypatch.setenv("PATH", str(tmp_path))  # no nvidia-smi: no NVIDIA GPU to name
+    assert ", CPU only, " in machine_description()
+    fake = tmp_path / "nvidia-smi"
+    fake.write_text("#!/bin/sh\necho 'NVIDIA H200'\n")
+    fake.chmod(0o755)
+    assert ", NVIDIA H200, " in machine_description()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import platform
 import shutil
+import subprocess
 import sys
 import time
 from dataclasses import asdict, dataclass, replace
@@ -145,33 +146,29 @@ def cpu_has_bf16() -> bool:
 
 
 def machine_description() -> str:
+    """Where this process trains: cores, GPUs, system, and the framework under Keras."""
     import keras
 
     backend = keras.backend.backend()
-    if backend != "tensorflow":
-        return f"{platform.machine()}, {os.cpu_count()} cores, {_accelerator(backend)}, {platform.system()}, Keras on {backend}"
-    import tensorflow as tf
+    if backend == "tensorflow":
+        import tensorflow as tf
 
-    gpus = tf.config.list_physical_devices("GPU")
-    device = f"{len(gpus)} GPU(s)" if gpus else "CPU only"
-    return f"{platform.machine()}, {os.cpu_count()} cores, {device}, {platform.system()}, TF {tf.__version__}"
+        framework = f"TF {tf.__version__}"
+    else:
+        framework = f"Keras on {backend}"
+    return f"{platform.machine()}, {os.cpu_count()} cores, {_gpus()}, {platform.system()}, {framework}"
 
 
-def _accelerator(backend: str) -> str:
-    """The GPU a JAX or PyTorch backend trains on, by name, or 'CPU only'."""
+def _gpus() -> str:
+    """The machine's NVIDIA GPUs by name, from nvidia-smi, or 'CPU only'. It asks the driver, not a framework, so
+    it needs neither PyTorch nor JAX installed (a run may train on either, elsewhere: training/gpu_finetune.sh)."""
     try:
-        if backend == "torch":
-            import torch
-
-            return torch.cuda.get_device_name(0) if torch.cuda.is_available() else "CPU only"
-        if backend == "jax":
-            import jax
-
-            gpus = [d for d in jax.devices() if d.platform == "gpu"]
-            return gpus[0].device_kind if gpus else "CPU only"
-    except Exception:  # a description only: never fail a training over it
-        pass
-    return "device unknown"
+        listed = subprocess.run(["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"], capture_output=True,
+                                text=True, timeout=10, check=True).stdout
+    except (OSError, subprocess.SubprocessError):  # no driver: no NVIDIA GPU to name
+        return "CPU only"
+    names = [line.strip() for line in listed.splitlines() if line.strip()]
+    return ", ".join(names) or "CPU only"
 
 
 def _batch_to_model_input(card: dict, augmentation: str):
