@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from model_zoo import ZooEntry, ZooError, load_model, read_entry, staged_entry, write_card
+from model_zoo import ZooEntry, load_model, read_entry, staged_entry, write_card
 from model_zoo.decision import BAND_TARGET_PRECISION, band_summary, fit_band, labels_for, threshold
 from model_zoo.inference import predict_prob_fake
 from model_zoo.novelty import (
@@ -30,8 +30,8 @@ from training.lib.image_folders import (
     NOVELTY_SAMPLE,
     FolderDataset,
     bind_card,
+    card_split_indices,
     train_image_sizes,
-    train_validation_indices,
 )
 
 CHECK_SAMPLE = 2000  # test images (and noise images) for the reported novelty checks
@@ -135,15 +135,9 @@ def calibrate_entry(entry: ZooEntry, dataset: Dataset, zoo: str | os.PathLike | 
     card's split), scored as training scored it: on its split, each image as the judge scores it (a crop card by
     its crop grid, model_zoo.crops). `train_sample` None: training's own (NOVELTY_SAMPLE for a folder).
     """
-    card, trained = entry.card, entry.card.get("train", {})
-    fraction, seed = float(trained.get("validation_fraction", 0.1)), int(trained.get("seed", 0))
+    card, seed = entry.card, int(entry.card.get("train", {}).get("seed", 0))
     bind_card(dataset, card)  # a folder's images decode as this model sees them
-    train_index, val_index = train_validation_indices(dataset, fraction, seed)
-    expected = trained.get("n_validation")
-    if expected is not None and expected != len(val_index):
-        raise ZooError(f"{entry.name}: trained with {expected:,} validation images, but this data gives "
-                       f"{len(val_index):,}; pass the dataset it was trained on (card train.dataset: "
-                       f"{trained.get('dataset')})")
+    train_index, val_index = card_split_indices(card, dataset)
     start = time.time()
     model = load_model(entry)
     if train_sample is None:

@@ -13,7 +13,6 @@ import numpy as np
 
 from model_zoo import (
     ZooEntry,
-    ZooError,
     binary_metrics,
     load_model,
     predict_prob_fake,
@@ -25,20 +24,13 @@ from model_zoo import (
 from model_zoo.decision import expected_calibration_error, threshold
 from model_zoo.zoo import VALIDATION_PREDICTIONS_FILE
 from training.lib.data import Dataset, Split
-from training.lib.image_folders import bind_card, train_validation_indices
+from training.lib.image_folders import bind_card, card_split_indices
 
 
 def validation_split(card: dict, dataset: Dataset) -> Split:
     """The validation images this card's model was trained without (its "train" block's seed and fraction), in
     index order; every entry trained with the same seed and fraction on the same data gets the same images."""
-    trained = card.get("train", {})
-    fraction, seed = float(trained.get("validation_fraction", 0.1)), int(trained.get("seed", 0))
-    _, val_index = train_validation_indices(dataset, fraction, seed)
-    expected = trained.get("n_validation")
-    if expected is not None and expected != len(val_index):
-        raise ZooError(f"{card.get('name')}: trained with {expected:,} validation images, but this data gives "
-                       f"{len(val_index):,}; pass the dataset it was trained on (card train.dataset: "
-                       f"{trained.get('dataset')})")
+    _, val_index = card_split_indices(card, dataset)
     return dataset.train.subset(np.sort(val_index))
 
 

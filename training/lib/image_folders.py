@@ -445,6 +445,20 @@ def train_validation_indices(dataset: Dataset, fraction: float = 0.1, seed: int 
     return train_validation_split(dataset.train.labels, fraction, seed)
 
 
+def card_split_indices(card: dict, dataset: Dataset) -> tuple[np.ndarray, np.ndarray]:
+    """(train_index, validation_index) the card's model was trained with (its "train" block's seed and validation
+    fraction, or the folder's own split); ZooError when this data gives another number of validation images."""
+    trained = card.get("train", {})
+    fraction, seed = float(trained.get("validation_fraction", 0.1)), int(trained.get("seed", 0))
+    train_index, val_index = train_validation_indices(dataset, fraction, seed)
+    expected = trained.get("n_validation")
+    if expected is not None and expected != len(val_index):
+        raise ZooError(f"{card.get('name')}: trained with {expected:,} validation images, but this data gives "
+                       f"{len(val_index):,}; pass the dataset it was trained on (card train.dataset: "
+                       f"{trained.get('dataset')})")
+    return train_index, val_index
+
+
 def all_small(dataset: Dataset, side: int = IMAGE_SIZE) -> bool:
     """True when every image is at most side x side (CIFAKE-like data): such data is resized, not cropped."""
     if not isinstance(dataset, FolderDataset):
