@@ -122,15 +122,20 @@ def test_each_test_set_gets_its_own_table_and_its_own_images(mixed_zoo, tmp_path
     assert not FolderTestImages(tmp_path / "moved").available
 
 
-def test_errors_page_browses_a_crop_models_errors_in_its_own_folder(mixed_zoo, tmp_path, monkeypatch):
+def _errors_page(zoo: Path, monkeypatch):
+    """The dashboard over `zoo` (no CIFAKE configured), opened on the errors page."""
     streamlit_testing = pytest.importorskip("streamlit.testing.v1")
-    folder, zoo, wrong = mixed_zoo
     monkeypatch.setenv("MODEL_ZOO_DIR", str(zoo))
     monkeypatch.delenv("CIFAKE_PATH", raising=False)
     at = streamlit_testing.AppTest.from_file(str(Path(__file__).resolve().parents[2] / "streamlit_app.py"),
                                              default_timeout=120)
     at.run()
-    at.switch_page("dashboard/pages/errors_page.py").run()
+    return at.switch_page("dashboard/pages/errors_page.py").run()
+
+
+def test_errors_page_browses_a_crop_models_errors_in_its_own_folder(mixed_zoo, tmp_path, monkeypatch):
+    folder, zoo, wrong = mixed_zoo
+    at = _errors_page(zoo, monkeypatch)
     assert at.selectbox(key="errors_set").options == ["synthetic test", "trace test"]
     at.selectbox(key="errors_set").set_value("trace test").run()
     assert not at.exception and not at.error, [e.value for e in (*at.exception, *at.error)]
@@ -144,19 +149,13 @@ def test_errors_page_browses_a_crop_models_errors_in_its_own_folder(mixed_zoo, t
 
 
 def test_errors_page_says_why_when_the_folder_is_not_there(mixed_zoo, tmp_path, monkeypatch):
-    streamlit_testing = pytest.importorskip("streamlit.testing.v1")
     _, source, wrong = mixed_zoo
     zoo = tmp_path / "zoo"
     shutil.copytree(source / "crop", zoo / "crop")
     card = json.loads((zoo / "crop" / "card.json").read_text())
     card["evaluation"]["dataset"] = str(tmp_path / "gone")
     (zoo / "crop" / "card.json").write_text(json.dumps(card))
-    monkeypatch.setenv("MODEL_ZOO_DIR", str(zoo))
-    monkeypatch.delenv("CIFAKE_PATH", raising=False)
-    at = streamlit_testing.AppTest.from_file(str(Path(__file__).resolve().parents[2] / "streamlit_app.py"),
-                                             default_timeout=120)
-    at.run()
-    at.switch_page("dashboard/pages/errors_page.py").run()
+    at = _errors_page(zoo, monkeypatch)
     assert not at.exception and not at.error
     assert any("not on this server" in i.value and str(tmp_path / "gone") in i.value for i in at.info)
     assert sorted(at.dataframe[0].value["path"]) == sorted(wrong) and not at.image
