@@ -18,6 +18,13 @@ TEST_ZOO_ARCHS = ("cnn_maxpool", "cnn_strided")
 TEST_ZOO_TRAINING = {"epochs": 4, "batch_size": 16, "lr": 2e-3}
 
 
+@pytest.fixture(autouse=True)
+def _no_inherited_cifake_path(monkeypatch):
+    """CI exports CIFAKE_PATH for test_real_cifake.py, which reads it at import. Every other test names its data:
+    an inherited path once made a dashboard test decode all 120,000 real images and time out."""
+    monkeypatch.delenv("CIFAKE_PATH", raising=False)
+
+
 @pytest.fixture(scope="session")
 def synthetic_zip(tmp_path_factory) -> Path:
     """A CIFAKE-shaped zip: 120 train + 40 test images per class."""
