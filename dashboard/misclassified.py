@@ -71,7 +71,7 @@ def test_sets(entries: Sequence[ZooEntry]) -> list[TestSet]:
     holds only predictions of the same images (a folder model's paths name none of CIFAKE's)."""
     groups: dict[tuple[str, str | None], list[ZooEntry]] = {}
     for entry in entries:
-        if entry.test_predictions() is not None:
+        if entry.has_test_predictions:
             groups.setdefault(_test_set_key(entry.card), []).append(entry)
     names = [name for name, _ in groups]
     sets = [TestSet(name, folder, tuple(members), name if names.count(name) == 1 or folder is None else

@@ -180,6 +180,11 @@ class ZooEntry:
         path = self.path / HISTORY_FILE
         return pd.read_csv(path) if path.is_file() else pd.DataFrame()
 
+    @property
+    def has_test_predictions(self) -> bool:
+        """Whether per-image test predictions are stored: a look at the file, without reading 20,000 rows."""
+        return (self.path / PREDICTIONS_FILE).is_file()
+
     def test_predictions(self) -> pd.DataFrame | None:
         """path, label, prob_fake per test image, or None before evaluation."""
         return self._predictions(PREDICTIONS_FILE)

@@ -83,11 +83,12 @@ def test_entry_properties(tmp_path):
 
 def test_history_and_predictions(tmp_path):
     entry = ZooEntry("m", tmp_path, _card())
-    assert entry.history().empty and entry.test_predictions() is None
+    assert entry.history().empty and entry.test_predictions() is None and not entry.has_test_predictions
     (tmp_path / "history.csv").write_text("epoch,loss\n1,0.5\n2,0.4\n")
     assert list(entry.history()["loss"]) == [0.5, 0.4]
     write_predictions(tmp_path, ["a.jpg", "b.jpg"], [0, 1], np.array([0.1234567891, 0.9], np.float32))
     frame = entry.test_predictions()
+    assert entry.has_test_predictions
     assert list(frame.columns) == ["path", "label", "prob_fake"] and list(frame.path) == ["a.jpg", "b.jpg"]
     assert np.float32(frame.prob_fake[0]) == np.float32(0.1234567891)  # full float32 precision survives the CSV
     (tmp_path / "test_predictions.csv").write_text("path,prob\nx,0.1\n")
