@@ -3,7 +3,9 @@ sentences. Plain functions of data frames and arrays; the Studies page only lays
 
 Every sentence is built from the numbers in its evidence table, so the answer changes when the numbers do.
 Accuracies are means over the detectors measured (model_zoo.is_detector), on the sample `python -m
-training.cues` drew; gaps under MARGIN are read as no difference.
+training.cues` drew; gaps under MARGIN are read as no difference. Each model is measured on its own test images,
+so detectors are only pooled with others measured on the same ones (cue_groups: CIFAKE's, or one labelled folder's,
+named by the card's cues.test_set).
 """
 
 from __future__ import annotations
@@ -33,11 +35,13 @@ from model_zoo.cue_vocabulary import (
     TILES,
     band_index,
 )
+from model_zoo.zoo import CIFAKE_NAME
 
 COMMAND = "python -m training.cues all --data /path/to/cifake.zip"
 HINT = ("No detector's cues have been measured yet. Score the detectors on test images after controlled changes "
         "(frequency filters, centre vs border, tile shuffles, colour, the JPEG grid); about 15 minutes for the "
-        f"shipped detectors on a 2-core CPU:\n\n    {COMMAND}")
+        f"shipped detectors on a 2-core CPU:\n\n    {COMMAND}\n\nModels trained on a labelled folder are measured "
+        "on its own test images: `--data` that folder.")
 MARGIN = 0.02  # gaps under 2 points count as none: one accuracy on 600 images has a sampling error of 0.7-2 points
 BIG = 0.10  # a change that costs 10 points or more is a drop
 HOLDS = 0.05  # tiles that cost under 5 points keep the evidence
@@ -59,6 +63,29 @@ def cues_long(entries: Sequence[ZooEntry]) -> pd.DataFrame:
     frames = [frame.assign(model=entry.name) for entry in entries
               if is_detector(entry) and (frame := entry.cues()) is not None]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["model", *GROUP, "accuracy"])
+
+
+def cues_test_set(entry: ZooEntry) -> str:
+    """Whose test images the entry's cue study used: the labelled folder its card's cues block names, else CIFAKE
+    (CIFAKE models' files, and every file from before folder models were measured, name none)."""
+    return str((entry.card.get("cues") or {}).get("test_set") or CIFAKE_NAME)
+
+
+def cue_groups(entries: Sequence[ZooEntry]) -> list[tuple[str, list[ZooEntry]]]:
+    """(test set, its measured detectors) for each set of test images the cue study ran on, CIFAKE's first: numbers
+    on different images are never pooled."""
+    groups: dict[str, list[ZooEntry]] = {}
+    for entry in entries:
+        if is_detector(entry) and entry.cues() is not None:
+            groups.setdefault(cues_test_set(entry), []).append(entry)
+    return sorted(groups.items(), key=lambda item: item[0] != CIFAKE_NAME)
+
+
+def command_for(entries: Sequence[ZooEntry]) -> str:
+    """The command that measures these entries again: on CIFAKE, or on the folder their cues block names."""
+    folders = {(entry.card.get("cues") or {}).get("dataset") for entry in entries
+               if (entry.card.get("cues") or {}).get("test_set")}
+    return f"python -m training.cues all --data {next(iter(folders))}" if len(folders) == 1 else COMMAND
 
 
 def cue_spectra(entries: Sequence[ZooEntry]) -> dict[str, dict[str, np.ndarray]]:
@@ -390,9 +417,19 @@ def spectrum_findings(spectra: Mapping[str, Mapping[str, np.ndarray]]) -> list[F
     return findings
 
 
+def same_size(spectra: Mapping[str, Mapping[str, np.ndarray]]) -> dict[str, Mapping[str, np.ndarray]]:
+    """The spectra at the first model's input size: only those can be averaged pixel by pixel (models trained on one
+    folder may see it at different sizes; the per-band profiles compare them all)."""
+    if not spectra:
+        return {}
+    shape = np.shape(next(iter(spectra.values()))["gradient_power"])
+    return {model: arrays for model, arrays in spectra.items() if np.shape(arrays["gradient_power"]) == shape}
+
+
 def gradient_log_power(spectra: Mapping[str, Mapping[str, np.ndarray]]) -> np.ndarray:
-    """log10 of the detectors' mean input-gradient power spectrum (centred), for the heatmap."""
-    mean = np.mean([np.asarray(arrays["gradient_power"], np.float64) for arrays in spectra.values()], axis=0)
+    """log10 of the detectors' mean input-gradient power spectrum (centred), for the heatmap: over the models that
+    share the first one's input size (same_size)."""
+    mean = np.mean([np.asarray(arrays["gradient_power"], np.float64) for arrays in same_size(spectra).values()], axis=0)
     return np.log10(np.maximum(mean, 1e-12))
 
 
@@ -455,12 +492,19 @@ def cues_figure(long: pd.DataFrame) -> go.Figure:
 
 
 def sample_note(entries: Sequence[ZooEntry]) -> str:
-    """Where the numbers come from: the sample of each measured detector (from its card's cues block)."""
-    blocks = {entry.name: entry.card.get("cues") or {} for entry in entries
-              if is_detector(entry) and entry.cues() is not None}
+    """Where the numbers come from: the sample of each measured detector (from its card's cues block), whose test
+    images they are (a folder's, when its cues block names one), what a folder model saw of them, and any condition
+    left out at a model's input size."""
+    measured = [entry for entry in entries if is_detector(entry) and entry.cues() is not None]
+    blocks = {entry.name: entry.card.get("cues") or {} for entry in measured}
     sizes = sorted({(b.get("n"), b.get("seed")) for b in blocks.values()}, key=str)
-    described = "; ".join(f"{n:,} test images, seed {seed}" if isinstance(n, int) else "sample not recorded"
+    sets = sorted({str(b["test_set"]) for b in blocks.values() if b.get("test_set")})
+    images = f"{' / '.join(sets)} test images" if sets else "test images"  # CIFAKE's: worded as always
+    described = "; ".join(f"{n:,} {images}, seed {seed}" if isinstance(n, int) else "sample not recorded"
                           for n, seed in sizes)
+    extra = "".join(f" {name} saw {b['view']}." for name, b in blocks.items() if b.get("view"))
+    extra += "".join(f" Left out for {name}: " + "; ".join(f"{row.get('label')} ({row.get('why')})" for row in rows)
+                     + "." for name, b in blocks.items() if isinstance(rows := b.get("left_out"), list) and rows)
     return (f"Measured on {described} (half REAL, half FAKE) for {len(blocks)} detector(s): "
-            f"{', '.join(blocks)}. Accuracy is at each model's own threshold; gaps under "
-            f"{MARGIN * 100:.0f} points are read as no difference. `{COMMAND}` measures them again.")
+            f"{', '.join(blocks)}.{extra} Accuracy is at each model's own threshold; gaps under "
+            f"{MARGIN * 100:.0f} points are read as no difference. `{command_for(measured)}` measures them again.")

@@ -1,5 +1,8 @@
 """How far each heatmap method can be trusted, per model: tables, notes and figures from the entries'
 faithfulness.json and class_heatmaps.npz (written by `python -m training.faithfulness`). No Streamlit here.
+
+Each model is measured on its own test images: CIFAKE's, or (a folder model's report names them in "test_set") those
+of the labelled folder it was trained on; the notes and sentences say which.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from model_zoo import ZooEntry, ZooError, read_entry
+from model_zoo.zoo import CIFAKE_NAME, trained_on_folder
 
 FLAG = "⚠ fails the sanity check"
 COMMAND = "python -m training.faithfulness {name} --data /path/to/cifake.zip"
@@ -21,6 +25,20 @@ _METHOD_COLORS = {"Grad-CAM": "#1f77b4", "Grad-CAM++": "#ff7f0e", "Score-CAM": "
                   "random order": "#7f7f7f"}
 GROUP_TITLES = {"REAL_correct": "REAL, called REAL", "REAL_wrong": "REAL, called FAKE",
                 "FAKE_correct": "FAKE, called FAKE", "FAKE_wrong": "FAKE, called REAL"}
+
+
+def command_for(name: str, card: dict | None = None) -> str:
+    """The command that measures `name`: on CIFAKE, or (a folder model's card) on the folder it was trained on."""
+    if card is not None and trained_on_folder(card) and (card.get("train") or {}).get("dataset"):
+        return f"python -m training.faithfulness {name} --data {card['train']['dataset']}"
+    return COMMAND.format(name=name)
+
+
+def test_images(report: dict | None) -> str:
+    """Whose test images a report (or class_heatmaps.npz's arrays) was measured on: the folder's name it records,
+    else CIFAKE (every report before folder models were measured, and every CIFAKE model's)."""
+    recorded = (report or {}).get("test_set")  # a 0-d array in class_heatmaps.npz
+    return str(recorded) if recorded is not None and str(recorded) else CIFAKE_NAME
 
 
 def report_for(name: str, zoo: str | os.PathLike | None = None) -> dict | None:
@@ -86,16 +104,17 @@ def _rho(result: dict) -> str:
     return f"{result.get('randomisation_rho') or 0.0:.2f}" + (f" ± {se:.2f}" if se is not None else "")
 
 
-def map_note(name: str, method: str, report: dict | None, consensus: bool = False) -> str:
-    """One line beside a heatmap: how this method fared for this model, or how to measure it."""
+def map_note(name: str, method: str, report: dict | None, consensus: bool = False, card: dict | None = None) -> str:
+    """One line beside a heatmap: how this method fared for this model (on whose test images), or how to measure it
+    (`card`: the model's, so a folder model is pointed at its own folder)."""
     if consensus:  # no network of its own to measure: its map is its members' (model_zoo.consensus)
         return (f"{name}'s map is the mean of its members' normalised {method} maps; how far each member's maps can "
                 "be trusted is noted beside that member's map.")
     if report is None or method not in report.get("methods", {}):
-        return f"Faithfulness of {method} not measured for {name} yet: `{COMMAND.format(name=name)}`."
+        return f"Faithfulness of {method} not measured for {name} yet: `{command_for(name, card)}`."
     r, random = report["methods"][method], report.get("random", {})
     ranking = report.get("ranking") or list(report["methods"])
-    text = (f"{method} for {name}, on {report.get('sample', {}).get('n', '?')} CIFAKE test images: "
+    text = (f"{method} for {name}, on {report.get('sample', {}).get('n', '?')} {test_images(report)} test images: "
             f"rank {ranking.index(method) + 1} of {len(ranking)}; deletion AUC {_points(r.get('deletion_auc'))} "
             f"(random order {_points(random.get('deletion_auc'))}, lower is better), insertion AUC "
             f"{_points(r.get('insertion_auc'))} (random {_points(random.get('insertion_auc'))}, higher is better)")
@@ -111,7 +130,8 @@ def ranking_sentence(name: str, report: dict) -> str:
     """The per-model answer in words: the most faithful method, and methods that fail or do not beat random."""
     methods, ranking = report["methods"], report.get("ranking") or list(report["methods"])
     best = ranking[0]
-    parts = [f"**{name}**: {best} is the most faithful "
+    own = f" (on its own {report['test_set']} test images)" if report.get("test_set") else ""  # a folder model
+    parts = [f"**{name}**{own}: {best} is the most faithful "
              f"(AUC gained over random order {_points(methods[best].get('score'))})"]
     failing = [m for m in ranking if methods[m].get("passes_sanity") is False]
     if failing:
@@ -172,6 +192,7 @@ def class_heatmaps_figure(name: str, arrays: dict) -> go.Figure:
     figure.update_annotations(font_size=12)  # the two-line panel titles
     method = str(arrays.get("method", "Grad-CAM"))
     # A taller top margin: the panel titles take two lines and would run into the figure's title.
-    figure.update_layout(title=f"{name}: mean {method} for the predicted class, by true class and verdict",
+    own = f", on its {test_images(arrays)} test images" if "test_set" in arrays else ""  # a folder model's own
+    figure.update_layout(title=f"{name}: mean {method} for the predicted class, by true class and verdict{own}",
                          height=380, margin={**_MARGIN, "t": 110})
     return figure

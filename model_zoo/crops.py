@@ -110,6 +110,18 @@ def random_crop(rgb: np.ndarray, size: int, rng: np.random.Generator) -> np.ndar
     return padded[y : y + size, x : x + size]
 
 
+def central_grid_crop(rgb: np.ndarray, size: int, max_crops: int = MAX_CROPS) -> np.ndarray:
+    """The crop of the image's judging grid (crop_grid) nearest its centre, (size, size, 3): one of the crops its
+    verdict is the mean of, so its map is one tile of the heatmap stitched over the image (not center_crop, which
+    can fall between the grid's crops)."""
+    grid = crop_grid(rgb.shape[0], rgb.shape[1], size, max_crops)
+    padded = pad_to(rgb, size)
+    middle_y, middle_x = (padded.shape[0] - size) / 2, (padded.shape[1] - size) / 2
+    # min keeps the first of equally near crops (grid order): the same crop every time
+    y, x = min(grid.positions, key=lambda p: (p[0] - middle_y) ** 2 + (p[1] - middle_x) ** 2)
+    return padded[y : y + size, x : x + size]
+
+
 def center_crop(rgb: np.ndarray, size: int) -> np.ndarray:
     padded = pad_to(rgb, size)
     y, x = (padded.shape[0] - size) // 2, (padded.shape[1] - size) // 2

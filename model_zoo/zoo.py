@@ -13,12 +13,14 @@ An entry is a folder `<zoo>/<name>/` holding
                           after training or `python -m training.calibrate`; optional)
     faithfulness.json     deletion/insertion AUCs and the randomisation check per explanation method
     class_heatmaps.npz    mean Grad-CAM per true class x right/wrong verdict  (both after
-                          `python -m training.faithfulness`; optional)
+                          `python -m training.faithfulness`, on the model's own test split; a folder model's
+                          name it: "test_set" / test_set, absent for CIFAKE's; optional)
     cues.csv              which cues the model uses (after `python -m training.cues`; optional): one row per
                           controlled change of the test images, columns family, condition, level, label,
-                          accuracy (at the card's threshold), roc_auc, mean_p_fake_real, mean_p_fake_fake, n.
-                          Conditions and the 16 frequency bands are defined in model_zoo/cue_vocabulary.py; the card's
-                          "cues" block says on which sample (n, seed, dataset) they were measured
+                          accuracy (at the card's threshold), roc_auc, mean_p_fake_real, mean_p_fake_fake, n
+                          (a folder model's also test_set). Conditions and the 16 frequency bands are defined in
+                          model_zoo/cue_vocabulary.py; the card's "cues" block says on which sample (n, seed,
+                          dataset; a folder model's test_set and view) they were measured
     cue_spectra.npz       (same command) arrays, no pickles: class_difference (H, W), the FAKE - REAL mean
                           log-amplitude spectrum of the test images, zero frequency centred; image_bands (2, 16),
                           the REAL and FAKE images' power per band; gradient_power (H, W), the model's input

@@ -2,6 +2,14 @@
 
     python -m training.faithfulness NAME [NAME ...]|all [--data PATH] [--zoo DIR] [--per-class 50] [--seed 0]
 
+--data is CIFAKE or the labelled folder (or zip) the models were trained on, its test split rebuilt from the
+card (as training.robustness and training.evaluate); a model is never measured on data it was not trained on
+(named: a one-line error saying which --data to pass; with 'all', the entries trained on other data are left
+out with a note). Each image is taken as the model sees it (training/lib/study_images.py): CIFAKE's 32x32
+arrays; a folder's images decoded a few at a time, resized for a resize card, and for a crop card the crop of
+the judge's grid nearest the image centre, one tile of the heatmap the dashboard stitches over the image, which
+is what a crop model's explanations are made of (each crop scored and explained on its own).
+
 For each model, on a fixed stratified sample of the test split (--per-class REAL and as many FAKE
 images, drawn with --seed), each method of model_zoo.saliency explains the class the model predicts:
   * deletion / insertion: pixels are blurred away (or revealed on the blurred image) in order of
@@ -13,7 +21,8 @@ images, drawn with --seed), each method of model_zoo.saliency explains the class
 See model_zoo/faithfulness_measures.py for the definitions. Results go into the entry as faithfulness.json,
 with the methods ranked (methods that pass the sanity check first, then by AUC gained over random).
 The same run writes class_heatmaps.npz: mean Grad-CAM maps over test images grouped by true class
-and right/wrong verdict (training/lib/class_heatmaps.py). Both files are published atomically.
+and right/wrong verdict (training/lib/class_heatmaps.py), on the same view of the test images, grouped by the
+judge's verdicts. Both files are published atomically; a folder model's also name its test set ("test_set").
 """
 
 from __future__ import annotations
@@ -27,9 +36,10 @@ from model_zoo.faithfulness_measures import (
 )
 from model_zoo.saliency import METHODS
 from training.lib.class_heatmaps import PER_GROUP
-from training.lib.cli import at_least, exit_on_user_error, load_cifake_study_models
-from training.lib.data import load_cifake, stderr_progress
+from training.lib.cli import at_least, exit_on_user_error, load_study_data
+from training.lib.data import stderr_progress
 from training.lib.faithfulness_study import PER_CLASS, SANITY_IMAGES, evaluate_faithfulness, format_report
+from training.lib.study_images import own_test_set
 
 
 @exit_on_user_error
@@ -37,7 +47,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m training.faithfulness", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("names", nargs="+", metavar="NAME", help="zoo entries, or 'all' for every usable entry")
-    parser.add_argument("--data", help="CIFAKE zip or folder (default: $CIFAKE_PATH)")
+    parser.add_argument("--data", help="CIFAKE zip or folder, or the labelled folder or zip the models were trained on "
+                                       "(its test split, rebuilt from the card; default: $CIFAKE_PATH)")
     parser.add_argument("--zoo", help="zoo folder (default: $MODEL_ZOO_DIR, else model_zoo/entries/)")
     parser.add_argument("--per-class", type=at_least(1), default=PER_CLASS,
                         help=f"test images per class in the sample (default {PER_CLASS})")
@@ -48,11 +59,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--heatmap-per-group", type=at_least(1), default=PER_GROUP,
                         help=f"test images averaged per class-mean heatmap group (default {PER_GROUP})")
     args = parser.parse_args(argv)
-    models = load_cifake_study_models(args.names, args.zoo, "training.faithfulness")
-    dataset = load_cifake(args.data)
+    dataset, models = load_study_data(args.names, args.data, args.zoo)
     total = time.time()
     for name, loaded in models.items():
-        stderr_progress(f"{name}: explaining {2 * args.per_class} test images with {len(METHODS)} methods")
+        own = own_test_set(loaded.card, dataset)
+        where = f" of the {own['test_set']} test split ({own['view']})" if own else ""
+        stderr_progress(f"{name}: explaining {2 * args.per_class} test images{where} with {len(METHODS)} methods")
         report, _ = evaluate_faithfulness(name, dataset, args.zoo, model=loaded.model, per_class=args.per_class,
                                           seed=args.seed, steps=args.steps, sanity_images=args.sanity_images,
                                           per_group=args.heatmap_per_group, progress=stderr_progress)

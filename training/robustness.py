@@ -24,19 +24,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from model_zoo import ZooError
-from training.lib.cli import at_least, exit_on_user_error, load_named_models, read_named_entries
+from training.lib.cli import at_least, exit_on_user_error, load_study_data
 from training.lib.data import stderr_progress
-from training.lib.image_folders import FolderDataset, check_trained_on, load_labelled_data
+from training.lib.image_folders import FolderDataset
 from training.lib.robustness_study import FOLDER_SAMPLE, evaluate_robustness, format_table
-
-
-def _matches(card: dict, dataset) -> bool:
-    try:
-        check_trained_on(card, dataset)
-    except ZooError:
-        return False
-    return True
 
 
 @exit_on_user_error
@@ -52,16 +43,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="a stratified sample of this many test images (for slow models; the card's robustness.n "
                              f"records it); default: all of CIFAKE's 20,000, at most {FOLDER_SAMPLE:,} of a folder's")
     args = parser.parse_args(argv)
-    entries = read_named_entries(args.names, args.zoo)  # fail fast on a bad name before decoding data
-    # CIFAKE, or the labelled folder a model was trained on: its split rebuilt from the card (as training.evaluate).
-    dataset = load_labelled_data(args.data, split=(entries[0].card.get("train") or {}).get("split"))
-    if list(args.names) != ["all"]:
-        for entry in entries:  # named: measuring one on data it was not trained on is an error, before any model loads
-            check_trained_on(entry.card, dataset)
+    # CIFAKE, or the labelled folder the models were trained on (its split rebuilt from the card); a named model
+    # trained on other data is an error, 'all' leaves such entries out (their figures here would say nothing).
+    dataset, models = load_study_data(args.names, args.data, args.zoo)
     sample = args.sample or (FOLDER_SAMPLE if isinstance(dataset, FolderDataset) else None)
-    # 'all': only the entries trained on this data (the others' figures here would say nothing about them).
-    models = load_named_models(args.names, args.zoo, keep=lambda entry: _matches(entry.card, dataset),
-                               left_out_because=f"trained on other data than {dataset.source}")
     for name, loaded in models.items():
         table = evaluate_robustness(name, dataset, args.zoo, args.seed, progress=stderr_progress, model=loaded.model,
                                     sample=sample)

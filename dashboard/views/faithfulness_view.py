@@ -12,13 +12,16 @@ from dashboard.faithfulness_tables import (
     COMMAND,
     FLAG,
     class_heatmaps_figure,
+    command_for,
     curves_figure,
     fails_sanity,
     map_note,
     method_table,
     ranking_sentence,
+    test_images,
 )
 from model_zoo import ZooEntry
+from model_zoo.crops import crop_spec
 
 _FORMATS = {
     **{key: st.column_config.NumberColumn(key, format="%.3f") for key in (
@@ -32,7 +35,8 @@ _FORMATS = {
 # The verdicts first, so a laptop-width table shows them without scrolling; the raw AUCs after.
 ORDER = ("rank", "method", "sanity check", "gain over random", "beats random", "deletion AUC", "random deletion",
          "insertion AUC", "random insertion", "randomisation rho", "rho SE")
-HOW = ("Each method explains the class the model predicts for a fixed sample of CIFAKE test images. **Deletion**: "
+HOW = ("Each method explains the class the model predicts for a fixed sample of the model's own test images (CIFAKE's, "
+       "or those of the labelled folder it was trained on, each as the model sees it). **Deletion**: "
        "pixels are blurred away, most salient first, and the probability of the predicted class should fall fast "
        "(small area); **insertion**: the pixels are restored on the blurred image and it should rise fast (large "
        "area). Both are compared with the same curves in random pixel order; *gain over random* adds the two "
@@ -46,8 +50,10 @@ def show_method_ranking(entries: Sequence[ZooEntry]) -> None:
     st.header("Explanations: which heatmaps can be trusted?")
     measured = [(entry, report) for entry in entries if (report := entry.faithfulness()) is not None]
     if not measured:
-        st.info("No model's explanations have been measured yet:\n\n    "
-                + COMMAND.format(name="all"), icon=":material/info:")
+        # one command per data set the models were trained on (CIFAKE's, a labelled folder's)
+        commands = dict.fromkeys(command_for("all", e.card) for e in entries) or [COMMAND.format(name="all")]
+        st.info("No model's explanations have been measured yet:\n\n    " + "\n\n    ".join(commands),
+                icon=":material/info:")
         return
     st.caption(HOW)
     for entry, report in measured:
@@ -56,9 +62,11 @@ def show_method_ranking(entries: Sequence[ZooEntry]) -> None:
                      column_order=ORDER, key=f"faithfulness_table_{entry.name}")
         with st.expander(f"{entry.name}: deletion and insertion curves"):
             st.plotly_chart(curves_figure(entry.name, report), width="stretch", key=f"faithfulness_curves_{entry.name}")
-    missing = [entry.name for entry in entries if entry.faithfulness() is None]
-    if missing:
-        st.caption(f"Not measured yet: {', '.join(missing)} (`{COMMAND.format(name='all')}`).")
+    missing = [entry for entry in entries if entry.faithfulness() is None]
+    if missing:  # one command per data set: a folder model is measured on the folder it was trained on
+        commands = dict.fromkeys(command_for("all", entry.card) for entry in missing)
+        st.caption(f"Not measured yet: {', '.join(e.name for e in missing)} "
+                   f"({'; '.join(f'`{c}`' for c in commands)}).")
 
 
 def show_model_explanations(entry: ZooEntry) -> None:
@@ -66,14 +74,17 @@ def show_model_explanations(entry: ZooEntry) -> None:
     st.header("Where the model looks")
     arrays = entry.class_heatmaps()
     if arrays is None:
-        st.info(f"No class-mean heatmaps for `{entry.name}` yet: `{COMMAND.format(name=entry.name)}`.",
+        st.info(f"No class-mean heatmaps for `{entry.name}` yet: `{command_for(entry.name, entry.card)}`.",
                 icon=":material/info:")
     else:
         st.plotly_chart(class_heatmaps_figure(entry.name, arrays), width="stretch", key="class_heatmaps")
-        st.caption("Each panel averages the Grad-CAM maps (each scaled to 0-1) of test images of one true class "
-                   "with one verdict, explaining the class the model predicted; brighter = more often where the "
-                   "evidence is. Counts: images averaged, of all test images in that group; an empty map (Grad-CAM "
-                   "found no positive evidence for the verdict) counts as zero everywhere.")
+        crop = crop_spec(entry.card)
+        seen = (f" (each image's {crop[0]}x{crop[0]} crop of its judging grid nearest the centre: one tile of the "
+                "heatmap stitched over a whole image)") if crop else ""
+        st.caption(f"Each panel averages the Grad-CAM maps (each scaled to 0-1) of {test_images(arrays)} test images"
+                   f"{seen} of one true class with one verdict, explaining the class the model predicted; brighter = "
+                   "more often where the evidence is. Counts: images averaged, of all test images in that group; an "
+                   "empty map (Grad-CAM found no positive evidence for the verdict) counts as zero everywhere.")
     report = entry.faithfulness()
     if report is not None:
         st.markdown(ranking_sentence(entry.name, report))
@@ -81,10 +92,11 @@ def show_model_explanations(entry: ZooEntry) -> None:
                      column_order=ORDER, key="model_faithfulness_table")
 
 
-def heatmap_note(name: str, method: str, report: dict | None, consensus: bool = False) -> None:
+def heatmap_note(name: str, method: str, report: dict | None, consensus: bool = False,
+                 card: dict | None = None) -> None:
     """Beside one heatmap: this method's measured faithfulness for this model (report_for(name)); a warning
-    when it fails the sanity check."""
-    note = map_note(name, method, report, consensus)
+    when it fails the sanity check. `card` points an unmeasured folder model at its own folder."""
+    note = map_note(name, method, report, consensus, card)
     if fails_sanity(report, method):
         st.warning(note, icon=":material/warning:")
     else:

@@ -93,7 +93,7 @@ def show(image_name: str, seen: Mapping[str, np.ndarray], models: Mapping[str, L
                      f"{caption_flag(settings.method, report)}", width="stretch")
             if float(heat.max()) == 0.0:
                 st.caption(f"No positive {settings.method} evidence for {target} in this image.")
-            heatmap_note(name, settings.method, report, consensus=is_consensus(card))
+            heatmap_note(name, settings.method, report, consensus=is_consensus(card), card=card)
             st.download_button("Download overlay", png_bytes(picture), file_name=f"{_stem(image_name)}_{name}_"
                                f"{settings.method.lower().replace(' ', '')}_{target.lower()}.png", mime="image/png",
                                key=f"{key}_dl_{index}", icon=":material/download:")

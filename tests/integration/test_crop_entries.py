@@ -173,9 +173,11 @@ def test_a_folder_models_report_names_its_own_test_set(crop_zoo):
     assert list(test_sets_frame(entry.card)["test set"])[0] == "trace test"
 
 
+# --- faithfulness and cues: a model is measured on its own test split only (tests/integration/test_folder_studies.py) -
+
 @pytest.mark.parametrize("command", ["faithfulness", "cues"])
-def test_cifake_only_studies_refuse_a_folder_model_by_name(command, crop_zoo, synthetic_zip, tmp_path, capsys,
-                                                           monkeypatch):
+def test_studies_refuse_a_model_on_data_it_was_not_trained_on(command, crop_zoo, trained_zoo, synthetic_zip, tmp_path,
+                                                              capsys, monkeypatch):
     import importlib
 
     from model_zoo.zoo import CUES_FILE, FAITHFULNESS_FILE
@@ -183,24 +185,41 @@ def test_cifake_only_studies_refuse_a_folder_model_by_name(command, crop_zoo, sy
     folder, zoo = crop_zoo
     monkeypatch.setenv("CIFAKE_CACHE_DIR", str(tmp_path / "cache"))
     main = importlib.import_module(f"training.{command}").main
+    # a folder model on CIFAKE: one line naming the entry and the --data to pass, nothing written
     assert main(["crop", "--data", str(synthetic_zip), "--zoo", str(zoo)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert err[-1].startswith("error: crop was trained on a labelled folder") and str(folder) in err[-1]
-    assert f"training.{command} measures on CIFAKE's test images only" in err[-1]
+    assert err[-1] == (f"error: crop was trained on a labelled folder ({folder}), not on {synthetic_zip}; "
+                       f"pass --data {folder}")
     assert not (zoo / "crop" / CUES_FILE).exists() and not (zoo / "crop" / FAITHFULNESS_FILE).exists()
+    # and a CIFAKE model on the folder
+    assert main(["cnn_maxpool", "--data", str(folder), "--zoo", str(trained_zoo)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("error: cnn_maxpool was trained on CIFAKE") and f"not on {folder}" in err[-1]
+    assert not (trained_zoo / "cnn_maxpool" / CUES_FILE).exists()
+    assert not (trained_zoo / "cnn_maxpool" / FAITHFULNESS_FILE).exists()
 
 
-def test_cues_all_leaves_a_folder_model_out_with_a_note(crop_zoo, trained_zoo, synthetic_zip, tmp_path, capsys,
-                                                        monkeypatch):
-    from model_zoo.zoo import CUES_FILE
-    from training.cues import main
+@pytest.mark.parametrize("command", ["faithfulness", "cues"])
+def test_all_measures_the_entries_trained_on_the_data_and_notes_the_others(command, crop_zoo, trained_zoo,
+                                                                            synthetic_zip, tmp_path, capsys,
+                                                                            monkeypatch):
+    import importlib
 
-    _, crop = crop_zoo
+    from model_zoo.zoo import CUES_FILE, FAITHFULNESS_FILE
+
+    folder, crop = crop_zoo
     monkeypatch.setenv("CIFAKE_CACHE_DIR", str(tmp_path / "cache"))
+    main = importlib.import_module(f"training.{command}").main
+    written = {"faithfulness": FAITHFULNESS_FILE, "cues": CUES_FILE}[command]
+    small = {"faithfulness": ["--per-class", "2", "--steps", "2", "--sanity-images", "2", "--heatmap-per-group", "2"],
+             "cues": ["--sample", "8"]}[command]
     zoo = tmp_path / "zoo"
     shutil.copytree(crop, zoo, ignore=shutil.ignore_patterns(".runs"))
     shutil.copytree(trained_zoo / "cnn_maxpool", zoo / "cnn_maxpool")
-    assert main(["all", "--data", str(synthetic_zip), "--zoo", str(zoo), "--sample", "8"]) == 0
-    err = capsys.readouterr().err
-    assert "note: 'all' leaves out crop (trained on a labelled folder: training.cues measures on CIFAKE" in err
-    assert (zoo / "cnn_maxpool" / CUES_FILE).is_file() and not (zoo / "crop" / CUES_FILE).exists()
+    assert main(["all", "--data", str(folder), "--zoo", str(zoo), *small]) == 0
+    assert f"note: 'all' leaves out cnn_maxpool (trained on other data than {folder})" in capsys.readouterr().err
+    assert (zoo / "crop" / written).is_file() and not (zoo / "cnn_maxpool" / written).exists()
+    (zoo / "crop" / written).unlink()
+    assert main(["all", "--data", str(synthetic_zip), "--zoo", str(zoo), *small]) == 0
+    assert f"note: 'all' leaves out crop (trained on other data than {synthetic_zip})" in capsys.readouterr().err
+    assert (zoo / "cnn_maxpool" / written).is_file() and not (zoo / "crop" / written).exists()

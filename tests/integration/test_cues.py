@@ -129,6 +129,7 @@ def test_evaluate_publishes_cues_and_spectra_into_the_entry(trained_zoo, synthet
     assert entry.cue_spectra() is not None
     block = entry.card["cues"]
     assert block["n"] == 40 and block["per_class"] == {"REAL": 20, "FAKE": 20} and block["file"] == CUES_FILE
+    assert not {"test_set", "view", "left_out"} & set(block)  # a CIFAKE model's files are as they always were
     assert (zoo / "cnn_strided" / "model.keras").read_bytes() == model_bytes
     assert not list(zoo.glob(".tmp-*")) and not list(zoo.glob(".old-*"))
 

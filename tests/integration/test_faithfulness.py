@@ -307,10 +307,12 @@ def test_command_writes_both_files_into_the_entry_and_nothing_else(quadrant_zoo,
     assert report["sample"]["n"] == 8 and len(report["sample"]["paths"]) == 8
     assert all(path.startswith("test/") for path in report["sample"]["paths"])
     assert report["dataset"] == str(small_data) and report["seconds"] > 0
+    assert "test_set" not in report and "view" not in report  # a CIFAKE model's report is as it always was
     heatmaps = entry.class_heatmaps()
     assert heatmaps["maps"].shape == (4, 32, 32)
     assert heatmaps["totals"].sum() == 20 and (heatmaps["counts"] <= 3).all()
     assert str(heatmaps["verdicts_from"]) == "model run over the test split"  # the entry has no test_predictions.csv
+    assert "test_set" not in heatmaps
     with np.load(entry.path / "class_heatmaps.npz", allow_pickle=False) as archive:  # no pickles inside
         assert {"groups", "maps", "counts", "totals", "method"} <= set(archive.files)
     # The same sample and seed give the same figures.

@@ -4,13 +4,16 @@ Test images fall in four groups by true class and by whether the model's verdict
 threshold) is right: REAL correct, REAL wrong, FAKE correct, FAKE wrong. From each group a fixed
 seeded sample (all of it when smaller) is explained with Grad-CAM for the class the model
 predicted, and the maps (each min-max scaled to [0, 1]) are averaged. The verdicts come from the
-entry's test_predictions.csv when it covers the test split, else from running the model.
-Written by `python -m training.faithfulness` into the entry as class_heatmaps.npz (no pickles).
+entry's test_predictions.csv when it covers the test split, else from running the model. The images
+explained are the model's own test split as it sees it (training/lib/study_images.py): CIFAKE's arrays,
+or a labelled folder's images decoded on access to the model's view, only the chosen ones.
+Written by `python -m training.faithfulness` into the entry as class_heatmaps.npz (no pickles);
+a folder model's file also names its test set (test_set, a 0-d string).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -28,7 +31,7 @@ def group_of(label: int, predicted: int) -> str:
     return f"{CLASS_NAMES[int(label)]}_{'correct' if int(label) == int(predicted) else 'wrong'}"
 
 
-def prob_fake_on_test(model, card: dict, images: np.ndarray, paths: list[str],
+def prob_fake_on_test(model, card: dict, images: np.ndarray | Sequence[np.ndarray], paths: list[str],
                    predictions: pd.DataFrame | None) -> tuple[np.ndarray, str]:
     """Calibrated P(FAKE) for every test image, and where it came from (the stored predictions when
     they cover these paths: the model need not run over the whole test set again)."""
@@ -39,8 +42,8 @@ def prob_fake_on_test(model, card: dict, images: np.ndarray, paths: list[str],
     return predict_prob_fake(model, images, card), "model run over the test split"
 
 
-def class_mean_heatmaps(model, card: dict, images: np.ndarray, labels: np.ndarray, prob_fake: np.ndarray,
-                        per_group: int = PER_GROUP, seed: int = 0,
+def class_mean_heatmaps(model, card: dict, images: np.ndarray | Sequence[np.ndarray], labels: np.ndarray,
+                        prob_fake: np.ndarray, per_group: int = PER_GROUP, seed: int = 0,
                         progress: Callable[[str], None] | None = None) -> dict[str, np.ndarray]:
     """Arrays for class_heatmaps.npz: groups (4,), maps (4, H, W) mean Grad-CAM, counts (4,) images
     averaged, totals (4,) images in each group, empty (4,) averaged maps that were all zero (Grad-CAM

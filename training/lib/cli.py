@@ -21,7 +21,8 @@ from model_zoo import (
 from model_zoo.roles import ALL_INCLUDING_STUDIES
 from model_zoo.selection import choose
 from model_zoo.zoo import trained_on_folder
-from training.lib.data import DatasetError
+from training.lib.data import Dataset, DatasetError
+from training.lib.image_folders import check_trained_on, load_labelled_data
 from training.lib.torch_pickle import CheckpointError
 
 USER_ERRORS = (DatasetError, ZooError, ImageError, FileNotFoundError, CheckpointError)
@@ -85,15 +86,15 @@ def read_named_entries(names: Sequence[str], zoo: str | None) -> list[ZooEntry]:
 
 
 def load_named_models(names: Sequence[str], zoo: str | None, keep: Callable[[ZooEntry], bool] | None = None,
-                      left_out_because: str | Callable[[ZooEntry], str] = "name them to include them"
-                      ) -> dict[str, LoadedModel]:
+                      left_out_because: str | Callable[[ZooEntry], str] = "name them to include them",
+                      entries: list[ZooEntry] | None = None) -> dict[str, LoadedModel]:
     """read_named_entries, then their models; with "all", an entry whose model will not load is skipped with a warning.
 
     `keep` narrows "all" (say, to the detectors) before any model is loaded; named entries are always loaded.
     `left_out_because` ends the note naming the entries `keep` left out (a function: each entry's own reason,
-    one note per reason).
+    one note per reason). `entries`: read_named_entries' answer when the caller already has it (its warnings once).
     """
-    entries = read_named_entries(names, zoo)
+    entries = read_named_entries(names, zoo) if entries is None else entries
     if keep is not None and list(names) == ["all"]:
         reasons: dict[str, list[str]] = {}
         for entry in entries:
@@ -112,27 +113,45 @@ def load_named_models(names: Sequence[str], zoo: str | None, keep: Callable[[Zoo
     return models
 
 
-def load_cifake_study_models(names: Sequence[str], zoo: str | None, study: str,
-                             keep: Callable[[ZooEntry], bool] | None = None) -> dict[str, LoadedModel]:
-    """load_named_models for a study that measures on CIFAKE's test images only (faithfulness, cues): a model trained
-    on a labelled folder would be measured on images it never learnt from, so naming one is an error and "all" leaves
-    it out with a note. `keep` (say, the detectors) narrows "all" further, with load_named_models' own note."""
-    if list(names) != ["all"]:
-        for entry in read_named_entries(names, zoo):
-            if trained_on_folder(entry.card):
-                folder = (entry.card.get("train") or {}).get("dataset")
-                raise ZooError(f"{entry.name} was trained on a labelled folder ({folder}); {study} measures on "
-                               "CIFAKE's test images only, which would say nothing about it")
+def _split_to_rebuild(entries: Sequence[ZooEntry], data: str | None) -> dict | None:
+    """The card's train.split of an entry trained on `data` itself, else of the first folder model (so 'all' over a
+    mixed zoo does not rebuild a folder's split with a CIFAKE model's defaults); CIFAKE ignores it."""
+    folders = [entry.card for entry in entries if trained_on_folder(entry.card)]
+    same = [card for card in folders if data is not None and str((card.get("train") or {}).get("dataset")) == str(data)]
+    card = (same or folders or [{}])[0]
+    return (card.get("train") or {}).get("split")
 
-    def measured(entry: ZooEntry) -> bool:
-        return not trained_on_folder(entry.card) and (keep is None or keep(entry))
+
+def load_study_data(names: Sequence[str], data: str | None, zoo: str | None,
+                    keep: Callable[[ZooEntry], bool] | None = None) -> tuple[Dataset, dict[str, LoadedModel]]:
+    """The data and models of a study that measures each model on its own test split (robustness, faithfulness, cues).
+
+    `data` is CIFAKE or the labelled folder (or zip) the models were trained on, its split rebuilt from the card of
+    an entry trained on it (as training.evaluate; _split_to_rebuild). A named entry trained on other data is an error
+    naming it and the --data to pass, raised before any model loads; "all" measures only the entries trained on this
+    data and leaves the others out with a note. `keep` (say, the detectors) narrows "all" further, with
+    load_named_models' own note.
+    """
+    entries = read_named_entries(names, zoo)  # fail fast on a bad name before decoding data
+    dataset = load_labelled_data(data, split=_split_to_rebuild(entries, data))
+    if list(names) != ["all"]:
+        for entry in entries:
+            check_trained_on(entry.card, dataset)
+
+    def trained_on_this(entry: ZooEntry) -> bool:
+        try:
+            check_trained_on(entry.card, dataset)
+        except ZooError:
+            return False
+        return True
 
     def reason(entry: ZooEntry) -> str:
-        if trained_on_folder(entry.card):
-            return f"trained on a labelled folder: {study} measures on CIFAKE's test images only"
-        return "name them to include them"
+        # Figures on other data would say nothing about the entry.
+        return "name them to include them" if trained_on_this(entry) else f"trained on other data than {dataset.source}"
 
-    return load_named_models(names, zoo, keep=measured, left_out_because=reason)
+    models = load_named_models(names, zoo, keep=lambda entry: trained_on_this(entry) and (keep is None or keep(entry)),
+                               left_out_because=reason, entries=entries)
+    return dataset, models
 
 
 def warn_skipped(problems: Sequence) -> None:

@@ -8,6 +8,13 @@ conditions draw from a generator seeded by (seed, condition, level), so every mo
 
 Beside the table, cue_spectra.npz: the class-mean spectrum difference of the test images and the spectrum
 of the model's input gradients (which frequencies it is sensitive to).
+
+A model is measured on its own test split: CIFAKE's, or that of the labelled folder it was trained on, each image as
+the model sees it (training/lib/study_images.py: resized for a resize card, the judge's central grid crop for a crop
+card), so every change acts on the model's input. Bands, fills, the Grad-CAM ranking, colour and the JPEG grid mean
+the same at any size (bands are fractions of the Nyquist radius); a tile shuffle needs tiles that divide the view
+into two or more, and is left out otherwise, with the reason recorded in the card (cues.left_out). A folder's class
+spectra come from the sample (CIFAKE's from the whole split), and its files also name the test set (test_set).
 """
 
 from __future__ import annotations
@@ -49,6 +56,8 @@ from model_zoo.saliency import explanation_maps, input_gradients
 from model_zoo.zoo import CUE_SPECTRA_FILE, CUES_FILE
 from training.lib import cue_transforms as T
 from training.lib.data import Dataset, stratified_sample
+from training.lib.image_folders import check_trained_on
+from training.lib.study_images import decoded, model_view, own_test_set
 
 VERSION = 1
 # Test images per run, half per class: every detector on the 2-core CPU in under 15 minutes. cnn_strided took 19 s
@@ -87,6 +96,29 @@ def _conditions() -> tuple[Condition, ...]:
 
 CONDITIONS = _conditions()
 SALIENCY_CONDITIONS = (GRADCAM_TOP, GRADCAM_BOTTOM)
+TEST_SET = "test_set"  # a folder model's cues.csv column naming its test split (model_zoo.zoo.training_set_name)
+
+
+def applicable_conditions(conditions: tuple[Condition, ...], height: int, width: int
+                          ) -> tuple[tuple[Condition, ...], list[dict]]:
+    """The conditions that mean what they say on height x width images, and each other one with why it is left out
+    (every condition applies at CIFAKE's 32x32). Only the tile shuffle depends on the size: its tiles must divide the
+    image, and one tile would leave nothing to shuffle."""
+    kept, left_out = [], []
+    for condition in conditions:
+        why = None
+        if condition.condition == TILES:
+            tile = int(condition.level)
+            if height % tile or width % tile:
+                why = f"{tile} px tiles do not divide the {width}x{height} view"
+            elif (height // tile) * (width // tile) < 2:
+                why = f"one {tile} px tile covers the {width}x{height} view: nothing to shuffle"
+        if why is None:
+            kept.append(condition)
+        else:
+            left_out.append({"condition": condition.condition, "level": condition.level, "label": condition.label,
+                             "why": why})
+    return tuple(kept), left_out
 
 
 def condition_rng(seed: int, condition: Condition) -> np.random.Generator:
@@ -194,16 +226,31 @@ def evaluate_cues(name: str, dataset: Dataset, zoo: str | os.PathLike | None = N
                   conditions: tuple[Condition, ...] = CONDITIONS, progress: Progress | None = None) -> pd.DataFrame:
     """Measure one entry and publish cues.csv and cue_spectra.npz into it atomically.
 
-    `spectra`: class_spectra of the test split, when the caller computed it once for several models.
+    `dataset`: CIFAKE, or the labelled folder the entry was trained on (its split rebuilt from the card,
+    image_folders.load_labelled_data); anything else raises ZooError. The sample is decoded to the model's view
+    (study_images.model_view); conditions that cannot apply at the view's size are left out (applicable_conditions).
+    `spectra`: class_spectra of CIFAKE's test split, when the caller computed it once for several models; a folder's
+    come from the sample at each model's own view.
     """
     entry = read_entry(name, zoo)
+    check_trained_on(entry.card, dataset)
     model = model if model is not None else load_model(entry)
     start = time.time()
-    test = dataset.test
-    chosen = test.subset(sample_index(test.labels, sample, seed))
+    test = model_view(dataset.test, entry.card)  # CIFAKE: the test arrays themselves
+    chosen = decoded(test.subset(sample_index(test.labels, sample, seed)))
     labels = np.asarray(chosen.labels).astype(int)
+    conditions, left_out = applicable_conditions(conditions, *np.asarray(chosen.images).shape[1:3])
+    if progress:
+        for row in left_out:
+            progress(f"  left out {row['label']}: {row['why']}")
     table = cue_table(model, entry.card, chosen.images, labels, seed=seed, conditions=conditions, progress=progress)
-    arrays = dict(spectra if spectra is not None else class_spectra(test.images, test.labels))
+    own = own_test_set(entry.card, dataset)
+    if spectra is not None:
+        arrays = dict(spectra)
+    elif own:  # the sample at the model's view: a folder is never decoded whole
+        arrays = class_spectra(chosen.images, labels)
+    else:
+        arrays = class_spectra(test.images, test.labels)
     arrays.update(gradient_spectra(model, entry.card, chosen.images[_balanced_head(labels, GRADIENT_IMAGES)]))
     card = dict(entry.card)
     card["cues"] = {"version": VERSION, "dataset": str(dataset.source), "n": len(chosen),
@@ -211,6 +258,12 @@ def evaluate_cues(name: str, dataset: Dataset, zoo: str | os.PathLike | None = N
                     "sample": "all" if sample is None else sample, "seed": seed, "bands": BANDS,
                     "jpeg_quality": T.JPEG_QUALITY, "gradient_images": int(arrays["gradient_n"]),
                     "seconds": round(time.time() - start, 1), "file": CUES_FILE, "spectra": CUE_SPECTRA_FILE}
+    if left_out:
+        card["cues"]["left_out"] = left_out
+    if own:  # CIFAKE's files stay as they always were: no test_set means CIFAKE's test split
+        table[TEST_SET] = own["test_set"]
+        card["cues"].update(own, spectra_images=int(len(chosen)))
+        arrays[TEST_SET] = np.array(own["test_set"])
     buffer = io.BytesIO()
     np.savez_compressed(buffer, **arrays)
     with staged_entry(name, zoo, from_existing=True) as folder:

@@ -3,7 +3,11 @@
 Each takes uint8 images (N, H, W, 3) and returns a new uint8 batch of the same shape; the random ones
 take a numpy Generator, so a seed fixes them. Frequency bands are model_zoo.cue_vocabulary' 16 radial bands (band b:
 radius b to b + 1 cycles per image on a 32 x 32 image; the diagonal corners beyond Nyquist in the top
-band). The neutral fill is mid-grey, 128. Filtering works in floating point and rounds once at the end;
+band). Every change works at any image size: bands are fractions of the Nyquist radius (on an N x N image
+band b runs from b N / 32 to (b + 1) N / 32 cycles per image, so "the lowest 8 bands" is the lower half of
+the frequencies at any N), fills are shares of the pixels, and the JPEG canvas is padded to a multiple of 16;
+only shuffle_tiles needs tiles that divide the image (cue_study.applicable_conditions leaves the others out).
+The neutral fill is mid-grey, 128. Filtering works in floating point and rounds once at the end;
 the *_float variants return the unrounded result, which is what the tests check the spectra of.
 """
 

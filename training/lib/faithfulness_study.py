@@ -1,4 +1,9 @@
-"""Faithfulness of each heatmap method on a seeded test sample: the library behind `python -m training.faithfulness`."""
+"""Faithfulness of each heatmap method on a seeded test sample: the library behind `python -m training.faithfulness`.
+
+A model is measured on its own test split (CIFAKE's, or the labelled folder's it was trained on), each image as the
+model sees it (training/lib/study_images.py: a folder image resized for a resize card, the judge's central grid crop
+for a crop card).
+"""
 
 from __future__ import annotations
 
@@ -32,6 +37,8 @@ from model_zoo.saliency import METHODS, explanation_maps
 from model_zoo.zoo import CLASS_HEATMAPS_FILE, FAITHFULNESS_FILE
 from training.lib.class_heatmaps import PER_GROUP, class_mean_heatmaps, prob_fake_on_test
 from training.lib.data import Dataset, Split, stratified_sample
+from training.lib.image_folders import check_trained_on
+from training.lib.study_images import decoded, judged_images, model_view, own_test_set
 
 VERSION = 1
 
@@ -137,19 +144,32 @@ def evaluate_faithfulness(name: str, dataset: Dataset, zoo: str | os.PathLike | 
                           per_class: int = PER_CLASS, seed: int = 0, steps: int = STEPS,
                           sanity_images: int = SANITY_IMAGES, per_group: int = PER_GROUP,
                           progress: Progress | None = None) -> tuple[dict, dict[str, np.ndarray]]:
-    """Measure one entry and publish faithfulness.json and class_heatmaps.npz into it atomically."""
+    """Measure one entry and publish faithfulness.json and class_heatmaps.npz into it atomically.
+
+    `dataset`: CIFAKE, or the labelled folder the entry was trained on (its split rebuilt from the card,
+    image_folders.load_labelled_data); anything else raises ZooError. A folder's sample is decoded to the model's
+    view (study_images.model_view), and so are the images the class-mean heatmaps average; the verdicts that group
+    them are the judge's (the entry's test_predictions.csv, else the model run over the split as the judge scores
+    it). A folder model's outputs also record its test set and view ("test_set", "view"); CIFAKE's stay as before.
+    """
     entry = read_entry(name, zoo)
+    check_trained_on(entry.card, dataset)
     model = model if model is not None else load_model(entry)
     start = time.time()
-    test = dataset.test
-    sample = test.subset(stratified_sample(test.labels, per_class, seed))
+    test = model_view(dataset.test, entry.card)  # CIFAKE: the test arrays themselves
+    sample = decoded(test.subset(stratified_sample(test.labels, per_class, seed)))
     report = faithfulness_report(model, entry.card, sample, seed=seed, steps=steps, sanity_images=sanity_images,
                                  progress=progress)
-    prob_fake, source = prob_fake_on_test(model, entry.card, test.images, test.paths, entry.test_predictions())
+    judged = judged_images(dataset.test, entry.card)
+    prob_fake, source = prob_fake_on_test(model, entry.card, judged.images, test.paths, entry.test_predictions())
     heatmaps = class_mean_heatmaps(model, entry.card, test.images, test.labels, prob_fake, per_group, seed, progress)
     heatmaps["verdicts_from"] = np.array(source)
     report.update(dataset=str(dataset.source), created=datetime.now(UTC).isoformat(timespec="seconds"),
                   seconds=round(time.time() - start, 1))
+    own = own_test_set(entry.card, dataset)
+    if own:
+        report.update(own)
+        heatmaps["test_set"] = np.array(own["test_set"])
     buffer = io.BytesIO()
     np.savez_compressed(buffer, **heatmaps)
     with staged_entry(name, zoo, from_existing=True) as folder:
@@ -160,7 +180,8 @@ def evaluate_faithfulness(name: str, dataset: Dataset, zoo: str | os.PathLike | 
 
 def format_report(name: str, report: dict) -> str:
     random = report["random"]
-    lines = [f"{name}: faithfulness on {report['sample']['n']} test images (random order: deletion AUC "
+    own = f" {report['test_set']}" if report.get("test_set") else ""  # a folder model's own test images
+    lines = [f"{name}: faithfulness on {report['sample']['n']}{own} test images (random order: deletion AUC "
              f"{random['deletion_auc']:.3f}, insertion AUC {random['insertion_auc']:.3f}; lower deletion and "
              f"higher insertion are better)",
              f"  {'rank':<5}{'method':<12}{'deletion':>9}{'insertion':>10}{'gain':>8}  {'rho':>6}  sanity"]
