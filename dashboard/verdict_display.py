@@ -20,6 +20,7 @@ import numpy as np
 from model_zoo import LoadedModel, decode_image, predict_prob_fake
 from model_zoo.decision import CLASS_NAMES, UNCERTAIN, threshold
 from model_zoo.judge import JudgedImage
+from model_zoo.zoo import CIFAKE_NAME, ZooEntry, training_set_name
 
 DISPLAY_MAX_SIDE = 512
 
@@ -97,6 +98,27 @@ def unscored_note(result: JudgedImage) -> str | None:
 
 def _names(models: Sequence[str]) -> str:
     return models[0] if len(models) == 1 else ", ".join(models[:-1]) + " and " + models[-1]
+
+
+CIFAKE_NOTE = ("These models were trained on **32x32** CIFAKE images (CIFAR-10 photos vs. Stable Diffusion images). "
+               "A large modern photo is judged after being downscaled to the model's input size, shown below as "
+               "\"what each model sees\"; verdicts on such images say little about real-world photos.")
+
+
+def training_data_note(entries: Sequence[ZooEntry]) -> str:
+    """The banner above the uploads: what the answering models learnt from. A detector knows only the generators of
+    its training images, so a zoo holding models trained on a user's folder names each set and its models."""
+    by_set: dict[str, list[str]] = {}
+    for entry in entries:
+        by_set.setdefault(training_set_name(entry.card), []).append(entry.name)
+    if set(by_set) <= {CIFAKE_NAME}:
+        return CIFAKE_NOTE
+    sets = [f"{_names(models)} on **32x32** CIFAKE images (CIFAR-10 photos vs. Stable Diffusion 1.4)"
+            if name == CIFAKE_NAME else f"{_names(models)} on the labelled folder **{name}**"
+            for name, models in by_set.items()]
+    return ("Each model knows only the kinds of image it was trained on: " + "; ".join(sets) + ". Each one judges "
+            "an upload as it saw its training images (\"what each model sees\" below), and its verdict on images "
+            "from another source or generator says little.")
 
 
 def input_summary(result: JudgedImage) -> str:

@@ -9,6 +9,7 @@ from dashboard.verdict_display import (
     study_arms_note,
     threshold_note,
     thresholds_for,
+    training_data_note,
     unscored_note,
     verdict_rows,
     verdicts_json,
@@ -27,10 +28,7 @@ entries, _ = zoo_entries()
 st.title("Inspect an image")
 if not require_models(entries):
     st.stop()
-st.info("These models were trained on **32x32** CIFAKE images (CIFAR-10 photos vs. Stable Diffusion images). "
-        "A large modern photo is judged after being downscaled to the model's input size, shown below as "
-        "\"what each model sees\"; verdicts on such images say little about real-world photos.",
-        icon=":material/info:")
+st.info(training_data_note(detectors(entries)), icon=":material/info:")
 
 uploads = st.file_uploader("Images (JPEG, PNG, WebP, BMP, GIF: first frame; any size)", type=UPLOAD_TYPES,
                            accept_multiple_files=True, key="inspect_uploads")

@@ -24,7 +24,15 @@ from dashboard.misclassified import disagreements, filter_errors, model_threshol
 from dashboard.overlays import COLORMAPS, colorize, enlarge, overlay, png_bytes
 from dashboard.spectra import class_counts, class_cues, log_amplitude_spectrum, mean_image, sample_indices
 from dashboard.study_figures import augmentation_study, history_long, pooling_study
-from dashboard.verdict_display import display_image, measure_latency_ms, study_arms_note, verdict_rows, verdicts_json
+from dashboard.verdict_display import (
+    CIFAKE_NOTE,
+    display_image,
+    measure_latency_ms,
+    study_arms_note,
+    training_data_note,
+    verdict_rows,
+    verdicts_json,
+)
 from model_zoo import decode_for_card, list_entries, load_model, load_usable_models, normalize_for_card
 from model_zoo.decision import apply_temperature, expected_calibration_error, label_name, temperature, threshold
 from model_zoo.leaderboard_table import leaderboard_frame
@@ -298,6 +306,17 @@ def test_display_image_is_screen_sized():
 def test_study_arms_note_counts_what_the_inspect_page_leaves_out():
     assert study_arms_note(0) == ""
     assert "1 study arm is left out" in study_arms_note(1) and "5 study arms are left out" in study_arms_note(5)
+
+
+def test_the_inspect_banner_names_each_training_set_and_its_models(tmp_path):
+    from model_zoo.zoo import ZooEntry
+
+    cifake = [ZooEntry(name, tmp_path, {"train": {"dataset": "../shared/cifake/cifake.zip"}}) for name in ("a", "b")]
+    assert training_data_note(cifake) == CIFAKE_NOTE
+    folder = ZooEntry("mine", tmp_path, {"train": {"dataset": "/photos/sdxl_vs_camera.zip", "split": {"seed": 0}}})
+    note = training_data_note([*cifake, folder])
+    assert "a and b on **32x32** CIFAKE images" in note and "mine on the labelled folder **sdxl_vs_camera**" in note
+    assert "32x32" not in training_data_note([folder])  # a folder model alone is not said to know CIFAKE
 
 
 def test_latency_is_the_median_of_single_image_calls_after_a_warm_up(monkeypatch):
