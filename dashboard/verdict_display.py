@@ -65,11 +65,16 @@ def display_image(data: bytes, name: str = "upload", max_side: int = DISPLAY_MAX
 def input_notes(result: JudgedImage) -> list[str]:
     """The input check in plain words, once per distinct sentence: the resampling note (one for all
     models of an input size) and which models find the image unlike their training images."""
-    notes: list[str] = []
+    by_message: dict[str, list[str]] = {}
     for verdict in result.verdicts:
         message = verdict.input_check.size_message() if verdict.input_check else None
-        if message and message not in notes:
-            notes.append(message)
+        if message:
+            by_message.setdefault(message, []).append(verdict.model)
+    # Unless every model saw the image alike, each sentence names its models: "the model" in one sentence must not
+    # be read as every model's (input sizes and crops differ between models).
+    checked = sum(1 for verdict in result.verdicts if verdict.input_check)
+    notes = [message if len(models) == checked else f"{_names(models)}: {message}"
+             for message, models in by_message.items()]
     flagged = [v for v in result.verdicts if v.input_check and v.input_check.novel]
     if flagged:
         novel = [v.model for v in flagged]

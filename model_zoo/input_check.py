@@ -173,9 +173,11 @@ class InputCheck:
             return (f"This {self.width}x{self.height} image was judged at its own resolution by {self.crops} {side} "
                     f"crops spread over it (covering it would take {self.crops_needed}; the model scores at most "
                     f"{self.crops}), their scores averaged.")
-        what = "one" if self.crops == 1 else f"{self.crops}"
-        return (f"This {self.width}x{self.height} image was judged at its own resolution by {what} {side} "
-                f"crop{'s' if self.crops != 1 else ''} covering it, their scores averaged; nothing was resized.")
+        if self.crops == 1:
+            return (f"This {self.width}x{self.height} image was judged at its own resolution by one {side} crop "
+                    "covering it; nothing was resized.")
+        return (f"This {self.width}x{self.height} image was judged at its own resolution by {self.crops} {side} "
+                "crops covering it, their scores averaged; nothing was resized.")
 
     def novelty_message(self) -> str | None:
         """A plain sentence about novelty, or None when there is no novelty score."""

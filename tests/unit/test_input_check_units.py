@@ -150,3 +150,17 @@ def test_the_novelty_block_records_a_folders_sizes_and_leaves_cifakes_as_it_was(
     sizes = np.array([[40, 64], [64, 48], [40, 64]])
     folder = novelty_block(stats, model, n_fit=10, val_scores=np.ones(5), train_sizes=sizes)
     assert folder["train_image_size"] == [40, 64] and folder["train_image_range"] == [[40, 48], [64, 64]]
+
+
+def test_models_that_saw_the_image_differently_each_get_their_own_named_sentence():
+    def judged(size: tuple[int, int], *cards: tuple[str, dict]) -> JudgedImage:
+        return JudgedImage("x.png", tuple(verdict_for(name, 0.5, card, check_input(size, card))
+                                          for name, card in cards), size=size)
+
+    same = input_notes(judged((640, 480), ("a", CIFAKE), ("b", CIFAKE)))
+    assert same == ["This 640x480 image was shrunk 20x to 32x32, its 1.3:1 shape squeezed into a square; " +
+                    NEVER_RESIZED]  # one sentence for both: no names needed
+    crops = {**MIXED, "preprocessing": {"input_policy": {"kind": "crop", "size": 32, "max_crops": 16}}}
+    mixed = input_notes(judged((32, 32), ("a", CIFAKE), ("c", crops)))
+    assert mixed == ["c: This 32x32 image was judged at its own resolution by one 32x32 crop covering it; nothing "
+                     "was resized."]  # a's native size needs no sentence; c's is named as c's
