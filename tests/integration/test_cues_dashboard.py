@@ -178,6 +178,8 @@ def test_spectrum_sentences_follow_the_stored_arrays(tmp_path):
     arrays = dict(cue_spectra([_entry(tmp_path, "c")])["c"])
     arrays["class_difference"] = -arrays["class_difference"]
     assert spectrum_findings({"c": arrays})[0].text.startswith("FAKE test images carry less fine detail")
+    arrays["class_difference"] = np.full_like(arrays["class_difference"], 0.01)  # a flat difference: no side has more
+    assert spectrum_findings({"c": arrays})[0].text.startswith("FAKE and REAL test images carry about the same fine")
     assert spectrum_findings({}) == []
 
 
