@@ -215,3 +215,20 @@ def test_the_split_rebuilt_is_that_of_an_entry_trained_on_the_data_given(tmp_pat
     assert _split_to_rebuild([cifake, other, own], "/data/own") == {"seed": 0, "validation_fraction": 0.4}
     assert _split_to_rebuild([cifake, other, own], "/data/elsewhere") == {"seed": 3}  # the first folder model's
     assert _split_to_rebuild([cifake], "/data/cifake.zip") is None  # CIFAKE: nothing to rebuild
+    here = entry("d_here", {"dataset": str(tmp_path / "mine"), "split": {"seed": 7}})
+    assert _split_to_rebuild([other, here], str(tmp_path / "." / "mine")) == {"seed": 7}  # the same path, spelt otherwise
+
+
+def test_a_split_rebuilt_with_other_settings_is_refused_even_when_its_counts_match(crop_zoo):
+    from model_zoo import ZooError
+    from training.lib.image_folders import check_trained_on
+
+    folder, zoo = crop_zoo
+    card = read_entry("crop", zoo).card
+    dataset = load_labelled_data(folder, split=card["train"]["split"], progress=lambda _: None)
+    check_trained_on(card, dataset)  # the card's own split: accepted
+    reseeded = {**card["train"]["split"], "seed": card["train"]["split"]["seed"] + 1}
+    other = load_labelled_data(folder, split=reseeded, progress=lambda _: None)
+    assert other.split["n_test"] == card["train"]["split"]["n_test"]  # same counts, other test images
+    with pytest.raises(ZooError, match="seed"):
+        check_trained_on(card, other)

@@ -6,6 +6,7 @@ import argparse
 import functools
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from model_zoo import (
     ImageError,
@@ -113,11 +114,16 @@ def load_named_models(names: Sequence[str], zoo: str | None, keep: Callable[[Zoo
     return models
 
 
+def _same_path(recorded: object, given: str) -> bool:
+    """Whether a card's train.dataset names the path given (relative paths resolved from here)."""
+    return recorded is not None and Path(str(recorded)).expanduser().resolve() == Path(given).expanduser().resolve()
+
+
 def _split_to_rebuild(entries: Sequence[ZooEntry], data: str | None) -> dict | None:
     """The card's train.split of an entry trained on `data` itself, else of the first folder model (so 'all' over a
     mixed zoo does not rebuild a folder's split with a CIFAKE model's defaults); CIFAKE ignores it."""
     folders = [entry.card for entry in entries if trained_on_folder(entry.card)]
-    same = [card for card in folders if data is not None and str((card.get("train") or {}).get("dataset")) == str(data)]
+    same = [card for card in folders if data is not None and _same_path((card.get("train") or {}).get("dataset"), data)]
     card = (same or folders or [{}])[0]
     return (card.get("train") or {}).get("split")
 

@@ -412,7 +412,8 @@ def load_labelled_data(path: str | os.PathLike | None = None, *, validation_frac
 def check_trained_on(card: dict, dataset: Dataset) -> None:
     """Raise ZooError (one line naming the entry) unless `dataset` is what the card's model was trained on: CIFAKE
     for a CIFAKE model; for a folder model (model_zoo.zoo.trained_on_folder) a folder whose split, rebuilt from the
-    card, has the card's numbers of train, validation and test images (another folder almost never does)."""
+    card, has the card's split settings and numbers of train, validation and test images (another folder almost never
+    does)."""
     name, folder = card.get("name", "?"), isinstance(dataset, FolderDataset)
     trained = card.get("train") or {}
     if trained_on_folder(card) != folder:
@@ -420,7 +421,8 @@ def check_trained_on(card: dict, dataset: Dataset) -> None:
                        f"({trained.get('dataset')}), not on {dataset.source}; pass --data {trained.get('dataset')}")
     if folder:
         recorded = trained.get("split") or {}
-        differ = [key for key in ("n_train", "n_validation", "n_test")
+        # The settings too: another seed gives the same counts but other test images, some of them trained on.
+        differ = [key for key in ("seed", "validation_fraction", "test_fraction", "n_train", "n_validation", "n_test")
                   if key in recorded and recorded[key] != dataset.split.get(key)]
         if differ:
             raise ZooError(f"{name} was trained on {trained.get('dataset')}, whose split differs from {dataset.source}'s "
