@@ -15,6 +15,7 @@ import pytest
 
 from model_zoo import list_entries, write_predictions
 from model_zoo.zoo import VALIDATION_PREDICTIONS_FILE
+from tests.dashboard_app import open_dashboard
 
 PATHS = [f"test/REAL/{i}.jpg" for i in range(5)] + [f"test/FAKE/{i}.jpg" for i in range(5)]
 LABELS = [0] * 5 + [1] * 5
@@ -126,12 +127,7 @@ def test_per_model_tables_keep_every_model_and_name_its_test_set(compare_zoo):
 
 
 def test_leaderboard_page_compares_each_test_set_on_its_own(compare_zoo, monkeypatch):
-    streamlit_testing = pytest.importorskip("streamlit.testing.v1")
-    monkeypatch.setenv("MODEL_ZOO_DIR", str(compare_zoo))
-    monkeypatch.delenv("CIFAKE_PATH", raising=False)
-    at = streamlit_testing.AppTest.from_file(str(Path(__file__).resolve().parents[2] / "streamlit_app.py"),
-                                             default_timeout=120)
-    at.run()
+    at = open_dashboard(compare_zoo, monkeypatch)
     at.multiselect(key="compare_models").set_value(CHOSEN).run()
     assert not at.exception and not at.error, [e.value for e in (*at.exception, *at.error)]
 

@@ -14,6 +14,7 @@ from model_zoo import decode_for_card, load_model, normalize_for_card, predict_p
 from model_zoo.crops import batch_crops, mean_logit
 from model_zoo.decision import apply_temperature
 from model_zoo.novelty import NOVELTY_FILE
+from tests.dashboard_app import open_dashboard
 from tests.zoo_builders import with_known_errors
 
 # --- export: h5 and TFLite score one crop; a SavedModel would resize, so it is refused --------------------------------
@@ -122,20 +123,9 @@ def test_each_test_set_gets_its_own_table_and_its_own_images(mixed_zoo, tmp_path
     assert not FolderTestImages(tmp_path / "moved").available
 
 
-def _errors_page(zoo: Path, monkeypatch):
-    """The dashboard over `zoo` (no CIFAKE configured), opened on the errors page."""
-    streamlit_testing = pytest.importorskip("streamlit.testing.v1")
-    monkeypatch.setenv("MODEL_ZOO_DIR", str(zoo))
-    monkeypatch.delenv("CIFAKE_PATH", raising=False)
-    at = streamlit_testing.AppTest.from_file(str(Path(__file__).resolve().parents[2] / "streamlit_app.py"),
-                                             default_timeout=120)
-    at.run()
-    return at.switch_page("dashboard/pages/errors_page.py").run()
-
-
 def test_errors_page_browses_a_crop_models_errors_in_its_own_folder(mixed_zoo, tmp_path, monkeypatch):
     folder, zoo, wrong = mixed_zoo
-    at = _errors_page(zoo, monkeypatch)
+    at = open_dashboard(zoo, monkeypatch, "errors")
     assert at.selectbox(key="errors_set").options == ["synthetic test", "trace test"]
     at.selectbox(key="errors_set").set_value("trace test").run()
     assert not at.exception and not at.error, [e.value for e in (*at.exception, *at.error)]
@@ -155,7 +145,7 @@ def test_errors_page_says_why_when_the_folder_is_not_there(mixed_zoo, tmp_path, 
     card = json.loads((zoo / "crop" / "card.json").read_text())
     card["evaluation"]["dataset"] = str(tmp_path / "gone")
     (zoo / "crop" / "card.json").write_text(json.dumps(card))
-    at = _errors_page(zoo, monkeypatch)
+    at = open_dashboard(zoo, monkeypatch, "errors")
     assert not at.exception and not at.error
     assert any("not on this server" in i.value and str(tmp_path / "gone") in i.value for i in at.info)
     assert sorted(at.dataframe[0].value["path"]) == sorted(wrong) and not at.image

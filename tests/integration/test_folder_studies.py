@@ -15,6 +15,7 @@ from model_zoo import decode_for_card, read_entry
 from model_zoo.crops import central_grid_crop
 from model_zoo.images import decode_image
 from model_zoo.zoo import CUES_FILE
+from tests.dashboard_app import open_dashboard
 from training.lib.data import stratified_sample
 from training.lib.image_folders import load_labelled_data
 
@@ -189,13 +190,7 @@ def test_the_studies_page_names_a_folder_models_own_test_images(crop_zoo, traine
     assert ranking_sentence("crop", report).startswith("**crop** (on its own trace test images): ")
     assert f"--data {folder}" in map_note("crop", "Grad-CAM", None, card=card)  # not measured: its own folder
 
-    streamlit_testing = pytest.importorskip("streamlit.testing.v1")
-    monkeypatch.setenv("MODEL_ZOO_DIR", str(zoo))
-    monkeypatch.delenv("CIFAKE_PATH", raising=False)
-    at = streamlit_testing.AppTest.from_file(str(Path(__file__).resolve().parents[2] / "streamlit_app.py"),
-                                             default_timeout=120)
-    at.run()
-    at.switch_page("dashboard/pages/studies_page.py").run()
+    at = open_dashboard(zoo, monkeypatch, "studies")
     assert not at.exception and not at.error, [e.value for e in (*at.exception, *at.error)]
     assert [h.value for h in at.subheader if h.value.startswith("On the ")] == ["On the CIFAKE test images",
                                                                                  "On the trace test images"]
