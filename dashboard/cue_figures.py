@@ -10,6 +10,7 @@ named by the card's cues.test_set).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -47,6 +48,7 @@ BIG = 0.10  # a change that costs 10 points or more is a drop
 HOLDS = 0.05  # tiles that cost under 5 points keep the evidence
 HALF = BANDS // 2
 AMPLITUDE_MARGIN = 0.05  # mean log-amplitude differences under 0.05 (about 5% more amplitude) count as none
+POWER_RATIO = 1.2  # nor do shares of power in the upper bands within a factor of 1.2 of each other
 GROUP = ["family", "condition", "level", "label"]
 
 
@@ -390,15 +392,23 @@ def spectrum_findings(spectra: Mapping[str, Mapping[str, np.ndarray]]) -> list[F
     first = next(iter(spectra.values()))
     per_band = band_means(first["class_difference"])
     upper, lower = float(per_band[HALF:].mean()), float(per_band[1:HALF].mean())
-    evidence = pd.DataFrame({"band": np.arange(BANDS), "FAKE - REAL mean log-amplitude": per_band})
-    numbers = (f"the FAKE - REAL difference of the mean log-amplitude is {upper:+.2f} on average over the upper "
-               f"{HALF} bands and {lower:+.2f} over bands 1-{HALF - 1} (top band {per_band[-1]:+.2f})")
-    # Fine detail is judged by the upper bands' own difference (a log-amplitude, not an accuracy: MARGIN's points do
-    # not apply); a planted pixel trace can leave the mean spectrum flat, and then no side carries more.
-    if upper >= AMPLITUDE_MARGIN:
+    real_share, fake_share = (float(share) for share in np.sum(np.asarray(first["image_bands"])[:, HALF:], axis=1))
+    evidence = pd.DataFrame({"band": np.arange(BANDS), "FAKE - REAL mean log-amplitude": per_band,
+                             "REAL share of power": first["image_bands"][0], "FAKE share of power": first["image_bands"][1]})
+    numbers = (f"{fake_share:.1%} of their power lies in the upper {HALF} bands against {real_share:.1%} of REAL "
+               f"images', and the FAKE - REAL difference of the mean log-amplitude is {upper:+.2f} on average over "
+               f"those bands and {lower:+.2f} over bands 1-{HALF - 1} (top band {per_band[-1]:+.2f})")
+    # Two measures of fine detail, each judged on its own scale: the mean log-amplitude sees a broad change, the share
+    # of power a strong one at few frequencies (a generator's periodic trace), which the band means dilute.
+    ratio = fake_share / real_share if real_share > 0 else math.inf
+    more = upper >= AMPLITUDE_MARGIN or ratio >= POWER_RATIO
+    less = upper <= -AMPLITUDE_MARGIN or ratio <= 1 / POWER_RATIO
+    if more and not less:
         text = f"FAKE test images carry more fine detail than REAL ones: {numbers}."
-    elif upper <= -AMPLITUDE_MARGIN:
+    elif less and not more:
         text = f"FAKE test images carry less fine detail than REAL ones: {numbers}."
+    elif more and less:
+        text = f"FAKE and REAL test images differ in fine detail, one way by each measure: {numbers}."
     else:
         text = f"FAKE and REAL test images carry about the same fine detail: {numbers}."
     findings.append(Finding("spectra", text, evidence))

@@ -20,7 +20,7 @@ from dashboard.cue_figures import (
     sample_note,
     spectrum_findings,
 )
-from model_zoo.cue_vocabulary import CUES_COLUMNS
+from model_zoo.cue_vocabulary import BANDS, CUES_COLUMNS
 from model_zoo.zoo import ZooEntry
 from tests.zoo_builders import with_cues
 from training.lib.cue_study import CONDITIONS
@@ -180,6 +180,14 @@ def test_spectrum_sentences_follow_the_stored_arrays(tmp_path):
     assert spectrum_findings({"c": arrays})[0].text.startswith("FAKE test images carry less fine detail")
     arrays["class_difference"] = np.full_like(arrays["class_difference"], 0.01)  # a flat difference: no side has more
     assert spectrum_findings({"c": arrays})[0].text.startswith("FAKE and REAL test images carry about the same fine")
+    # A periodic trace: the band means stay flat, but FAKE images put 40% of their power in the top band.
+    real = np.r_[0.0, np.full(BANDS - 1, 1 / (BANDS - 1))]
+    arrays["image_bands"] = np.stack([real, np.r_[0.6 * real[:-1], 0.4 + 0.6 * real[-1]]])
+    trace = spectrum_findings({"c": arrays})[0]
+    assert trace.text.startswith("FAKE test images carry more fine detail than REAL ones: 72.0% of their power lies "
+                                 "in the upper 8 bands against 53.3% of REAL images'")
+    assert list(trace.evidence.columns) == ["band", "FAKE - REAL mean log-amplitude", "REAL share of power",
+                                            "FAKE share of power"]
     assert spectrum_findings({}) == []
 
 
