@@ -28,7 +28,8 @@ entries, _ = zoo_entries()
 st.title("Inspect an image")
 if not require_models(entries):
     st.stop()
-st.info(training_data_note(detectors(entries)), icon=":material/info:")
+# What the answering models learnt from: the consensus (its members' data) and every detector.
+st.info(training_data_note([e for e in entries if is_consensus(e.card)][:1] + detectors(entries)), icon=":material/info:")
 
 uploads = st.file_uploader("Images (JPEG, PNG, WebP, BMP, GIF: first frame; any size)", type=UPLOAD_TYPES,
                            accept_multiple_files=True, key="inspect_uploads")
@@ -135,7 +136,7 @@ with right:
                                                    is not None else ".") + study_note)
     notes = input_notes(result)
     if notes:
-        st.warning(" ".join(notes), icon=":material/warning:")
+        st.warning("\n\n".join(notes), icon=":material/warning:")  # a paragraph per note: each names its models
     elif all(v.in_distribution for v in result.verdicts):
         st.caption("Input check: the image has the training images' size and looks like them to every model.")
     else:
