@@ -1,18 +1,33 @@
-"""Which model is best: the one order the leaderboards, `--model best` and the Pareto front share."""
+"""Which model is best: the one order the leaderboards, `--model best` and the Pareto front share.
+
+Models are ranked within their test set, CIFAKE's first (test_set_group): `--model best` is the best on CIFAKE
+when the zoo holds CIFAKE models; a model trained on a user's folder answers when named, or in a zoo of its own."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from model_zoo.zoo import trained_on_folder, training_set_name
+
 if TYPE_CHECKING:
     from model_zoo.zoo import ZooEntry
 
 
+def test_set_group(card: dict) -> tuple[int, str]:
+    """Which test set a card's test figures are on, as a sort key: CIFAKE's (0, "") first, the zoo's shared benchmark;
+    then each labelled folder's (1, its name), a model trained on a folder being evaluated on that folder's split.
+    Accuracies are only ever compared within one group: 100% on 120 images of a user's folder is not better than
+    98% on CIFAKE's 20,000."""
+    return (1, training_set_name(card)) if trained_on_folder(card) else (0, "")
+
+
 def rank_key(entry: ZooEntry) -> tuple:
-    """Sort key, best model first: highest test accuracy, then ROC-AUC, then fewer parameters, then name."""
+    """Sort key, best model first: the test set (test_set_group: CIFAKE's first), then within it the highest test
+    accuracy, then ROC-AUC, then fewer parameters, then name."""
     metrics = entry.test_metrics or {}
-    return (-(metrics.get("accuracy") or 0.0), -(metrics.get("roc_auc") or 0.0), entry.card.get("params", 0), entry.name)
+    return (*test_set_group(entry.card), -(metrics.get("accuracy") or 0.0), -(metrics.get("roc_auc") or 0.0),
+            entry.card.get("params", 0), entry.name)
 
 
 def evaluated_best_first(entries: Sequence[ZooEntry]) -> list[ZooEntry]:

@@ -45,7 +45,8 @@ st.caption("Test-set metrics, each model at its own decision threshold (the `thr
            "Click a column header to sort. "
            + (f"`{TEST_SET}`: the images each row's figures are on (CIFAKE's test split, or that of the folder a "
               "model was trained on, `python -m training.train --data FOLDER`): rows on different sets are not "
-              "measured on the same images. " if TEST_SET in board else "")
+              "measured on the same images, so models are ranked within their set, CIFAKE's first, and `--model "
+              "best` is the best on CIFAKE. " if TEST_SET in board else "")
            + ("Unseen: only the test images whose file bytes occur nowhere in the training split (n of them). "
               if "unseen_accuracy" in board else "")
            + ("Latency: one image, one forward pass, median on this machine's CPU, timed now." if time_now else "")

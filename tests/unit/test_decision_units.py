@@ -256,5 +256,19 @@ def test_ranking_by_accuracy_then_auc_then_size_then_name():
     assert [e.name for e in evaluated_best_first(entries)] == ["a", "b", "c", "e", "d"]
     assert best_entry(entries).name == "a"
     assert best_entry([_entry("x")]) is None and evaluated_best_first([]) == []
-    assert rank_key(_entry("z", 0.8, None, 7)) == (-0.8, -0.0, 7, "z")
-    assert rank_key(ZooEntry("n", Path("n"), {"metrics": {"test": {"accuracy": None}}})) == (-0.0, -0.0, 0, "n")
+    assert rank_key(_entry("z", 0.8, None, 7)) == (0, "", -0.8, -0.0, 7, "z")
+    assert rank_key(ZooEntry("n", Path("n"), {"metrics": {"test": {"accuracy": None}}})) == (0, "", -0.0, -0.0, 0, "n")
+
+
+def test_accuracies_on_different_test_sets_are_never_compared():
+    def folder_model(name: str, accuracy: float, folder: str) -> ZooEntry:
+        card = {"params": 1, "metrics": {"test": {"accuracy": accuracy, "roc_auc": 1.0}},
+                "train": {"dataset": f"/photos/{folder}", "split": {"seed": 0}}}
+        return ZooEntry(name=name, path=Path(name), card=card)
+
+    entries = [folder_model("mine", 1.0, "sdxl"), _entry("cifake_b", 0.97, 0.99), folder_model("other", 0.99, "flux"),
+               _entry("cifake_a", 0.98, 0.99), folder_model("mine_2", 0.95, "sdxl")]
+    # CIFAKE's models first (the shared benchmark), then each folder's own, best first within each
+    assert [e.name for e in evaluated_best_first(entries)] == ["cifake_a", "cifake_b", "other", "mine", "mine_2"]
+    assert best_entry(entries).name == "cifake_a"  # not "mine", perfect on a few hundred images of its own folder
+    assert best_entry([e for e in entries if e.name.startswith("mine")]).name == "mine"  # a zoo of one folder's

@@ -57,6 +57,15 @@ def test_the_best_accuracy_counts_untimed_models():
     assert fastest_entry(zoo + [_entry("close", 0.981, 3.0)]).name == "close"
 
 
+def test_a_folder_model_neither_dominates_nor_is_fastest_among_cifake_models():
+    # Perfect and quickest, but on 120 images of its own folder: its accuracy is not comparable with CIFAKE's.
+    folder = _entry("mine", 1.0, 0.5)
+    folder.card["train"] = {"dataset": "/photos/mine", "split": {"seed": 0}}
+    assert pareto_front([*ZOO, folder]) == {"slow_best", "quick", "quicker", "mine"}  # each front on its own set
+    assert fastest_entry([*ZOO, folder]).name == "quick"
+    assert fastest_entry([folder]).name == "mine"  # a zoo of one folder's models: ranked among themselves
+
+
 def test_exactly_one_point_below_the_best_still_counts():
     # 0.9712 - 0.9612 is not exactly 0.01 in floating point; the rule must not drop such a model.
     zoo = [_entry("best", 0.9712, 5.0), _entry("edge", 0.9612, 1.0)]
