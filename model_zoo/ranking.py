@@ -1,6 +1,6 @@
 """Which model is best: the one order the leaderboards, `--model best` and the Pareto front share.
 
-Models are ranked within their test set, CIFAKE's first (test_set_group): `--model best` is the best on CIFAKE
+Models are ranked within their test set, CIFAKE's first (comparable_group): `--model best` is the best on CIFAKE
 when the zoo holds CIFAKE models; a model trained on a user's folder answers when named, or in a zoo of its own."""
 
 from __future__ import annotations
@@ -8,25 +8,27 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from model_zoo.zoo import trained_on_folder, training_set_name
+from model_zoo.zoo import CIFAKE_NAME, trained_on_folder, training_set_name
 
 if TYPE_CHECKING:
     from model_zoo.zoo import ZooEntry
 
 
-def test_set_group(card: dict) -> tuple[int, str]:
+def comparable_group(card: dict) -> tuple[int, str]:
     """Which test set a card's test figures are on, as a sort key: CIFAKE's (0, "") first, the zoo's shared benchmark;
     then each labelled folder's (1, its name), a model trained on a folder being evaluated on that folder's split.
     Accuracies are only ever compared within one group: 100% on 120 images of a user's folder is not better than
-    98% on CIFAKE's 20,000."""
-    return (1, training_set_name(card)) if trained_on_folder(card) else (0, "")
+    98% on CIFAKE's 20,000. A 32x32 set laid out like CIFAKE is read as CIFAKE's arrays, but its name (not CIFAKE's)
+    still keeps it apart."""
+    name = training_set_name(card)
+    return (0, "") if name == CIFAKE_NAME and not trained_on_folder(card) else (1, name)
 
 
 def rank_key(entry: ZooEntry) -> tuple:
-    """Sort key, best model first: the test set (test_set_group: CIFAKE's first), then within it the highest test
+    """Sort key, best model first: the test set (comparable_group: CIFAKE's first), then within it the highest test
     accuracy, then ROC-AUC, then fewer parameters, then name."""
     metrics = entry.test_metrics or {}
-    return (*test_set_group(entry.card), -(metrics.get("accuracy") or 0.0), -(metrics.get("roc_auc") or 0.0),
+    return (*comparable_group(entry.card), -(metrics.get("accuracy") or 0.0), -(metrics.get("roc_auc") or 0.0),
             entry.card.get("params", 0), entry.name)
 
 

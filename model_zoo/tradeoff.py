@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from model_zoo.ranking import evaluated_best_first, rank_key, test_set_group
+from model_zoo.ranking import comparable_group, evaluated_best_first, rank_key
 
 if TYPE_CHECKING:
     from model_zoo.zoo import ZooEntry
@@ -63,7 +63,7 @@ def pareto_front(entries: Sequence[ZooEntry]) -> set[str]:
         acc, ms = _accuracy(entry), recorded_latency_ms(entry)
         dominated = any(  # only by a model measured on the same test images: other accuracies do not compare
             _accuracy(o) >= acc and recorded_latency_ms(o) <= ms and (_accuracy(o) > acc or recorded_latency_ms(o) < ms)
-            for o in timed if o is not entry and test_set_group(o.card) == test_set_group(entry.card)
+            for o in timed if o is not entry and comparable_group(o.card) == comparable_group(entry.card)
         )
         if not dominated:
             front.add(entry.name)
@@ -83,8 +83,8 @@ def fastest_ranked(entries: Sequence[ZooEntry], within: float = FASTEST_WITHIN,
     if not ranked:
         return []
     floor = _accuracy(ranked[0]) - within - 1e-12  # 1e-12: accuracies are ratios of counts, not exact decimals
-    same_set = test_set_group(ranked[0].card)  # the best's test set: accuracies on other images do not compare
-    close = [e for e in _timed(entries) if test_set_group(e.card) == same_set and _accuracy(e) >= floor]
+    same_set = comparable_group(ranked[0].card)  # the best's test set: accuracies on other images do not compare
+    close = [e for e in _timed(entries) if comparable_group(e.card) == same_set and _accuracy(e) >= floor]
     if not close:
         return []
     tie_ms = min(recorded_latency_ms(e) for e in close) * (1 + speed_tie)

@@ -27,7 +27,7 @@ from model_zoo.decision import (
     threshold,
     uncertain_band,
 )
-from model_zoo.ranking import best_entry, evaluated_best_first, rank_key
+from model_zoo.ranking import best_entry, comparable_group, evaluated_best_first, rank_key
 from model_zoo.zoo import ZooEntry
 
 
@@ -272,3 +272,7 @@ def test_accuracies_on_different_test_sets_are_never_compared():
     assert [e.name for e in evaluated_best_first(entries)] == ["cifake_a", "cifake_b", "other", "mine", "mine_2"]
     assert best_entry(entries).name == "cifake_a"  # not "mine", perfect on a few hundred images of its own folder
     assert best_entry([e for e in entries if e.name.startswith("mine")]).name == "mine"  # a zoo of one folder's
+    # A 32x32 set in CIFAKE's layout is read like CIFAKE (no split in its card), but it is not CIFAKE's test set.
+    lookalike = ZooEntry("sd3", Path("sd3"), {"metrics": {"test": {"accuracy": 0.999}}, "train": {"dataset": "/d/sd3_32"}})
+    assert comparable_group(lookalike.card) == (1, "sd3_32") and best_entry([*entries, lookalike]).name == "cifake_a"
+    assert comparable_group({"train": {"dataset": "../shared/cifake/cifake.zip"}}) == comparable_group({}) == (0, "")
