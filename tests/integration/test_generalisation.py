@@ -198,16 +198,16 @@ def test_the_matrix_has_models_by_sets_with_own_columns_first(measured_zoo):
 
     entries = _entries(measured_zoo)
     matrix = roc_auc_matrix(entries)
-    assert list(matrix.columns) == ["trained on", "night_shots test", "CIFAKE test", "DDPM", "night"]
-    assert list(matrix.index) == ["dark", "bright", "strict"]  # leaderboard order: dark has the best test accuracy
+    assert list(matrix.columns) == ["trained on", "CIFAKE test", "night_shots test", "DDPM", "night"]
+    assert list(matrix.index) == ["bright", "strict", "dark"]  # leaderboard order: CIFAKE's test set first
     assert matrix.loc["dark", "trained on"] == "night_shots" and matrix.loc["bright", "trained on"] == "CIFAKE"
     assert matrix.loc["bright", "DDPM"] == pytest.approx(0.88) and matrix.loc["dark", "DDPM"] == pytest.approx(0.12)
     assert matrix.loc["dark", "night"] == 1.0 and matrix.loc["bright", "CIFAKE test"] == 0.99
     assert np.isnan(matrix.loc["dark", "CIFAKE test"]) and np.isnan(matrix.loc["bright", "night_shots test"])
     heatmap = matrix_figure(entries).data[0]
     text = dict(zip(heatmap.y, heatmap.text, strict=True))
-    assert tuple(text["bright (CIFAKE)"]) == ("", f"{OWN_MARK} 0.990", "0.880", "0.000")
-    assert tuple(text["dark (night_shots)"]) == (f"{OWN_MARK} 0.995", "", "0.120", "1.000")
+    assert tuple(text["bright (CIFAKE)"]) == (f"{OWN_MARK} 0.990", "", "0.880", "0.000")
+    assert tuple(text["dark (night_shots)"]) == ("", f"{OWN_MARK} 0.995", "0.120", "1.000")
 
 
 def test_ranking_by_a_set(measured_zoo):
@@ -220,11 +220,11 @@ def test_ranking_by_a_set(measured_zoo):
     assert [e.name for e in rank_by_set(entries, "night")] == ["dark", "bright", "strict"]
     assert [e.name for e in rank_by_set(entries, "night_shots test")] == ["dark", "bright", "strict"]  # unmeasured last
     board = leaderboard_frame(entries)
-    assert list(board_ranked_by(board, entries, DEFAULT_RANKING)["model"]) == ["dark", "bright", "strict"]
+    assert list(board_ranked_by(board, entries, DEFAULT_RANKING)["model"]) == ["bright", "strict", "dark"]
     ranked = board_ranked_by(board, entries, "DDPM")
     assert list(ranked["model"]) == ["bright", "strict", "dark"] and list(ranked.index) == [0, 1, 2]
     assert ranked.loc[0, "DDPM ROC-AUC"] == pytest.approx(0.88)
-    assert ranking_choices(entries) == [DEFAULT_RANKING, "night_shots test", "CIFAKE test", "DDPM", "night"]
+    assert ranking_choices(entries) == [DEFAULT_RANKING, "CIFAKE test", "night_shots test", "DDPM", "night"]
 
 
 def test_a_set_name_on_different_images_is_flagged(measured_zoo, folders, tmp_path):
@@ -261,7 +261,7 @@ def test_generalisation_page_shows_the_matrix_and_the_sentences(measured_zoo, mo
     text = " ".join(m.value for m in at.markdown)
     assert "**bright**: Trained on CIFAKE: ROC-AUC 0.990 there (CIFAKE test), 0.880 on DDPM, 0.000 on night." in text
     matrix = at.dataframe[0].value
-    assert list(matrix.index) == ["dark", "bright", "strict"] and matrix.loc["strict", "DDPM"] == pytest.approx(0.88)
+    assert list(matrix.index) == ["bright", "strict", "dark"] and matrix.loc["strict", "DDPM"] == pytest.approx(0.88)
     assert len(at.dataframe[1].value) == 3 * 3  # every (model, set) result: own test + 2 sets each
 
 
@@ -276,7 +276,7 @@ def test_generalisation_page_says_how_to_add_a_set(tmp_path, monkeypatch):
 
 def test_leaderboard_ranks_by_a_chosen_set(measured_zoo, monkeypatch):
     at = _page(measured_zoo, monkeypatch, None)
-    assert list(at.dataframe[0].value["model"]) == ["dark", "bright", "strict"]
+    assert list(at.dataframe[0].value["model"]) == ["bright", "strict", "dark"]
     at.selectbox(key="leaderboard_rank_by").set_value("DDPM").run()
     assert not at.exception
     assert list(at.dataframe[0].value["model"]) == ["bright", "strict", "dark"]
