@@ -36,7 +36,7 @@ from model_zoo.cue_vocabulary import (
     TILES,
     band_index,
 )
-from model_zoo.zoo import CIFAKE_NAME
+from model_zoo.zoo import CIFAKE_NAME, study_test_set
 
 COMMAND = "python -m training.cues all --data /path/to/cifake.zip"
 HINT = ("No detector's cues have been measured yet. Score the detectors on test images after controlled changes "
@@ -68,19 +68,13 @@ def cues_long(entries: Sequence[ZooEntry]) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["model", *GROUP, "accuracy"])
 
 
-def cues_test_set(entry: ZooEntry) -> str:
-    """Whose test images the entry's cue study used: the labelled folder its card's cues block names, else CIFAKE
-    (CIFAKE models' files, and every file from before folder models were measured, name none)."""
-    return str((entry.card.get("cues") or {}).get("test_set") or CIFAKE_NAME)
-
-
 def cue_groups(entries: Sequence[ZooEntry]) -> list[tuple[str, list[ZooEntry]]]:
     """(test set, its measured detectors) for each set of test images the cue study ran on, CIFAKE's first: numbers
     on different images are never pooled."""
     groups: dict[str, list[ZooEntry]] = {}
     for entry in entries:
         if is_detector(entry) and entry.cues() is not None:
-            groups.setdefault(cues_test_set(entry), []).append(entry)
+            groups.setdefault(study_test_set(entry.card.get("cues")), []).append(entry)
     return sorted(groups.items(), key=lambda item: item[0] != CIFAKE_NAME)
 
 

@@ -16,7 +16,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from model_zoo import ZooEntry, ZooError, read_entry
-from model_zoo.zoo import CIFAKE_NAME, trained_on_folder
+from model_zoo.zoo import study_test_set, trained_on_folder
 
 FLAG = "⚠ fails the sanity check"
 COMMAND = "python -m training.faithfulness {name} --data /path/to/cifake.zip"
@@ -32,13 +32,6 @@ def command_for(name: str, card: dict | None = None) -> str:
     if card is not None and trained_on_folder(card) and (card.get("train") or {}).get("dataset"):
         return f"python -m training.faithfulness {name} --data {card['train']['dataset']}"
     return COMMAND.format(name=name)
-
-
-def test_images(report: dict | None) -> str:
-    """Whose test images a report (or class_heatmaps.npz's arrays) was measured on: the folder's name it records,
-    else CIFAKE (every report before folder models were measured, and every CIFAKE model's)."""
-    recorded = (report or {}).get("test_set")  # a 0-d array in class_heatmaps.npz
-    return str(recorded) if recorded is not None and str(recorded) else CIFAKE_NAME
 
 
 def report_for(name: str, zoo: str | os.PathLike | None = None) -> dict | None:
@@ -114,7 +107,7 @@ def map_note(name: str, method: str, report: dict | None, consensus: bool = Fals
         return f"Faithfulness of {method} not measured for {name} yet: `{command_for(name, card)}`."
     r, random = report["methods"][method], report.get("random", {})
     ranking = report.get("ranking") or list(report["methods"])
-    text = (f"{method} for {name}, on {report.get('sample', {}).get('n', '?')} {test_images(report)} test images: "
+    text = (f"{method} for {name}, on {report.get('sample', {}).get('n', '?')} {study_test_set(report)} test images: "
             f"rank {ranking.index(method) + 1} of {len(ranking)}; deletion AUC {_points(r.get('deletion_auc'))} "
             f"(random order {_points(random.get('deletion_auc'))}, lower is better), insertion AUC "
             f"{_points(r.get('insertion_auc'))} (random {_points(random.get('insertion_auc'))}, higher is better)")
@@ -192,7 +185,7 @@ def class_heatmaps_figure(name: str, arrays: dict) -> go.Figure:
     figure.update_annotations(font_size=12)  # the two-line panel titles
     method = str(arrays.get("method", "Grad-CAM"))
     # A taller top margin: the panel titles take two lines and would run into the figure's title.
-    own = f", on its {test_images(arrays)} test images" if "test_set" in arrays else ""  # a folder model's own
+    own = f", on its {study_test_set(arrays)} test images" if "test_set" in arrays else ""  # a folder model's own
     figure.update_layout(title=f"{name}: mean {method} for the predicted class, by true class and verdict{own}",
                          height=380, margin={**_MARGIN, "t": 110})
     return figure

@@ -148,6 +148,14 @@ def training_set_name(card: dict) -> str:
     return name
 
 
+def study_test_set(record: Any) -> str:
+    """Whose test images a study's output was measured on: the "test_set" a folder model's faithfulness report, class
+    heatmaps (a 0-d array) or card cues block records, else CIFAKE (CIFAKE models' outputs, and every output from
+    before folder models were studied, name none)."""
+    recorded = record.get("test_set") if hasattr(record, "get") else None
+    return str(recorded) if recorded is not None and str(recorded) else CIFAKE_NAME
+
+
 @functools.lru_cache(maxsize=32)
 def _read_predictions(path: str, mtime_ns: int, size: int) -> pd.DataFrame:
     """A predictions CSV, read once per version of the file: the API's --max-fpr requests, the dashboard's reruns

@@ -18,10 +18,10 @@ from dashboard.faithfulness_tables import (
     map_note,
     method_table,
     ranking_sentence,
-    test_images,
 )
 from model_zoo import ZooEntry
 from model_zoo.crops import crop_spec
+from model_zoo.zoo import study_test_set
 
 _FORMATS = {
     **{key: st.column_config.NumberColumn(key, format="%.3f") for key in (
@@ -81,7 +81,7 @@ def show_model_explanations(entry: ZooEntry) -> None:
         crop = crop_spec(entry.card)
         seen = (f" (each image's {crop[0]}x{crop[0]} crop of its judging grid nearest the centre: one tile of the "
                 "heatmap stitched over a whole image)") if crop else ""
-        st.caption(f"Each panel averages the Grad-CAM maps (each scaled to 0-1) of {test_images(arrays)} test images"
+        st.caption(f"Each panel averages the Grad-CAM maps (each scaled to 0-1) of {study_test_set(arrays)} test images"
                    f"{seen} of one true class with one verdict, explaining the class the model predicted; brighter = "
                    "more often where the evidence is. Counts: images averaged, of all test images in that group; an "
                    "empty map (Grad-CAM found no positive evidence for the verdict) counts as zero everywhere.")
