@@ -233,3 +233,46 @@ def test_folder_content_is_the_sub_folder_between_split_and_class_folders():
     assert ia.folder_content("REAL/x.png", classes, splits) == ""
     assert ia.informative(["data", "data", ""]) == ["", "", ""]
     assert ia.informative(["car", "cat"]) == ["car", "cat"]
+
+
+# ---- the dashboard's functions ---------------------------------------------------------------------------------
+
+def test_the_model_pages_table_and_chart_show_each_slices_rate_and_interval():
+    from dashboard import slice_figures as sf
+
+    predictions, test = _data({"bird": 40, "cat": 30}, {"ship": 12})
+    table = se.slice_table(predictions, test, CARD)
+    rows = sf.slice_rows(table, "content")
+    assert rows.iloc[0, 0] == "all test images" and list(rows.iloc[1:, 0]) == ["bird", "cat", "deer", "ship"]
+    assert rows.iloc[1]["REAL called FAKE (95% interval)"].startswith("10.0% (")
+    assert rows.iloc[4]["FAKE missed (95% interval)"].startswith("3.0% (") and rows.iloc[4]["FAKE images"] == 400
+    figure = sf.slice_figure(table, "content")
+    real = next(trace for trace in figure.data if trace.name == "REAL called FAKE")
+    assert list(real.x) == ["bird", "cat", "deer", "ship"] and real.y[0] == pytest.approx(0.1)
+    bird = table[(table["by"] == "content") & (table["value"] == "bird") & (table["true_class"] == "REAL")].iloc[0]
+    assert real.error_y.array[0] == pytest.approx(bird["ci_high"] - 0.1)
+    assert real.error_y.arrayminus[0] == pytest.approx(0.1 - bird["ci_low"])
+    assert sf.slice_choices(table) == ["content", "brightness", "duplicates"]
+
+
+def test_the_data_pages_content_balance_and_samples_come_from_the_attributes():
+    from dashboard import slice_figures as sf
+
+    attributes = pd.DataFrame({
+        "split": ["train"] * 4 + ["test"] * 6, "label": [0, 1, 0, 1, 0, 0, 1, 1, 0, 1],
+        "content": ["cat", "cat", "dog", "dog", "cat", "cat", "cat", "dog", "dog", "dog"]})
+    balance = sf.content_balance(attributes)
+    assert list(balance.columns) == ["train REAL", "train FAKE", "test REAL", "test FAKE"]
+    assert balance.loc["cat"].tolist() == [1, 1, 2, 1] and balance.loc["dog"].tolist() == [1, 1, 1, 2]
+    samples = sf.content_samples(attributes, "test", 1, count=5)
+    assert {k: v.tolist() for k, v in samples.items()} == {"cat": [2], "dog": [3, 5]}  # positions in the test split
+    assert sf.content_balance(attributes.assign(content="")).empty
+
+
+def test_the_duplicate_summary_states_the_facts_it_is_given():
+    from dashboard import slice_figures as sf
+
+    text = sf.duplicate_summary({"test/REAL in train": 0, "test/FAKE in train": 378, "train/FAKE extra copies": 920,
+                                 "test/FAKE extra copies": 38, "train/REAL extra copies": 0, "test near copies": 5})
+    assert "378 test FAKE image(s) are byte-identical" in text and "920 extra exact copies in train/FAKE" in text
+    assert "train/REAL" not in text and "5 test images have a near copy" in text
