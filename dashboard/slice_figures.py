@@ -12,7 +12,8 @@ from model_zoo.image_attributes import PROPERTY_LABELS
 from model_zoo.slice_errors import ALL, CONTENT, overall_rate, rates_by_value, sliced_by, weakest_sentence
 
 RATE_NAMES = {"REAL": "REAL called FAKE", "FAKE": "FAKE missed"}
-CLASS_COLOURS = {"REAL": "#1f77b4", "FAKE": "#d62728"}
+CLASS_COLOURS = {"REAL": "#2ca02c", "FAKE": "#d62728"}  # as the Data page's class counts (dashboard.charts)
+SPLIT_COLOURS = {"train REAL": "#2ca02c", "train FAKE": "#d62728", "test REAL": "#98df8a", "test FAKE": "#ff9896"}
 
 
 def attribute_label(by: str) -> str:
@@ -68,9 +69,10 @@ def slice_figure(table: pd.DataFrame, by: str, title: str | None = None) -> go.F
                          arrayminus=rate - wide[f"{true_class} ci_low"]),
             hovertemplate="%{x}: %{y:.1%}<extra>" + RATE_NAMES[true_class] + "</extra>"))
         overall = overall_rate(table, true_class)
-        if not np.isnan(overall):
-            figure.add_hline(y=overall, line_dash="dash", line_color=CLASS_COLOURS[true_class],
-                             annotation_text=f"all {true_class}: {overall:.1%}", annotation_position="top left")
+        if not np.isnan(overall):  # a dashed line across the slices, named in the legend
+            figure.add_trace(go.Scatter(
+                x=list(wide.index), y=[overall] * len(wide), mode="lines", name=f"all {true_class} images: {overall:.1%}",
+                line=dict(dash="dash", color=CLASS_COLOURS[true_class], width=1.5), hoverinfo="skip"))
     figure.update_layout(title=title or f"Errors per {attribute_label(by)} (95% intervals)", barmode="group",
                          yaxis_tickformat=".0%", yaxis_title="error rate", height=380, margin=dict(l=10, r=10, t=50, b=10),
                          legend=dict(orientation="h", y=-0.2))
@@ -93,7 +95,8 @@ def content_balance(attributes: pd.DataFrame) -> pd.DataFrame:
 
 def content_balance_figure(balance: pd.DataFrame) -> go.Figure:
     """Grouped bars of content_balance: one bar per split and class for each content class."""
-    figure = go.Figure([go.Bar(x=list(balance.index), y=balance[column], name=column) for column in balance.columns])
+    figure = go.Figure([go.Bar(x=list(balance.index), y=balance[column], name=column,
+                               marker_color=SPLIT_COLOURS.get(column)) for column in balance.columns])
     figure.update_layout(title="Images per content class", barmode="group", height=340, yaxis_title="images",
                          margin=dict(l=10, r=10, t=50, b=10))
     return figure

@@ -25,7 +25,10 @@ def show_model_slices(entry: ZooEntry) -> None:
     by = st.selectbox("Slice the test images by", choices, format_func=slice_figures.attribute_label,
                       key=f"slices_by_{entry.name}")
     st.plotly_chart(slice_figures.slice_figure(table, by), width="stretch")
-    st.dataframe(slice_figures.slice_rows(table, by), hide_index=True, width="stretch")
+    rows = slice_figures.slice_rows(table, by)
+    st.dataframe(rows, hide_index=True, width="stretch",
+                 column_config={c: st.column_config.NumberColumn(c, format="localized") for c in rows.columns
+                                if c.endswith(" images")})
     st.caption("Error rates on the model's own test split at its threshold; bars show Wilson 95% intervals. The "
                "sentence names only slices whose interval lies wholly above the model's overall rate.")
 
