@@ -105,3 +105,24 @@ def test_slices_of_an_unknown_entry_or_other_data_end_in_one_line(planted_zoo, t
     assert main(["planted", "--data", str(other), "--zoo", str(zoo)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1].startswith("error: planted was trained on") and "Traceback" not in "\n".join(err)
+
+
+def test_the_model_page_shows_the_stored_slices_sentence_and_chart(planted_zoo, tmp_path, monkeypatch):
+    import shutil
+
+    from tests.dashboard_app import open_dashboard
+    from training.slices import main
+
+    folder, zoo = planted_zoo
+    zoo = Path(shutil.copytree(zoo, tmp_path / "zoo"))
+    monkeypatch.delenv("CIFAKE_PATH", raising=False)
+    at = open_dashboard(zoo, monkeypatch, "model")
+    assert any("python -m training.slices planted" in c.value for c in at.caption)  # none stored yet
+    assert main(["planted", "--data", str(folder), "--zoo", str(zoo)]) == 0
+    at = open_dashboard(zoo, monkeypatch, "model")
+    assert not at.exception, [e.value for e in at.exception]
+    sentence = next(m.value for m in at.markdown if m.value.startswith("planted "))
+    assert f"misses FAKE {PLANTED} images most often" in sentence
+    assert at.selectbox(key="slices_by_planted").value == "content"
+    shown = at.dataframe[-1].value
+    assert list(shown.iloc[:, 0]) == ["all test images", *sorted(GROUPS)]
