@@ -127,6 +127,7 @@ class Counterfactual:
     bands: int
     image: np.ndarray = field(repr=False)  # the whole image blended at `amount` (the full blend when none flips)
     target: np.ndarray = field(repr=False)  # the coarse-only image
+    original: np.ndarray = field(repr=False)  # the image as the model sees it
 
     def as_dict(self) -> dict[str, Any]:
         return {"blend_toward": f"coarse detail only (lowest {self.bands} of {BANDS} bands)",
@@ -228,7 +229,7 @@ def counterfactual(model, card: dict, seen: np.ndarray, prob_fake: float, bands:
     probs = score(amounts) if first_pass is None else np.asarray(first_pass)
     end = float(probs[-1])
     if (end >= cut) == fake:  # even the coarse image keeps the verdict: no blend flips it
-        return Counterfactual(None, end, end, bands, target.copy(), target)
+        return Counterfactual(None, end, end, bands, target.copy(), target, seen)
     low, high, high_prob = 0.0, 1.0, end
     for step in range(COUNTERFACTUAL_PASSES):
         if step:
@@ -242,7 +243,7 @@ def counterfactual(model, card: dict, seen: np.ndarray, prob_fake: float, bands:
         else:
             low = float(amounts[-1])
     image = T.blend(seen[None], target[None], np.array([high]))[0]
-    return Counterfactual(high, high_prob, end, bands, image, target)
+    return Counterfactual(high, high_prob, end, bands, image, target, seen)
 
 
 Explainer = Callable[[np.ndarray, str], np.ndarray]  # (views (K, H, W, 3) uint8, class) -> maps (K, H, W)
@@ -283,3 +284,13 @@ def evidence_tests(model, card: dict, seen: np.ndarray, *, name: str, prob_fake:
     sentences, stability = describe(evidence)
     return Evidence(evidence.model, base, cut, verdict, tests, len(views), left_out, flip,
                     time.perf_counter() - began, sentences, stability)
+
+
+def evidence_for(loaded, judged) -> Evidence:
+    """The evidence tests of one judged image (model_zoo.judge.JudgedImage) under one of the models that judged it
+    (a LoadedModel), at the P(FAKE) of that model's verdict."""
+    verdict = next((v for v in judged.verdicts if v.model == loaded.name), None)
+    if verdict is None or loaded.name not in judged.seen:
+        raise ValueError(f"{judged.name} was not judged by {loaded.name}")
+    return evidence_tests(loaded.model, loaded.card, judged.seen[loaded.name], name=loaded.name,
+                          prob_fake=verdict.prob_fake)

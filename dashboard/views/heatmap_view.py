@@ -14,12 +14,12 @@ from dataclasses import dataclass
 import numpy as np
 import streamlit as st
 
-from dashboard.explain import METHODS, explanation_map
 from dashboard.faithfulness_tables import report_for
 from dashboard.overlays import COLORMAPS, enlarge, overlay, png_bytes
 from dashboard.views.faithfulness_view import caption_flag, heatmap_note
 from model_zoo import LoadedModel
 from model_zoo.decision import CLASS_NAMES, label_name
+from model_zoo.saliency import METHODS, explanation_map
 from model_zoo.zoo import is_consensus
 
 _CACHE_KEY = "_heatmap_cache"
