@@ -1,5 +1,6 @@
-"""Warm the inspect page before its first upload: load its models, compile the judge, the evidence tests and the
-heatmaps it shows by default, so the first visitor's upload pays none of it.
+"""Warm the inspect page before its first upload: its models loaded, their judging, evidence tests and heatmaps compiled.
+
+The first visitor's upload then pays none of it.
 
 A plain function of loaded models; dashboard/views/resources.py runs it once per process in a background thread when
 the app starts (the first page does not wait). Every model pass here takes the judge's per-model lock
