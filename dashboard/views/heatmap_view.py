@@ -39,7 +39,9 @@ def controls(key: str) -> HeatmapSettings:
     cols = st.columns([3, 2, 1, 2])
     method = cols[0].radio("Method", METHODS, horizontal=True, key=f"{key}_method",
                            help="Grad-CAM/Grad-CAM++: gradients at the last conv layer. Score-CAM: masks the input with "
-                                "each feature map (slower). SmoothGrad: pixel gradients averaged over noisy copies.")
+                                "each feature map (slower). SmoothGrad: pixel gradients averaged over noisy copies. "
+                                "Occlusion: how much the verdict's probability drops where a grey patch hides the "
+                                "image (no gradients; a crop model's patch slides over the whole image).")
     target = cols[1].radio("Explain", ("verdict", "FAKE", "REAL"), horizontal=True, key=f"{key}_target",
                            help="Evidence for each model's own verdict, or for one class in every model.")
     colormap = cols[2].selectbox("Colour map", list(COLORMAPS), key=f"{key}_cmap")
