@@ -185,3 +185,19 @@ def test_tiles_that_do_not_split_the_view_are_left_out():
     kept, left_out = E.applicable(36, 36)
     assert {c.key for c in kept}.isdisjoint({"tiles_8"}) and "tiles_8" in left_out
     assert "tiles_4" not in left_out  # 4 divides 36
+
+
+def test_the_table_and_the_difference_picture_show_what_was_measured():
+    from dashboard.evidence_display import counterfactual_caption, difference_picture, evidence_table
+
+    evidence = _run(border_texture_stub(), textured())
+    table = evidence_table(evidence)
+    assert list(table["change"])[0] == "the image as the model sees it" and len(table) == len(evidence.tests)
+    row = table[table["change"].str.startswith("border hidden")].iloc[0]
+    assert row["P(FAKE)"] == round(evidence.test("hide_border").prob_fake, 4)
+    assert row["change in P(FAKE)"] == round(evidence.test("hide_border").prob_fake - evidence.prob_fake, 4)
+    flip = evidence.counterfactual
+    picture = difference_picture(flip.original, flip.image)
+    assert picture.shape == (SIZE, SIZE, 3) and picture.max() == 255
+    assert not difference_picture(flip.original, flip.original).any()
+    assert f"{flip.amount:.0%} of the way" in counterfactual_caption(evidence)
