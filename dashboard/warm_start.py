@@ -13,12 +13,15 @@ from __future__ import annotations
 import io
 import time
 from collections.abc import Callable, Mapping
+from contextlib import ExitStack
 
 import numpy as np
 from PIL import Image
 
 from model_zoo import LoadedModel
-from model_zoo.evidence import evidence_for
+from model_zoo.crops import crop_spec
+from model_zoo.evidence import COUNTERFACTUAL_POINTS, evidence_for
+from model_zoo.inference import predict_prob_fake
 from model_zoo.judge import judge, model_lock
 from model_zoo.saliency import explanation_map
 
@@ -44,7 +47,15 @@ def warm_inspect(answering: Mapping[str, LoadedModel], explainer: str | None,
     seconds["judge"] = time.perf_counter() - start
     if explainer in answering:
         start = time.perf_counter()
-        evidence_for(answering[explainer], judged)
+        loaded = answering[explainer]
+        evidence_for(loaded, judged)
+        # The bisection's later passes score COUNTERFACTUAL_POINTS blends: compile that batch size too (the blank
+        # image's verdict may not flip, and then evidence_for never runs them).
+        blends = np.repeat(judged.seen[explainer][None], COUNTERFACTUAL_POINTS, axis=0)
+        with ExitStack() as stack:
+            for member in getattr(loaded.model, "members", None) or [loaded]:
+                stack.enter_context(model_lock(member.model))
+            predict_prob_fake(loaded.model, list(blends) if crop_spec(loaded.card) else blends, loaded.card)
         seconds["evidence"] = time.perf_counter() - start
     start = time.perf_counter()
     for name in list(answering)[:HEATMAPS_SHOWN]:

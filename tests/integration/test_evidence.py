@@ -111,3 +111,13 @@ def test_the_inspect_page_explains_the_verdict_in_words_above_the_heatmaps(train
     sentences = [m.value for m in at.markdown if m.value.startswith("- The ")]
     assert sentences and "evidence" in sentences[0]
     assert any(e.label == "The tests behind these sentences" for e in at.expander)
+
+
+def test_the_warm_up_compiles_what_the_first_upload_needs(trained_zoo):
+    from dashboard.warm_start import warm_inspect
+    from model_zoo import list_entries, load_usable_models
+
+    entries, _ = list_entries(trained_zoo)
+    answering, _ = load_usable_models(entries)
+    seconds = warm_inspect(answering, next(iter(answering)))
+    assert set(seconds) == {"judge", "evidence", "heatmaps"} and all(v >= 0 for v in seconds.values())
