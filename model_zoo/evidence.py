@@ -209,20 +209,21 @@ def first_amounts() -> np.ndarray:
 
 
 def counterfactual(model, card: dict, seen: np.ndarray, prob_fake: float, bands: int = COUNTERFACTUAL_BANDS,
-                   first_pass: np.ndarray | None = None) -> Counterfactual:
+                   first_pass: np.ndarray | None = None, target: np.ndarray | None = None) -> Counterfactual:
     """The smallest blend of the whole image toward its lowest-`bands` version that flips the verdict at `prob_fake`.
 
     The first pass scores first_amounts() (its P(FAKE)s may be given: evidence_tests scores them with the tests);
     each later pass scores COUNTERFACTUAL_POINTS blends inside the bracket where the verdict first flips. Where P(FAKE)
-    is not monotonic in the blend this finds the first flip on the first pass's grid, then narrows it."""
+    is not monotonic in the blend this finds the first flip on the first pass's grid, then narrows it. A blend is
+    pixelwise, so only what the model judges is blended (a crop model's crops of the image and of its coarse
+    version); the whole image is blended once, for display."""
     seen = np.asarray(seen, np.uint8)
     cut = threshold(card)
-    target = T.lowpass(seen[None], bands)[0]
+    target = T.lowpass(seen[None], bands)[0] if target is None else target  # the coarse-only image
+    views, target_views = _views(seen, card), _views(target, card)
 
     def score(amounts: np.ndarray) -> np.ndarray:
-        images = T.blend(seen[None], target[None], amounts)
-        with _locks(model):
-            return predict_prob_fake(model, list(images) if crop_spec(card) else images, card)
+        return _score_views(model, card, T.blend(views, target_views, amounts), len(views))
 
     fake = prob_fake >= cut
     amounts = first_amounts()
@@ -269,16 +270,18 @@ def evidence_tests(model, card: dict, seen: np.ndarray, *, name: str, prob_fake:
     verdict = label_name(base, card)
     maps = explain(views, verdict) if explain is not None else _gradcam(model, card, views, verdict)
     batch = [change.apply(views, maps, _rng(change.key)) for change in changes]
-    blends = None
-    if with_counterfactual and not crop_spec(card):  # the first pass's blends ride in the same forward pass
-        blends = T.blend(views, T.lowpass(views, COUNTERFACTUAL_BANDS), first_amounts())
+    blends = coarse = None
+    if with_counterfactual:  # the bisection's first pass rides in the same forward pass
+        coarse = T.lowpass(seen[None], COUNTERFACTUAL_BANDS)[0]
+        blends = T.blend(views, _views(coarse, card), first_amounts())
         batch.append(blends)
     probs = _score_views(model, card, np.concatenate(batch), len(views))
-    first_pass = probs[len(changes):] if blends is not None else None
+    first_pass = probs[len(changes):] if blends is not None else None  # one P(FAKE) per blend
     cut = threshold(card)
     tests = tuple(TestResult(c.key, c.family, c.label, float(p), label_name(float(p), cut))
                   for c, p in zip(changes, probs[: len(changes)], strict=True))
-    flip = counterfactual(model, card, seen, base, first_pass=first_pass) if with_counterfactual else None
+    flip = counterfactual(model, card, seen, base, first_pass=first_pass, target=coarse) if with_counterfactual \
+        else None
     evidence = Evidence(name, base, cut, verdict, tests, len(views), left_out, flip,
                         0.0)
     sentences, stability = describe(evidence)

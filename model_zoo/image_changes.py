@@ -248,7 +248,7 @@ def shift(images: np.ndarray, pixels: int = 1) -> np.ndarray:
 
 def blend(images: np.ndarray, targets: np.ndarray, amounts: np.ndarray) -> np.ndarray:
     """(1 - a) image + a target for each amount a in [0, 1]: (len(amounts) x N, H, W, 3), amount-major."""
-    images, targets = _batch(images).astype(np.float64), _batch(targets).astype(np.float64)
-    amounts = np.asarray(amounts, np.float64).reshape(-1, 1, 1, 1, 1)
+    images, targets = _batch(images).astype(np.float32), _batch(targets).astype(np.float32)
+    amounts = np.asarray(amounts, np.float32).reshape(-1, 1, 1, 1, 1)
     mixed = images[None] + amounts * (targets - images)[None]
     return to_uint8(mixed.reshape(-1, *images.shape[1:]))
