@@ -37,8 +37,11 @@ def show(loaded: LoadedModel, result: JudgedImage) -> Evidence:
     with st.spinner(f"Testing what carries {loaded.name}'s verdict…"):
         evidence = cached_evidence(loaded, result)
     grid = f" on each of its {evidence.crops} crops, as it judges" if evidence.crops > 1 else ""
+    verdict = next(v for v in result.verdicts if v.model == loaded.name)
+    lean = (f" Its decision is {verdict.decision}: the tests explain the side it leans to, {evidence.verdict} at its "
+            f"threshold {evidence.threshold:.3f}." if verdict.decision != evidence.verdict else "")
     st.caption(f"{loaded.name} scored this image again after each of {len(evidence.tests) - 1} controlled changes"
-               f"{grid} ({evidence.seconds:.1f} s). Each sentence says only what its numbers show.")
+               f"{grid} ({evidence.seconds:.1f} s). Each sentence says only what its numbers show.{lean}")
     st.markdown("\n".join(f"- {sentence}" for sentence in evidence.sentences))
     for note in evidence.stability:
         st.warning(note, icon=":material/warning:")
