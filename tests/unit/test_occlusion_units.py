@@ -94,3 +94,15 @@ def test_a_crop_models_whole_image_occlusion_peaks_at_its_evidence():
     crops, _ = grid_crops(image, 32)
     assert len(crops) == 4
     assert explanation_map(BrightSpotStub(), card, image, "Occlusion", "FAKE").shape == (64, 64)
+
+
+def test_the_consensus_note_gives_its_own_figures_once_it_is_measured():
+    from dashboard.faithfulness_tables import map_note
+
+    report = {"methods": {"Occlusion": {"deletion_auc": 0.61, "insertion_auc": 0.83, "passes_sanity": True,
+                                        "randomisation_rho": 0.1, "randomisation_rho_se": 0.02}},
+              "random": {"deletion_auc": 0.7, "insertion_auc": 0.72}, "sample": {"n": 100}, "ranking": ["Occlusion"]}
+    measured = map_note("zoo_consensus", "Occlusion", report, consensus=True)
+    assert measured.startswith("Occlusion for zoo_consensus, on 100") and "rank 1 of 1" in measured
+    assert "patch" in map_note("zoo_consensus", "Occlusion", None, consensus=True)
+    assert "members" in map_note("zoo_consensus", "Grad-CAM", report, consensus=True)  # Grad-CAM not measured here
