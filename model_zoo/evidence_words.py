@@ -83,11 +83,12 @@ def frequency_sentence(evidence: Evidence, coarse: TestResult, fine: TestResult 
 def location_sentence(evidence: Evidence, border: TestResult, centre: TestResult) -> str:
     b_away, c_away = takes_away(evidence, border), takes_away(evidence, centre)
     b_keep, c_keep = keeps(evidence, border), keeps(evidence, centre)
-    hiding = f"hiding the border {_short(evidence, border)}, hiding the centre {_short(evidence, centre)}"
+    whose = "each crop's " if evidence.crops > 1 else "the "  # a crop model's changes act on each of its crops
+    hiding = (f"hiding {whose}border {_short(evidence, border)}, hiding {whose}centre {_short(evidence, centre)}")
     if b_away and c_keep:
-        return f"It lies in the background: {hiding}."
+        return f"It lies in {whose}background: {hiding}."
     if c_away and b_keep:
-        return f"It lies in the centre: {hiding}."
+        return f"It lies in {whose}centre: {hiding}."
     if b_away and c_away:
         return f"It is spread over the image: {hiding}."
     if b_keep and c_keep:

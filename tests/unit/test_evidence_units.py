@@ -177,8 +177,8 @@ def test_a_crop_model_is_tested_on_its_crop_grid_as_it_judges():
     # The unchanged test is the verdict the judge gives: the mean logit of the 4 crops.
     assert evidence.test("none").prob_fake == pytest.approx(E.predict_prob_fake(border_texture_stub(), [image], card)[0],
                                                             abs=1e-5)
-    # Each crop's own border was hidden: the evidence (border texture of each crop) is gone.
-    assert evidence.sentences[1].startswith("It lies in the background")
+    # Each crop's own border was hidden: the evidence (border texture of each crop) is gone, and the sentence says so.
+    assert evidence.sentences[1].startswith("It lies in each crop's background: hiding each crop's border drops it")
 
 
 def test_tiles_that_do_not_split_the_view_are_left_out():
