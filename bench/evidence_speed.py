@@ -181,6 +181,9 @@ def first_upload(zoo: str | None, data: Path, shots: Path | None) -> None:
                     page.wait_for_selector(UPLOADER, state="attached", timeout=180_000)
                     _settle(page)
                     seconds = _upload(page, tmp, file, content)
+                    for expander in ("The tests behind these sentences", "The smallest change that flips the verdict"):
+                        page.get_by_text(expander).click()  # open both, so the shot shows the table and pictures
+                    time.sleep(1.0)
                     _shot(page, shots / f"{name}.png")
                     print(f"  {name}.png ({seconds:.1f} s)", flush=True)
         finally:
