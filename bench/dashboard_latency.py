@@ -87,10 +87,10 @@ def time_upload(data: bytes, name: str, models: dict, repeats: int) -> tuple[flo
     """(first call, warm calls) seconds for what the inspect page does on an upload: model_zoo.judge (decode for
     every card, every model's verdict with its input check), the top model's Grad-CAM (the consensus's: its
     detectors' maps averaged), the preview."""
-    from dashboard.explain import explanation_map
     from dashboard.overlays import overlay
     from dashboard.verdict_display import display_image
     from model_zoo.judge import judge
+    from model_zoo.saliency import explanation_map
 
     first_model = next(iter(models))
 

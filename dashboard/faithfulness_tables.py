@@ -100,7 +100,9 @@ def _rho(result: dict) -> str:
 def map_note(name: str, method: str, report: dict | None, consensus: bool = False, card: dict | None = None) -> str:
     """One line beside a heatmap: how this method fared for this model (on whose test images), or how to measure it
     (`card`: the model's, so a folder model is pointed at its own folder)."""
-    if consensus:  # no network of its own to measure: its map is its members' (model_zoo.consensus)
+    if consensus and (report is None or method not in report.get("methods", {})):  # not measured as itself yet
+        if method == "Occlusion":
+            return f"{name}'s occlusion map: the consensus itself scored with each patch of the image hidden."
         return (f"{name}'s map is the mean of its members' normalised {method} maps; how far each member's maps can "
                 "be trusted is noted beside that member's map.")
     if report is None or method not in report.get("methods", {}):

@@ -18,10 +18,12 @@ from typing import Any
 import numpy as np
 
 from dashboard.evaluation import card_headline, reliability_bins, roc_points
+from dashboard.evidence_display import counterfactual_caption, difference_picture, evidence_table
 from dashboard.overlays import png_bytes
 from dashboard.report_charts import line_chart_png
 from model_zoo.card_markdown import model_card_markdown, split_front_matter
 from model_zoo.decision import threshold
+from model_zoo.evidence import Evidence
 from model_zoo.test_sets import rows_per_test_set
 from model_zoo.verdicts import Verdict
 from model_zoo.zoo import ZooEntry, training_set_name
@@ -236,6 +238,7 @@ class ImageReport:
     heatmaps: list[HeatmapFigure] = field(default_factory=list)
     provenance: dict[str, Any] | None = None  # model_zoo.provenance record (as_dict)
     notes: list[str] = field(default_factory=list)
+    evidence: Evidence | None = None  # the answering model's evidence tests (model_zoo.evidence)
 
 
 def _verdict_table(verdicts: Sequence[Verdict]) -> str:
@@ -291,6 +294,8 @@ def image_report_html(report: ImageReport, generated: datetime.datetime | None =
             _figure(rgb_png(picture), f"{model}: its exact input, enlarged", pixel=True)
             for model, picture in report.model_inputs.items())
                      + "</div>")
+    if report.evidence is not None:
+        parts.append(_evidence_html(report.evidence))
     if report.heatmaps:
         parts.append("<h2>Heatmaps</h2><div class=\"figures\">" + "".join(
             _figure(rgb_png(h.picture), h.caption + (f" {h.note}" if h.note else "")) for h in report.heatmaps)
@@ -298,6 +303,27 @@ def image_report_html(report: ImageReport, generated: datetime.datetime | None =
     if report.provenance is not None:
         parts.append(_provenance_html(report.provenance))
     return _page(f"Image report: {report.name}", "\n".join(parts), generated)
+
+
+def _evidence_html(evidence: Evidence) -> str:
+    """Why, in words: the sentences, any stability note, the table of tests and the smallest flipping change."""
+    grid = f" on each of its {evidence.crops} crops, as it judges" if evidence.crops > 1 else ""
+    parts = ["<h2>Why, in words</h2>",
+             f'<p class="muted">{_esc(evidence.model)} scored this image again after each of {len(evidence.tests) - 1} '
+             f"controlled changes{_esc(grid)}. Each sentence says only what its numbers show.</p>",
+             "<ul>" + "".join(f"<li>{_esc(sentence)}</li>" for sentence in evidence.sentences) + "</ul>"]
+    parts += [f'<p class="note">{_esc(note)}</p>' for note in evidence.stability]
+    table = evidence_table(evidence)
+    parts.append("<h3>The tests</h3>" + html_table(list(table.columns), table.astype(object).where(
+        table.notna(), None).values.tolist()))
+    flip = evidence.counterfactual
+    if flip is not None:
+        parts.append("<h3>The smallest change that flips the verdict</h3><div class=\"figures\">"
+                     + _figure(rgb_png(flip.original), "original", pixel=True)
+                     + _figure(rgb_png(flip.image), "changed", pixel=True)
+                     + _figure(rgb_png(difference_picture(flip.original, flip.image)), "difference", pixel=True)
+                     + "</div>" + f"<p>{_esc(counterfactual_caption(evidence))}</p>")
+    return "\n".join(parts)
 
 
 def rgb_png(image: np.ndarray) -> bytes:

@@ -156,3 +156,34 @@ def stitch(maps: np.ndarray, grid: CropGrid, height: int, width: int) -> np.ndar
         total[y : y + size, x : x + size] += heat
         count[y : y + size, x : x + size] += 1
     return (total / np.maximum(count, 1))[:height, :width]
+
+
+def crop_window(size: int) -> np.ndarray:
+    """A (size, size) tent: 1 at the crop's centre falling towards 0 at its edges (never 0, so a pixel only one crop
+    covers keeps that crop's value). Where crops overlap, each pixel leans on the crop it is deeper inside."""
+    ramp = 1.0 - np.abs((np.arange(size) + 0.5) / size * 2.0 - 1.0)
+    ramp = np.maximum(ramp, 1.0 / size)
+    return np.outer(ramp, ramp).astype(np.float32)
+
+
+def crop_shares(crop_logits: np.ndarray, fake: bool) -> np.ndarray:
+    """Each crop's share of the evidence for the explained class in the averaged logit: the crops' logits toward that
+    class (negative ones count 0), over their sum; equal shares when no crop leans that way."""
+    toward = np.maximum(np.asarray(crop_logits, np.float64) * (1.0 if fake else -1.0), 0.0)
+    total = toward.sum()
+    return (toward / total if total > 0 else np.full(len(toward), 1.0 / max(1, len(toward)))).astype(np.float32)
+
+
+def blend_crops(maps: np.ndarray, shares: np.ndarray, grid: CropGrid, height: int, width: int) -> np.ndarray:
+    """The crops' (K, N, N) maps on one scale over the (height, width) image: each weighted by its crop's share
+    (crop_shares), blended with crop_window where crops overlap, so no crop edge shows as a seam; 0 where no crop
+    looked. Not rescaled: the caller scales the whole map once."""
+    maps = np.asarray(maps, np.float32)
+    size = maps.shape[1]
+    window = crop_window(size)
+    total = np.zeros((max(height, size), max(width, size)), np.float32)
+    weight = np.zeros_like(total)
+    for heat, share, (y, x) in zip(maps, shares, grid.positions, strict=True):
+        total[y : y + size, x : x + size] += window * share * heat
+        weight[y : y + size, x : x + size] += window
+    return (total / np.maximum(weight, 1e-12))[:height, :width]

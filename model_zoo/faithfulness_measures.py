@@ -119,9 +119,18 @@ def rank_correlation(maps_a: np.ndarray, maps_b: np.ndarray) -> np.ndarray:
 
 
 def reinitialised(model, seed: int = 0):
-    """The same architecture (layer names included) with freshly initialised weights, seeded."""
+    """The same architecture (layer names included) with freshly initialised weights, seeded. A consensus
+    (model_zoo.consensus) gets every member re-initialised, its combiner kept: the randomisation check then asks
+    whether its maps (its members' mean, or its own occlusion) depend on what the members learned."""
     import keras
 
+    if getattr(model, "combines_members", False):
+        from dataclasses import replace
+
+        from model_zoo.zoo import LoadedModel
+
+        return replace(model, members=tuple(LoadedModel(m.entry, reinitialised(m.model, seed + i))
+                                            for i, m in enumerate(model.members)))
     keras.utils.set_random_seed(seed)
     return keras.models.clone_model(model)
 

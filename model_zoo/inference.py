@@ -35,9 +35,7 @@ def predict_raw_prob_fake(model, images: np.ndarray | list[np.ndarray], card: di
     out = []
     if crop_spec(card):
         for chunk, owners, x in crop_chunks(images, card):
-            probs = np.concatenate([np.asarray(model.predict_on_batch(x[i : i + CHUNK]), np.float32).reshape(-1)
-                                    for i in range(0, len(x), CHUNK)])
-            out.append(mean_logit(probs, owners, chunk))
+            out.append(mean_logit(_raw_scores(model, x), owners, chunk))
         return np.concatenate(out) if out else np.zeros(0, np.float32)
     for start in range(0, len(images), CHUNK):
         x = batch_to_model_input(images[start : start + CHUNK], card)
@@ -45,6 +43,26 @@ def predict_raw_prob_fake(model, images: np.ndarray | list[np.ndarray], card: di
         # (eager calls differ in the last bits, and are ~10x slower even for one image).
         out.append(np.asarray(model.predict_on_batch(x), dtype=np.float32).reshape(-1))
     return np.concatenate(out) if out else np.zeros(0, np.float32)
+
+
+def _raw_scores(model, x: np.ndarray) -> np.ndarray:
+    """The model's sigmoid output for normalised inputs, CHUNK at a time: float32 (N,)."""
+    if not len(x):
+        return np.zeros(0, np.float32)
+    return np.concatenate([np.asarray(model.predict_on_batch(x[i : i + CHUNK]), np.float32).reshape(-1)
+                           for i in range(0, len(x), CHUNK)])
+
+
+def crop_scores(model, crops: np.ndarray, card: dict) -> np.ndarray:
+    """A crop card's raw P(FAKE) (before calibration) for each of its crops ((M, N, N, 3) uint8, already cut):
+    float32 (M,). Combine an image's crops with model_zoo.crops.mean_logit, then calibrate, as the judge does."""
+    return _raw_scores(model, normalize_for_card(np.asarray(crops), card))
+
+
+def crops_prob_fake(model, crops: np.ndarray, owners: np.ndarray, n: int, card: dict) -> np.ndarray:
+    """Calibrated P(FAKE) (n,) of n images given as their crops (M, N, N, 3) and each crop's image (M,): the mean
+    logit of an image's crops, as predict_prob_fake scores an image, for crops a caller cut or changed itself."""
+    return apply_temperature(mean_logit(crop_scores(model, crops, card), owners, n), temperature(card))
 
 
 def crop_chunks(images, card: dict, per_chunk: int = CHUNK // 16):

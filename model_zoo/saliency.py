@@ -18,10 +18,11 @@ from contextlib import contextmanager
 
 import numpy as np
 
-from model_zoo.crops import crop_spec, grid_crops, stitch
+from model_zoo.crops import blend_crops, crop_shares, crop_spec, grid_crops
 from model_zoo.preprocessing import normalize_for_card
 
-METHODS = ("Grad-CAM", "Grad-CAM++", "Score-CAM", "SmoothGrad")
+OCCLUSION = "Occlusion"  # model_zoo.occlusion: model-agnostic, so a consensus is occluded as itself
+METHODS = ("Grad-CAM", "Grad-CAM++", "Score-CAM", "SmoothGrad", OCCLUSION)
 TARGETS = ("FAKE", "REAL")
 SCORE_CAM_CHANNELS = 32  # Score-CAM runs the model once per kept channel: keep it small
 SMOOTH_SAMPLES = 16
@@ -216,6 +217,10 @@ def explanation_maps(model, card: dict, seen: np.ndarray, method: str = "Grad-CA
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}")
     seen = np.asarray(seen)
+    if method == OCCLUSION:
+        from model_zoo.occlusion import occlusion_maps
+
+        return occlusion_maps(model, card, seen, targets)
     if getattr(model, "combines_members", False):
         return _consensus_maps(model, seen, method, targets, seed)
     fake = _fake_mask(targets, len(seen))
@@ -283,15 +288,25 @@ def input_gradients(model, card: dict, seen: np.ndarray) -> np.ndarray:
 def explanation_map(model, card: dict, seen: np.ndarray, method: str = "Grad-CAM", target: str = "FAKE") -> np.ndarray:
     """Heatmap (H, W) in [0, 1] for one image as the model sees it ((H, W, 3) uint8 from decode_for_card).
 
-    A crop card's image (model_zoo.crops) is explained crop by crop, over the grid it is judged by, and the
-    crops' maps are stitched over the whole image at its full resolution (0 where no crop looked).
+    A crop card's image (model_zoo.crops) is explained crop by crop, over the grid it is judged by, and the crops'
+    maps are put on one scale over the whole image at its full resolution: each weighted by its crop's share of the
+    evidence in the averaged logit and blended where crops overlap (crops.blend_crops; 0 where no crop looked).
+    Occlusion needs no stitching: the patch slides over the whole image, judged by its grid (model_zoo.occlusion).
     """
     if target not in TARGETS:
         raise ValueError(f"target must be one of {TARGETS}")
     spec = crop_spec(card)
     if spec:
         seen = np.asarray(seen)
+        if method == OCCLUSION:
+            from model_zoo.occlusion import whole_image_occlusion
+
+            return whole_image_occlusion(model, card, seen, target)
+        from model_zoo.inference import crop_scores
+
         crops, grid = grid_crops(seen, *spec)
         maps = explanation_maps(model, card, crops, method, target)
-        return unit_range(stitch(maps, grid, *seen.shape[:2])[None])[0]
+        p = np.clip(crop_scores(model, crops, card).astype(np.float64), 1e-7, 1 - 1e-7)
+        shares = crop_shares(np.log(p) - np.log1p(-p), target == "FAKE")
+        return unit_range(blend_crops(maps, shares, grid, *seen.shape[:2])[None])[0]
     return explanation_maps(model, card, np.asarray(seen)[None], method, target)[0]

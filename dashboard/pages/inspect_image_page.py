@@ -14,8 +14,8 @@ from dashboard.verdict_display import (
     verdict_rows,
     verdicts_json,
 )
-from dashboard.views import heatmap_view, provenance_view, report_view
-from dashboard.views.resources import PAGES, judged, loaded_models, preview, require_models, zoo_entries
+from dashboard.views import evidence_view, heatmap_view, provenance_view, report_view
+from dashboard.views.resources import PAGES, inspect_models, judged, preview, require_models, zoo_entries
 from model_zoo import ImageError
 from model_zoo.decision import DEFAULT_THRESHOLD
 from model_zoo.operating_point import MaxFprError, operating_points, parse_max_fpr
@@ -44,14 +44,12 @@ if not detectors(entries):
             icon=":material/info:")
     st.page_link(PAGES["studies"], label="Studies", icon=":material/arrow_forward:")
     st.stop()
-models = loaded_models(detectors(entries))
+answering, models = inspect_models(entries)
 study_note = study_arms_note(len(entries) - len(detectors(entries)))
 if not models:
     st.error("No model in the zoo could be loaded; see the warnings above.")
     st.stop()
-# The zoo's consensus (model_zoo.consensus) is the answer on top; its members are the detectors below.
-consensus = loaded_models([e for e in entries if is_consensus(e.card)][:1])
-answering = {**consensus, **models}
+# The zoo's consensus (model_zoo.consensus) is the answer on top (first in `answering`); its members are the detectors.
 # By default each model decides at its own card threshold; the override sets one threshold for all of them,
 # or the max-FPR control one per model, chosen on its validation predictions (model_zoo.operating_point).
 own = thresholds_for(models)
@@ -148,6 +146,11 @@ with right:
     st.markdown("**What each model sees** (its exact input, enlarged)")
     heatmap_view.model_input_strip(result.seen)
 
+# Why, in words: the answering model's (the consensus's, else the first detector's) evidence tests, above the maps.
+explainer = next((answering[v.model] for v in result.verdicts if v.consensus is not None), None) or next(
+    (models[v.model] for v in result.verdicts if v.model in models), None)
+evidence = evidence_view.show(explainer, result) if explainer is not None else None
+
 st.subheader("Heatmaps")
 selected = st.multiselect("Models", list(answering), default=list(answering)[:3], key="inspect_heatmap_models",
                           help="zoo_consensus: the mean of its detectors' normalised maps.")
@@ -158,4 +161,5 @@ heatmap_view.show(result.name, result.seen, {m: answering[m] for m in selected},
                   decisions={v.model: v.decision for v in result.verdicts})
 # The verdicts, what each model saw, the heatmaps above and the provenance, as one self-contained HTML file.
 report_view.image_report_button(report_view.image_report(result, data, answering, selected, settings,
-                                                         override if not isinstance(override, dict) else None))
+                                                         override if not isinstance(override, dict) else None,
+                                                         evidence))

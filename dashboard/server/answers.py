@@ -10,11 +10,13 @@ from __future__ import annotations
 from typing import Any
 
 from model_zoo import LoadedModel, ZooError
+from model_zoo.evidence import evidence_for
 from model_zoo.judge import judge
 from model_zoo.operating_point import MaxFprError, operating_points, parse_max_fpr
 from model_zoo.roles import ALL_DETECTORS, ALL_INCLUDING_STUDIES
 from model_zoo.selection import CHOICES, ZOO, choose_loaded
 
+EVIDENCE = "evidence"  # the form field explain=evidence adds the evidence tests and their sentences
 MISSING_IMAGE = "send the image as multipart/form-data field 'image' (e.g. curl -F image=@photo.jpg .../predict)"
 
 
@@ -40,10 +42,14 @@ def chosen_models(served: dict[str, LoadedModel], wanted: str) -> list[LoadedMod
         return []
 
 
-def answer(served: dict[str, LoadedModel], data: bytes, name: str, wanted: str, max_fpr_text: str | None
-           ) -> dict[str, Any]:
+def answer(served: dict[str, LoadedModel], data: bytes, name: str, wanted: str, max_fpr_text: str | None,
+           explain: str | None = None) -> dict[str, Any]:
     """The /predict body for one upload: the consensus's verdict at the top level (when it answers), every
-    model's under "verdicts", the operating points when `max_fpr` was asked for, and the file's provenance."""
+    model's under "verdicts", the operating points when `max_fpr` was asked for, and the file's provenance.
+    `explain` "evidence" adds "evidence": the answering model's evidence tests and sentences (model_zoo.evidence;
+    the answering model is the consensus, or the first model chosen)."""
+    if explain not in (None, "", EVIDENCE):
+        raise AnswerError(400, f"explain must be '{EVIDENCE}' (or left out), got '{explain}'")
     max_fpr = None
     if max_fpr_text is not None and max_fpr_text.strip() != "":
         try:
@@ -76,4 +82,6 @@ def answer(served: dict[str, LoadedModel], data: bytes, name: str, wanted: str, 
         body["operating_points"] = {n: p.as_dict() for n, p in points.items()}
     # What the file's metadata claims (C2PA, IPTC, generator parameters, EXIF): beside the verdicts, never in them.
     body["provenance"] = judged.provenance.as_dict()
+    if explain == EVIDENCE:
+        body["evidence"] = evidence_for(chosen[0], judged).as_dict()
     return body

@@ -9,7 +9,9 @@
                     model_zoo.consensus; in a zoo without one, every detector), a NAME, "best", "fastest", "all"
                     (every detector) or "all-including-studies" (the study arms too); model_zoo.selection chooses.
                     Optional form field "max_fpr" (e.g. 0.01): each model decides at the threshold whose false-positive
-                    rate on REAL validation images is at most that (model_zoo.operating_point; 400 unless 0 < x < 1)
+                    rate on REAL validation images is at most that (model_zoo.operating_point; 400 unless 0 < x < 1).
+                    Optional form field "explain=evidence": adds "evidence", the answering model's evidence tests and
+                    their sentences (model_zoo.evidence; docs/explanations.md has an example)
                     -> {"filename", "bytes", [the consensus's verdict fields, top level, when it answers: "model",
                         "label", "prob_fake", "decision", "reason", "consensus", ...], "verdicts": [{"model", "label",
                         "prob_fake", "threshold", "predictions", "decision", "uncertain_band", "calibrated", "novelty",
@@ -142,7 +144,8 @@ def create_app(zoo: str | os.PathLike | None = None, max_upload_bytes: int = MAX
         wanted = request.form.get("model") or default_choice(served)
         request.environ[serving.MODEL_KEY] = wanted  # the access log names the choice that answered
         try:
-            body = answer(served, upload.read(), upload.filename or "upload", wanted, request.form.get("max_fpr"))
+            body = answer(served, upload.read(), upload.filename or "upload", wanted, request.form.get("max_fpr"),
+                          request.form.get("explain"))
         except AnswerError as exc:
             return _error(exc.status, exc.message)
         return jsonify(body)

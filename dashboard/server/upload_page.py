@@ -51,8 +51,8 @@ def _preview(data: bytes, name: str) -> tuple[str, tuple[int, int], tuple[int, i
 
 def _gradcam(served: LoadedModel, data: bytes, name: str, target: str) -> str:
     """PNG base64 of the Grad-CAM overlay (evidence for `target`) of one served model on the upload."""
-    from dashboard.explain import explanation_map
     from dashboard.overlays import overlay
+    from model_zoo.saliency import explanation_map
 
     card = served.card
     seen = decode_for_card(data, card, name=name)

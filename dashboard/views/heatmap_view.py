@@ -14,12 +14,12 @@ from dataclasses import dataclass
 import numpy as np
 import streamlit as st
 
-from dashboard.explain import METHODS, explanation_map
 from dashboard.faithfulness_tables import report_for
 from dashboard.overlays import COLORMAPS, enlarge, overlay, png_bytes
 from dashboard.views.faithfulness_view import caption_flag, heatmap_note
 from model_zoo import LoadedModel
 from model_zoo.decision import CLASS_NAMES, label_name
+from model_zoo.saliency import METHODS, explanation_map
 from model_zoo.zoo import is_consensus
 
 _CACHE_KEY = "_heatmap_cache"
@@ -39,7 +39,9 @@ def controls(key: str) -> HeatmapSettings:
     cols = st.columns([3, 2, 1, 2])
     method = cols[0].radio("Method", METHODS, horizontal=True, key=f"{key}_method",
                            help="Grad-CAM/Grad-CAM++: gradients at the last conv layer. Score-CAM: masks the input with "
-                                "each feature map (slower). SmoothGrad: pixel gradients averaged over noisy copies.")
+                                "each feature map (slower). SmoothGrad: pixel gradients averaged over noisy copies. "
+                                "Occlusion: how much the verdict's probability drops where a grey patch hides the "
+                                "image (no gradients; a crop model's patch slides over the whole image).")
     target = cols[1].radio("Explain", ("verdict", "FAKE", "REAL"), horizontal=True, key=f"{key}_target",
                            help="Evidence for each model's own verdict, or for one class in every model.")
     colormap = cols[2].selectbox("Colour map", list(COLORMAPS), key=f"{key}_cmap")

@@ -12,6 +12,7 @@ from dashboard.report import HeatmapFigure, ImageReport, image_report_html, mode
 from dashboard.views import heatmap_view
 from model_zoo import LoadedModel, ZooEntry, read_entry
 from model_zoo.decision import CLASS_NAMES, label_name
+from model_zoo.evidence import Evidence
 from model_zoo.judge import JudgedImage
 
 
@@ -31,7 +32,7 @@ def model_report_button(entry: ZooEntry) -> None:
 
 def image_report(result: JudgedImage, data: bytes, models: Mapping[str, LoadedModel],
                  heatmap_models: list[str], settings: heatmap_view.HeatmapSettings,
-                 override: float | None) -> ImageReport:
+                 override: float | None, evidence: Evidence | None = None) -> ImageReport:
     """The report of one judged upload (its verdicts and provenance as the judge gave them), with the heatmaps the
     page shows (from the session's map cache); pictures stay arrays here, so a rerun only blends the overlays."""
     from dashboard.views.resources import preview
@@ -57,7 +58,7 @@ def image_report(result: JudgedImage, data: bytes, models: Mapping[str, LoadedMo
     inputs = {name: enlarge(seen, 128) for name, seen in result.seen.items()}
     notes = [f"Decided at one threshold for every model: {override:.3f} (the user's override)."] if override else []
     provenance = result.provenance.as_dict() if result.provenance else None
-    return ImageReport(result.name, result.verdicts, original, inputs, heatmaps, provenance, notes)
+    return ImageReport(result.name, result.verdicts, original, inputs, heatmaps, provenance, notes, evidence)
 
 
 def image_report_button(report: ImageReport, key: str = "inspect_report") -> None:

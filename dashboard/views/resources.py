@@ -7,6 +7,8 @@ restart); the dataset loads once per path. Everything else lives in plain module
 
 from __future__ import annotations
 
+import logging
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -63,9 +65,14 @@ def _mtime(entry: ZooEntry) -> int:
         return 0
 
 
+# Keras loads one model at a time: the warm-up thread and a visitor's first page may both be loading.
+_LOAD_LOCK = threading.Lock()
+
+
 @st.cache_resource(show_spinner="Loading model…", max_entries=32)
 def _load(name: str, zoo: str, mtime_ns: int):
-    return load_model(read_entry(name, zoo))
+    with _LOAD_LOCK:
+        return load_model(read_entry(name, zoo))
 
 
 def get_model(entry: ZooEntry):
@@ -86,6 +93,41 @@ def measured_latency_ms(entries: list[ZooEntry]) -> dict[str, float]:
     usable = loaded_models(entries)
     return {entry.name: round(_latency(entry.name, str(entry.path.parent), _mtime(entry)), 2)
             for entry in entries if entry.name in usable}
+
+
+def inspect_models(entries: list[ZooEntry], load=None) -> tuple[dict[str, LoadedModel], dict[str, LoadedModel]]:
+    """(answering, detectors) on the inspect page: the zoo's consensus first (when it has one), then every detector
+    that loads; `load` defaults to loaded_models (which shows a warning per model that will not load)."""
+    from model_zoo.roles import detectors
+    from model_zoo.zoo import is_consensus
+
+    load = load or loaded_models
+    models = load(detectors(entries))
+    consensus = load([e for e in entries if is_consensus(e.card)][:1])
+    return {**consensus, **models}, models
+
+
+def _warm_up(zoo: str) -> None:
+    from dashboard.warm_start import warm_inspect
+
+    log = logging.getLogger("dashboard.warm_up")
+    try:
+        entries, _ = list_entries(zoo)
+        answering, _ = inspect_models(entries, load=lambda chosen: load_usable_models(chosen, load=get_model)[0])
+        explainer = next((name for name, m in answering.items() if getattr(m.model, "combines_members", False)),
+                         next(iter(answering), None))
+        warm_inspect(answering, explainer, say=log.info)
+    except Exception:  # noqa: BLE001 - a failed warm-up only costs the first visitor time; the page reports errors
+        log.exception("warm-up failed")
+
+
+@st.cache_resource(show_spinner=False)
+def start_warm_up(zoo: str) -> threading.Thread:
+    """Once per process (per zoo): load and compile the inspect page's models in a background thread, so the first
+    upload answers at once and the first page never waits for it."""
+    thread = threading.Thread(target=_warm_up, args=(zoo,), name="inspect-warm-up", daemon=True)
+    thread.start()
+    return thread
 
 
 def loaded_models(entries: list[ZooEntry]) -> dict[str, LoadedModel]:

@@ -4,8 +4,8 @@ import cv2
 import numpy as np
 import pytest
 
+from model_zoo.image_changes import jpeg_recompress as pil_jpeg
 from training.lib import augment as A
-from training.lib.robustness_study import jpeg_recompress as pil_jpeg
 
 tf = pytest.importorskip("tensorflow")
 

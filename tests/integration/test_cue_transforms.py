@@ -1,4 +1,4 @@
-"""Each controlled change of the cue study does what it says (training/lib/cue_transforms.py, model_zoo/cue_vocabulary.py)."""
+"""Each controlled change of the cue study does what it says (model_zoo/image_changes.py, model_zoo/cue_vocabulary.py)."""
 
 from __future__ import annotations
 
@@ -6,9 +6,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from model_zoo import image_changes as T
 from model_zoo.cue_vocabulary import BANDS, NEUTRAL, band_fractions, band_index, normalised_power
-from training.lib import cue_transforms as T
-from training.lib.robustness_study import jpeg_recompress
 from training.lib.synthetic import synthetic_image
 
 
@@ -159,7 +158,7 @@ def test_one_channel_alone_replaces_the_others(images, channel):
 def test_jpeg_grid_shift_is_undone_and_aligned_is_a_plain_reencode(images, shift):
     np.testing.assert_array_equal(T.jpeg_grid_shift(images, shift, codec=lambda image, quality: image), images)
     if shift == 0:
-        expected = np.stack([jpeg_recompress(image, T.JPEG_QUALITY) for image in images])
+        expected = np.stack([T.jpeg_recompress(image, T.JPEG_QUALITY) for image in images])
         np.testing.assert_array_equal(T.jpeg_grid_shift(images, 0), expected)
 
 
@@ -185,3 +184,17 @@ def test_band_fractions_of_a_pure_tone_sit_in_its_band():
     shares = band_fractions(normalised_power(tone))
     assert shares[5] == pytest.approx(1.0) and shares.sum() == pytest.approx(1.0)
     assert band_fractions(np.zeros((32, 32))).sum() == 0
+
+
+def test_flip_shift_jpeg_and_blend_do_what_they_say(images):
+    flipped = T.hflip(images)
+    assert np.array_equal(flipped[:, :, 0], images[:, :, -1]) and np.array_equal(T.hflip(flipped), images)
+    moved = T.shift(images, 1)
+    assert moved.shape == images.shape and np.array_equal(moved[:, 1:, 1:], images[:, :-1, :-1])
+    assert np.array_equal(T.shift(images, 0), images)
+    assert np.array_equal(T.jpeg(images, 70), T.jpeg_grid_shift(images, 0, 70))
+    assert np.abs(T.jpeg(images, 70).astype(int) - images).mean() > np.abs(T.jpeg(images, 95).astype(int) - images).mean()
+    target = np.zeros_like(images)
+    mixed = T.blend(images, target, [0.0, 0.5, 1.0]).reshape(3, *images.shape)
+    assert np.array_equal(mixed[0], images) and not mixed[2].any()
+    assert np.abs(mixed[1].astype(int) - np.rint(images / 2)).max() <= 1

@@ -247,7 +247,7 @@ def test_overlays():
 
 @pytest.mark.parametrize("method", ["Grad-CAM", "Grad-CAM++", "Score-CAM", "SmoothGrad"])
 def test_explanation_maps_have_input_shape_and_unit_range(entries, models, method):
-    from dashboard.explain import explanation_map
+    from model_zoo.saliency import explanation_map
 
     entry = entries[0]
     model, card = models[entry.name]
@@ -259,7 +259,7 @@ def test_explanation_maps_have_input_shape_and_unit_range(entries, models, metho
 
 
 def test_explanation_rejects_unknown_choices(entries, models):
-    from dashboard.explain import explanation_map, gradcam_layer
+    from model_zoo.saliency import explanation_map, gradcam_layer
 
     model, card = models[entries[0].name]
     seen = np.zeros((32, 32, 3), np.uint8)

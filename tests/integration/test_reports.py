@@ -136,11 +136,11 @@ def test_model_report_is_self_contained_with_metrics_charts_and_the_card(zoo):
 
 
 def test_image_report_holds_verdicts_heatmaps_provenance_and_nothing_external(zoo):
-    from dashboard.explain import explanation_map
     from dashboard.overlays import overlay
     from dashboard.report import HeatmapFigure, ImageReport, image_report_html
     from model_zoo import LoadedModel, load_model
     from model_zoo.judge import judge
+    from model_zoo.saliency import explanation_map
     from tests.provenance_files import A1111_PARAMETERS, png_with_text
 
     entry = read_entry("bright", zoo)

@@ -65,9 +65,9 @@ def test_the_page_is_a_plain_upload_form(client):
 
 
 def test_submitting_shows_the_image_every_verdict_and_the_best_models_gradcam(app, client, photo, trained_zoo):
-    from dashboard.explain import explanation_map
     from dashboard.overlays import overlay
     from model_zoo import decode_for_card
+    from model_zoo.saliency import explanation_map
 
     response = _submit(client, photo)
     assert response.status_code == 200

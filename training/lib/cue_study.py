@@ -1,4 +1,4 @@
-"""Which cues do the models use? Score them on test images after controlled changes (training/lib/cue_transforms.py).
+"""Which cues do the models use? Score them on test images after controlled changes (model_zoo/image_changes.py).
 
 One row per condition (model_zoo/cue_vocabulary.py names them): accuracy at the card's threshold, ROC-AUC, and the
 mean calibrated P(FAKE) of each class, on a stratified sample of the test split. Every image goes through
@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from model_zoo import binary_metrics, load_model, predict_prob_fake, read_entry, staged_entry, write_card
+from model_zoo import image_changes as T
 from model_zoo.cue_vocabulary import (
     AMPLITUDE_SWAP,
     BANDS,
@@ -54,7 +55,6 @@ from model_zoo.cue_vocabulary import (
 from model_zoo.decision import CLASS_NAMES, labels_for, threshold
 from model_zoo.saliency import explanation_maps, input_gradients
 from model_zoo.zoo import CUE_SPECTRA_FILE, CUES_FILE
-from training.lib import cue_transforms as T
 from training.lib.data import Dataset, stratified_sample
 from training.lib.image_folders import check_trained_on
 from training.lib.study_images import decoded, model_view, own_test_set

@@ -8,7 +8,6 @@ card's grid of crops and their mean logit).
 
 from __future__ import annotations
 
-import io
 import os
 import time
 from collections.abc import Callable, Sequence
@@ -16,7 +15,6 @@ from collections.abc import Callable, Sequence
 import cv2
 import numpy as np
 import pandas as pd
-from PIL import Image
 
 from model_zoo import (
     binary_metrics,
@@ -27,6 +25,7 @@ from model_zoo import (
     write_card,
 )
 from model_zoo.decision import threshold
+from model_zoo.image_changes import jpeg_recompress
 from model_zoo.zoo import ROBUSTNESS_COLUMNS as COLUMNS
 from model_zoo.zoo import ROBUSTNESS_FILE, training_set_name
 from training.lib.data import Dataset, Split, stratified_sample
@@ -42,13 +41,6 @@ CORRUPTIONS: tuple[tuple[str, float], ...] = (
 TEST_SET = "test_set"  # robustness.csv's column naming the test split measured (model_zoo.zoo.training_set_name)
 FOLDER_CHUNK = 8  # folder images decoded at a time: 8 photos of 24 MP are ~0.6 GB, twice that with a corrupted copy
 FOLDER_SAMPLE = 1000  # default --sample for a folder: 14 conditions x up to 16 crops an image add up on big photos
-
-
-def jpeg_recompress(image: np.ndarray, quality: int) -> np.ndarray:
-    """Encode as JPEG at `quality` in memory and decode again."""
-    buffer = io.BytesIO()
-    Image.fromarray(image).save(buffer, format="JPEG", quality=int(quality))
-    return np.asarray(Image.open(buffer).convert("RGB"), dtype=np.uint8)
 
 
 def gaussian_blur(image: np.ndarray, sigma: float) -> np.ndarray:

@@ -1,7 +1,11 @@
-"""Controlled changes to images, one plain function each, for the cue study (`python -m training.cues`).
+"""Controlled changes to images, one plain function each: the cue study's and the per-image evidence tests'.
+
+The cue study (`python -m training.cues`, training/lib/cue_study.py) applies them to test images, and the evidence
+tests (model_zoo/evidence.py) to one uploaded image; the dashboard and the API show those tests, so the changes
+live here, in the library every part may import.
 
 Each takes uint8 images (N, H, W, 3) and returns a new uint8 batch of the same shape; the random ones
-take a numpy Generator, so a seed fixes them. Frequency bands are model_zoo.cue_vocabulary' 16 radial bands (band b:
+take a numpy Generator, so a seed fixes them. Frequency bands are model_zoo.cue_vocabulary's 16 radial bands (band b:
 radius b to b + 1 cycles per image on a 32 x 32 image; the diagonal corners beyond Nyquist in the top
 band). Every change works at any image size: bands are fractions of the Nyquist radius (on an N x N image
 band b runs from b N / 32 to (b + 1) N / 32 cycles per image, so "the lowest 8 bands" is the lower half of
@@ -13,15 +17,23 @@ the *_float variants return the unrounded result, which is what the tests check 
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable
 
 import numpy as np
+from PIL import Image
 
 from model_zoo.cue_vocabulary import BANDS, NEUTRAL, band_index
-from training.lib.robustness_study import jpeg_recompress
 
 JPEG_QUALITY = 75  # PIL's default: re-encoding at it costs the models almost nothing when aligned (robustness.csv)
 LUMA = np.array([0.299, 0.587, 0.114])  # ITU-R BT.601, as PIL's convert("L")
+
+
+def jpeg_recompress(image: np.ndarray, quality: int) -> np.ndarray:
+    """Encode one (H, W, 3) uint8 image as JPEG at `quality` in memory and decode again."""
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, format="JPEG", quality=int(quality))
+    return np.asarray(Image.open(buffer).convert("RGB"), dtype=np.uint8)
 
 
 def _batch(images: np.ndarray) -> np.ndarray:
@@ -212,3 +224,31 @@ def jpeg_grid_shift(images: np.ndarray, shift: int, quality: int = JPEG_QUALITY,
             else image
         out[i] = codec(canvas, quality)[shift : shift + height, shift : shift + width]
     return out
+
+
+def jpeg(images: np.ndarray, quality: int) -> np.ndarray:
+    """One JPEG re-save at `quality`, on the image's own 8 x 8 grid (what saving a copy of a file does)."""
+    return jpeg_grid_shift(images, 0, quality)
+
+
+def hflip(images: np.ndarray) -> np.ndarray:
+    """Each image mirrored left to right: the same content, the same texture statistics."""
+    return _batch(images)[:, :, ::-1].copy()
+
+
+def shift(images: np.ndarray, pixels: int = 1) -> np.ndarray:
+    """Each image moved `pixels` down and right, the uncovered rows and columns filled by reflection: the same
+    picture off by a pixel, which moves every pixel against the model's strides and the JPEG grid."""
+    images = _batch(images)
+    if pixels <= 0:
+        return images.copy()
+    padded = np.pad(images, ((0, 0), (pixels, 0), (pixels, 0), (0, 0)), mode="reflect")
+    return padded[:, : images.shape[1], : images.shape[2]].copy()
+
+
+def blend(images: np.ndarray, targets: np.ndarray, amounts: np.ndarray) -> np.ndarray:
+    """(1 - a) image + a target for each amount a in [0, 1]: (len(amounts) x N, H, W, 3), amount-major."""
+    images, targets = _batch(images).astype(np.float32), _batch(targets).astype(np.float32)
+    amounts = np.asarray(amounts, np.float32).reshape(-1, 1, 1, 1, 1)
+    mixed = images[None] + amounts * (targets - images)[None]
+    return to_uint8(mixed.reshape(-1, *images.shape[1:]))

@@ -1,0 +1,71 @@
+"""Warm the inspect page before its first upload: its models loaded, their judging, evidence tests and heatmaps compiled.
+
+The first visitor's upload then pays none of it.
+
+A plain function of loaded models; dashboard/views/resources.py runs it once per process in a background thread when
+the app starts (the first page does not wait). Every model pass here takes the judge's per-model lock
+(model_zoo.judge.model_lock), as every other pass does, so a visitor's request never runs a Keras model at the same
+time as the warm-up.
+"""
+
+from __future__ import annotations
+
+import io
+import time
+from collections.abc import Callable, Mapping
+from contextlib import ExitStack
+
+import numpy as np
+from PIL import Image
+
+from model_zoo import LoadedModel
+from model_zoo.crops import crop_spec
+from model_zoo.evidence import COUNTERFACTUAL_POINTS, evidence_for
+from model_zoo.inference import predict_prob_fake
+from model_zoo.judge import judge, model_lock
+from model_zoo.saliency import explanation_map
+
+HEATMAPS_SHOWN = 3  # the inspect page's default heatmap selection: the first three answering models
+WARM_SIZE = 32  # CIFAKE's size: what a first upload most likely is, and every shipped model's input
+
+
+def _blank_png(size: int = WARM_SIZE) -> bytes:
+    """A mid-grey image with a little noise (a flat image can short-circuit nothing, but keeps maps trivial)."""
+    pixels = np.random.default_rng(0).integers(96, 160, (size, size, 3), dtype=np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def warm_inspect(answering: Mapping[str, LoadedModel], explainer: str | None,
+                 say: Callable[[str], None] = lambda _: None) -> dict[str, float]:
+    """Judge a small image with every answering model, run the evidence tests of `explainer` (the model the page
+    explains in words) and compute the default heatmaps; returns the seconds each step took."""
+    seconds = {}
+    start = time.perf_counter()
+    judged = judge(_blank_png(), list(answering.values()), name="warm-up")
+    seconds["judge"] = time.perf_counter() - start
+    if explainer in answering:
+        start = time.perf_counter()
+        loaded = answering[explainer]
+        evidence_for(loaded, judged)
+        # The bisection's later passes score COUNTERFACTUAL_POINTS blends: compile that batch size too (the blank
+        # image's verdict may not flip, and then evidence_for never runs them).
+        blends = np.repeat(judged.seen[explainer][None], COUNTERFACTUAL_POINTS, axis=0)
+        with ExitStack() as stack:
+            for member in getattr(loaded.model, "members", None) or [loaded]:
+                stack.enter_context(model_lock(member.model))
+            predict_prob_fake(loaded.model, list(blends) if crop_spec(loaded.card) else blends, loaded.card)
+        seconds["evidence"] = time.perf_counter() - start
+    start = time.perf_counter()
+    for name in list(answering)[:HEATMAPS_SHOWN]:
+        loaded = answering[name]
+        for target in ("FAKE", "REAL"):
+            if getattr(loaded.model, "combines_members", False):  # locks its members itself
+                explanation_map(loaded.model, loaded.card, judged.seen[name], "Grad-CAM", target)
+            else:
+                with model_lock(loaded.model):
+                    explanation_map(loaded.model, loaded.card, judged.seen[name], "Grad-CAM", target)
+    seconds["heatmaps"] = time.perf_counter() - start
+    say("warm-up: " + ", ".join(f"{step} {value:.1f} s" for step, value in seconds.items()))
+    return seconds

@@ -1,0 +1,123 @@
+"""The evidence tests where users meet them: the CLI, the API, the HTML report and the inspect page; and a crop model
+trained on a planted high-frequency trace is told its evidence is fine texture."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from model_zoo import load_model, read_entry
+from model_zoo.evidence import evidence_tests
+from model_zoo.zoo import LoadedModel
+
+
+def _png(size=(32, 32), seed=0) -> bytes:
+    array = np.random.default_rng(seed).integers(0, 255, (size[1], size[0], 3), dtype=np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(array).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def test_the_cli_prints_one_json_line_per_image_and_an_error_line_for_a_bad_file(trained_zoo, tmp_path, capsys):
+    from training.explain import main
+
+    good = tmp_path / "good.png"
+    good.write_bytes(_png())
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"not an image")
+    status = main([str(good), str(bad), "--model", "cnn_maxpool", "--zoo", str(trained_zoo)])
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert status == 1 and [line["file"] for line in lines] == [str(good), str(bad)]
+    record = lines[0]
+    assert record["model"] == "cnn_maxpool" and record["verdict"] in ("REAL", "FAKE")
+    assert record["sentences"] and all(isinstance(s, str) for s in record["sentences"])
+    keys = {t["key"] for t in record["tests"]}
+    assert {"lowpass_8", "highpass_8", "hide_border", "hide_centre", "hide_gradcam_top", "tiles_8", "tiles_4",
+            "grayscale", "jpeg_90", "jpeg_70", "flip", "shift_1"} <= keys
+    assert "error" in lines[1] and "bad.png" in lines[1]["error"]
+
+
+def test_the_api_adds_evidence_when_asked_and_refuses_an_unknown_explain(client):
+    plain = client.post("/predict", data={"image": (io.BytesIO(_png()), "x.png"), "model": "cnn_maxpool"})
+    assert plain.status_code == 200 and "evidence" not in plain.get_json()
+    asked = client.post("/predict", data={"image": (io.BytesIO(_png()), "x.png"), "model": "cnn_maxpool",
+                                          "explain": "evidence"})
+    body = asked.get_json()
+    assert asked.status_code == 200, body
+    evidence = body["evidence"]
+    assert evidence["model"] == "cnn_maxpool" and evidence["prob_fake"] == pytest.approx(body["verdicts"][0]["prob_fake"],
+                                                                                          abs=1e-4)
+    assert evidence["sentences"] and len(evidence["tests"]) >= 14
+    wrong = client.post("/predict", data={"image": (io.BytesIO(_png()), "x.png"), "explain": "why"})
+    assert wrong.status_code == 400 and "explain must be 'evidence'" in wrong.get_json()["error"]
+
+
+def test_the_html_report_carries_the_sentences_and_the_tests(trained_zoo):
+    from dashboard.report import ImageReport, image_report_html
+    from model_zoo.judge import judge
+
+    entry = read_entry("cnn_strided", trained_zoo)
+    loaded = LoadedModel(entry, load_model(entry))
+    judged = judge(_png(seed=3), [loaded], name="<b>x</b>.png")
+    from model_zoo.evidence import evidence_for
+
+    evidence = evidence_for(loaded, judged)
+    html = image_report_html(ImageReport(judged.name, judged.verdicts, evidence=evidence))
+    assert "<h2>Why, in words</h2>" in html
+    for sentence in evidence.sentences:
+        assert f"<li>{sentence}</li>" in html.replace("&#x27;", "'")
+    assert "one JPEG re-save at quality 70" in html and "The smallest change that flips the verdict" in html
+    assert "data:image/png;base64," in html and "<b>x</b>" not in html
+
+
+def test_a_crop_model_trained_on_a_planted_high_frequency_trace_is_told_its_evidence_is_fine_texture(crop_zoo):
+    from model_zoo.judge import judge
+
+    folder, zoo = crop_zoo
+    entry = read_entry("crop", zoo)
+    loaded = LoadedModel(entry, load_model(entry))
+    fakes = sorted((Path(folder) / "FAKE").glob("*.png"))[-6:]
+    told = []
+    for path in fakes:
+        judged = judge(str(path), [loaded])
+        verdict = judged.verdicts[0]
+        if verdict.label != "FAKE":
+            continue
+        evidence = evidence_tests(loaded.model, entry.card, judged.seen["crop"], name="crop",
+                                  prob_fake=verdict.prob_fake)
+        assert evidence.crops == 4  # a 64x64 image, judged by its 2x2 grid of 32x32 crops
+        told.append(evidence.sentences[0])
+    assert told, "the crop model called none of the FAKE images FAKE"
+    assert all(s.startswith("The FAKE evidence is fine texture: keeping only coarse detail drops P(FAKE)") for s in told), told
+
+
+def test_the_inspect_page_explains_the_verdict_in_words_above_the_heatmaps(trained_zoo, monkeypatch):
+    pytest.importorskip("streamlit")
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv("MODEL_ZOO_DIR", str(trained_zoo))
+    at = AppTest.from_file(str(Path(__file__).resolve().parents[2] / "streamlit_app.py"), default_timeout=180)
+    at.run()
+    at.switch_page("dashboard/pages/inspect_image_page.py").run()
+    at.file_uploader(key="inspect_uploads").upload("photo.png", _png(seed=5), "image/png").run()
+    assert not at.exception, [e.value for e in at.exception]
+    headings = [s.value for s in at.subheader]
+    assert headings.index("Why, in words") < headings.index("Heatmaps")
+    sentences = [m.value for m in at.markdown if m.value.startswith("- The ")]
+    assert sentences and "evidence" in sentences[0]
+    assert any(e.label == "The tests behind these sentences" for e in at.expander)
+
+
+def test_the_warm_up_compiles_what_the_first_upload_needs(trained_zoo):
+    from dashboard.warm_start import warm_inspect
+    from model_zoo import list_entries, load_usable_models
+
+    entries, _ = list_entries(trained_zoo)
+    answering, _ = load_usable_models(entries)
+    seconds = warm_inspect(answering, next(iter(answering)))
+    assert set(seconds) == {"judge", "evidence", "heatmaps"} and all(v >= 0 for v in seconds.values())
