@@ -74,6 +74,13 @@ class Dataset:
     train: Split
     test: Split
     skipped: list[str] = field(default_factory=list)  # "path: reason"
+    source_key: str | None = None  # fingerprint(source), when the loader has already worked it out
+
+    def source_fingerprint(self) -> str:
+        """fingerprint(source): which data this is, whatever its path (worked out once per dataset)."""
+        if self.source_key is None:
+            self.source_key = fingerprint(self.source)
+        return self.source_key
 
     def summary(self) -> str:
         lines = [f"CIFAKE at {self.source}"]
@@ -258,7 +265,7 @@ def load_cifake(
     }
     for reason in skipped:
         progress(f"skipped {reason}")
-    return Dataset(source=source, train=splits["train"], test=splits["test"], skipped=skipped)
+    return Dataset(source=source, train=splits["train"], test=splits["test"], skipped=skipped, source_key=key)
 
 
 def _check_complete(source: Path, arrays: dict) -> None:
