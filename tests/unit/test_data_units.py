@@ -348,3 +348,17 @@ def test_split_indices_come_class_mixed_not_sorted():
         first = labels[index[:200]]
         assert 0.3 < first.mean() < 0.7
         assert not np.all(np.diff(index) > 0)
+
+
+def test_the_content_fingerprint_follows_the_files_not_their_container():
+    digests = np.array(["a" * 40, "b" * 40, "c" * 40])
+    base = Dataset(Path("/data/a.zip"), _split([0, 1, 1], digests), _split([0, 1], digests[:2]))
+    same = Dataset(Path("/elsewhere/unpacked"), _split([1, 0, 1], digests[[1, 0, 2]]), _split([0, 1], digests[:2]))
+    assert base.content_fingerprint() == same.content_fingerprint()  # any path, any order
+    relabelled = Dataset(Path("d"), _split([0, 1, 0], digests), _split([0, 1], digests[:2]))
+    changed = Dataset(Path("d"), _split([0, 1, 1], np.array(["a" * 40, "b" * 40, "d" * 40])), _split([0, 1], digests[:2]))
+    moved = Dataset(Path("d"), _split([0, 1], digests[:2]), _split([0, 1, 1], digests))  # a file from train to test
+    assert len({base.content_fingerprint(), relabelled.content_fingerprint(), changed.content_fingerprint(),
+                moved.content_fingerprint()}) == 4
+    with pytest.raises(D.DatasetError, match="digests are unknown"):
+        Dataset(Path("d"), _split([0, 1]), _split([0, 1])).content_fingerprint()

@@ -82,6 +82,18 @@ class Dataset:
             self.source_key = fingerprint(self.source)
         return self.source_key
 
+    def content_fingerprint(self) -> str:
+        """"sha1:<16 hex>" of which files (the SHA-1 of their bytes, Split.digests) are in which split with which label:
+        the same data zipped or unpacked, at any path, gives the same; adding, removing, changing or relabelling a
+        file changes it. (source_fingerprint, the decode cache's key, is of the container: names, CRCs or mtimes.)"""
+        rows = []
+        for name in SPLITS:
+            split = getattr(self, name)
+            if split.digests is None:
+                raise DatasetError(f"{self.source}: file digests are unknown for this dataset; load it with load_cifake")
+            rows += [f"{name}:{int(label)}:{digest}\n" for label, digest in zip(split.labels, split.digests, strict=True)]
+        return "sha1:" + hashlib.sha1("".join(sorted(rows)).encode()).hexdigest()[:16]
+
     def summary(self) -> str:
         lines = [f"CIFAKE at {self.source}"]
         for name in SPLITS:

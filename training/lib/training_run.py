@@ -232,9 +232,10 @@ def _settings(config: TrainConfig) -> dict:
 
 
 def run_data(dataset: Dataset, config: TrainConfig, train_index: np.ndarray, val_index: np.ndarray) -> dict:
-    """What a run trains on, as its state records it: the data's path and fingerprint (training.lib.data.fingerprint,
-    the decode cache's key: the same data at another path is the same data) and the split as used."""
-    return {"dataset": str(dataset.source), "fingerprint": dataset.source_fingerprint(),
+    """What a run trains on, as its state records it: the data's path and content fingerprint (Dataset.content_fingerprint,
+    from the file digests the data layer reads anyway: the same data at another path, or unpacked, is the same data;
+    training/gpu_finetune.sh trains on an unpacked copy and publishes here from the zip) and the split as used."""
+    return {"dataset": str(dataset.source), "fingerprint": dataset.content_fingerprint(),
             "split": image_folders.split_record(dataset, train_index, val_index, config.validation_fraction, config.seed)}
 
 
