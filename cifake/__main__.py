@@ -28,25 +28,30 @@ MODULES = {
     "leaderboard": "training.leaderboard",
     "api": "dashboard.server.api",
 }
+OWN_PACKAGES = ("cifake", "model_zoo", "training", "dashboard")
 DASHBOARD = ("dashboard", "The Streamlit dashboard, http://127.0.0.1:8501 (loopback unless --server.address).")
 # What `make run` passes; a user's own --server.address or --server.headless wins.
 DASHBOARD_DEFAULTS = {"--server.address": "127.0.0.1", "--server.headless": "true"}
 
 
-def _find(module: str):
-    try:
-        return importlib.util.find_spec(module)
-    except ModuleNotFoundError:  # its package is missing
-        return None
+def source(module: str) -> Path | None:
+    """The file `python -m module` runs, found without importing anything (a package imports its dependencies)."""
+    top, *inner = module.split(".")
+    spec = importlib.util.find_spec(top)
+    for location in (spec.submodule_search_locations or []) if spec else []:
+        for path in (Path(location, *inner).with_suffix(".py"), Path(location, *inner, "__main__.py")):
+            if path.is_file():
+                return path
+    return None
 
 
 def summary(module: str) -> str:
     """The first line of `module`'s docstring, read from its source without importing it."""
-    found = _find(module)
-    if found is None or not found.origin or not found.origin.endswith(".py"):
+    path = source(module)
+    if path is None:
         return "(not in this version)"
-    docstring = ast.get_docstring(ast.parse(Path(found.origin).read_text(encoding="utf-8"))) or ""
-    return docstring.strip().splitlines()[0] if docstring.strip() else f"python -m {module}"
+    docstring = (ast.get_docstring(ast.parse(path.read_text(encoding="utf-8"))) or "").strip()
+    return docstring.splitlines()[0] if docstring else f"python -m {module}"
 
 
 def usage() -> str:
@@ -58,7 +63,7 @@ def usage() -> str:
 
 def run_module(module: str, args: list[str]) -> int:
     """Run `module` as `python -m module args` would; its exit status. One line when this version lacks it."""
-    if _find(module) is None:
+    if source(module) is None:
         print(f"error: this version has no {module} (run `cifake --help` for the subcommands it has)", file=sys.stderr)
         return 2
     sys.argv = [module, *args]
@@ -66,6 +71,12 @@ def run_module(module: str, args: list[str]) -> int:
         runpy.run_module(module, run_name="__main__", alter_sys=True)
     except SystemExit as exit:
         return exit.code if isinstance(exit.code, int) else (0 if exit.code is None else 1)
+    except ModuleNotFoundError as exc:
+        if (exc.name or "").split(".")[0] in OWN_PACKAGES:
+            raise
+        print(f"error: {module} needs the package {exc.name}, which is not installed; `pip install -e .` (or "
+              "`make run` / `make test`) installs the pinned requirements", file=sys.stderr)
+        return 2
     return 0
 
 
@@ -81,7 +92,7 @@ def run_dashboard(args: list[str]) -> int:
     if args and args[0] in ("-h", "--help"):
         print(dashboard_help())
         return 0
-    script = importlib.util.find_spec("streamlit_app")
+    script = importlib.util.find_spec("streamlit_app")  # a top-level module: found without running it
     if script is None or script.origin is None:
         print("error: streamlit_app.py is not installed with this package", file=sys.stderr)
         return 2

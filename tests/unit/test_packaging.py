@@ -110,3 +110,15 @@ def test_the_dashboard_listens_on_loopback_unless_asked(args, address, monkeypat
     assert addresses == ([address] if address else []) and options.count("--server.headless") == 1
     if args:
         assert options[-len(args):] == args  # the user's own options come last
+
+
+def test_a_missing_requirement_is_named_in_one_line(monkeypatch, capsys):
+    def run_module(module, **_):
+        raise ModuleNotFoundError("No module named 'numpy'", name="numpy")
+
+    monkeypatch.setattr(cifake.runpy, "run_module", run_module)
+    monkeypatch.setattr(sys, "argv", list(sys.argv))  # the dispatcher sets argv as python -m would
+    assert cifake.main(["leaderboard"]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        "error: training.leaderboard needs the package numpy, which is not installed; `pip install -e .` (or "
+        "`make run` / `make test`) installs the pinned requirements"]
