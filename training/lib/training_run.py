@@ -181,22 +181,33 @@ def _batch_to_model_input(card: dict, augmentation: str):
     return image_folders.model_input_map(card, augmentation)
 
 
-def _pipeline(images, labels, index: np.ndarray, config: TrainConfig, card: dict, training: bool,
+def _pipeline(images: np.ndarray, labels, index: np.ndarray, config: TrainConfig, card: dict, training: bool,
               replicas: int = 1):
-    """Batches of model input for images[index]; `images` and `labels` are tensors shared by every pipeline.
+    """Batches of model input for images[index]; `images` (uint8, as loaded: CIFAKE's memory-mapped cache) and
+    `labels` (a tensor) are shared by every pipeline.
 
     Only indices are shuffled and batched, so no split is ever copied and the shuffle
     buffer holds integers: training batches are drawn from the whole split (a buffer
     smaller than a class-ordered split feeds long single-class runs and training diverges).
+    Each batch's rows are read from the numpy array: a tensor of all of them (tf.constant)
+    held a second 300 MB copy of CIFAKE's training images, and made two while building it.
     """
     import tensorflow as tf
+
+    def rows(batch):
+        return images[batch]
 
     data = tf.data.Dataset.from_tensor_slices(np.asarray(index, dtype=np.int64))
     if training:
         buffer = min(config.shuffle_buffer or len(index), len(index))
         data = data.shuffle(buffer, seed=config.seed, reshuffle_each_iteration=True)
     data = data.batch(config.batch_size * replicas)
-    data = data.map(lambda batch: (tf.gather(images, batch), tf.gather(labels, batch)))
+    def gather(batch):
+        batch_images = tf.numpy_function(rows, [batch], tf.uint8, stateful=False)
+        batch_images.set_shape((None, *images.shape[1:]))
+        return batch_images, tf.gather(labels, batch)
+
+    data = data.map(gather)
     data = data.map(_batch_to_model_input(card, config.augment if training else "none"),
                     num_parallel_calls=tf.data.AUTOTUNE)
     return data.prefetch(tf.data.AUTOTUNE)
@@ -354,9 +365,9 @@ def _fit(config: TrainConfig, data: Split, train_index: np.ndarray, val_index: n
         train_data = _folder_stream(config, data, train_index, card, True, replicas)
         val_data = _folder_stream(config, data, val_index, card, False, replicas)
     else:
-        images, labels = tf.constant(data.images), tf.constant(data.labels.astype(np.float32))  # one copy, uint8
-        train_data = _pipeline(images, labels, train_index, config, card, training=True, replicas=replicas)
-        val_data = _pipeline(images, labels, val_index, config, card, training=False, replicas=replicas)
+        labels = tf.constant(data.labels.astype(np.float32))
+        train_data = _pipeline(data.images, labels, train_index, config, card, training=True, replicas=replicas)
+        val_data = _pipeline(data.images, labels, val_index, config, card, training=False, replicas=replicas)
     model.fit(
         train_data,
         validation_data=val_data,
