@@ -202,6 +202,7 @@ def _pipeline(images: np.ndarray, labels, index: np.ndarray, config: TrainConfig
         buffer = min(config.shuffle_buffer or len(index), len(index))
         data = data.shuffle(buffer, seed=config.seed, reshuffle_each_iteration=True)
     data = data.batch(config.batch_size * replicas)
+
     def gather(batch):
         batch_images = tf.numpy_function(rows, [batch], tf.uint8, stateful=False)
         batch_images.set_shape((None, *images.shape[1:]))
