@@ -50,7 +50,7 @@ def bench_training(dataset, archs: list[str], steps: int, batch_size: int) -> No
         arch = get_architecture(name)
         card = {"input_shape": list(arch.input_shape), "preprocessing": arch.preprocessing}
         n = batch_size * (steps + 5)
-        images = tf.constant(dataset.train.images[:n])  # uint8: the pipeline converts batches
+        images = np.asarray(dataset.train.images[:n])  # uint8: the pipeline gathers and converts batches
         labels = tf.constant(dataset.train.labels[:n].astype(np.float32))
         warm_up, timed = np.arange(5 * batch_size), np.arange(5 * batch_size, n)
         model = arch.build(weights=None)

@@ -3,8 +3,8 @@
     python -m bench.mutation [MODULE ...] [--workdir DIR] [--survivors] [--list]
 
 For each module (default: all in MODULES) the repository's sources and tests are copied into
-DIR/<module>/ (the shipped models are not: no selected test reads them), setup.cfg's [mutmut]
-section there is narrowed to that module and the fast test files that cover it (no training),
+DIR/<module>/ (the shipped models are not: no selected test reads them), pyproject.toml's [tool.mutmut]
+table there is narrowed to that module and the fast test files that cover it (no training),
 and `mutmut run` mutates it. Prints killed / total per module and writes DIR/scores.json; the
 surviving mutants are listed with `mutmut results` in DIR/<module>/ (`mutmut show NAME` shows one).
 After adding tests, --survivors reruns only those (the whole module if it or its test files changed).
@@ -15,12 +15,12 @@ docs/development.md reports the figures; docs/mutation.md lists the equivalent m
 from __future__ import annotations
 
 import argparse
-import configparser
 import json
 import os
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -37,7 +37,7 @@ MODULES: dict[str, list[str]] = {
 }
 CHILDREN = 2  # mutants tested at once (the machine has 2 cores, shared)
 # What a copy needs to import the modules and run their tests.
-COPIED = ("model_zoo", "training", "tests", "pytest.ini", "setup.cfg")
+COPIED = ("model_zoo", "training", "tests", "pyproject.toml")
 
 
 def _copy_sources(target: Path) -> None:
@@ -54,16 +54,20 @@ def _copy_sources(target: Path) -> None:
             shutil.copy(source, target / name)
 
 
+def _tool_settings(folder: Path) -> dict:
+    return tomllib.loads((folder / "pyproject.toml").read_text(encoding="utf-8")).get("tool", {})
+
+
 def _narrow_config(folder: Path, module: str, tests: list[str]) -> None:
-    config = configparser.ConfigParser()
-    config.read(folder / "setup.cfg")
-    if not config.has_section("mutmut"):
-        config.add_section("mutmut")
-    config.set("mutmut", "source_paths", "\n" + "\n".join(("model_zoo", "training")))
-    config.set("mutmut", "only_mutate", module)
-    config.set("mutmut", "pytest_add_cli_args_test_selection", "\n" + "\n".join(tests))
-    with open(folder / "setup.cfg", "w") as handle:
-        config.write(handle)
+    """The copy's pyproject.toml: pytest's settings as they are, and mutmut's narrowed to `module` and `tests`
+    (the project's metadata is not needed there). Strings and lists of strings: JSON spells them as TOML does."""
+    tools = _tool_settings(folder)
+    mutmut = {**tools.get("mutmut", {}), "source_paths": ["model_zoo", "training"], "only_mutate": [module],
+              "pytest_add_cli_args_test_selection": tests}
+    tables = {"tool.pytest.ini_options": tools.get("pytest", {}).get("ini_options", {}), "tool.mutmut": mutmut}
+    text = "".join(f"[{name}]\n" + "".join(f"{key} = {json.dumps(value)}\n" for key, value in table.items()) + "\n"
+                   for name, table in tables.items())
+    (folder / "pyproject.toml").write_text(text, encoding="utf-8")
 
 
 def score(folder: Path) -> dict[str, int]:
@@ -86,10 +90,9 @@ def run_module(module: str, workdir: Path) -> dict[str, int]:
 def rerun_survivors(module: str, workdir: Path) -> dict[str, int]:
     """After adding tests: copy the current tests into the module's earlier run and rerun only its survivors."""
     folder = workdir / Path(module).stem
-    config = configparser.ConfigParser()
-    config.read(folder / "setup.cfg")
+    selected = _tool_settings(folder).get("mutmut", {}).get("pytest_add_cli_args_test_selection")
     changed = (folder / module).read_bytes() != (ROOT / module).read_bytes()  # the mutants were made from the old code
-    if changed or config.get("mutmut", "pytest_add_cli_args_test_selection", fallback="").split() != MODULES[module]:
+    if changed or selected != MODULES[module]:
         return run_module(module, workdir)  # mutmut's earlier verdicts no longer apply
     for target in (folder / "tests", folder / "mutants" / "tests"):
         shutil.copytree(ROOT / "tests", target, dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__"))

@@ -130,7 +130,7 @@ def test_restart_discards_the_previous_run_and_an_interrupt_exits_130(cli, monke
     (run_dir / "last.keras").write_bytes(b"an old checkpoint")
     handed: list = []
 
-    def fit_then_interrupt(config, data, train_index, val_index, run, card, callbacks):
+    def fit_then_interrupt(config, data, train_index, val_index, run, card, callbacks, trained_on):
         handed.append(run.read())
         raise KeyboardInterrupt
 

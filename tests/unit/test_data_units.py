@@ -348,3 +348,45 @@ def test_split_indices_come_class_mixed_not_sorted():
         first = labels[index[:200]]
         assert 0.3 < first.mean() < 0.7
         assert not np.all(np.diff(index) > 0)
+
+
+def test_the_content_fingerprint_follows_the_files_not_their_container():
+    digests = np.array(["a" * 40, "b" * 40, "c" * 40])
+    base = Dataset(Path("/data/a.zip"), _split([0, 1, 1], digests), _split([0, 1], digests[:2]))
+    same = Dataset(Path("/elsewhere/unpacked"), _split([1, 0, 1], digests[[1, 0, 2]]), _split([0, 1], digests[:2]))
+    assert base.content_fingerprint() == same.content_fingerprint()  # any path, any order
+    relabelled = Dataset(Path("d"), _split([0, 1, 0], digests), _split([0, 1], digests[:2]))
+    changed = Dataset(Path("d"), _split([0, 1, 1], np.array(["a" * 40, "b" * 40, "d" * 40])), _split([0, 1], digests[:2]))
+    moved = Dataset(Path("d"), _split([0, 1], digests[:2]), _split([0, 1, 1], digests))  # a file from train to test
+    assert len({base.content_fingerprint(), relabelled.content_fingerprint(), changed.content_fingerprint(),
+                moved.content_fingerprint()}) == 4
+    with pytest.raises(D.DatasetError, match="digests are unknown"):
+        Dataset(Path("d"), _split([0, 1]), _split([0, 1])).content_fingerprint()
+
+
+def _resident_kib(path: Path) -> int:
+    """Resident KiB of this process's mappings of `path` (/proc/self/smaps)."""
+    total, inside = 0, False
+    for fields in map(str.split, Path("/proc/self/smaps").read_text().splitlines()):
+        if fields and not fields[0].endswith(":"):  # a mapping's first line: addresses, permissions, ..., path
+            inside = fields[-1] == str(path)
+        elif inside and fields[0] == "Rss:":
+            total += int(fields[1])
+    return total
+
+
+@pytest.mark.skipif(not Path("/proc/self/smaps").exists(), reason="needs Linux /proc")
+def test_rows_taken_from_a_memory_mapped_cache_leave_it_unresident(tmp_path):
+    images = np.random.default_rng(0).integers(0, 256, (4000, 32, 32, 3), dtype=np.uint8)  # 12 MB
+    np.save(tmp_path / "train_images.npy", images)
+    mapped = np.load(tmp_path / "train_images.npy", mmap_mode="r")
+    index = np.sort(np.random.default_rng(1).choice(len(images), 400, replace=False))  # a scattered 10%
+    rows = D.take_rows(mapped, index)
+    np.testing.assert_array_equal(rows, images[index])
+    assert _resident_kib(tmp_path / "train_images.npy") == 0  # released after each few rows
+    np.testing.assert_array_equal(D.take_rows(images, index), images[index])  # in memory: plain indexing
+    mask = np.zeros(len(images), bool)
+    mask[index] = True
+    np.testing.assert_array_equal(D.take_rows(mapped, mask), images[index])
+    _ = mapped[index]  # what Split.subset did: the scattered rows page in most of the file
+    assert _resident_kib(tmp_path / "train_images.npy") > 12_000 * 0.5

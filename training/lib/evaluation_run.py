@@ -23,7 +23,7 @@ from model_zoo import (
 )
 from model_zoo.decision import expected_calibration_error, threshold
 from model_zoo.zoo import VALIDATION_PREDICTIONS_FILE
-from training.lib.data import Dataset, Split
+from training.lib.data import Dataset, Split, release_pages
 from training.lib.image_folders import bind_card, card_split_indices
 
 
@@ -68,6 +68,7 @@ def evaluate(name: str, dataset: Dataset, zoo: str | os.PathLike | None = None) 
     start = time.time()
     prob_fake = predict_prob_fake(model, test.images, entry.card)
     seconds = time.time() - start
+    release_pages(test.images)  # read through: the validation images come next, not on top of these
     decide_at = threshold(entry.card)
     metrics = binary_metrics(test.labels, prob_fake, decide_at)
     unseen = test.unseen_in(dataset.train)

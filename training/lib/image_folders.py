@@ -464,6 +464,29 @@ def train_validation_indices(dataset: Dataset, fraction: float = 0.1, seed: int 
     return train_validation_split(dataset.train.labels, fraction, seed)
 
 
+SPLIT_RECORD_KEYS = ("how", "given", "seed", "validation_fraction", "test_fraction", "n_train", "n_validation", "n_test")
+
+
+def validation_fraction_used(dataset: Dataset, requested: float) -> float:
+    """The share of each class a run validates on: a folder's own (a small folder's is raised, see
+    validation_fraction_for; a val/ folder has none, and `requested` stands), else `requested` (CIFAKE)."""
+    if isinstance(dataset, FolderDataset) and dataset.split.get("validation_fraction") is not None:
+        return float(dataset.split["validation_fraction"])
+    return requested
+
+
+def split_record(dataset: Dataset, train_index: np.ndarray, val_index: np.ndarray, fraction: float,
+                 seed: int) -> dict:
+    """How `dataset` is split for a run, as used: fractions, seeds and counts (a run's state records it, so a
+    resume on differently split data is refused). A folder's is its own split (FolderDataset.split); CIFAKE's is
+    the stratified validation share of its train/ folder (train_validation_indices) beside its test/ folder."""
+    if isinstance(dataset, FolderDataset):
+        return {key: dataset.split.get(key) for key in SPLIT_RECORD_KEYS}
+    return {"how": f"test: the test/ folder; validation: {fraction:g} of each class, seed {seed}", "given": ["test", "train"],
+            "seed": seed, "validation_fraction": fraction, "test_fraction": None, "n_train": int(len(train_index)),
+            "n_validation": int(len(val_index)), "n_test": len(dataset.test)}
+
+
 def card_split_indices(card: dict, dataset: Dataset) -> tuple[np.ndarray, np.ndarray]:
     """(train_index, validation_index) the card's model was trained with (its "train" block's seed and validation
     fraction, or the folder's own split); ZooError when this data gives another number of validation images."""

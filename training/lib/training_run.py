@@ -181,22 +181,34 @@ def _batch_to_model_input(card: dict, augmentation: str):
     return image_folders.model_input_map(card, augmentation)
 
 
-def _pipeline(images, labels, index: np.ndarray, config: TrainConfig, card: dict, training: bool,
+def _pipeline(images: np.ndarray, labels, index: np.ndarray, config: TrainConfig, card: dict, training: bool,
               replicas: int = 1):
-    """Batches of model input for images[index]; `images` and `labels` are tensors shared by every pipeline.
+    """Batches of model input for images[index]; `images` (uint8, as loaded: CIFAKE's memory-mapped cache) and
+    `labels` (a tensor) are shared by every pipeline.
 
     Only indices are shuffled and batched, so no split is ever copied and the shuffle
     buffer holds integers: training batches are drawn from the whole split (a buffer
     smaller than a class-ordered split feeds long single-class runs and training diverges).
+    Each batch's rows are read from the numpy array: a tensor of all of them (tf.constant)
+    held a second 300 MB copy of CIFAKE's training images, and made two while building it.
     """
     import tensorflow as tf
+
+    def rows(batch):
+        return images[batch]
 
     data = tf.data.Dataset.from_tensor_slices(np.asarray(index, dtype=np.int64))
     if training:
         buffer = min(config.shuffle_buffer or len(index), len(index))
         data = data.shuffle(buffer, seed=config.seed, reshuffle_each_iteration=True)
     data = data.batch(config.batch_size * replicas)
-    data = data.map(lambda batch: (tf.gather(images, batch), tf.gather(labels, batch)))
+
+    def gather(batch):
+        batch_images = tf.numpy_function(rows, [batch], tf.uint8, stateful=False)
+        batch_images.set_shape((None, *images.shape[1:]))
+        return batch_images, tf.gather(labels, batch)
+
+    data = data.map(gather)
     data = data.map(_batch_to_model_input(card, config.augment if training else "none"),
                     num_parallel_calls=tf.data.AUTOTUNE)
     return data.prefetch(tf.data.AUTOTUNE)
@@ -231,20 +243,42 @@ def _settings(config: TrainConfig) -> dict:
             if k in RESUME_KEYS and not (k == "input_policy" and v in (None, "resize"))}
 
 
-def _run_state(config: TrainConfig, run: RunState) -> dict | None:
-    """The run's saved state, or None for a new run; refuses a run started with other settings."""
+def run_data(dataset: Dataset, config: TrainConfig, train_index: np.ndarray, val_index: np.ndarray) -> dict:
+    """What a run trains on, as its state records it: the data's path and content fingerprint (Dataset.content_fingerprint,
+    from the file digests the data layer reads anyway: the same data at another path, or unpacked, is the same data;
+    training/gpu_finetune.sh trains on an unpacked copy and publishes here from the zip) and the split as used."""
+    return {"dataset": str(dataset.source), "fingerprint": dataset.content_fingerprint(),
+            "split": image_folders.split_record(dataset, train_index, val_index, config.validation_fraction, config.seed)}
+
+
+WAY_OUT = "pass --restart to discard it or --name to train under another name"
+
+
+def _run_state(config: TrainConfig, run: RunState, data: dict) -> dict | None:
+    """The run's saved state, or None for a new run; refuses a run started on other data or with other settings."""
     state = run.read()
-    if state is not None and state["settings"] != _settings(config):
-        raise ZooError(
-            f"run '{config.name}' in {run.folder} was started with other settings {state['settings']}; "
-            f"pass --restart to discard it or --name to train under another name"
-        )
+    if state is None:
+        return None
+    where = f"run '{config.name}' in {run.folder}"
+    recorded = state.get("data")
+    if recorded is None:  # a run from before states named their data: nothing to check it against
+        raise ZooError(f"{where} does not record which data it was trained on, so it cannot safely continue on "
+                       f"{data['dataset']}; {WAY_OUT}")
+    if recorded["fingerprint"] != data["fingerprint"]:
+        raise ZooError(f"{where} was trained on {recorded['dataset']} (fingerprint {recorded['fingerprint']}), not on "
+                       f"{data['dataset']} (fingerprint {data['fingerprint']}); {WAY_OUT}")
+    if state["settings"] != _settings(config):
+        raise ZooError(f"{where} was started with other settings {state['settings']}; {WAY_OUT}")
+    if recorded["split"] != data["split"]:  # same data and settings, split otherwise (by an older version)
+        differ = [f"{key} {recorded['split'].get(key)} vs {value}" for key, value in data["split"].items()
+                  if recorded["split"].get(key) != value]
+        raise ZooError(f"{where} split {data['dataset']} otherwise ({', '.join(differ)}); {WAY_OUT}")
     return state
 
 
-def _new_state(config: TrainConfig) -> dict:
+def _new_state(config: TrainConfig, data: dict) -> dict:
     # The machine that trains, which need not be the one that publishes (training/gpu_finetune.sh).
-    return {"settings": _settings(config), "epoch": 0, "best_epoch": 0, "best_val_loss": float("inf"),
+    return {"settings": _settings(config), "data": data, "epoch": 0, "best_epoch": 0, "best_val_loss": float("inf"),
             "wall_seconds": 0.0, "history": [], "machine": machine_description()}
 
 
@@ -257,13 +291,13 @@ def _trained_all_epochs(config: TrainConfig, state: dict | None) -> bool:
 
 
 def _fit_backbone(config: TrainConfig, data: Split, train_index: np.ndarray, val_index: np.ndarray, run: RunState,
-                  card: dict, callbacks: list, feature_cache: Path | None) -> dict:
+                  card: dict, callbacks: list, feature_cache: Path | None, trained_on: dict) -> dict:
     """A pretrained backbone, frozen (head on cached features) or fine-tuned; numpy batches, any Keras backend."""
     import keras
 
     from training.lib import backbone_fit
 
-    state = _run_state(config, run)
+    state = _run_state(config, run, trained_on)
     if _trained_all_epochs(config, state):
         return state
     if state is not None and state.get("stopped_by_budget"):
@@ -275,7 +309,7 @@ def _fit_backbone(config: TrainConfig, data: Split, train_index: np.ndarray, val
         print(f"resuming '{config.name}' after epoch {state['epoch']} from {run.last}", flush=True)
         model = keras.saving.load_model(run.last, safe_mode=True)
     else:  # a frozen backbone's head retrains from scratch in seconds on the cached features
-        state = _new_state(config)
+        state = _new_state(config, trained_on)
         keras.utils.set_random_seed(config.seed)
         model = architecture.build(weights=config.weights, input_size=config.input_size)
         _fit_batchnorm_momentum(model, config.epochs * int(np.ceil(len(train_index) / config.batch_size)))
@@ -300,7 +334,7 @@ def _fit_backbone(config: TrainConfig, data: Split, train_index: np.ndarray, val
 
 
 def _fit(config: TrainConfig, data: Split, train_index: np.ndarray, val_index: np.ndarray, run: RunState, card: dict,
-         callbacks: list) -> dict:
+         callbacks: list, trained_on: dict) -> dict:
     """Train (or resume) on data[train_index] until config.epochs, validating on data[val_index]."""
     import keras
     import tensorflow as tf
@@ -309,7 +343,7 @@ def _fit(config: TrainConfig, data: Split, train_index: np.ndarray, val_index: n
     replicas = strategy.num_replicas_in_sync
 
     architecture = config.architecture()
-    state = _run_state(config, run)
+    state = _run_state(config, run, trained_on)
     if _trained_all_epochs(config, state):  # before loading anything
         return state
     with strategy.scope():  # variables must be created under the strategy to be mirrored
@@ -317,7 +351,7 @@ def _fit(config: TrainConfig, data: Split, train_index: np.ndarray, val_index: n
             print(f"resuming '{config.name}' after epoch {state['epoch']} from {run.last}", flush=True)
             model = keras.saving.load_model(run.last, safe_mode=True)
         else:
-            state = _new_state(config)
+            state = _new_state(config, trained_on)
             keras.utils.set_random_seed(config.seed)
             model = architecture.build(weights=config.weights)
             steps = config.epochs * int(np.ceil(len(train_index) / (config.batch_size * replicas)))
@@ -332,9 +366,9 @@ def _fit(config: TrainConfig, data: Split, train_index: np.ndarray, val_index: n
         train_data = _folder_stream(config, data, train_index, card, True, replicas)
         val_data = _folder_stream(config, data, val_index, card, False, replicas)
     else:
-        images, labels = tf.constant(data.images), tf.constant(data.labels.astype(np.float32))  # one copy, uint8
-        train_data = _pipeline(images, labels, train_index, config, card, training=True, replicas=replicas)
-        val_data = _pipeline(images, labels, val_index, config, card, training=False, replicas=replicas)
+        labels = tf.constant(data.labels.astype(np.float32))
+        train_data = _pipeline(data.images, labels, train_index, config, card, training=True, replicas=replicas)
+        val_data = _pipeline(data.images, labels, val_index, config, card, training=False, replicas=replicas)
     model.fit(
         train_data,
         validation_data=val_data,
@@ -386,12 +420,11 @@ def feature_cache(config: TrainConfig, dataset: Dataset) -> Path | None:
     """Where a frozen backbone's features of this dataset at this input size are cached (None: not frozen)."""
     if not config.freeze_backbone:
         return None
-    from training.lib.data import fingerprint
     from training.lib.efficientnet_lite import WEIGHTS_SHA256, cache_dir
 
     weights = WEIGHTS_SHA256[:12] if config.weights == "imagenet" else f"random-seed{config.seed}"
     policy = "-crop" if config.input_policy == "crop" else ""  # crops' features: one row per crop (.npz)
-    return (cache_dir() / "features" / f"{config.arch}-{weights}-{fingerprint(dataset.source)}-{config.input_size}px"
+    return (cache_dir() / "features" / f"{config.arch}-{weights}-{dataset.source_fingerprint()}-{config.input_size}px"
             f"{policy}.{'npz' if policy else 'npy'}")
 
 
@@ -435,15 +468,18 @@ def train(
     if architecture.backbone_size:
         card["backbone"] = {"name": config.arch, "input_size": config.input_size, "frozen": config.freeze_backbone,
                             "weights": backbone_provenance(config.arch) if config.weights == "imagenet" else None}
+    # A small folder validates on a bigger share than asked (image_folders.validation_fraction_for): say so.
+    config.validation_fraction = image_folders.validation_fraction_used(dataset, config.validation_fraction)
     train_index, val_index = image_folders.train_validation_indices(dataset, config.validation_fraction, config.seed)
+    trained_on = run_data(dataset, config, train_index, val_index)
     val_split = dataset.train.subset(val_index)
     keras.mixed_precision.set_global_policy(config.precision)
     try:
         if architecture.backbone_size:
             state = _fit_backbone(config, dataset.train, train_index, val_index, run, card, callbacks or [],
-                                  feature_cache(config, dataset))
+                                  feature_cache(config, dataset), trained_on)
         else:
-            state = _fit(config, dataset.train, train_index, val_index, run, card, callbacks or [])
+            state = _fit(config, dataset.train, train_index, val_index, run, card, callbacks or [], trained_on)
     finally:  # the policy is process-wide: leave it as we found it
         keras.mixed_precision.set_global_policy("float32")
     if not is_chief() or fit_only:

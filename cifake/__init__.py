@@ -1,0 +1,1 @@
+"""The `cifake` console command (cifake/__main__.py): one command, a subcommand per task."""
