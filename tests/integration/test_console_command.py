@@ -1,4 +1,4 @@
-"""`cifake SUBCOMMAND --help` answers for every subcommand, as `python -m cifake` (the console script's module).
+"""`cifake SUBCOMMAND --help` answers for every subcommand, as `python -m training.console` (the console script's module).
 
 One interpreter runs them all (TensorFlow is imported once), as tests/integration/test_command_lines.py does for the
 `python -m` entry points; each subcommand must show its own module's usage line.
@@ -15,12 +15,12 @@ from pathlib import Path
 
 import pytest
 
-from cifake.__main__ import DASHBOARD, MODULES
+from training.console import DASHBOARD, MODULES
 
 ROOT = Path(__file__).resolve().parents[2]
 DRIVER = """
 import contextlib, io, json, sys
-from cifake.__main__ import main
+from training.console import main
 results = {}
 for verb in sys.argv[1:]:
     out, err = io.StringIO(), io.StringIO()

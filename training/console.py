@@ -4,8 +4,8 @@
     cifake api ARGS                                                 same as  python -m dashboard.server.api ARGS
     cifake dashboard [STREAMLIT OPTIONS]                            same as  streamlit run streamlit_app.py (make run)
 
-Why a package of its own: the commands never import each other (docs/layout.md) and `api` and `dashboard` lie
-outside training/, so the dispatcher belongs to no layer. It imports no command at the top: a subcommand's module is
+It lives beside the commands it dispatches (the project's top level stays as its design card says) and imports
+none of them, nor the dashboard: the commands never import each other (docs/layout.md). A subcommand's module is
 found by name and run when it is asked for (runpy, as `python -m` runs it), so `cifake --help` answers without
 loading TensorFlow, and a module this version does not have yet is named in one line instead of a traceback.
 """
@@ -28,7 +28,7 @@ MODULES = {
     "leaderboard": "training.leaderboard",
     "api": "dashboard.server.api",
 }
-OWN_PACKAGES = ("cifake", "model_zoo", "training", "dashboard")
+OWN_PACKAGES = ("model_zoo", "training", "dashboard")
 DASHBOARD = ("dashboard", "The Streamlit dashboard, http://127.0.0.1:8501 (loopback unless --server.address).")
 # What `make run` passes; a user's own --server.address or --server.headless wins.
 DASHBOARD_DEFAULTS = {"--server.address": "127.0.0.1", "--server.headless": "true"}

@@ -1,1 +1,0 @@
-"""The `cifake` console command (cifake/__main__.py): one command, a subcommand per task."""
