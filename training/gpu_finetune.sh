@@ -51,6 +51,10 @@ timeout $(( DEADLINE_S - (start - script_start) )) $PY -m training.train $TRAIN_
   || echo "training ended with status $? (124: cut at the deadline; the last finished epoch is kept)"
 echo "training took $(( $(date +%s) - start )) s"
 run="$OUT/.runs/$(echo "$TRAIN_ARGS" | sed -E 's/.*--name ([^ ]+).*/\1/')"
+if [ ! -f "$run/best.keras" ]; then
+  echo "no epoch finished before the deadline: nothing to bring back (lower --epochs or the input size)" >&2
+  exit 1
+fi
 # Only what publishing needs comes back: the best epoch without optimizer state, in parts of at most 15 MiB (a file
 # over 16 MiB does not come back; Lite2's float32 weights are 25 MB). Rejoin here: cat best.keras.part-* > best.keras
 $PY -c "

@@ -1,5 +1,5 @@
-"""The device feed (training.lib.device_feed): the card's normalisation to 1e-5, the host feed's augmentations, and a
-backbone fine-tuned through it end to end (training.train --feed device)."""
+"""The device feed (training.lib.device_feed): the card's normalisation to 1e-5, the host feed's augmentations, the
+split's batches, and where --feed device applies."""
 
 from __future__ import annotations
 
@@ -67,14 +67,12 @@ def test_batches_hold_the_splits_images_and_reshuffle_each_epoch(images):
         DeviceBatches(images, labels, index, 8, {**RGB, "input_shape": [32, 32, 3]})
 
 
-def test_a_backbone_fine_tunes_through_the_device_feed(synthetic_dataset, tmp_path):
-    from model_zoo import read_entry
-    from training.lib.training_run import TrainConfig, train
+def test_the_device_feed_is_for_fine_tuning_a_backbone():
+    """training.train --feed device end to end is tests/integration/test_gpu_script.py (the script a GPU session runs)."""
+    from training.lib.training_run import TrainConfig
 
-    config = TrainConfig(arch="efficientnet_lite0", name="fed", epochs=2, batch_size=16, input_size=32,
-                         augment="flip_shift", feed="device", weights=None)
-    train(config, synthetic_dataset, tmp_path)
-    entry = read_entry("fed", tmp_path)
-    assert entry.card["train"]["epochs_run"] == 2 and entry.test_metrics["n"] == len(synthetic_dataset.test)
     with pytest.raises(ValueError, match="--feed device applies to fine-tuning a backbone"):
         TrainConfig(arch="cnn_maxpool", feed="device")
+    with pytest.raises(ValueError, match="--feed device applies to fine-tuning a backbone"):
+        TrainConfig(arch="efficientnet_lite1", feed="device", freeze_backbone=True)
+    assert TrainConfig(arch="efficientnet_lite2", feed="device").feed == "device"
