@@ -290,3 +290,9 @@ def test_the_consensus_is_measured_as_its_members_corrupted_predictions_combined
     stored = read_entry("zoo_consensus", zoo)
     assert stored.robustness() is not None and stored.card["robustness"]["n"] == 20
     assert len(stored.test_predictions()) == 100  # the consensus's own files are kept
+    # Shown where every entry's robustness shows (the dashboard and the model card read entry.robustness() too).
+    from model_zoo.leaderboard_table import leaderboard_frame
+
+    row = leaderboard_frame([stored, *members]).set_index("model").loc["zoo_consensus"]
+    corrupted = table[table["corruption"] != "none"]["accuracy"]
+    assert row["robust_accuracy"] == pytest.approx(corrupted.mean())
