@@ -45,6 +45,9 @@ nvidia-smi --query-gpu=name,memory.total --format=csv,noheader || true
 $PY -c "import keras; print('keras', keras.__version__, 'on', keras.backend.backend())"
 # Decode once with every core (the training command's loader uses two), so training reads the cache.
 $PY -c "from training.lib.data import load_cifake; import os; print(load_cifake('$DATA', workers=os.cpu_count()).summary())"
+# The feed alone, host against device, on this chip (seconds; the figure that says whether the feed or the chip sets
+# the pace). Skipped with BENCH_FEED=0.
+if [ "${BENCH_FEED:-1}" = 1 ]; then $PY -m bench.device_feed --steps 50 || true; fi
 start=$(date +%s)
 # shellcheck disable=SC2086
 timeout $(( DEADLINE_S - (start - script_start) )) $PY -m training.train $TRAIN_ARGS --data "$DATA" --zoo "$OUT" --fit-only \

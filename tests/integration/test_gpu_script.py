@@ -20,7 +20,7 @@ def test_the_gpu_script_fine_tunes_with_the_device_feed_and_leaves_small_checkpo
     data = make_synthetic_cifake(tmp_path / "cifake", 16, 4, seed=5)
     out = tmp_path / "out"
     env = {**os.environ, "OUT": str(out), "DATA": str(data), "PY": sys.executable, "KERAS_BACKEND": "tensorflow",
-           "DEADLINE_S": "1200", "CIFAKE_CACHE_DIR": str(tmp_path / "cache"),
+           "DEADLINE_S": "1200", "BENCH_FEED": "0", "CIFAKE_CACHE_DIR": str(tmp_path / "cache"),
            "TRAIN_ARGS": "--arch efficientnet_lite1 --name lite1_finetune --input-size 32 --batch-size 8 --epochs 2 "
                          "--augment flip_shift --feed device --weights none"}
     env.pop("CIFAKE_PATH", None)
