@@ -266,7 +266,8 @@ def test_backbone_options_on_other_architectures_are_a_usage_error(capsys, synth
 
     # --input-size is the crop or input side of any architecture (model_zoo.crops); freezing needs a backbone.
     assert train_main(["--arch", "cnn_maxpool", "--freeze-backbone", "--data", str(synthetic_zip)]) == 2
-    assert "apply to the backbone architectures (efficientnet_lite0)" in capsys.readouterr().err
+    assert ("apply to the backbone architectures (efficientnet_lite0, efficientnet_lite1, efficientnet_lite2)"
+            in capsys.readouterr().err)
 
 
 def _card(config: TrainConfig) -> dict:
