@@ -84,7 +84,7 @@ families: $(STAMP)  ## VGG-, ResNet- and DenseNet-style nets from scratch (30 mi
 
 probe: $(STAMP)  ## lite0_probe: ImageNet EfficientNet-Lite0, frozen, head on cached features (minutes on a CPU); lite0_finetune: README
 	@test -n "$(CIFAKE_PATH)" || { echo "usage: make probe CIFAKE_PATH=/path/to/cifake.zip"; exit 2; }
-	$(BIN)/python -m training.train --arch efficientnet_lite0 --freeze-backbone --name lite0_probe --data "$(CIFAKE_PATH)"
+	$(BIN)/python -m training.train --arch efficientnet_lite0 --freeze-backbone --name lite0_probe --role study --data "$(CIFAKE_PATH)"
 	for step in evaluate robustness; do $(BIN)/python -m training.$$step lite0_probe --data "$(CIFAKE_PATH)" || exit $$?; done
 
 bench: $(STAMP)  ## speed figures on generated CIFAKE-sized data

@@ -340,7 +340,7 @@ def consensus_card(members: Sequence[ZooEntry], name: str = DEFAULT_NAME, *, com
     trained = first.get("train", {})
     card = {
         "name": name, "kind": CONSENSUS_KIND, "architecture": CONSENSUS_KIND, "role": "consensus",
-        "description": (f"the {'mean' if chosen == 'mean' else 'logistic stacking'} of {len(names)} detectors' "
+        "description": (f"the {'mean' if chosen == 'mean' else 'logistic stacking'} of {len(names)} models' "
                         "calibrated logits, fitted on validation"),
         "input_shape": list(first["input_shape"]), "preprocessing": dict(first["preprocessing"]),
         "params": int(sum(m.card.get("params", 0) for m in members)),

@@ -1,9 +1,12 @@
 """Each zoo entry's role: a `detector` answers users; a `study` entry exists to be compared.
 
-Study entries are the augmentation study's arms, seed runs and controls: several are worse on purpose,
-so the inspect page, the API's default answer and `training.predict --model all` use the detectors
-only. The studies page shows every entry, and `all-including-studies` (CLI `--model`, API form field
-`model`) asks every model. The card's optional "role" key says which; cards written before it existed
+Study entries are the augmentation study's arms, seed runs, controls and baselines (lite0_probe: how far
+frozen ImageNet features get): several are worse on purpose, so the inspect page, the API's default answer
+and `training.predict --model all` use the detectors only. A consensus (model_zoo.consensus) combines the
+detectors by default; a study entry joins one only when named (`training.build_consensus --members`) and
+validation says it helps: it then counts as any member, through its weight, never as an answer of its own.
+The studies page shows every entry, and `all-including-studies` (CLI `--model`, API form field `model`)
+asks every model. The card's optional "role" key says which; cards written before it existed
 are read by `role_of`.
 """
 

@@ -100,7 +100,7 @@ def trained_from(card: dict) -> str:
     frozen backbone", or the local weights file it was tuned from; a consensus says what it combines."""
     if is_consensus(card):
         members = (card.get("consensus") or {}).get("members") or []
-        return f"consensus of {len(members)} detectors, fitted on validation"
+        return f"consensus of {len(members)} models, fitted on validation"
     weights = card.get("train", {}).get("weights")
     if not weights:
         return "from scratch"

@@ -1,10 +1,10 @@
 """Check a pretrained backbone on your own pictures: its ImageNet top-5, one JSON line per image.
 
-    python -m training.backbones top5 efficientnet_lite0 IMAGE [IMAGE ...]
+    python -m training.backbones top5 efficientnet_lite0|efficientnet_lite1|efficientnet_lite2 IMAGE [IMAGE ...]
 
 Each line is {"path": ..., "top5": [[class_index, class_name, probability], ...]}. Images are
-resized to the backbone's 224 px (bilinear) through the same card-driven preprocessing every
-zoo model uses. A picture of a common object should be named in its top 5: that is the quick
+resized to the backbone's ImageNet size (Lite0 224 px, Lite1 240, Lite2 260; bilinear) through the
+same card-driven preprocessing every zoo model uses. A picture of a common object should be named in its top 5: that is the quick
 proof that the ImageNet weights were read and ported correctly.
 """
 
@@ -20,7 +20,7 @@ import numpy as np
 from model_zoo import ImageError, batch_to_model_input, decode_image
 from training.lib.cli import exit_on_user_error
 
-BACKBONES = ("efficientnet_lite0",)
+BACKBONES = ("efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2")  # training.lib.efficientnet_lite
 CLASS_NAMES_FILE = Path(__file__).with_name("imagenet_classes.txt")  # ImageNet-1k, in class-index order
 
 
@@ -31,17 +31,20 @@ def imagenet_class_names() -> list[str]:
     return names
 
 
-def imagenet_card() -> dict:
+def imagenet_card(backbone: str = "efficientnet_lite0") -> dict:
     """The classifier's input as a card: what batch_to_model_input needs to prepare its images."""
-    from training.lib.efficientnet_lite import IMAGENET_SIZE, PREPROCESSING
+    from training.lib.efficientnet_lite import PREPROCESSING, variant_of
 
-    return {"name": "efficientnet_lite0 (ImageNet)", "input_shape": [IMAGENET_SIZE, IMAGENET_SIZE, 3],
+    size = variant_of(backbone).resolution
+    return {"name": f"{backbone} (ImageNet)", "input_shape": [size, size, 3],
             "preprocessing": {**PREPROCESSING, "resize": "bilinear"}}
 
 
-def top5(model, images: list[np.ndarray], class_names: list[str]) -> list[list[list]]:
+def top5(model, images: list[np.ndarray], class_names: list[str], backbone: str = "efficientnet_lite0"
+         ) -> list[list[list]]:
     """[[index, name, probability] x 5] per image, most probable first."""
-    logits = np.asarray(model.predict_on_batch(batch_to_model_input(images, imagenet_card())), dtype=np.float64)
+    x = batch_to_model_input(images, imagenet_card(backbone))
+    logits = np.asarray(model.predict_on_batch(x), dtype=np.float64)
     probabilities = np.exp(logits - logits.max(axis=1, keepdims=True))
     probabilities /= probabilities.sum(axis=1, keepdims=True)
     return [[[int(i), class_names[i], round(float(p[i]), 6)] for i in np.argsort(-p)[:5]] for p in probabilities]
@@ -60,9 +63,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 @exit_on_user_error
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    from training.lib.efficientnet_lite import imagenet_classifier
+    from training.lib.efficientnet_lite import imagenet_classifier, variant_of
 
-    model = imagenet_classifier()
+    model = imagenet_classifier(variant=variant_of(args.backbone))
     class_names = imagenet_class_names()
     failed = 0
     for path in args.images:
@@ -72,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: {exc}", file=sys.stderr)
             failed += 1
             continue
-        print(json.dumps({"path": path, "top5": top5(model, [rgb], class_names)[0]}), flush=True)
+        print(json.dumps({"path": path, "top5": top5(model, [rgb], class_names, args.backbone)[0]}), flush=True)
     return 2 if failed else 0
 
 

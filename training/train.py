@@ -22,7 +22,7 @@ from training.lib.architectures import ARCHITECTURES
 from training.lib.augment import AUGMENTATIONS
 from training.lib.cli import exit_on_user_error
 from training.lib.distribute import STRATEGIES
-from training.lib.training_run import DEFAULT_CROP, INPUT_POLICIES, PRECISIONS, TrainConfig, train
+from training.lib.training_run import DEFAULT_CROP, FEEDS, INPUT_POLICIES, PRECISIONS, TrainConfig, train
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -64,6 +64,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                              "The zoo model is float32 either way")
     parser.add_argument("--shuffle-buffer", type=int,
                         help="tf.data shuffle buffer (default: the whole training split)")
+    parser.add_argument("--feed", choices=FEEDS, default="host",
+                        help="fine-tuning a backbone: 'device' keeps the uint8 images on the accelerator and augments "
+                             "and normalises batches there (flip / flip_shift / none; training.lib.device_feed)")
     parser.add_argument("--restart", action="store_true", help="discard a previous run of this name")
     parser.add_argument("--data", help="CIFAKE, or any labelled folder or zip of images: class folders REAL/FAKE, "
                                        "real/fake, nature/ai or 0_real/1_fake at any depth, optionally under train/, "
@@ -107,7 +110,7 @@ def _config_from_args(args: argparse.Namespace) -> TrainConfig:
         validation_fraction=0.1 if args.validation_fraction is None else args.validation_fraction,
         max_minutes=args.max_minutes, weights=None if args.weights == "none" else args.weights, strategy=args.strategy,
         precision=args.precision, shuffle_buffer=args.shuffle_buffer, input_size=args.input_size,
-        freeze_backbone=args.freeze_backbone, role=args.role, input_policy=args.input_policy,
+        freeze_backbone=args.freeze_backbone, role=args.role, input_policy=args.input_policy, feed=args.feed,
     )
 
 

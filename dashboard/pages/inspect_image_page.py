@@ -112,7 +112,7 @@ with right:
                             f"{top.consensus['spread_cutoff']:.2f} (wider than on 99 in 100 validation images) "
                             "the answer is UNCERTAIN.")
         why = {None: f"{top.label} at threshold {top.threshold:.3f}."}.get(top.reason, f"UNCERTAIN: {top.reason}.")
-        st.caption(f"{why} The {top.consensus['combiner']} of {top.consensus['members']} detectors' calibrated logits "
+        st.caption(f"{why} The {top.consensus['combiner']} of {top.consensus['members']} models' calibrated logits "
                    "(`zoo_consensus`, fitted on validation). " + " ".join(top.input_check.messages()))
     in_range = {True: "yes", False: "no", None: "unknown"}
     per_model = st.expander("Per-model verdicts", expanded=top is None)

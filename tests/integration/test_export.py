@@ -145,6 +145,68 @@ def test_int8_is_smaller_and_close(exported, loaded, sample):
     assert not np.array_equal(int8_raw, float_raw)  # it really is a different (quantised) model
 
 
+def test_int8_is_int8_but_for_the_output_layer(exported, loaded):
+    """Every op output of the int8 file is int8 but the output layer's (logit and sigmoid), kept float: an int8 logit
+    of a confident model moves in steps of ~0.3 near the threshold (export_formats.FLOAT_LAYERS)."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_path=str(exported["tflite-int8"].path))
+    last = loaded.model.layers[-1].name
+    ops = interpreter._get_ops_details()  # noqa: SLF001 - which op writes which tensor
+    tensors = {t["index"]: t for t in interpreter.get_tensor_details()}
+    kinds = {}
+    for op in ops:
+        for index in op["outputs"]:
+            name, dtype = tensors[index]["name"], tensors[index]["dtype"]
+            if op["op_name"] in ("QUANTIZE", "DEQUANTIZE"):
+                continue
+            kinds[name] = (op["op_name"], np.dtype(dtype).name)
+    floats = {name for name, (_, dtype) in kinds.items() if dtype == "float32"}
+    assert floats and all(f"{last}" in name or name in {d["name"] for d in interpreter.get_output_details()}
+                          for name in floats), kinds
+    assert sum(dtype == "int8" for _, dtype in kinds.values()) >= 4  # the convolutions and the hidden dense layer
+
+
+def test_tflite_is_converted_from_a_savedmodel_not_the_keras_object(loaded, tmp_path, monkeypatch):
+    """from_keras_model exports a SavedModel inside a try/except and, when that fails, falls back to tf.keras 2's
+    freezing path, which ends in `TypeError: 'NoneType' object is not callable` on a Keras 3 model (the one-in-three
+    traceback of issue 30). write_tflite converts a SavedModel it wrote itself, so that path is never taken."""
+    import tensorflow as tf
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("from_keras_model was used")
+
+    monkeypatch.setattr(tf.lite.TFLiteConverter, "from_keras_model", refuse)
+    export_formats.write_tflite(loaded.model, tmp_path / "m.tflite")
+    x = np.random.default_rng(0).uniform(0, 1, (3, *loaded.model.input_shape[1:])).astype(np.float32)
+    assert np.abs(export_formats.TFLiteRunner(tmp_path / "m.tflite")(x)
+                  - np.asarray(loaded.model.predict_on_batch(x)).reshape(-1)).max() <= 1e-5
+
+
+def test_int8_keeps_an_upsampling_and_the_convolutions_it_feeds_float(tmp_path):
+    """A model that upsamples inside itself (EfficientNet-Lite's "upsample"): that layer and the stem stay float."""
+    import keras
+    from ai_edge_litert.interpreter import Interpreter
+
+    inputs = keras.Input((8, 8, 3))
+    x = keras.layers.Resizing(16, 16, name="upsample")(inputs)
+    x = keras.layers.Conv2D(4, 3, strides=2, padding="same", name="stem_conv")(x)
+    x = keras.layers.Conv2D(4, 3, padding="same", activation="relu", name="later_conv")(x)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    model = keras.Model(inputs, keras.layers.Dense(1, activation="sigmoid", name="prob_fake")(x))
+    calibration = np.random.default_rng(0).uniform(-1, 1, (32, 8, 8, 3)).astype(np.float32)
+    export_formats.write_tflite(model, tmp_path / "m.tflite", calibration)
+    interpreter = Interpreter(model_path=str(tmp_path / "m.tflite"))
+    dtypes = {t["name"]: np.dtype(t["dtype"]).name for t in interpreter.get_tensor_details()}
+    def dtype_of(layer):
+        return {dtype for name, dtype in dtypes.items() if f"/{layer}" in name and "/kernel" not in name}
+    assert "float32" in dtype_of("upsample") and "float32" in dtype_of("stem_conv")
+    assert "int8" in dtype_of("later_conv")
+    x = calibration[:4]
+    assert np.abs(export_formats.TFLiteRunner(tmp_path / "m.tflite")(x)
+                  - np.asarray(model.predict_on_batch(x)).reshape(-1)).max() < 0.05
+
+
 def test_savedmodel_serves_encoded_bytes_like_the_zoo_path(exported, loaded):
     import tensorflow as tf
 
@@ -216,10 +278,34 @@ def test_int8_is_rejected_when_it_loses_accuracy(loaded, tmp_path, monkeypatch):
 def test_cifake_sample_reads_the_files_behind_the_decoded_images(synthetic_zip, synthetic_dataset, monkeypatch, tmp_path):
     monkeypatch.setenv("CIFAKE_CACHE_DIR", str(tmp_path / "cache"))
     sample = export_checks.dataset_sample(str(synthetic_zip), {}, n=25, seed=1)
-    assert len(sample.encoded) == len(sample.labels) == 25 and len(sample.calibration) == 200
+    assert len(sample.encoded) == len(sample.labels) == 25
+    assert len(sample.calibration) == min(export_checks.CALIBRATION_IMAGES, 240)  # all of train when it is smaller
     for data, image in zip(sample.encoded, sample.images, strict=True):
         assert np.array_equal(decode_image(data), image)
     assert set(sample.labels) == {0, 1} and "CIFAKE test images" in sample.description
+
+
+def test_without_data_int8_says_how_to_get_a_checked_export_before_any_work(trained_zoo, tmp_path, monkeypatch,
+                                                                            capsys):
+    from training.export import main
+
+    monkeypatch.delenv("CIFAKE_PATH", raising=False)
+    zoo = copy_zoo(trained_zoo, tmp_path / "zoo")
+    out = tmp_path / "out"
+    written = []
+    monkeypatch.setattr(export_formats, "write_tflite", lambda *a, **k: written.append(a))
+    assert main(["cnn_strided", "--format", "tflite-int8", "--out", str(out), "--zoo", str(zoo)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "--data" in err and "CIFAKE_PATH" in err and "checked export" in err
+    assert written == [] and not out.exists()  # nothing was converted, not even the folder made
+    # `all`: the note first, then every other format, checked on generated images
+    monkeypatch.undo()
+    monkeypatch.delenv("CIFAKE_PATH", raising=False)
+    assert main(["cnn_strided", "--format", "all", "--out", str(out), "--zoo", str(zoo), "--verify-n", "20"]) == 0
+    captured = capsys.readouterr()
+    assert "note: tflite-int8 is calibrated on the model's training images" in captured.err
+    assert (out / "cnn_strided.tflite").is_file() and (out / "cnn_strided.h5").is_file()
+    assert not (out / "cnn_strided-int8.tflite").exists()
 
 
 def test_command_line(trained_zoo, tmp_path, monkeypatch, capsys):

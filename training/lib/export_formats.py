@@ -6,12 +6,16 @@
                  image bytes and does the card's preprocessing and calibration in the graph
                  (model_zoo.graph_preprocessing): image_bytes (N,) string -> prob_fake (N,), label (N,)
     tflite       TensorFlow Lite, float32 weights (model input -> raw P(FAKE))
-    tflite-int8  TensorFlow Lite with int8 weights and activations, calibrated on sample images;
-                 float32 input and output, so it is called exactly like the float file
+    tflite-int8  TensorFlow Lite with int8 weights (per channel) and activations, calibrated on the
+                 model's training images; float32 input and output, so it is called exactly like the
+                 float file. A few layers stay float (FLOAT_LAYERS): see int8_float_nodes
 
 The h5 and TFLite files take the card-normalised float32 input and return the raw sigmoid,
 as model.keras does: the card (written beside them) gives the preprocessing, temperature
-and threshold. TFLite files are written by TensorFlow's converter and run by LiteRT
+and threshold. TFLite files are converted from a SavedModel this module writes (inference mode, the
+card's input shape), not from the Keras object: TFLiteConverter.from_keras_model does that export
+itself inside a try/except and, when it fails, falls back to tf.keras 2's freezing path, which does not
+know Keras 3 models and ends in `TypeError: 'NoneType' object is not callable`. They are run by LiteRT
 (ai-edge-litert), the interpreter that replaces the deprecated tf.lite.Interpreter.
 """
 
@@ -102,23 +106,85 @@ def write_savedmodel(model, card: dict, path: Path) -> None:
     archive.write_out(str(path), verbose=False)
 
 
-def write_tflite(model, path: Path, calibration: np.ndarray | None = None) -> None:
-    """Float TFLite, or int8 post-training quantisation when `calibration` (normalised model inputs) is given."""
+# Layers the int8 file keeps in float32 (everything else is int8), matched by Keras layer name:
+# - an upsampling inside the model (EfficientNet-Lite's "upsample", 32 px -> its backbone's size) and the two
+#   convolutions it feeds: int8 cannot hold the interpolated pixels (its step is a whole 8-bit grey level), and
+#   the stem's large weights magnify that rounding (each an error of 3-4 steps of its int8 output, measured with
+#   tf.lite.experimental.QuantizationDebugger on lite0_finetune; every later layer is under 1.1);
+# - the output layer (the logit and its sigmoid): a confident detector's logits span about +-35, so an int8 logit
+#   moves in steps of about 0.27 and an image near the threshold jumps across it.
+# They hold a tiny share of the weights and of the work, so the file stays ~4x smaller than the float one.
+FLOAT_LAYERS = ("upsample", "stem_conv", "block0_dwconv")
+
+
+def _inference_savedmodel(model, folder: Path) -> None:
+    """The model in inference mode (training=False) as a SavedModel with one "serve" endpoint on the card's input
+    shape and any batch size: what TFLite converts."""
+    import keras
     import tensorflow as tf
 
-    converter = tf.lite.TFLiteConverter.from_keras_model(model)
-    if calibration is not None:
-        def representative():
-            for x in calibration:
-                yield [x[None].astype(np.float32)]
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    archive.add_endpoint(name="serve", fn=lambda x: model(x, training=False),
+                         input_signature=[tf.TensorSpec([None, *model.input_shape[1:]], tf.float32, name="input")])
+    archive.write_out(str(folder), verbose=False)
 
-        converter.optimizations = [tf.lite.Optimize.DEFAULT]
-        converter.representative_dataset = representative
-        # Every op in int8 (no silent float fall-back); the model keeps float32 input and output.
-        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    with _quiet():
-        flatbuffer = converter.convert()
+
+def int8_float_nodes(calibrated: bytes, model) -> list[str]:
+    """The op outputs of a calibrated TFLite model that belong to FLOAT_LAYERS or to the model's output layer."""
+    import re
+
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_content=calibrated)
+    names = [*(name for name in FLOAT_LAYERS if _has_layer(model, name)), model.layers[-1].name]
+    # TensorFlow names a layer's ops "<model>_<n>/<layer>_<n>/<op>"; fused ops join several such names with ";".
+    pattern = re.compile(r"(^|[/;])(" + "|".join(map(re.escape, names)) + r")(_\d+)?/")
+    nodes = [t["name"] for t in interpreter.get_tensor_details() if pattern.search(t["name"])]
+    return nodes + [detail["name"] for detail in interpreter.get_output_details()]  # the sigmoid's output
+
+
+def _has_layer(model, name: str) -> bool:
+    return any(layer.name == name for layer in model.layers)
+
+
+def write_tflite(model, path: Path, calibration: np.ndarray | None = None) -> None:
+    """Float TFLite, or int8 post-training quantisation when `calibration` (normalised model inputs) is given.
+
+    int8: weights per output channel, activations from the calibration images' ranges, float32 input and
+    output; int8_float_nodes stay float (FLOAT_LAYERS). Converted from an inference-mode SavedModel."""
+    import tempfile
+
+    import tensorflow as tf
+
+    with tempfile.TemporaryDirectory(prefix="tflite-") as folder:
+        _inference_savedmodel(model, Path(folder))
+        converter = tf.lite.TFLiteConverter.from_saved_model(folder)
+        with _quiet():
+            if calibration is None:
+                flatbuffer = converter.convert()
+            else:
+                flatbuffer = _int8(converter, model, calibration)
     path.write_bytes(flatbuffer)
+
+
+def _int8(converter, model, calibration: np.ndarray) -> bytes:
+    import tensorflow as tf
+
+    def representative():
+        for x in calibration:
+            yield [x[None].astype(np.float32)]
+
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.representative_dataset = representative
+    converter._experimental_disable_per_channel = False  # per-channel weights (the default, said out loud)
+    # Every op in int8 (no silent float fall-back) but the nodes named below, which the quantiser leaves float.
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    # The public way to keep chosen layers float: calibrate once, then quantise with those nodes left out.
+    debugger = tf.lite.experimental.QuantizationDebugger(converter=converter, debug_dataset=representative)
+    debugger.options = tf.lite.experimental.QuantizationDebugOptions(
+        denylisted_nodes=int8_float_nodes(debugger.calibrated_model, model))
+    return debugger.get_nondebug_quantized_model()
 
 
 # --- loaders: each gives back a function the checks can call --------------------------------------------------

@@ -26,17 +26,42 @@ def resolve_model(choice: str, zoo: str | os.PathLike | None) -> LoadedModel:
     return loaded
 
 
-def formats_for(loaded: LoadedModel, requested: str) -> tuple[str, ...]:
+NEEDS_DATA = ("tflite-int8",)  # calibrated on the model's training images, checked on its test images
+
+
+def has_data(data: str | None) -> bool:
+    """Whether --data or $CIFAKE_PATH names the dataset the checks (and int8's calibration) read."""
+    return bool(data or os.environ.get(DATA_ENV))
+
+
+def no_data_reason(fmt: str) -> str:
+    """One line: why `fmt` is not written without the dataset, and how to get a checked export."""
+    return (f"{fmt} is calibrated on the model's training images and checked for accuracy on its test images: pass "
+            f"--data PATH (CIFAKE, or the labelled folder the model was trained on) or set {DATA_ENV} to get a "
+            "checked export")
+
+
+def data_problem(requested: str, data: str | None) -> str | None:
+    """Before any work: the one line saying how to get a checked export when `requested` names a format that needs
+    the dataset and none is given; None when there is nothing to say."""
+    if requested in NEEDS_DATA and not has_data(data):
+        return no_data_reason(requested)
+    return None
+
+
+def formats_for(loaded: LoadedModel, requested: str, data: str | None = None) -> tuple[str, ...]:
     """The formats to write: `requested`, or "all" of them. A format the model cannot have (a crop card's SavedModel,
-    export_checks.no_export_reason) is a ZooError when asked for by name; "all" leaves it out with a note."""
+    export_checks.no_export_reason) is a ZooError when asked for by name; "all" leaves it out with a note, and leaves
+    out the formats that need the dataset when none is given (no_data_reason)."""
     if requested != "all":
-        reason = no_export_reason(loaded, requested)
+        reason = no_export_reason(loaded, requested) or data_problem(requested, data)
         if reason:
             raise ZooError(reason)
         return (requested,)
     kept = []
     for fmt in FORMATS:
-        reason = no_export_reason(loaded, fmt)
+        reason = no_export_reason(loaded, fmt) or (no_data_reason(fmt) if fmt in NEEDS_DATA and not has_data(data)
+                                                   else None)
         if reason:
             print(f"note: {reason}; writing the other formats", file=sys.stderr, flush=True)
         else:
@@ -47,7 +72,7 @@ def formats_for(loaded: LoadedModel, requested: str) -> tuple[str, ...]:
 def check_sample(data: str | None, n: int, card: dict) -> Sample:
     """The test images of CIFAKE or of the model's own labelled folder when --data or $CIFAKE_PATH gives them, else
     generated images."""
-    if data or os.environ.get(DATA_ENV):
+    if has_data(data):
         return dataset_sample(data, card, n)
     return generated_sample(n)
 

@@ -33,6 +33,7 @@ from training.lib.data import Dataset, Split
 from training.lib.distribute import is_chief, make_strategy, worker_task
 
 PRECISIONS = ("float32", "mixed_bfloat16", "auto")
+FEEDS = ("host", "device")  # where fine-tuning batches are made: numpy on the host, or on the accelerator
 
 
 RESUME_KEYS = ("arch", "epochs", "batch_size", "lr", "augment", "seed", "validation_fraction", "weights", "precision",
@@ -72,6 +73,7 @@ class TrainConfig:
     freeze_backbone: bool = False  # backbones: train only the head, on features extracted once
     role: str = DETECTOR  # the card's role (model_zoo.roles): study arms, seed runs and controls are "study"
     input_policy: str | None = None  # "resize" or "crop" (model_zoo.crops); None: resize for 32x32 data, else crop
+    feed: str = "host"  # fine-tuning a backbone: "device" makes batches on the accelerator (training.lib.device_feed)
 
     def __post_init__(self) -> None:
         architecture = get_architecture(self.arch)
@@ -93,6 +95,10 @@ class TrainConfig:
         self.lr = self.lr if self.lr is not None else default_lr
         if self.augment not in AUGMENTATIONS:
             raise ValueError(f"--augment must be one of {', '.join(AUGMENTATIONS)}")
+        if self.feed not in FEEDS:
+            raise ValueError(f"--feed must be one of {', '.join(FEEDS)}")
+        if self.feed == "device" and (not architecture.backbone_size or self.freeze_backbone):
+            raise ValueError("--feed device applies to fine-tuning a backbone architecture (not --freeze-backbone)")
         if self.precision not in PRECISIONS:
             raise ValueError(f"--precision must be one of {', '.join(PRECISIONS)}")
         if self.precision == "auto":
@@ -327,6 +333,15 @@ def _fit_backbone(config: TrainConfig, data: Split, train_index: np.ndarray, val
                    int(np.ceil(len(train_index) / config.batch_size)))
         backbone_fit.fit_finetune(model, data.images, data.labels, train_index, val_index, augmentation=config.augment,
                                   seed=config.seed, batches=batches, **common)
+    elif config.feed == "device":  # CIFAKE's arrays copied to the accelerator once; batches made there
+        from training.lib.device_feed import DeviceBatches
+
+        train_batches = DeviceBatches(data.images, data.labels, train_index, config.batch_size, card, config.augment,
+                                      shuffle=True, seed=config.seed, epoch=state["epoch"])
+        batches = (train_batches, DeviceBatches(data.images, data.labels, val_index, config.batch_size, card),
+                   len(train_batches))
+        backbone_fit.fit_finetune(model, data.images, data.labels, train_index, val_index, augmentation=config.augment,
+                                  seed=config.seed, batches=batches, **common)
     else:
         backbone_fit.fit_finetune(model, data.images, data.labels, train_index, val_index, augmentation=config.augment,
                                   seed=config.seed, **common)
@@ -411,18 +426,20 @@ def backbone_provenance(arch: str) -> dict:
     """Where a backbone's ImageNet weights came from (package, version, licence, checksum), for the card."""
     from training.lib import efficientnet_lite
 
-    if arch != "efficientnet_lite0":
+    if arch not in efficientnet_lite.VARIANTS:
         return {"source": "keras.applications", "pretrained_on": "ImageNet-1k"}
-    return efficientnet_lite.provenance()
+    return efficientnet_lite.provenance(efficientnet_lite.VARIANTS[arch])
 
 
 def feature_cache(config: TrainConfig, dataset: Dataset) -> Path | None:
     """Where a frozen backbone's features of this dataset at this input size are cached (None: not frozen)."""
     if not config.freeze_backbone:
         return None
-    from training.lib.efficientnet_lite import WEIGHTS_SHA256, cache_dir
+    from training.lib.efficientnet_lite import VARIANTS, cache_dir
 
-    weights = WEIGHTS_SHA256[:12] if config.weights == "imagenet" else f"random-seed{config.seed}"
+    variant = VARIANTS.get(config.arch)
+    weights = (variant.sha256[:12] if variant else config.arch) if config.weights == "imagenet" \
+        else f"random-seed{config.seed}"
     policy = "-crop" if config.input_policy == "crop" else ""  # crops' features: one row per crop (.npz)
     return (cache_dir() / "features" / f"{config.arch}-{weights}-{dataset.source_fingerprint()}-{config.input_size}px"
             f"{policy}.{'npz' if policy else 'npy'}")
