@@ -341,6 +341,8 @@ class Latency(Block):
 class Disagreement(Block):
     cutoff: NonNegative | None = None
     quantile: Probability | None = None
+    validation_above: Probability | None = None
+    test_above: Probability | None = None
 
 
 class Consensus(Block):
@@ -350,6 +352,7 @@ class Consensus(Block):
     combiner: str = "mean"
     weights: dict[str, Number] = Field(default_factory=dict)
     bias: Number = 0.0
+    choice: dict[str, Any] | None = None  # how the combiner was chosen: scores per combiner, and why
     disagreement: Disagreement | None = None
     novelty_rule: str | None = None
 

@@ -140,7 +140,7 @@ def maxpool(trained_zoo):
 
 def test_training_fits_band_and_novelty_into_the_card(maxpool):
     entry, model, stats = maxpool
-    decision, novelty = entry.card["decision"], entry.card["novelty"]
+    decision, novelty = entry.card.to_dict()["decision"], entry.card.to_dict()["novelty"]
     low, high = decision["uncertain_band"]
     assert 0 <= low <= decision["threshold"] <= high <= 1
     assert novelty["cutoff"] == pytest.approx(stats.cutoff, abs=1e-4) and novelty["cutoff_on"] == "validation"
@@ -228,12 +228,12 @@ def test_calibrate_command_fits_an_old_entry(trained_zoo, synthetic_zip, tmp_pat
 
     assert main(["cnn_maxpool", "--zoo", str(zoo), "--data", str(synthetic_zip)]) == 0
     entry = read_entry("cnn_maxpool", zoo)
-    assert entry.card["novelty"]["cutoff"] > 0 and load_stats(entry) is not None
-    checks = entry.card["novelty"]["checks"]
+    assert entry.card.to_dict()["novelty"]["cutoff"] > 0 and load_stats(entry) is not None
+    checks = entry.card.to_dict()["novelty"]["checks"]
     assert set(checks) == {"n", "test_flagged", "test_downscaled_0.5_flagged", "noise_flagged"}
     assert checks["test_flagged"] <= TYPICAL_FLAGGED_AT_MOST and checks["n"] == 80  # the whole synthetic test split
-    assert "uncertain_band" in entry.card["decision"] and "band_test" in entry.card["decision"]
-    assert entry.card["decision"]["temperature"] == card["decision"]["temperature"]  # the fitted rule is kept
+    assert "uncertain_band" in entry.card.to_dict()["decision"] and "band_test" in entry.card.to_dict()["decision"]
+    assert entry.card.to_dict()["decision"]["temperature"] == card["decision"]["temperature"]  # the fitted rule is kept
     assert (folder / "model.keras").read_bytes() == before
     assert "cnn_maxpool: UNCERTAIN for P(FAKE) in [" in capsys.readouterr().out
 
@@ -291,7 +291,7 @@ def test_the_inspect_page_says_why_a_model_cannot_score_novelty(dashboard_models
     from model_zoo.zoo import LoadedModel, ZooEntry
 
     maxpool, strided = dashboard_models["cnn_maxpool"], dashboard_models["cnn_strided"]
-    blind_card = {**maxpool.card, "novelty": {**maxpool.card["novelty"], "checks": {"noise_flagged": 0.0}}}
+    blind_card = {**maxpool.card, "novelty": {**maxpool.card.to_dict()["novelty"], "checks": {"noise_flagged": 0.0}}}
     blind = LoadedModel(ZooEntry("blind", maxpool.entry.path, blind_card), maxpool.model)
     no_stats = LoadedModel(ZooEntry("old", strided.entry.path, {k: v for k, v in strided.card.items() if k != "novelty"}),
                            strided.model)

@@ -127,7 +127,7 @@ def test_evaluate_publishes_cues_and_spectra_into_the_entry(trained_zoo, synthet
         assert archive["gradient_bands"].sum() == pytest.approx(1.0, abs=1e-5)
         assert archive["image_bands"].sum(axis=1) == pytest.approx([1.0, 1.0], abs=1e-5)
     assert entry.cue_spectra() is not None
-    block = entry.card["cues"]
+    block = entry.card.to_dict()["cues"]
     assert block["n"] == 40 and block["per_class"] == {"REAL": 20, "FAKE": 20} and block["file"] == CUES_FILE
     assert not {"test_set", "view", "left_out"} & set(block)  # a CIFAKE model's files are as they always were
     assert (zoo / "cnn_strided" / "model.keras").read_bytes() == model_bytes

@@ -360,7 +360,7 @@ def test_studies(entries, tmp_path):
     import shutil
 
     pooling = pooling_study(entries)
-    assert pooling is not None and set(pooling["architecture"]) == {e.card["architecture"] for e in entries}
+    assert pooling is not None and set(pooling["architecture"]) == {e.card.to_dict()["architecture"] for e in entries}
     assert augmentation_study(entries) is None
     assert pooling_study(entries[:1]) is None
 

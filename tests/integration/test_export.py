@@ -128,9 +128,9 @@ def test_every_format_is_written_where_the_readme_says(exported):
 
 def test_float_exports_give_the_zoo_models_scores(exported, loaded, sample):
     reference = apply_temperature(loaded.model.predict_on_batch(batch_to_model_input(sample.images, loaded.card)).reshape(-1),
-                          loaded.card["decision"]["temperature"])
+                          loaded.card.to_dict()["decision"]["temperature"])
     x = batch_to_model_input(sample.images, loaded.card)
-    temp = loaded.card["decision"]["temperature"]
+    temp = loaded.card.to_dict()["decision"]["temperature"]
     h5 = apply_temperature(export_formats.load_h5(exported["h5"].path)(x), temp)
     tflite = apply_temperature(export_formats.TFLiteRunner(exported["tflite"].path)(x), temp)
     assert np.abs(h5 - reference).max() <= 1e-4 and np.abs(tflite - reference).max() <= 1e-4
@@ -160,9 +160,9 @@ def test_savedmodel_serves_encoded_bytes_like_the_zoo_path(exported, loaded):
         served = run(files)
     reference = np.array([float(np.asarray(apply_temperature(loaded.model.predict_on_batch(
         normalize_for_card(decode_for_card(f, loaded.card)[None], loaded.card)).reshape(-1),
-        loaded.card["decision"]["temperature"]))[0]) for f in files])
+        loaded.card.to_dict()["decision"]["temperature"]))[0]) for f in files])
     assert np.abs(served["prob_fake"] - reference).max() <= 1e-2
-    threshold = loaded.card["decision"]["threshold"]
+    threshold = loaded.card.to_dict()["decision"]["threshold"]
     assert list(served["label"]) == ["FAKE" if p >= threshold else "REAL" for p in served["prob_fake"]]
 
 

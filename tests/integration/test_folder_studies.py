@@ -77,7 +77,7 @@ def test_faithfulness_measures_a_crop_model_on_the_judges_crops_of_its_own_test_
         np.testing.assert_array_equal(seen, central_grid_crop(decode_image(folder / path), 32))
     heatmaps = entry.class_heatmaps()
     assert heatmaps["maps"].shape == (4, 32, 32) and str(heatmaps["test_set"]) == "trace"
-    assert heatmaps["totals"].sum() == len(test) == entry.card["train"]["split"]["n_test"]
+    assert heatmaps["totals"].sum() == len(test) == entry.card.to_dict()["train"]["split"]["n_test"]
     assert str(heatmaps["verdicts_from"]) == "test_predictions.csv"  # the judge's verdicts on whole images
 
 
@@ -103,7 +103,7 @@ def test_cues_score_a_crop_models_own_test_images_as_it_sees_them(crop_zoo, tmp_
     table = entry.cues()
     assert list(table.columns) == [*CUES_COLUMNS, "test_set"] and set(table["test_set"]) == {"trace"}
     assert len(table) == len(CONDITIONS) and (table["n"] == 8).all()  # every condition applies to 32x32 crops
-    block = entry.card["cues"]
+    block = entry.card.to_dict()["cues"]
     assert block["dataset"] == str(folder) and block["test_set"] == "trace" and "left_out" not in block
     assert block["view"].startswith("the 32x32 crop") and block["per_class"] == {"REAL": 4, "FAKE": 4}
     # the images scored are the seeded sample of the folder's own test split, each its judge's central crop
@@ -155,7 +155,7 @@ def test_a_resized_folder_model_is_measured_on_its_images_resized_for_its_card(r
     images, conditions = seen["cues"]
     assert images.shape == (6, 24, 24, 3)
     assert "16 px tiles" not in {c.label for c in conditions} and "8 px tiles" in {c.label for c in conditions}
-    block = read_entry("resized", zoo).card["cues"]
+    block = read_entry("resized", zoo).card.to_dict()["cues"]
     assert block["left_out"] == [{"condition": "tiles", "level": 16, "label": "16 px tiles",
                                   "why": "16 px tiles do not divide the 24x24 view"}]
     table = pd.read_csv(zoo / "resized" / CUES_FILE)

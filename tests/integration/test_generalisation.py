@@ -99,7 +99,7 @@ def _entries(zoo: Path) -> list:
 # --- the card entries ---------------------------------------------------------------------------------------------
 
 def test_each_set_is_stored_under_its_name_with_the_shares_and_a_fingerprint(measured_zoo, folders):
-    bright = read_entry("bright", measured_zoo).card[OTHER_TEST_SETS]
+    bright = read_entry("bright", measured_zoo).card.to_dict()[OTHER_TEST_SETS]
     assert sorted(bright) == ["DDPM", "night"]
     ddpm = bright["DDPM"]
     # 22 of the 25 (REAL, FAKE) pairs are ordered right (the FAKE grey-60 beats only greys 30 and 50).
@@ -114,27 +114,27 @@ def test_each_set_is_stored_under_its_name_with_the_shares_and_a_fingerprint(mea
     assert ddpm["folder"] == str(folders["ddpm"])
     assert bright["night"]["roc_auc"] == 0.0 and bright["night"]["share_out_of_distribution"] == 0.0
 
-    strict = read_entry("strict", measured_zoo).card[OTHER_TEST_SETS]["DDPM"]
+    strict = read_entry("strict", measured_zoo).card.to_dict()[OTHER_TEST_SETS]["DDPM"]
     assert strict["accuracy"] == 0.8 and strict["roc_auc"] == pytest.approx(22 / 25)
     assert strict["share_uncertain"] == 0.0  # no band: never UNCERTAIN
     assert strict["share_out_of_distribution"] is None  # no novelty check
     assert strict["fingerprint"] == ddpm["fingerprint"]  # one folder, one fingerprint
-    assert read_entry("dark", measured_zoo).card[OTHER_TEST_SETS]["night"]["roc_auc"] == 1.0
+    assert read_entry("dark", measured_zoo).card.to_dict()[OTHER_TEST_SETS]["night"]["roc_auc"] == 1.0
 
 
 def test_running_again_under_the_same_name_replaces_that_set(measured_zoo, folders, tmp_path, capsys):
     zoo = shutil.copytree(measured_zoo, tmp_path / "zoo")
     changed = shutil.copytree(folders["ddpm"], tmp_path / "ddpm_v2")
     (changed / "FAKE" / "grey_240.png").write_bytes(flat_image_bytes(240))
-    before = read_entry("bright", zoo).card[OTHER_TEST_SETS]
+    before = read_entry("bright", zoo).card.to_dict()[OTHER_TEST_SETS]
     assert main(["bright", "--folder", str(changed), "--zoo", str(zoo), "--set-name", "DDPM"]) == 0  # the old flag
-    after = read_entry("bright", zoo).card[OTHER_TEST_SETS]
+    after = read_entry("bright", zoo).card.to_dict()[OTHER_TEST_SETS]
     assert sorted(after) == ["DDPM", "night"] and after["night"] == before["night"]
     assert after["DDPM"]["n"] == 11 and after["DDPM"]["folder"] == str(changed)
     assert after["DDPM"]["fingerprint"] != before["DDPM"]["fingerprint"]
     output = capsys.readouterr().out
     assert "bright on 'DDPM':" in output and "18.2% UNCERTAIN, 18.2% out of distribution (novelty)" in output
-    assert read_entry("strict", zoo).card[OTHER_TEST_SETS]["DDPM"]["n"] == 10  # only the named model re-ran
+    assert read_entry("strict", zoo).card.to_dict()[OTHER_TEST_SETS]["DDPM"]["n"] == 10  # only the named model re-ran
 
 
 def test_the_fingerprint_follows_the_images_not_their_names(folders, tmp_path):

@@ -189,7 +189,7 @@ def _train_and_test(folder: Path, zoo: Path, policy: str) -> dict:
     config = TrainConfig(arch="cnn_maxpool", name=policy, epochs=4, batch_size=12, lr=3e-3, augment="none",
                          input_policy=policy, input_size=32)
     entry = train(config, dataset, zoo)
-    assert entry.card["input_shape"] == [32, 32, 3] and entry.card["train"]["split"]["seed"] == 0
+    assert entry.card.to_dict()["input_shape"] == [32, 32, 3] and entry.card.to_dict()["train"]["split"]["seed"] == 0
     return evaluate(policy, dataset, zoo).card
 
 

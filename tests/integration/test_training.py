@@ -115,7 +115,7 @@ def test_trained_entry_is_valid_loadable_and_consistent(trained_zoo, synthetic_d
 
 def test_every_model_learns_the_synthetic_difference(trained_zoo):
     # A few epochs are enough for the FAKE pattern: each model's ranking must be far better than chance.
-    aucs = {name: read_entry(name, trained_zoo).card["metrics"]["test"]["roc_auc"] for name in ("cnn_maxpool", "cnn_strided")}
+    aucs = {name: read_entry(name, trained_zoo).card.split_metrics("test")["roc_auc"] for name in ("cnn_maxpool", "cnn_strided")}
     assert min(aucs.values()) > 0.9, aucs
 
 
@@ -128,7 +128,7 @@ def test_short_runs_let_batch_norm_statistics_catch_up(trained_zoo):
     # The model the run trained (its checkpoint; the published copy is rebuilt in float32) used the short-run momentum.
     checkpoint = keras.saving.load_model(trained_zoo / RUNS_DIR / "cnn_maxpool" / "last.keras", compile=False)
     momenta = {layer.momentum for layer in checkpoint.layers if isinstance(layer, keras.layers.BatchNormalization)}
-    card = read_entry("cnn_maxpool", trained_zoo).card["train"]
+    card = read_entry("cnn_maxpool", trained_zoo).card.to_dict()["train"]
     steps = card["epochs"] * -(-card["n_train"] // card["batch_size"])
     assert momenta == {batchnorm_momentum(steps)} and batchnorm_momentum(steps) < 0.95
 
@@ -142,9 +142,9 @@ def test_evaluate_cli_rewrites_metrics_and_rejects_unknown_names(trained_zoo, sy
     (zoo / "cnn_maxpool" / "card.json").write_text(json.dumps(stale))
     assert evaluate_main(["cnn_maxpool", "--data", str(synthetic_zip), "--zoo", str(zoo)]) == 0
     fresh, original = read_entry("cnn_maxpool", zoo), read_entry("cnn_maxpool", trained_zoo)
-    assert fresh.card["metrics"]["test"] == original.card["metrics"]["test"]
-    assert fresh.card["metrics"]["test"]["n"] == len(fresh.test_predictions()) == 80
-    assert fresh.card["evaluation"]["test_in_train"] == original.card["evaluation"]["test_in_train"]
+    assert fresh.card.to_dict()["metrics"]["test"] == original.card.to_dict()["metrics"]["test"]
+    assert fresh.card.to_dict()["metrics"]["test"]["n"] == len(fresh.test_predictions()) == 80
+    assert fresh.card.to_dict()["evaluation"]["test_in_train"] == original.card.to_dict()["evaluation"]["test_in_train"]
     pd.testing.assert_frame_equal(fresh.test_predictions(), original.test_predictions())
     assert evaluate_main(["no_such_model", "--data", str(synthetic_zip), "--zoo", str(zoo)]) == 2
     assert "no model named 'no_such_model'" in capsys.readouterr().err
@@ -183,7 +183,7 @@ def test_mirrored_training_on_two_logical_cpus_writes_a_valid_entry(synthetic_zi
     assert result.returncode == 0, result.stderr[-3000:]
     assert "2 replica(s), global batch 32" in result.stdout
     entry = read_entry("cnn_maxpool", tmp_path / "zoo")
-    assert entry.card["train"]["strategy"] == "mirrored"
+    assert entry.card.to_dict()["train"]["strategy"] == "mirrored"
     assert len(pd.read_csv(entry.path / "history.csv")) == 1
     load_model(entry)
 
@@ -262,9 +262,9 @@ def test_mixed_precision_training_publishes_a_float32_model(synthetic_dataset, t
                   synthetic_dataset, tmp_path)
     model = load_model(entry)
     assert {layer.dtype_policy.name for layer in model.layers} == {"float32"}
-    assert entry.card["train"]["precision"] == "mixed_bfloat16"
+    assert entry.card.to_dict()["train"]["precision"] == "mixed_bfloat16"
     assert keras.mixed_precision.global_policy().name == "float32"  # restored for the rest of the process
-    assert set(entry.card["decision"]) >= {"temperature", "threshold", "ece_before", "ece_after"}
+    assert set(entry.card.to_dict()["decision"]) >= {"temperature", "threshold", "ece_before", "ece_after"}
 
 
 def test_evaluate_reports_metrics_without_test_images_that_occur_in_train(trained_zoo, synthetic_zip, tmp_path):
