@@ -155,3 +155,17 @@ def test_derived_facts_follow_the_cards_values():
     assert crop.untrusted_noise_share == 0.5 and not crop.novelty_believed
     assert crop.trained_from == "ImageNet-pretrained, fine-tuned"
     assert card.updated(decision=None).threshold == 0.5 and card.threshold == raw["decision"]["threshold"]
+
+
+def test_the_docs_build_writes_the_schema_of_the_code_into_the_zoo_contract_page():
+    import importlib.util
+
+    hook_path = ENTRIES.parents[1] / "docs" / "hooks" / "zoo_tables.py"
+    spec = importlib.util.spec_from_file_location("zoo_tables", hook_path)
+    hook = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(hook)
+    page = (ENTRIES.parents[1] / "docs" / "zoo.md").read_text()
+    assert "<!-- zoo:card_schema -->" in page
+    built = hook.on_page_markdown(page)
+    block = built.split("```json\n", 1)[1].split("\n```", 1)[0]
+    assert json.loads(block) == card_json_schema()
