@@ -10,9 +10,11 @@ import numpy as np
 import pytest
 
 from model_zoo import binary_metrics, is_detector, load_model, predict_prob_fake, read_entry
+from model_zoo.card import SCHEMA_VERSION
 from model_zoo.cue_vocabulary import CUES_COLUMNS, GRADCAM_BOTTOM, GRADCAM_TOP, JPEG_GRID, LOWPASS, NONE
 from model_zoo.decision import threshold
 from model_zoo.zoo import CUE_SPECTRA_FILE, CUES_FILE, ZooEntry
+from tests.cards import typed
 from tests.zoo_builders import copy_zoo, edit_card
 from training.cues import main
 from training.lib import cue_study
@@ -185,7 +187,7 @@ def test_command_line_errors_are_one_line(trained_zoo, capsys):
 
 def test_detectors_are_the_entries_whose_role_says_so(tmp_path):
     def entry(name: str, **card) -> ZooEntry:
-        return ZooEntry(name, tmp_path / name, {"name": name, **card})
+        return ZooEntry(name, tmp_path / name, typed(name=name, schema_version=SCHEMA_VERSION, **card))
 
     assert is_detector(entry("cnn_strided", role="detector"))
     assert not is_detector(entry("cnn_strided", role="study"))

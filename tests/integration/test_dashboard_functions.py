@@ -36,6 +36,7 @@ from dashboard.verdict_display import (
 from model_zoo import decode_for_card, list_entries, load_model, load_usable_models, normalize_for_card
 from model_zoo.decision import apply_temperature, expected_calibration_error, label_name, temperature, threshold
 from model_zoo.leaderboard_table import leaderboard_frame
+from tests.cards import typed
 
 
 def _jpeg(size=(32, 32), seed=0) -> bytes:
@@ -311,9 +312,9 @@ def test_study_arms_note_counts_what_the_inspect_page_leaves_out():
 def test_the_inspect_banner_names_each_training_set_and_its_models(tmp_path):
     from model_zoo.zoo import ZooEntry
 
-    cifake = [ZooEntry(name, tmp_path, {"train": {"dataset": "../shared/cifake/cifake.zip"}}) for name in ("a", "b")]
+    cifake = [ZooEntry(name, tmp_path, typed(train={"dataset": "../shared/cifake/cifake.zip"})) for name in ("a", "b")]
     assert training_data_note(cifake) == CIFAKE_NOTE
-    folder = ZooEntry("mine", tmp_path, {"train": {"dataset": "/photos/sdxl_vs_camera.zip", "split": {"seed": 0}}})
+    folder = ZooEntry("mine", tmp_path, typed(train={"dataset": "/photos/sdxl_vs_camera.zip", "split": {"seed": 0}}))
     note = training_data_note([*cifake, folder])
     assert "a and b on **32x32** CIFAKE images" in note and "mine on the labelled folder **sdxl_vs_camera**" in note
     assert "32x32" not in training_data_note([folder])  # a folder model alone is not said to know CIFAKE

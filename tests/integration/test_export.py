@@ -13,6 +13,7 @@ from PIL import Image
 
 from model_zoo import batch_to_model_input, decode_for_card, decode_image, load_model, normalize_for_card, read_entry
 from model_zoo.decision import apply_temperature
+from tests.cards import typed
 from tests.zoo_builders import copy_zoo
 from training.lib import export_checks, export_formats
 from training.lib.export_checks import ExportError, export_and_check, generated_sample
@@ -69,7 +70,7 @@ def test_graph_decode_flattens_transparency_onto_white_and_expands_grey():
     ((50, 70), "nearest", 0),
 ])
 def test_graph_resize_matches_opencv(size, resize, tolerance):
-    card = {**CARD, "preprocessing": {**CARD["preprocessing"], "resize": resize}}
+    card = typed({**CARD, "preprocessing": {**CARD["preprocessing"], "resize": resize}})
     data = _encode(_photo(*size), "PNG")
     graph = _graph_pixels(data, card).astype(int)
     reference = decode_for_card(data, card).astype(int)
@@ -82,8 +83,8 @@ def test_graph_normalisation_and_calibration_use_the_cards_constants():
     from model_zoo.graph_preprocessing import apply_temperature_in_graph as graph_calibrate
     from model_zoo.graph_preprocessing import normalize
 
-    card = {**CARD, "preprocessing": {"color": "BGR", "resize": "area", "mean": [103.9, 116.8, 123.7],
-                                      "std": [57.4, 57.1, 58.4]}, "decision": {"temperature": 1.7, "threshold": 0.4}}
+    card = typed({**CARD, "preprocessing": {"color": "BGR", "resize": "area", "mean": [103.9, 116.8, 123.7],
+                                            "std": [57.4, 57.1, 58.4]}, "decision": {"temperature": 1.7, "threshold": 0.4}})
     images = _photo(32, 32)[None]
     np.testing.assert_allclose(normalize(images, card).numpy(), normalize_for_card(images, card), rtol=1e-6, atol=1e-6)
     raw = np.array([1e-9, 0.02, 0.4, 0.5, 0.93, 1.0], np.float32)
@@ -268,7 +269,7 @@ def test_int8_check_tolerates_one_flip_only_where_the_sample_cannot_resolve_the_
     quantised = reference.copy()
     quantised[:flips] = 1 - quantised[:flips]  # int8 gets `flips` images wrong
     sample = SimpleNamespace(labels=labels, description=f"{n} images")
-    loaded = SimpleNamespace(card={"decision": {"threshold": 0.5, "temperature": 1.0}})
+    loaded = SimpleNamespace(card=typed(decision={"threshold": 0.5, "temperature": 1.0}))
     check = lambda: export_checks._check_int8(quantised, loaded, reference, sample)  # noqa: E731
     if accepted:
         assert "drop" in check()[0]

@@ -12,7 +12,9 @@ import numpy as np
 import pytest
 
 from model_zoo import binary_metrics, read_entry
+from model_zoo.card import CardError
 from model_zoo.test_sets import OTHER_TEST_SETS, leaderboard_columns, other_test_sets, rows_per_test_set
+from tests.cards import typed
 from tests.tiny_zoo import brightness_entry, expected_prob_fake, flat_image_bytes
 from training.evaluate import main
 
@@ -157,7 +159,12 @@ def test_leaderboards_show_other_test_sets_beside_cifake(own_images, zoo):
     assert frame.loc["bright", "accuracy"] == 0.95  # the CIFAKE test column is unchanged beside it
 
 
-def test_card_rows_tolerate_malformed_other_sets():
-    card = {"metrics": {"test": {"accuracy": 0.9, "n": 10}}, OTHER_TEST_SETS: {"bad": 3, "partial": {"accuracy": 1}}}
+def test_malformed_other_sets_are_named_when_the_card_is_read():
+    with pytest.raises(CardError, match=r"other_test_sets.bad must be an object, got 3"):
+        typed({"metrics": {"test": {"accuracy": 0.9, "n": 10}}, OTHER_TEST_SETS: {"bad": 3}})
+    with pytest.raises(CardError, match=r"other_test_sets.partial missing 'n'"):
+        typed({OTHER_TEST_SETS: {"partial": {"accuracy": 1, "precision": 1, "recall": 1, "f1": 1, "roc_auc": 1,
+                                             "confusion_matrix": [[1, 0], [0, 1]]}}})
+    card = typed({"metrics": {"test": {"accuracy": 0.9, "n": 10}}})
     assert other_test_sets(card) == {} and [r["test set"] for r in rows_per_test_set(card)] == ["CIFAKE test"]
     assert json.dumps(rows_per_test_set(card))

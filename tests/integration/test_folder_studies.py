@@ -15,6 +15,7 @@ from model_zoo import decode_for_card, read_entry
 from model_zoo.crops import central_grid_crop
 from model_zoo.images import decode_image
 from model_zoo.zoo import CUES_FILE
+from tests.cards import typed
 from tests.dashboard_app import open_dashboard
 from training.lib.data import stratified_sample
 from training.lib.image_folders import load_labelled_data
@@ -202,7 +203,7 @@ def test_the_split_rebuilt_is_that_of_an_entry_trained_on_the_data_given(tmp_pat
     from training.lib.cli import _split_to_rebuild
 
     def entry(name: str, train: dict) -> ZooEntry:
-        return ZooEntry(name, tmp_path / name, {"name": name, "train": train})
+        return ZooEntry(name, tmp_path / name, typed(name=name, train=train))
 
     cifake = entry("a_cifake", {"dataset": "/data/cifake.zip"})
     other = entry("b_other", {"dataset": "/data/other", "split": {"seed": 3}})

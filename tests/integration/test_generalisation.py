@@ -19,9 +19,9 @@ from model_zoo.test_sets import (
     rank_by_set,
     scope_sentence,
     set_names,
-    training_set_name,
 )
-from model_zoo.zoo import CARD_FILE
+from model_zoo.zoo import CARD_FILE, training_set_name
+from tests.cards import typed
 from tests.tiny_zoo import brightness_entry, expected_prob_fake, flat_image_bytes, metrics_block
 from training.evaluate import main
 from training.lib.folder_eval import folder_fingerprint, labelled_files
@@ -161,7 +161,7 @@ def test_the_fingerprint_follows_the_images_not_their_names(folders, tmp_path):
     ({"dataset": "/data/x.zip", "dataset_name": "SDXL faces"}, "SDXL faces"),
 ])
 def test_training_set_name(train, expected):
-    assert training_set_name({"train": train}) == expected
+    assert training_set_name(typed(train=train)) == expected
 
 
 def test_scope_sentences_are_built_from_the_numbers(measured_zoo):
@@ -184,11 +184,11 @@ def test_the_own_test_set_is_a_column_with_its_recorded_shares():
     card = {"train": {}, "metrics": {"test": metrics_block(0.95)},
             "decision": {"threshold": 0.5, "uncertain_band": [0.3, 0.7], "band_test": {"coverage": 0.9}},
             "novelty": {"cutoff": 3.0, "checks": {"test_flagged": 0.01, "noise_flagged": 1.0}}}
-    own = measured_sets(card)["CIFAKE test"]
+    own = measured_sets(typed(card))["CIFAKE test"]
     assert own["accuracy"] == 0.95 and own["share_uncertain"] == pytest.approx(0.1)
     assert own["share_out_of_distribution"] == 0.01
     untrusted = {**card, "novelty": {"cutoff": 3.0, "checks": {"test_flagged": 0.01, "noise_flagged": 0.0}}}
-    assert measured_sets(untrusted)["CIFAKE test"]["share_out_of_distribution"] is None  # a check not believed
+    assert measured_sets(typed(untrusted))["CIFAKE test"]["share_out_of_distribution"] is None  # a check not believed
 
 
 # --- the matrix, the ranking --------------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from PIL import Image
 
 from model_zoo.crops import crop_grid, crop_policy, grid_crops, mean_logit, stitch
 from model_zoo.input_check import check_input
+from tests.cards import typed
 from training.lib.data import DatasetError
 from training.lib.image_folders import (
     MAX_VALIDATION_FRACTION,
@@ -110,8 +111,7 @@ def test_corrupt_cmyk_and_tiny_files(tmp_path):
     assert any("skipped REAL/broken.jpg" in m for m in messages)
     every = [*dataset.train.paths, *dataset.test.paths]
     assert "REAL/cmyk.jpg" in every and "FAKE/dot.png" in every
-    card = {"input_shape": [32, 32, 3], "preprocessing": {"mean": [0] * 3, "std": [1] * 3,
-                                                          "input_policy": crop_policy(32)}}
+    card = typed(input_shape=[32, 32, 3], preprocessing={"mean": [0] * 3, "std": [1] * 3, "input_policy": crop_policy(32)})
     from training.lib.image_folders import bind_card
 
     bind_card(dataset, card)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from tests.cards import typed
 from training.lib.training_run import TrainConfig
 
 
@@ -10,9 +11,9 @@ def test_a_config_survives_the_trip_through_a_card():
                          validation_fraction=0.2, shuffle_buffer=1000, role="study")
     card = {"name": "x", "architecture": "cnn_strided", "role": "study", "train": config.to_card()}
     assert card["train"]["learning_rate"] == 3e-4 and card["train"]["augmentation"] == "flip_shift"
-    again = TrainConfig.from_card(card)
+    again = TrainConfig.from_card(typed(card))
     assert again == config
-    other_seed = TrainConfig.from_card(card, seed=6, name="x-seed6")
+    other_seed = TrainConfig.from_card(typed(card), seed=6, name="x-seed6")
     assert other_seed.recipe() == config.recipe() and other_seed.seed == 6 and other_seed.name == "x-seed6"
     assert TrainConfig.from_card(card, augment="flip").recipe()["train.augmentation"] == "flip"
 

@@ -18,6 +18,7 @@ from sklearn.metrics import accuracy_score, roc_auc_score
 from model_zoo import list_entries, load_model, read_entry
 from model_zoo.decision import labels_for
 from model_zoo.zoo import RUNS_DIR
+from tests.cards import typed
 from tests.conftest import TEST_ZOO_TRAINING
 from tests.zoo_builders import edit_card
 from training.evaluate import main as evaluate_main
@@ -63,7 +64,7 @@ def test_pretrained_cards_preprocess_exactly_like_keras_preprocess_input():
     images = np.random.default_rng(0).integers(0, 256, (4, 8, 8, 3), dtype=np.uint8)
     images[0, 0, 0] = (255, 0, 0)  # pure red: a swapped channel order cannot hide
     for name, preprocess in keras_preprocess.items():
-        card = {"preprocessing": ARCHITECTURES[name].preprocessing}
+        card = typed(preprocessing=ARCHITECTURES[name].preprocessing)
         expected = keras.ops.convert_to_numpy(preprocess(images.astype(np.float32)))
         np.testing.assert_allclose(normalize_for_card(images, card), expected, rtol=1e-5, atol=1e-4, err_msg=name)
 
@@ -209,7 +210,7 @@ def _class_ordered(n_per_class: int = 3000):
 def _first_batch_labels(config: TrainConfig, images, labels) -> np.ndarray:
     from training.lib.training_run import _pipeline
 
-    card = {"input_shape": [32, 32, 3], "preprocessing": ARCHITECTURES[config.arch].preprocessing}
+    card = typed(input_shape=[32, 32, 3], preprocessing=ARCHITECTURES[config.arch].preprocessing)
     batches = _pipeline(images, labels, np.arange(len(labels)), config, card, training=True)
     return next(iter(batches))[1].numpy()
 
@@ -228,8 +229,8 @@ def test_training_pipeline_feeds_exactly_what_the_zoo_serves(color):
     from model_zoo import batch_to_model_input
     from training.lib.training_run import _pipeline
 
-    card = {"input_shape": [32, 32, 3],
-            "preprocessing": {"color": color, "resize": "area", "mean": [10.0, 20.0, 30.0], "std": [2.0, 4.0, 8.0]}}
+    card = typed(input_shape=[32, 32, 3],
+                 preprocessing={"color": color, "resize": "area", "mean": [10.0, 20.0, 30.0], "std": [2.0, 4.0, 8.0]})
     rng = np.random.default_rng(0)
     images = rng.integers(0, 256, (50, 32, 32, 3), dtype=np.uint8)
     labels = np.zeros(50, np.float32)
@@ -243,7 +244,7 @@ def test_flip_shift_moves_whole_pixels_and_keeps_their_values():
 
     rng = np.random.default_rng(0)
     images = rng.integers(0, 256, (64, 32, 32, 3), dtype=np.uint8)
-    card = {"input_shape": [32, 32, 3], "preprocessing": {"mean": [0, 0, 0], "std": [1, 1, 1]}}
+    card = typed(input_shape=[32, 32, 3], preprocessing={"mean": [0, 0, 0], "std": [1, 1, 1]})
     config = TrainConfig(arch="cnn_strided", batch_size=64, augment="flip_shift", shuffle_buffer=1)  # keeps order
     x, _ = next(iter(_pipeline(images, np.zeros(64, np.float32), np.arange(64), config, card, training=True)))
     x = x.numpy()
