@@ -197,7 +197,7 @@ def test_each_verdict_carries_decision_input_check_and_version(client, image_fil
 
 def test_models_lists_band_cutoff_and_version(client, trained_zoo):
     first = client.get("/models").get_json()["models"][0]
-    card = read_entry(first["name"], trained_zoo).card
+    card = read_entry(first["name"], trained_zoo).card.to_dict()
     assert first["uncertain_band"] == card["decision"]["uncertain_band"]
     assert first["novelty_cutoff"] == card["novelty"]["cutoff"]
     assert first["model_version"].startswith(card["created"] + "@")

@@ -11,13 +11,14 @@ import numpy as np
 import pytest
 
 from model_zoo import list_entries, read_card, read_entry, staged_entry, write_card
+from model_zoo import test_sets as generalisation
+from model_zoo.card import Card
 from model_zoo.decision import decide
 from model_zoo.novelty import NoveltyStats, write_stats
 from model_zoo.test_sets import (
     OTHER_TEST_SETS,
     measured_sets,
     rank_by_set,
-    scope_sentence,
     set_names,
 )
 from model_zoo.zoo import CARD_FILE, training_set_name
@@ -45,7 +46,7 @@ def _with_novelty(zoo: Path, name: str) -> None:
     so grey levels from 103 to 152 (features within 0.4 to 0.6) are out of distribution."""
     with staged_entry(name, zoo, from_existing=True) as folder:
         write_stats(folder, NoveltyStats(np.array([[0.2], [0.8]]), np.array([[100.0]]), 2.0))
-        card = read_card(folder / CARD_FILE)
+        card = read_card(folder / CARD_FILE).to_dict()
         write_card(folder, {**card, "novelty": {"method": "mahalanobis", "cutoff": 2.0, "file": "novelty.npz",
                                                 "train_image_size": [32, 32]}})
 
@@ -165,7 +166,11 @@ def test_training_set_name(train, expected):
 
 
 def test_scope_sentences_are_built_from_the_numbers(measured_zoo):
-    cards = {entry.name: entry.card for entry in _entries(measured_zoo)}
+    cards = {entry.name: entry.card.to_dict() for entry in _entries(measured_zoo)}
+
+    def scope_sentence(raw: dict) -> str:
+        return generalisation.scope_sentence(Card.from_dict(raw))
+
     assert scope_sentence(cards["bright"]) == ("Trained on CIFAKE: ROC-AUC 0.990 there (CIFAKE test), 0.880 on DDPM, "
                                                "0.000 on night.")
     assert scope_sentence(cards["dark"]) == ("Trained on night_shots: ROC-AUC 0.995 there (night_shots test), "

@@ -140,7 +140,7 @@ def test_collects_the_shipped_model_and_its_seed_runs(zoo, capsys):
 
 def test_a_run_with_another_recipe_is_refused_naming_what_differs(zoo, tmp_path, capsys):
     runs = tmp_path / "runs"
-    card = read_entry(MODEL, zoo).card
+    card = read_entry(MODEL, zoo).card.to_dict()
     other = "none" if card["train"]["augmentation"] != "none" else "flip"
     odd = _seed_copy(zoo / MODEL, runs, 1, 0.9, augmentation=other, epochs=card["train"]["epochs"] + 1)
     assert seed_variance.main([MODEL, "--zoo", str(zoo), "--runs", str(runs)]) == 2
