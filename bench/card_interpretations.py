@@ -12,6 +12,7 @@ crop_spec(card) 10 times, on every upload.
 
 from __future__ import annotations
 
+import argparse
 import io
 import sys
 from collections import Counter
@@ -46,12 +47,15 @@ def _count_card_work(counts: Counter) -> None:
 
 
 def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.card_interpretations", description=__doc__.splitlines()[0])
+    parser.add_argument("entry", nargs="?", default="cnn_strided", help="the shipped entry to judge with")
+    args = parser.parse_args(argv)
     counts: Counter = Counter()
     _count_card_work(counts)
     from model_zoo import LoadedModel, load_model, read_entry
     from model_zoo.judge import judge
 
-    entry = read_entry(argv[0] if argv else "cnn_strided")
+    entry = read_entry(args.entry)
     loaded = LoadedModel(entry, load_model(entry))
     print(f"reading the entry: {sum(counts.values())} card interpretations ({dict(counts)})")
     image = (np.random.default_rng(0).random((48, 40, 3)) * 255).astype(np.uint8)

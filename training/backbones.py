@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from model_zoo import ImageError, batch_to_model_input, decode_image
+from model_zoo.card import Card
 from training.lib.cli import exit_on_user_error
 
 BACKBONES = ("efficientnet_lite0",)
@@ -31,12 +32,14 @@ def imagenet_class_names() -> list[str]:
     return names
 
 
-def imagenet_card() -> dict:
+def imagenet_card() -> Card:
     """The classifier's input as a card: what batch_to_model_input needs to prepare its images."""
     from training.lib.efficientnet_lite import IMAGENET_SIZE, PREPROCESSING
 
-    return {"name": "efficientnet_lite0 (ImageNet)", "input_shape": [IMAGENET_SIZE, IMAGENET_SIZE, 3],
-            "preprocessing": {**PREPROCESSING, "resize": "bilinear"}}
+    return Card.from_dict({"name": "efficientnet_lite0 (ImageNet)", "architecture": "efficientnet_lite0",
+                           "input_shape": [IMAGENET_SIZE, IMAGENET_SIZE, 3],
+                           "preprocessing": {**PREPROCESSING, "resize": "bilinear"},
+                           "params": 0, "size_bytes": 0, "train": {}, "metrics": {}})
 
 
 def top5(model, images: list[np.ndarray], class_names: list[str]) -> list[list[list]]:
