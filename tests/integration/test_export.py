@@ -216,7 +216,7 @@ def test_int8_is_rejected_when_it_loses_accuracy(loaded, tmp_path, monkeypatch):
 
 def test_cifake_sample_reads_the_files_behind_the_decoded_images(synthetic_zip, synthetic_dataset, monkeypatch, tmp_path):
     monkeypatch.setenv("CIFAKE_CACHE_DIR", str(tmp_path / "cache"))
-    sample = export_checks.dataset_sample(str(synthetic_zip), {}, n=25, seed=1)
+    sample = export_checks.dataset_sample(str(synthetic_zip), typed(), n=25, seed=1)
     assert len(sample.encoded) == len(sample.labels) == 25 and len(sample.calibration) == 200
     for data, image in zip(sample.encoded, sample.images, strict=True):
         assert np.array_equal(decode_image(data), image)

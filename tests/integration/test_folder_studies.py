@@ -3,7 +3,6 @@ every image as the model sees it (training/lib/study_images.py), and the Studies
 
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path
 
@@ -12,6 +11,7 @@ import pandas as pd
 import pytest
 
 from model_zoo import decode_for_card, read_entry
+from model_zoo.card import Card
 from model_zoo.crops import central_grid_crop
 from model_zoo.images import decode_image
 from model_zoo.zoo import CUES_FILE
@@ -24,9 +24,9 @@ QUIET = {"progress": lambda _: None}
 SMALL_FAITHFULNESS = ["--per-class", "3", "--steps", "2", "--sanity-images", "2", "--heatmap-per-group", "2"]
 
 
-def _test_split(folder: Path, card: dict):
+def _test_split(folder: Path, card: Card):
     """The entry's own test split, rebuilt from its card as the commands rebuild it."""
-    return load_labelled_data(folder, split=card["train"]["split"], **QUIET).test
+    return load_labelled_data(folder, split=card.train.split, **QUIET).test
 
 
 @pytest.fixture(scope="module")
@@ -175,9 +175,9 @@ def test_the_studies_page_names_a_folder_models_own_test_images(crop_zoo, traine
     shutil.copytree(trained_zoo / "cnn_maxpool", zoo / "cnn_maxpool")
     with_cues(zoo / "cnn_maxpool")  # CIFAKE's cues, written as before: no test_set anywhere
     assert main(["crop", "--data", str(folder), "--zoo", str(zoo), *SMALL_FAITHFULNESS]) == 0
-    card = json.loads((zoo / "crop" / "card.json").read_text())
-    card["cues"] = {"n": 8, "seed": 0, "dataset": str(folder), "test_set": "trace", "view": "the 32x32 crop"}
-    (zoo / "crop" / "card.json").write_text(json.dumps(card))
+    card = Card.from_json((zoo / "crop" / "card.json").read_text()).updated(
+        cues={"n": 8, "seed": 0, "dataset": str(folder), "test_set": "trace", "view": "the 32x32 crop"})
+    (zoo / "crop" / "card.json").write_text(card.to_json())
     with_cues(zoo / "crop")
     entries = list_entries(zoo)[0]
     groups = cue_groups(entries)
@@ -221,7 +221,7 @@ def test_a_split_rebuilt_with_other_settings_is_refused_even_when_its_counts_mat
 
     folder, zoo = crop_zoo
     card = read_entry("crop", zoo).card
-    dataset = load_labelled_data(folder, split=card["train"]["split"], progress=lambda _: None)
+    dataset = load_labelled_data(folder, split=card.train.split, progress=lambda _: None)
     check_trained_on(card, dataset)  # the card's own split: accepted
     reseeded = {**card["train"]["split"], "seed": card["train"]["split"]["seed"] + 1}
     other = load_labelled_data(folder, split=reseeded, progress=lambda _: None)

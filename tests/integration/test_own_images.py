@@ -153,7 +153,8 @@ def test_the_crop_grid_covers_caps_pads_and_stitches():
     assert stitch(maps, grid, 40, 50).shape == (40, 50) and stitch(maps, grid, 40, 50).min() == 1
     probs = np.array([0.9, 0.5, 0.1, 0.8])
     assert np.allclose(mean_logit(probs, np.array([0, 0, 1, 1]), 2), [0.75, 0.4], atol=1e-4)  # logit means ln 3, -ln 1.5
-    check = check_input((512, 512), {"input_shape": [32, 32, 3], "preprocessing": {"input_policy": crop_policy(32)}})
+    check = check_input((512, 512), typed(input_shape=[32, 32, 3], preprocessing={"mean": [0] * 3, "std": [1] * 3,
+                                                                            "input_policy": crop_policy(32)}))
     assert not check.resampled and "16 32x32 crops" in check.summary() and "would take 256" in check.summary()
 
 
@@ -165,8 +166,8 @@ def test_a_resized_folder_model_records_its_training_sizes_and_judges_uploads_by
         Image.open(path).resize((20, 16)).save(path)
     dataset = load_labelled_data(root, **QUIET)
     entry = train(TrainConfig(arch="cnn_maxpool", epochs=1, batch_size=16, augment="none"), dataset, tmp_path / "zoo")
-    card = entry.card  # read back through the zoo's validation
-    assert "input_policy" not in card["preprocessing"]  # every image at most 32x32: resized, not cropped
+    assert entry.card.input_policy.kind == "resize"  # every image at most 32x32: resized, not cropped
+    card = entry.card.to_dict()  # read back through the zoo's validation
     assert card["novelty"]["train_image_size"] == [24, 24]  # (H, W), the most common
     assert card["novelty"]["train_image_range"] == [[16, 20], [24, 24]]
     native = check_input((24, 24), card)
@@ -194,9 +195,8 @@ def _train_and_test(folder: Path, zoo: Path, policy: str) -> dict:
 
 
 def test_a_crop_model_learns_the_pixel_trace_that_resizing_destroys(trace_folder, tmp_path):
-    from model_zoo import read_entry
+    from model_zoo import list_entries, load_usable_models, read_entry
     from model_zoo.judge import judge
-    from model_zoo.zoo import list_entries, load_usable_models
 
     crop_card = _train_and_test(trace_folder, tmp_path, "crop")
     assert crop_card["preprocessing"]["input_policy"] == {"kind": "crop", "size": 32, "max_crops": 16}

@@ -217,7 +217,7 @@ def test_cli_measures_a_crop_model_on_its_own_folder_test_split(crop_zoo, tmp_pa
     assert set(stored[TEST_SET]) == {"trace"}
     # every test image (fewer than the default sample), whole at 64x64, never resized to the model's 32x32 crops
     n_test = entry.card.to_dict()["train"]["split"]["n_test"]
-    card = read_entry("crop", zoo).card
+    card = read_entry("crop", zoo).card.to_dict()
     assert card["robustness"]["n"] == n_test and card["robustness"][TEST_SET] == "trace"
     assert all(sizes == {(64, 64, 3)} for sizes in shown) and len(shown) == len(CORRUPTIONS) * -(-n_test // 10)
     # the clean row is the judge's score of the same images: the stored test evaluation (crop grid, mean logit)

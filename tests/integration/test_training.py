@@ -88,7 +88,7 @@ def test_trained_entry_is_valid_loadable_and_consistent(trained_zoo, synthetic_d
     assert [e.name for e in entries] == ["cnn_maxpool", "cnn_strided"] and problems == []
     for entry in entries:
         model = load_model(entry)
-        card = entry.card
+        card = entry.card.to_dict()
         assert card["params"] == model.count_params()
         assert card["size_bytes"] == entry.model_path.stat().st_size < 15_000_000
         epochs = TEST_ZOO_TRAINING["epochs"]
@@ -283,7 +283,7 @@ def test_evaluate_reports_metrics_without_test_images_that_occur_in_train(traine
             dst.writestr(name, src.read(train_fake if name == leaked else name))
     dataset = load_cifake(leaky, cache_dir=tmp_path / "cache", progress=lambda _: None)
     zoo = shutil.copytree(trained_zoo, tmp_path / "zoo")
-    card = evaluate("cnn_strided", dataset, zoo).card
+    card = evaluate("cnn_strided", dataset, zoo).card.to_dict()
     full, unseen = card["metrics"]["test"], card["metrics"]["test_unseen"]
     assert card["evaluation"]["test_in_train"] == 1
     assert unseen["n"] == full["n"] - 1
