@@ -223,8 +223,8 @@ def test_a_split_rebuilt_with_other_settings_is_refused_even_when_its_counts_mat
     card = read_entry("crop", zoo).card
     dataset = load_labelled_data(folder, split=card.train.split, progress=lambda _: None)
     check_trained_on(card, dataset)  # the card's own split: accepted
-    reseeded = {**card["train"]["split"], "seed": card["train"]["split"]["seed"] + 1}
+    reseeded = {**card.train.split, "seed": card.train.split["seed"] + 1}
     other = load_labelled_data(folder, split=reseeded, progress=lambda _: None)
-    assert other.split["n_test"] == card["train"]["split"]["n_test"]  # same counts, other test images
+    assert other.split["n_test"] == card.train.split["n_test"]  # same counts, other test images
     with pytest.raises(ZooError, match="seed"):
         check_trained_on(card, other)

@@ -167,9 +167,9 @@ def test_a_resized_folder_model_records_its_training_sizes_and_judges_uploads_by
     dataset = load_labelled_data(root, **QUIET)
     entry = train(TrainConfig(arch="cnn_maxpool", epochs=1, batch_size=16, augment="none"), dataset, tmp_path / "zoo")
     assert entry.card.input_policy.kind == "resize"  # every image at most 32x32: resized, not cropped
-    card = entry.card.to_dict()  # read back through the zoo's validation
-    assert card["novelty"]["train_image_size"] == [24, 24]  # (H, W), the most common
-    assert card["novelty"]["train_image_range"] == [[16, 20], [24, 24]]
+    card = entry.card  # read back through the zoo's validation
+    assert card.novelty.train_image_size == [24, 24]  # (H, W), the most common
+    assert card.novelty.train_image_range == [[16, 20], [24, 24]]
     native = check_input((24, 24), card)
     assert not native.resampled and "learnt from 20x16 to 24x24 images resized to 32x32 the same way" in native.summary()
     assert check_input((64, 64), card).resampled
@@ -191,7 +191,7 @@ def _train_and_test(folder: Path, zoo: Path, policy: str) -> dict:
                          input_policy=policy, input_size=32)
     entry = train(config, dataset, zoo)
     assert entry.card.to_dict()["input_shape"] == [32, 32, 3] and entry.card.to_dict()["train"]["split"]["seed"] == 0
-    return evaluate(policy, dataset, zoo).card
+    return evaluate(policy, dataset, zoo).card.to_dict()
 
 
 def test_a_crop_model_learns_the_pixel_trace_that_resizing_destroys(trace_folder, tmp_path):
