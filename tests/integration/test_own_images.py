@@ -203,7 +203,7 @@ def test_a_crop_model_learns_the_pixel_trace_that_resizing_destroys(trace_folder
     assert crop_card["metrics"]["test"]["roc_auc"] >= 0.95, crop_card["metrics"]["test"]
     assert crop_card["decision"]["temperature"] > 0 and "novelty" in crop_card
     resize_card = _train_and_test(trace_folder, tmp_path, "resize")
-    assert "input_policy" not in resize_card["preprocessing"]
+    assert resize_card["preprocessing"]["input_policy"] == {"kind": "resize"}  # written explicitly since schema 2
     assert resize_card["metrics"]["test"]["roc_auc"] <= 0.8, resize_card["metrics"]["test"]
 
     # Serving follows the card: a whole 256x256 image is judged by 16 crops, never resized.
