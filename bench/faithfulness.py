@@ -54,7 +54,7 @@ def main() -> None:
             wall, cpu = time.perf_counter(), _cpu_seconds()
             model = load_model(entry)
             evaluate_faithfulness(entry.name, dataset, tmp, model=model)
-            rows.append((entry.name, entry.card.get("params", 0), time.perf_counter() - wall, _cpu_seconds() - cpu))
+            rows.append((entry.name, entry.card.params, time.perf_counter() - wall, _cpu_seconds() - cpu))
             print(f"  {entry.name:<16} {rows[-1][1]:>11,} params  {rows[-1][2]:7.1f} s wall  {rows[-1][3]:7.1f} s CPU",
                   flush=True)
     total_wall, total_cpu = time.perf_counter() - start_wall, _cpu_seconds() - start_cpu

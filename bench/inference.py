@@ -15,10 +15,14 @@ import argparse
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 import bench.common  # noqa: F401  (quiet TensorFlow)
+
+if TYPE_CHECKING:
+    from model_zoo.card import Card
 
 CUSTOM = ["cnn_maxpool", "cnn_avgpool", "cnn_strided"]
 
@@ -27,6 +31,7 @@ def main() -> None:
     import keras
 
     from model_zoo import predict_prob_fake
+    from model_zoo.card import Card
     from training.lib.architectures import get_architecture
 
     parser = argparse.ArgumentParser(prog="python -m bench.inference", description=__doc__,
@@ -39,7 +44,9 @@ def main() -> None:
     print(f"{'architecture':16} {'images/s':>10} {'20k test set':>13} {'load':>8} {'size':>9}")
     for name in args.archs:
         arch = get_architecture(name)
-        card = {"input_shape": list(arch.input_shape), "preprocessing": arch.preprocessing}
+        card = Card.from_dict({"name": name, "architecture": name, "input_shape": list(arch.input_shape),
+                               "preprocessing": arch.preprocessing, "params": 0, "size_bytes": 0, "train": {},
+                               "metrics": {}})
         model = arch.build(weights=None)
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "model.keras"
@@ -58,7 +65,7 @@ def main() -> None:
             print(f"{name + ' int8':16} {rate:>10,.0f} {20_000 / rate:>11.1f} s {'':>8} {size / 1e6:>7.2f} MB")
 
 
-def _tflite_int8_rate(model, card: dict, images: np.ndarray, batch: int = 256) -> tuple[float, int]:
+def _tflite_int8_rate(model, card: Card, images: np.ndarray, batch: int = 256) -> tuple[float, int]:
     """Images/s of the model's int8 TFLite export (LiteRT, all cores), card preprocessing included; and its size."""
     import os
 
@@ -73,7 +80,7 @@ def _tflite_int8_rate(model, card: dict, images: np.ndarray, batch: int = 256) -
         size = path.stat().st_size
         interpreter = Interpreter(model_path=str(path), num_threads=os.cpu_count())
     index = interpreter.get_input_details()[0]["index"]
-    interpreter.resize_tensor_input(index, [batch, *card["input_shape"]])
+    interpreter.resize_tensor_input(index, [batch, *card.input_shape])
     interpreter.allocate_tensors()
     output = interpreter.get_output_details()[0]["index"]
 

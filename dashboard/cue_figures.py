@@ -74,14 +74,13 @@ def cue_groups(entries: Sequence[ZooEntry]) -> list[tuple[str, list[ZooEntry]]]:
     groups: dict[str, list[ZooEntry]] = {}
     for entry in entries:
         if is_detector(entry) and entry.cues() is not None:
-            groups.setdefault(study_test_set(entry.card.get("cues")), []).append(entry)
+            groups.setdefault(study_test_set(entry.card.cues), []).append(entry)
     return sorted(groups.items(), key=lambda item: item[0] != CIFAKE_NAME)
 
 
 def command_for(entries: Sequence[ZooEntry]) -> str:
     """The command that measures these entries again: on CIFAKE, or on the folder their cues block names."""
-    folders = {(entry.card.get("cues") or {}).get("dataset") for entry in entries
-               if (entry.card.get("cues") or {}).get("test_set")}
+    folders = {entry.card.cues.dataset for entry in entries if entry.card.cues and entry.card.cues.test_set}
     return f"python -m training.cues all --data {next(iter(folders))}" if len(folders) == 1 else COMMAND
 
 
@@ -503,7 +502,7 @@ def sample_note(entries: Sequence[ZooEntry]) -> str:
     images they are (a folder's, when its cues block names one), what a folder model saw of them, and any condition
     left out at a model's input size."""
     measured = [entry for entry in entries if is_detector(entry) and entry.cues() is not None]
-    blocks = {entry.name: entry.card.get("cues") or {} for entry in measured}
+    blocks = {entry.name: entry.card.cues.to_dict() if entry.card.cues else {} for entry in measured}  # as written
     sizes = sorted({(b.get("n"), b.get("seed")) for b in blocks.values()}, key=str)
     sets = sorted({str(b["test_set"]) for b in blocks.values() if b.get("test_set")})
     images = f"{' / '.join(sets)} test images" if sets else "test images"  # CIFAKE's: worded as always

@@ -12,7 +12,7 @@ import pandas as pd
 from sklearn import metrics as skm
 
 from model_zoo import binary_metrics
-from model_zoo.decision import threshold
+from model_zoo.card import Card
 
 
 def threshold_metrics(predictions: pd.DataFrame, threshold: float) -> dict:
@@ -24,36 +24,35 @@ def _number(value: float | None, fmt: str = ".4f") -> str:
     return "n/a" if value is None else format(value, fmt)
 
 
-def card_headline(card: dict) -> list[tuple[str, str, str]]:
+def card_headline(card: Card) -> list[tuple[str, str, str]]:
     """(label, value, help) tiles for the Model page: test and leak-free test metrics, the decision
     threshold and how calibration changed validation ECE.
     """
-    metrics = card["metrics"]
-    test, unseen = metrics.get("test") or {}, metrics.get("test_unseen") or {}
-    decision, evaluation = card.get("decision") or {}, card.get("evaluation") or {}
+    test, unseen = card.split_metrics("test") or {}, card.split_metrics("test_unseen") or {}
+    decision, evaluation = card.decision_rule, card.evaluation
     tiles = [
         ("Test accuracy", _number(test.get("accuracy")) if test else "not evaluated",
          f"All {test.get('n', 0):,} test images, at the model's threshold." if test else "python -m training.evaluate NAME"),
         ("Test ROC-AUC", _number(test.get("roc_auc")), "Threshold-free ranking quality on the full test set."),
     ]
     if unseen:
-        in_train = evaluation.get("test_in_train")
+        in_train = evaluation.test_in_train if evaluation else None
         excluded = f"; {in_train:,} test images that also occur in train are left out" if in_train is not None else ""
         tiles += [
             (f"Unseen accuracy (n={unseen.get('n', 0):,})", _number(unseen.get("accuracy")),
              f"Only test images whose file bytes occur nowhere in train{excluded}."),
             ("Unseen ROC-AUC", _number(unseen.get("roc_auc")), "ROC-AUC on the same unseen test images."),
         ]
-    fitted = decision.get("fitted_on")
-    tiles.append(("Decision threshold", f"{threshold(card):.3f}",
+    fitted = decision.fitted_on
+    tiles.append(("Decision threshold", f"{card.threshold:.3f}",
                   f"P(FAKE) at or above it is called FAKE; fitted on {fitted}." if fitted else
                   "No fitted decision in the card: the default threshold."))
-    if "ece_before" in decision and "ece_after" in decision:
-        tiles.append(("Validation ECE", f"{decision['ece_before']:.3f} → {decision['ece_after']:.3f}",
+    if decision.ece_before is not None and decision.ece_after is not None:
+        tiles.append(("Validation ECE", f"{decision.ece_before:.3f} → {decision.ece_after:.3f}",
                       f"Expected calibration error before → after temperature scaling "
-                      f"(T = {decision.get('temperature', 1.0):.3g})."))
-    if "test_ece" in evaluation:
-        tiles.append(("Test ECE", f"{evaluation['test_ece']:.4f}", "Expected calibration error of the calibrated "
+                      f"(T = {card.temperature:.3g})."))
+    if evaluation and evaluation.test_ece is not None:
+        tiles.append(("Test ECE", f"{evaluation.test_ece:.4f}", "Expected calibration error of the calibrated "
                       "P(FAKE) on the test set."))
     return tiles
 

@@ -16,7 +16,8 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from model_zoo import ZooEntry, ZooError, read_entry
-from model_zoo.zoo import study_test_set, trained_on_folder
+from model_zoo.card import Card
+from model_zoo.zoo import study_test_set
 
 FLAG = "⚠ fails the sanity check"
 COMMAND = "python -m training.faithfulness {name} --data /path/to/cifake.zip"
@@ -27,10 +28,10 @@ GROUP_TITLES = {"REAL_correct": "REAL, called REAL", "REAL_wrong": "REAL, called
                 "FAKE_correct": "FAKE, called FAKE", "FAKE_wrong": "FAKE, called REAL"}
 
 
-def command_for(name: str, card: dict | None = None) -> str:
+def command_for(name: str, card: Card | None = None) -> str:
     """The command that measures `name`: on CIFAKE, or (a folder model's card) on the folder it was trained on."""
-    if card is not None and trained_on_folder(card) and (card.get("train") or {}).get("dataset"):
-        return f"python -m training.faithfulness {name} --data {card['train']['dataset']}"
+    if card is not None and card.trained_on_folder and card.train.dataset:
+        return f"python -m training.faithfulness {name} --data {card.train.dataset}"
     return COMMAND.format(name=name)
 
 
@@ -97,7 +98,7 @@ def _rho(result: dict) -> str:
     return f"{result.get('randomisation_rho') or 0.0:.2f}" + (f" ± {se:.2f}" if se is not None else "")
 
 
-def map_note(name: str, method: str, report: dict | None, consensus: bool = False, card: dict | None = None) -> str:
+def map_note(name: str, method: str, report: dict | None, consensus: bool = False, card: Card | None = None) -> str:
     """One line beside a heatmap: how this method fared for this model (on whose test images), or how to measure it
     (`card`: the model's, so a folder model is pointed at its own folder)."""
     if consensus and (report is None or method not in report.get("methods", {})):  # not measured as itself yet

@@ -15,13 +15,12 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from model_zoo import ZooEntry, all_best_first
+from model_zoo.card import Card
 from model_zoo.test_sets import (
     measured_sets,
-    own_test_set_name,
     rank_by_set,
     scope_sentence,
     set_names,
-    training_set_name,
 )
 
 EVALUATE_COMMAND = ".venv/bin/python -m training.evaluate all --folder DIR --set NAME"
@@ -37,9 +36,9 @@ def generalisation_long(entries: Sequence[ZooEntry]) -> pd.DataFrame:
     leaderboard order."""
     rows = []
     for entry in all_best_first(entries):
-        own = own_test_set_name(entry.card)
+        own = entry.card.own_test_set_name
         for name, scores in measured_sets(entry.card).items():
-            rows.append({"model": entry.name, "trained on": training_set_name(entry.card), "set": name,
+            rows.append({"model": entry.name, "trained on": entry.card.training_set_name, "set": name,
                          "own test set": name == own, "roc_auc": scores.get("roc_auc"),
                          "accuracy": scores.get("accuracy"), "n": scores.get("n"),
                          "share_uncertain": scores.get("share_uncertain"),
@@ -53,7 +52,7 @@ def roc_auc_matrix(entries: Sequence[ZooEntry]) -> pd.DataFrame:
     there, or one class only)."""
     long = generalisation_long(entries)
     models = [entry.name for entry in all_best_first(entries)]
-    trained = {entry.name: training_set_name(entry.card) for entry in entries}
+    trained = {entry.name: entry.card.training_set_name for entry in entries}
     matrix = (long.pivot(index="model", columns="set", values="roc_auc") if len(long) else pd.DataFrame())
     matrix = matrix.reindex(index=models, columns=set_names(all_best_first(entries))).astype(float)
     matrix.insert(0, "trained on", [trained[name] for name in models])
@@ -123,7 +122,7 @@ def fingerprint_conflicts(entries: Sequence[ZooEntry]) -> dict[str, int]:
     return {name: int(count) for name, count in counts.items() if count > 1}
 
 
-def scope_markdown(cards: Mapping[str, dict]) -> str:
+def scope_markdown(cards: Mapping[str, Card]) -> str:
     """A Markdown list, one line per model: what it was trained on and its ROC-AUC on every set it was measured on."""
     return "\n".join(f"- **{name}**: {scope_sentence(card)}" for name, card in cards.items())
 

@@ -24,8 +24,8 @@ import numpy as np
 import pandas as pd
 
 from model_zoo import ImageError, ZooEntry, decode_for_card, decode_image, view_for_card
-from model_zoo.decision import CLASS_NAMES, labels_for, threshold
-from model_zoo.test_sets import own_test_set_name
+from model_zoo.card import Card
+from model_zoo.decision import CLASS_NAMES, labels_for
 
 OTHERS_CHOICES = ("any", "all others right", "all others wrong", "some other right")
 
@@ -59,11 +59,10 @@ class TestSet:
     label: str  # what the page's chooser shows: the name, with the folder when two sets share a name
 
 
-def _test_set_key(card: dict) -> tuple[str, str | None]:
-    train = card.get("train") or {}
-    if not train.get("split"):  # trained (and so evaluated) on CIFAKE's arrays: no folder split in the card
-        return own_test_set_name(card), None
-    return own_test_set_name(card), str((card.get("evaluation") or {}).get("dataset") or train.get("dataset"))
+def _test_set_key(card: Card) -> tuple[str, str | None]:
+    if not card.train.split:  # trained (and so evaluated) on CIFAKE's arrays: no folder split in the card
+        return card.own_test_set_name, None
+    return card.own_test_set_name, str((card.evaluation.dataset if card.evaluation else None) or card.train.dataset)
 
 
 def test_sets(entries: Sequence[ZooEntry]) -> list[TestSet]:
@@ -86,7 +85,7 @@ def test_set_labels(entries: Sequence[ZooEntry]) -> dict[str, str]:
     labels = {entry.name: test_set.label for test_set in test_sets(entries) for entry in test_set.entries}
     for entry in entries:
         if entry.name not in labels and entry.test_metrics:
-            labels[entry.name] = own_test_set_name(entry.card)
+            labels[entry.name] = entry.card.own_test_set_name
     return labels
 
 
@@ -108,7 +107,7 @@ class CifakeTestImages:
         """The image as stored, or None when the dataset has no such image."""
         return self.images[self.index[path]] if path in self.index else None
 
-    def seen(self, path: str, card: dict) -> np.ndarray:
+    def seen(self, path: str, card: Card) -> np.ndarray:
         """What the card's model sees of it (model_zoo.view_for_card)."""
         return view_for_card(np.asarray(self.picture(path)), card)
 
@@ -141,7 +140,7 @@ class FolderTestImages:
         except (OSError, KeyError, zipfile.BadZipFile, ImageError):
             return None
 
-    def seen(self, path: str, card: dict) -> np.ndarray:
+    def seen(self, path: str, card: Card) -> np.ndarray:
         """What the card's model sees of the file, as the judge decodes it (model_zoo.decode_for_card)."""
         return decode_for_card(self.read(path), card, name=path)
 
@@ -157,7 +156,7 @@ def model_columns(table: pd.DataFrame) -> list[str]:
 
 def model_thresholds(entries: Sequence[ZooEntry]) -> dict[str, float]:
     """Each model's decision threshold, from its card."""
-    return {entry.name: threshold(entry.card) for entry in entries}
+    return {entry.name: entry.card.threshold for entry in entries}
 
 
 def verdicts(table: pd.DataFrame, models: Sequence[str], thresholds: Mapping[str, float]) -> pd.DataFrame:

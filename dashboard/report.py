@@ -22,11 +22,10 @@ from dashboard.evidence_display import counterfactual_caption, difference_pictur
 from dashboard.overlays import png_bytes
 from dashboard.report_charts import line_chart_png
 from model_zoo.card_markdown import model_card_markdown, split_front_matter
-from model_zoo.decision import threshold
 from model_zoo.evidence import Evidence
 from model_zoo.test_sets import rows_per_test_set
 from model_zoo.verdicts import Verdict
-from model_zoo.zoo import ZooEntry, training_set_name
+from model_zoo.zoo import ZooEntry
 
 CSS = """
 body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: #1f2328; margin: 2rem auto;
@@ -153,7 +152,7 @@ def _model_charts(entry: ZooEntry) -> list[str]:
         if loss:
             figures.append(_figure(line_chart_png(loss, "Loss per epoch", "epoch", "loss"), "Training curves: loss."))
     predictions = entry.test_predictions()
-    test_set = f"{training_set_name(entry.card)} test"  # a folder model's own split, not CIFAKE's
+    test_set = f"{entry.card.training_set_name} test"  # a folder model's own split, not CIFAKE's
     if predictions is not None and len(predictions):
         labels, probs = predictions["label"].to_numpy(), predictions["prob_fake"].to_numpy()
         roc = roc_points(labels, probs)
@@ -183,23 +182,23 @@ def model_report_html(entry: ZooEntry, generated: datetime.datetime | None = Non
     """The Model page as one HTML file: headline figures, every test set, curves, robustness and the model card."""
     card = entry.card
     parts = [f"<h1>Model report: {_esc(entry.name)}</h1>",
-             f"<p>{_esc(card.get('description') or card['architecture'])} &middot; {card['params']:,} parameters "
-             f"&middot; input {'x'.join(map(str, card['input_shape']))} &middot; decision threshold "
-             f"{threshold(card):.3f}</p>"]
+             f"<p>{_esc(card.description or card.architecture)} &middot; {card.params:,} parameters "
+             f"&middot; input {'x'.join(map(str, card.input_shape))} &middot; decision threshold "
+             f"{card.threshold:.3f}</p>"]
     tiles = "".join(f'<div class="tile"><small>{_esc(label)}</small><b>{_esc(value)}</b><small>{_esc(help_text)}'
                     "</small></div>" for label, value, help_text in card_headline(card))
     parts.append(f'<div class="tiles">{tiles}</div>')
     rows = rows_per_test_set(card)
     if rows:
-        parts.append(f"<h2>Test sets: {_esc(training_set_name(card))} and others</h2>")
+        parts.append(f"<h2>Test sets: {_esc(card.training_set_name)} and others</h2>")
         parts.append(html_table(["test set", "accuracy", "ROC-AUC", "precision", "recall", "F1", "n", "skipped",
                                  "evaluated"],
                                 [[r["test set"], r["accuracy"], r["roc_auc"], r["precision"], r["recall"], r["f1"],
                                   r["n"], r["skipped"], r["evaluated"]] for r in rows]))
-        test = card["metrics"].get("test")
+        test = card.split_metrics("test")
         if test and "confusion_matrix" in test:
             (tn, fp), (fn, tp) = test["confusion_matrix"]
-            parts.append(f"<h3>Confusion matrix ({_esc(training_set_name(card))} test)</h3>" + html_table(
+            parts.append(f"<h3>Confusion matrix ({_esc(card.training_set_name)} test)</h3>" + html_table(
                 ["true \\ called", "REAL", "FAKE"], [["REAL", tn, fp], ["FAKE", fn, tp]]))
     figures = _model_charts(entry)
     if figures:

@@ -44,16 +44,16 @@ SEED_VARIANCE_HINT = (
 
 def _row(entry: ZooEntry) -> dict:
     metrics = entry.test_metrics or {}
-    train = entry.card.get("train", {})
+    train = entry.card.train
     history = entry.history()
     return {
         "model": entry.name,
-        "architecture": entry.card.get("architecture", ""),
-        "augmentation": train.get("augmentation", "unknown"),
+        "architecture": entry.card.architecture,
+        "augmentation": train.augmentation or "unknown",
         **{key: metrics.get(key) for key in STUDY_METRICS},
         **robustness_summary(entry.robustness()),
-        "params": entry.card.get("params"),
-        "epochs": train.get("epochs_run", train.get("epochs")),
+        "params": entry.card.params,
+        "epochs": train.epochs_run if train.epochs_run is not None else train.epochs,
         "best_val_loss": float(history["val_loss"].min()) if "val_loss" in history else None,
         "seconds_per_epoch": float(history["seconds"].mean()) if "seconds" in history else None,
     }
@@ -82,7 +82,7 @@ def pooling_study(entries: Sequence[ZooEntry]) -> pd.DataFrame | None:
     """Evaluated entries of the pooling architectures trained with the same augmentation (the most common
     one among them, so an augmentation variant does not confound the comparison); None unless two variants remain.
     """
-    rows = [_row(e) for e in entries if e.card.get("architecture") in POOLING_ARCHS and e.test_metrics]
+    rows = [_row(e) for e in entries if e.card.architecture in POOLING_ARCHS and e.test_metrics]
     frame = pd.DataFrame(rows)
     if frame.empty:
         return None

@@ -18,21 +18,22 @@ import cv2
 import numpy as np
 
 from model_zoo import LoadedModel, decode_image, predict_prob_fake
-from model_zoo.decision import CLASS_NAMES, UNCERTAIN, threshold
+from model_zoo.card import Card
+from model_zoo.decision import CLASS_NAMES, UNCERTAIN
 from model_zoo.judge import JudgedImage
-from model_zoo.zoo import CIFAKE_NAME, ZooEntry, training_set_name
+from model_zoo.zoo import CIFAKE_NAME, ZooEntry
 
 DISPLAY_MAX_SIDE = 512
 
 
-def predict_prob(model, card: dict, seen: np.ndarray) -> float:
+def predict_prob(model, card: Card, seen: np.ndarray) -> float:
     """P(FAKE) for one model input (what the model sees)."""
     return float(predict_prob_fake(model, seen[None], card)[0])
 
 
 def thresholds_for(models: Mapping[str, LoadedModel], override: float | None = None) -> dict[str, float]:
     """Each model's decision threshold: its card's, or `override` for every model when one is given."""
-    return {name: threshold(loaded.card) if override is None else float(override) for name, loaded in models.items()}
+    return {name: loaded.card.threshold if override is None else float(override) for name, loaded in models.items()}
 
 
 def threshold_note(thresholds: Mapping[str, float], override: float | None = None) -> str:
@@ -115,7 +116,7 @@ def training_data_note(entries: Sequence[ZooEntry]) -> str:
     its training images, so a zoo holding models trained on a user's folder names each set and its models."""
     by_set: dict[str, list[str]] = {}
     for entry in entries:
-        by_set.setdefault(training_set_name(entry.card), []).append(entry.name)
+        by_set.setdefault(entry.card.training_set_name, []).append(entry.name)
     if set(by_set) <= {CIFAKE_NAME}:
         return CIFAKE_NOTE
     sets = [f"{_names(models)} on **32x32** CIFAKE images (CIFAR-10 photos vs. Stable Diffusion 1.4)"
@@ -175,9 +176,9 @@ def verdicts_json(results: Sequence[JudgedImage]) -> str:
     return json.dumps({"images": images}, indent=2)
 
 
-def measure_latency_ms(model, card: dict, repeats: int = 7) -> float:
+def measure_latency_ms(model, card: Card, repeats: int = 7) -> float:
     """Median wall time of one single-image forward pass on this machine's CPU, after a warm-up call."""
-    height, width, _ = card["input_shape"]
+    height, width = card.input_size
     seen = np.zeros((height, width, 3), np.uint8)
     predict_prob(model, card, seen)
     times = []

@@ -11,8 +11,10 @@ import os
 TF_CPP_MIN_LOG_LEVEL = "2"
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", TF_CPP_MIN_LOG_LEVEL)
 
+from model_zoo.card import Card, CardError
 from model_zoo.images import ImageError, decode_image
 from model_zoo.inference import predict_prob_fake, predict_raw_prob_fake
+from model_zoo.loading import load_model, load_usable_models
 from model_zoo.metrics import binary_metrics
 from model_zoo.preprocessing import (
     UNIT_RANGE,
@@ -34,8 +36,6 @@ from model_zoo.zoo import (
     ZooError,
     ZooProblem,
     list_entries,
-    load_model,
-    load_usable_models,
     read_card,
     read_entry,
     staged_entry,
@@ -46,6 +46,8 @@ from model_zoo.zoo import (
 )
 
 __all__ = [
+    "Card",
+    "CardError",
     "UNIT_RANGE",
     "ImageError",
     "LoadedModel",

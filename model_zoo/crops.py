@@ -1,6 +1,6 @@
 """The card's input policy: how an image of any size becomes model input.
 
-card["preprocessing"]["input_policy"] is one of
+The card's preprocessing.input_policy (model_zoo.card.InputPolicy; card.input_policy, card.crop_spec) is one of
     {"kind": "resize"}                               the whole image resized to the model's input (absent: this)
     {"kind": "crop", "size": N, "max_crops": 16}     NxN crops at the image's own resolution, never resampled
 
@@ -18,9 +18,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-RESIZE = "resize"
-CROP = "crop"
-MAX_CROPS = 16
+from model_zoo.card import CROP, MAX_CROPS, RESIZE, Card, InputPolicy
+
+__all__ = ["CROP", "MAX_CROPS", "RESIZE"]
 
 
 def crop_policy(size: int, max_crops: int = MAX_CROPS) -> dict:
@@ -28,17 +28,14 @@ def crop_policy(size: int, max_crops: int = MAX_CROPS) -> dict:
     return {"kind": CROP, "size": int(size), "max_crops": int(max_crops)}
 
 
-def input_policy(card: dict) -> dict:
-    """The card's input policy; cards without one (older entries) resize."""
-    return (card.get("preprocessing") or {}).get("input_policy") or {"kind": RESIZE}
+def input_policy(card: Card) -> InputPolicy:
+    """card.input_policy (kept for callers written against the card dict)."""
+    return card.input_policy
 
 
-def crop_spec(card: dict) -> tuple[int, int] | None:
-    """(crop side, max crops) for a crop card, else None."""
-    policy = input_policy(card)
-    if policy.get("kind") != CROP:
-        return None
-    return int(policy["size"]), int(policy.get("max_crops", MAX_CROPS))
+def crop_spec(card: Card) -> tuple[int, int] | None:
+    """card.crop_spec (kept for callers written against the card dict)."""
+    return card.crop_spec
 
 
 def pad_to(rgb: np.ndarray, size: int) -> np.ndarray:
@@ -89,9 +86,9 @@ def grid_crops(rgb: np.ndarray, size: int, max_crops: int = MAX_CROPS) -> tuple[
     return np.stack([padded[y : y + size, x : x + size] for y, x in grid.positions]), grid
 
 
-def batch_crops(images, card: dict) -> tuple[np.ndarray, np.ndarray]:
+def batch_crops(images, card: Card) -> tuple[np.ndarray, np.ndarray]:
     """Every image's grid crops stacked, (M, N, N, 3) uint8, and the image each crop belongs to, (M,)."""
-    size, max_crops = crop_spec(card)
+    size, max_crops = card.crop_spec
     crops, owners = [], []
     for row, image in enumerate(images):
         image_crops, _ = grid_crops(np.asarray(image), size, max_crops)

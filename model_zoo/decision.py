@@ -14,24 +14,23 @@ without it (older entries) decide REAL/FAKE at t, never UNCERTAIN.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 
-if TYPE_CHECKING:
-    pass
+from model_zoo.card import DEFAULT_THRESHOLD, Card
 
+__all__ = ["DEFAULT_THRESHOLD"]
 CLASS_NAMES = ("REAL", "FAKE")  # label 0, label 1 (FAKE is the positive class)
-DEFAULT_THRESHOLD = 0.5
 _EPS = 1e-7
 
 
-def temperature(card: dict) -> float:
-    return float(card.get("decision", {}).get("temperature", 1.0))
+def temperature(card: Card) -> float:
+    """card.temperature (kept for callers written against the card dict)."""
+    return card.temperature
 
 
-def threshold(card: dict) -> float:
-    return float(card.get("decision", {}).get("threshold", DEFAULT_THRESHOLD))
+def threshold(card: Card) -> float:
+    """card.threshold (kept for callers written against the card dict)."""
+    return card.threshold
 
 
 def _logit(prob: np.ndarray) -> np.ndarray:
@@ -51,13 +50,13 @@ def apply_temperature(raw_prob_fake: np.ndarray, temp: float) -> np.ndarray:
     return (1.0 / (1.0 + np.exp(-_logit(raw_prob_fake) / temp))).astype(np.float32)
 
 
-def labels_for(prob_fake: np.ndarray, card_or_threshold: dict | float) -> np.ndarray:
+def labels_for(prob_fake: np.ndarray, card_or_threshold: Card | float) -> np.ndarray:
     """0/1 labels (1 = FAKE) for calibrated P(FAKE) at the card's (or a given) threshold."""
-    t = threshold(card_or_threshold) if isinstance(card_or_threshold, dict) else float(card_or_threshold)
+    t = card_or_threshold.threshold if isinstance(card_or_threshold, Card) else float(card_or_threshold)
     return (np.asarray(prob_fake) >= t).astype(int)
 
 
-def label_name(prob_fake: float, card_or_threshold: dict | float) -> str:
+def label_name(prob_fake: float, card_or_threshold: Card | float) -> str:
     """"REAL" or "FAKE" for one calibrated P(FAKE)."""
     return CLASS_NAMES[int(labels_for(np.array([prob_fake]), card_or_threshold)[0])]
 
@@ -124,16 +123,12 @@ UNCERTAIN = "UNCERTAIN"
 BAND_TARGET_PRECISION = 0.99
 
 
-def uncertain_band(card: dict) -> tuple[float, float]:
-    """(low, high) of the card's uncertain band; (t, t) - no band - for cards fitted before it existed."""
-    band = card.get("decision", {}).get("uncertain_band")
-    if not band:
-        t = threshold(card)
-        return t, t
-    return float(band[0]), float(band[1])
+def uncertain_band(card: Card) -> tuple[float, float]:
+    """card.uncertain_band (kept for callers written against the card dict)."""
+    return card.uncertain_band
 
 
-def decide(prob_fake: float, card: dict, override: float | None = None) -> str:
+def decide(prob_fake: float, card: Card, override: float | None = None) -> str:
     """"REAL", "FAKE" or "UNCERTAIN" for one calibrated P(FAKE).
 
     With `override` (a user's own threshold for every model) the band, fitted around the
@@ -141,7 +136,7 @@ def decide(prob_fake: float, card: dict, override: float | None = None) -> str:
     """
     if override is not None:
         return label_name(prob_fake, float(override))
-    low, high = uncertain_band(card)
+    low, high = card.uncertain_band
     if prob_fake >= high and high < 1.0:  # high == 1: validation never supported a FAKE verdict
         return CLASS_NAMES[1]
     return CLASS_NAMES[0] if prob_fake < low else UNCERTAIN

@@ -23,6 +23,7 @@ from collections.abc import Mapping
 import cv2
 import numpy as np
 
+from model_zoo.card import Card
 from model_zoo.inference import predict_prob_fake
 
 REMOVAL = "blur"
@@ -59,7 +60,7 @@ def _probability_of(prob_fake: np.ndarray, fake: np.ndarray) -> np.ndarray:
 
 
 def deletion_insertion(
-    model, card: dict, images: np.ndarray, explained_fake: np.ndarray, orders: Mapping[str, np.ndarray],
+    model, card: Card, images: np.ndarray, explained_fake: np.ndarray, orders: Mapping[str, np.ndarray],
     steps: int = STEPS, sigma: float = BLUR_SIGMA,
 ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """name -> (deletion curves, insertion curves), each (N, steps + 1): the calibrated probability of the

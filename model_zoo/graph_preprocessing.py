@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from model_zoo.decision import temperature, threshold
-from model_zoo.preprocessing import input_size, normalization
+from model_zoo.card import Card
+from model_zoo.preprocessing import normalization
 
 _PNG_MAGIC = b"\x89PNG"
 
@@ -57,12 +57,10 @@ def _nearest(image: tf.Tensor, height: int, width: int) -> tf.Tensor:
     return tf.gather(tf.gather(image, rows, axis=0), cols, axis=1)
 
 
-def resize_rgb(image: tf.Tensor, card: dict) -> tf.Tensor:
+def resize_rgb(image: tf.Tensor, card: Card) -> tf.Tensor:
     """(H, W, 3) uint8 -> the card's input size, uint8, following model_zoo.preprocessing.resize_for_card."""
-    height, width = input_size(card)
-    method = card["preprocessing"].get("resize", "area")
-    if method not in ("area", "bilinear", "nearest"):
-        raise ValueError(f"unknown resize method {method!r} in card of {card.get('name')}")
+    height, width = card.input_size
+    method = card.resize_method  # one of model_zoo.card.RESIZE_METHODS
     shape = tf.shape(image)
     if method == "nearest":
         resized = _nearest(image, height, width)
@@ -82,7 +80,7 @@ def resize_rgb(image: tf.Tensor, card: dict) -> tf.Tensor:
     return tf.ensure_shape(resized, [height, width, 3])
 
 
-def normalize(images: tf.Tensor, card: dict) -> tf.Tensor:
+def normalize(images: tf.Tensor, card: Card) -> tf.Tensor:
     """uint8 (..., H, W, 3) -> float32 model input, with the constants of model_zoo.preprocessing.normalization."""
     to_bgr, mean, std = normalization(card)
     x = tf.cast(images, tf.float32)
@@ -91,25 +89,25 @@ def normalize(images: tf.Tensor, card: dict) -> tf.Tensor:
     return (x - tf.constant(mean)) / tf.constant(std)
 
 
-def apply_temperature_in_graph(raw_prob_fake: tf.Tensor, card: dict) -> tf.Tensor:
+def apply_temperature_in_graph(raw_prob_fake: tf.Tensor, card: Card) -> tf.Tensor:
     """model_zoo.decision.apply_temperature in the graph: sigmoid(logit(p) / T)."""
-    temp = temperature(card)
+    temp = card.temperature
     if temp == 1.0:
         return raw_prob_fake
     p = tf.clip_by_value(tf.cast(raw_prob_fake, tf.float64), 1e-7, 1 - 1e-7)
     return tf.cast(tf.sigmoid((tf.math.log(p) - tf.math.log1p(-p)) / temp), tf.float32)
 
 
-def encoded_to_model_input(encoded: tf.Tensor, card: dict) -> tf.Tensor:
+def encoded_to_model_input(encoded: tf.Tensor, card: Card) -> tf.Tensor:
     """A batch of encoded images (N,) tf.string -> (N, H, W, 3) float32 model input."""
-    height, width = input_size(card)
+    height, width = card.input_size
     images = tf.map_fn(lambda one: resize_rgb(decode_rgb(one), card), encoded,
                        fn_output_signature=tf.TensorSpec((height, width, 3), tf.uint8))
     return normalize(images, card)
 
 
-def verdict_outputs(raw_prob_fake: tf.Tensor, card: dict) -> dict[str, tf.Tensor]:
+def verdict_outputs(raw_prob_fake: tf.Tensor, card: Card) -> dict[str, tf.Tensor]:
     """{"prob_fake": calibrated P(FAKE) (N,), "label": b"FAKE"/b"REAL" at the card's threshold (N,)}."""
     prob = apply_temperature_in_graph(tf.reshape(tf.cast(raw_prob_fake, tf.float32), [-1]), card)
-    label = tf.where(prob >= threshold(card), tf.constant("FAKE"), tf.constant("REAL"))
+    label = tf.where(prob >= card.threshold, tf.constant("FAKE"), tf.constant("REAL"))
     return {"prob_fake": prob, "label": label}

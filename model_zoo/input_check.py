@@ -21,11 +21,9 @@ from typing import Any
 
 from PIL import ExifTags, Image
 
-from model_zoo.crops import crop_grid, crop_spec
+from model_zoo.card import Card
+from model_zoo.crops import crop_grid
 from model_zoo.images import ImageError, _open
-from model_zoo.novelty import train_image_range, train_image_size
-from model_zoo.preprocessing import input_size
-from model_zoo.zoo import CIFAKE_NAME, trained_on_folder
 
 _SWAPPED_ORIENTATIONS = {5, 6, 7, 8}  # EXIF orientations that rotate by 90 degrees
 
@@ -224,42 +222,28 @@ class InputCheck:
 NOISE_TRUST = 0.99  # a novelty check that lets more than 1 pure-noise image in 100 through is not believed
 
 
-def untrusted_noise_share(card: dict) -> float | None:
-    """The share of noise images the card's novelty check flagged, when it is below NOISE_TRUST; else None.
-
-    training.calibrate records it (novelty.checks.noise_flagged). A fine-tuned EfficientNet-Lite0 maps uniform
-    noise close to its class means (0% flagged), so its "like the training images" would be a false comfort.
-    """
-    flagged = ((card.get("novelty") or {}).get("checks") or {}).get("noise_flagged")
-    return float(flagged) if flagged is not None and flagged < NOISE_TRUST else None
+def untrusted_noise_share(card: Card) -> float | None:
+    """card.untrusted_noise_share (kept for callers). training.calibrate records the share of pure-noise images the
+    novelty check flags (novelty.checks.noise_flagged). A fine-tuned EfficientNet-Lite0 maps uniform noise close to
+    its class means (0% flagged), so its "like the training images" would be a false comfort."""
+    return card.untrusted_noise_share
 
 
-def calibration_set(card: dict) -> str | None:
-    """Whose validation images set the card's novelty cut-off: its train.dataset_name when it has one, "CIFAKE" for
-    a model trained on CIFAKE, None for one trained on a labelled folder (its own validation images)."""
-    trained = card.get("train") if isinstance(card.get("train"), dict) else {}
-    named = trained.get("dataset_name")
-    if isinstance(named, str) and named.strip():
-        return named.strip()
-    return None if trained_on_folder(card) else CIFAKE_NAME
-
-
-def check_input(size: tuple[int, int], card: dict, novelty: float | None = None) -> InputCheck:
+def check_input(size: tuple[int, int], card: Card, novelty: float | None = None) -> InputCheck:
     """The input check for an image of `size` (width, height) judged by the model of `card`."""
-    model_height, model_width = input_size(card)
-    train_height, train_width = train_image_size(card)
-    block = card.get("novelty") or {}
-    untrusted = untrusted_noise_share(card)
+    model_height, model_width = card.input_size
+    train_height, train_width = card.train_image_size
+    untrusted = card.untrusted_noise_share
     if untrusted is not None:
         novelty = None
-    cutoff = float(block["cutoff"]) if novelty is not None and "cutoff" in block else None
+    cutoff = float(card.novelty.cutoff) if novelty is not None and card.novelty else None
     crops = {}
-    spec = crop_spec(card)
+    spec = card.crop_spec
     if spec:
         grid = crop_grid(int(size[1]), int(size[0]), *spec)
         crops = {"crop_size": spec[0], "crops": len(grid.positions), "crops_needed": grid.needed}
-    extent = train_image_range(card)  # (height, width) pairs, as the card stores sizes; the check speaks (width, height)
+    extent = card.train_image_range  # (height, width) pairs, as the card stores sizes; the check speaks (width, height)
     train_range = None if extent is None else ((extent[0][1], extent[0][0]), (extent[1][1], extent[1][0]))
     return InputCheck(int(size[0]), int(size[1]), model_width, model_height, train_width, train_height,
                       None if cutoff is None else float(novelty), cutoff, untrusted, **crops,
-                      train_range=train_range, calibration_set=calibration_set(card))
+                      train_range=train_range, calibration_set=card.calibration_set)

@@ -32,7 +32,7 @@ from model_zoo.crops import crop_spec
 from model_zoo.images import ImageError
 from model_zoo.input_check import check_input, original_size
 from model_zoo.novelty import load_stats, predict_with_novelty
-from model_zoo.preprocessing import decode_for_card, decode_key, input_size
+from model_zoo.preprocessing import decode_for_card, input_size
 from model_zoo.provenance import Provenance, read_provenance
 from model_zoo.verdicts import Verdict, model_version, verdict_for
 from model_zoo.zoo import LoadedModel
@@ -94,7 +94,7 @@ def decode_images(sources: Sequence[Source], models: Iterable[LoadedModel],
     """Decode each source once per distinct model input; a source that will not decode gets an error, not an exception."""
     start = time.perf_counter()
     models = list(models)
-    keys = {decode_key(m.card): m.card for m in [*models, *base_models(models)]}  # a consensus's members too
+    keys = {m.card.decode_key: m.card for m in [*models, *base_models(models)]}  # a consensus's members too
     names = tuple(names) if names is not None else tuple(_name(s) for s in sources)
     good, sizes, errors, stacks = [], [], {}, {key: [] for key in keys}
     for position, (source, name) in enumerate(zip(sources, names, strict=True)):
@@ -153,7 +153,7 @@ def judge_decoded(decoded: DecodedImages, models: Iterable[LoadedModel],
     start = time.perf_counter()
     by_model: list[dict[str, Verdict]] = [{} for _ in decoded.good]
     for loaded in base_models(models) if decoded.good else ():  # nothing decoded: no model needs to run
-        images = decoded.inputs[decode_key(loaded.card)]
+        images = decoded.inputs[loaded.card.decode_key]
         began = time.perf_counter()
         with model_lock(loaded.model):
             probs, novelty = predict_with_novelty(loaded.model, images, loaded.card, load_stats(loaded.entry))
@@ -182,7 +182,7 @@ def judge_decoded(decoded: DecodedImages, models: Iterable[LoadedModel],
             judged.append(JudgedImage(name, error=decoded.errors[position], provenance=provenance, seconds=share))
             continue
         row = rows[position]
-        seen = {m.name: decoded.inputs[decode_key(m.card)][row] for m in models}
+        seen = {m.name: decoded.inputs[m.card.decode_key][row] for m in models}
         judged.append(JudgedImage(name, tuple(verdicts[row]), seen, decoded.sizes[row], None, provenance, share))
     return judged
 
@@ -255,6 +255,6 @@ _batches: dict[tuple, _Batch] = {}
 def warm_up(models: Iterable[LoadedModel]) -> None:
     """Judge a blank image of each model's input size now, so the first real request pays no compiling."""
     for loaded in base_models(models):  # a consensus compiles nothing of its own
-        height, width = input_size(loaded.card)
-        inputs = {decode_key(loaded.card): np.zeros((1, height, width, 3), np.uint8)}
+        height, width = loaded.card.input_size
+        inputs = {loaded.card.decode_key: np.zeros((1, height, width, 3), np.uint8)}
         judge_decoded(DecodedImages(("warm-up",), (0,), inputs, ((width, height),), {}, (Provenance(),), 0.0), [loaded])

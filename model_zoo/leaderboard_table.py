@@ -14,11 +14,10 @@ from collections.abc import Callable, Mapping, Sequence
 
 import pandas as pd
 
-from model_zoo.decision import threshold
 from model_zoo.ranking import all_best_first
 from model_zoo.test_sets import leaderboard_columns, other_test_sets_markdown
 from model_zoo.tradeoff import front_marks, images_per_second, recorded_latency_ms
-from model_zoo.zoo import ZooEntry, is_consensus, trained_from, training_set_name
+from model_zoo.zoo import ZooEntry
 
 METRIC_COLUMNS = ("accuracy", "precision", "recall", "f1", "roc_auc")
 UNSEEN_COLUMNS = ("unseen_accuracy", "unseen_roc_auc", "unseen_n")
@@ -37,7 +36,7 @@ FOOTNOTE = ("All figures on {split}, never seen in training or model selection, 
 def test_split_words(evaluated: list[ZooEntry]) -> str:
     """Which test split the figures are on: one shared split named with its size, or each model's own (a zoo
     holding models trained on users' folders, each evaluated on its folder's test split)."""
-    splits = {(training_set_name(entry.card), entry.test_metrics["n"]) for entry in evaluated}
+    splits = {(entry.card.training_set_name, entry.test_metrics["n"]) for entry in evaluated}
     if len(splits) == 1:
         (name, n), = splits
         return f"the {name} test split ({n:,} images)"
@@ -53,38 +52,38 @@ def leaderboard_frame(entries: Sequence[ZooEntry], measured_ms: Mapping[str, flo
     """
     rows = []
     # The Pareto front and `fastest` are over single models, as `--model fastest` picks (model_zoo.selection).
-    marks = front_marks([entry for entry in entries if not is_consensus(entry.card)])
+    marks = front_marks([entry for entry in entries if not entry.card.is_consensus])
     for entry in all_best_first(entries):
         card = entry.card
-        metrics = card["metrics"].get("test")
+        metrics = card.split_metrics("test")
         split = "test"
         if metrics is None:
-            metrics, split = card["metrics"].get("validation", {}), "validation"
+            metrics, split = card.split_metrics("validation") or {}, "validation"
         unseen = entry.test_unseen_metrics or {}
-        train = card.get("train", {})
+        train = card.train
         rows.append({
             "model": entry.name,
-            "architecture": card.get("architecture", ""),
-            "weights": trained_from(card),
+            "architecture": card.architecture,
+            "weights": card.trained_from,
             **{key: metrics.get(key) for key in METRIC_COLUMNS},
             "unseen_accuracy": unseen.get("accuracy"),
             "unseen_roc_auc": unseen.get("roc_auc"),
             "unseen_n": unseen.get("n"),
             **leaderboard_columns(card),  # "<set> accuracy", "<set> ROC-AUC" per other test set (--folder)
-            "threshold": threshold(card),
+            "threshold": card.threshold,
             "metrics_on": split,
-            "params": int(card.get("params", 0)),
-            "size_mb": round(card.get("size_bytes", 0) / 1e6, 2),
+            "params": card.params,
+            "size_mb": round(card.size_bytes / 1e6, 2),
             "measured_latency_ms": None if measured_ms is None else measured_ms.get(entry.name),
             "recorded_latency_ms": recorded_latency_ms(entry),
             "images_per_second": images_per_second(entry),
             # An untimed model is on no front; say so rather than leave it looking dominated.
             "pareto": marks.get(entry.name, "") if recorded_latency_ms(entry) is not None else UNTIMED,
             "robust_accuracy": _mean_corrupted_accuracy(entry.robustness()),
-            "augmentation": train.get("augmentation", ""),
-            "epochs": train.get("epochs_run", train.get("epochs")),
-            "train_minutes": round(train["wall_seconds"] / 60, 1) if train.get("wall_seconds") else None,
-            "input": "x".join(str(v) for v in card["input_shape"][:2]),
+            "augmentation": train.augmentation or "",
+            "epochs": train.epochs_run if train.epochs_run is not None else train.epochs,
+            "train_minutes": round(train.wall_seconds / 60, 1) if train.wall_seconds else None,
+            "input": "x".join(str(v) for v in card.input_size),
         })
     frame = pd.DataFrame(rows)
     if frame.empty:

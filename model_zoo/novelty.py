@@ -25,8 +25,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from model_zoo.crops import crop_spec, mean_logit, mean_rows
-from model_zoo.decision import apply_temperature, temperature
+from model_zoo.card import Card
+from model_zoo.crops import mean_logit, mean_rows
+from model_zoo.decision import apply_temperature
 from model_zoo.inference import CHUNK, crop_chunks
 from model_zoo.preprocessing import batch_to_model_input
 
@@ -88,20 +89,20 @@ def _feature_model(model):
     return two
 
 
-def predict_with_features(model, images: np.ndarray | list[np.ndarray], card: dict) -> tuple[np.ndarray, np.ndarray]:
+def predict_with_features(model, images: np.ndarray | list[np.ndarray], card: Card) -> tuple[np.ndarray, np.ndarray]:
     """Calibrated P(FAKE) (N,) float32, as model_zoo.predict_prob_fake gives, and features (N, D) float32.
 
     A crop card's image gets the mean logit of its crops and the mean of their features (model_zoo.crops).
     """
     two = _feature_model(model)
     probs, feats = [], []
-    if crop_spec(card):
+    if card.crop_spec:
         for n, owners, x in crop_chunks(images, card):
             parts = [two.predict_on_batch(x[i : i + CHUNK]) for i in range(0, len(x), CHUNK)]
             features = np.concatenate([np.asarray(f, np.float32).reshape(len(p), -1) for f, p in parts])
             feats.append(mean_rows(features, owners, n))
             probs.append(mean_logit(np.concatenate([np.asarray(p, np.float32).reshape(-1) for _, p in parts]), owners, n))
-    for start in range(0, len(images), CHUNK) if not crop_spec(card) else ():
+    for start in range(0, len(images), CHUNK) if not card.crop_spec else ():
         x = batch_to_model_input(images[start : start + CHUNK], card)
         features, prob = two.predict_on_batch(x)
         feats.append(np.asarray(features, np.float32).reshape(len(x), -1))
@@ -109,7 +110,7 @@ def predict_with_features(model, images: np.ndarray | list[np.ndarray], card: di
     if not probs:
         width = int(np.prod(two.outputs[0].shape[1:]))
         return np.zeros(0, np.float32), np.zeros((0, width), np.float32)
-    return apply_temperature(np.concatenate(probs), temperature(card)), np.concatenate(feats)
+    return apply_temperature(np.concatenate(probs), card.temperature), np.concatenate(feats)
 
 
 def novelty_scores(features: np.ndarray, stats: NoveltyStats) -> np.ndarray:
@@ -121,7 +122,7 @@ def novelty_scores(features: np.ndarray, stats: NoveltyStats) -> np.ndarray:
 
 
 def predict_with_novelty(
-    model, images: np.ndarray | list[np.ndarray], card: dict, stats: NoveltyStats | None
+    model, images: np.ndarray | list[np.ndarray], card: Card, stats: NoveltyStats | None
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """Calibrated P(FAKE) and each image's novelty score (None when the entry has no novelty stats)."""
     if stats is None:
@@ -131,7 +132,7 @@ def predict_with_novelty(
     prob, features = predict_with_features(model, images, card)
     if features.shape[1] != stats.means.shape[1]:  # novelty.npz belongs to other weights (model.keras replaced)
         log.warning("%s: %d features, but its novelty stats have %d; no novelty score (refit with "
-                    "`python -m training.calibrate`)", card.get("name"), features.shape[1], stats.means.shape[1])
+                    "`python -m training.calibrate`)", card.name, features.shape[1], stats.means.shape[1])
         return prob, None
     return prob, novelty_scores(features, stats)
 
@@ -201,34 +202,28 @@ def write_stats(folder: Path, stats: NoveltyStats | None) -> None:
         np.savez(handle, means=stats.means, precision=stats.precision, cutoff=np.float64(stats.cutoff))
 
 
-def train_image_size(card: dict) -> tuple[int, int]:
-    """(height, width) of the images the model was trained on (CIFAKE's 32x32 unless the card says otherwise)."""
-    size = (card.get("novelty") or {}).get("train_image_size") or CIFAKE_IMAGE_SIZE
-    return int(size[0]), int(size[1])
+def train_image_size(card: Card) -> tuple[int, int]:
+    """card.train_image_size (kept for callers)."""
+    return card.train_image_size
 
 
-def train_image_range(card: dict) -> tuple[tuple[int, int], tuple[int, int]] | None:
-    """((min height, min width), (max height, max width)) of a folder model's training images; None for a card
-    without one (CIFAKE, or trained before it was recorded): all its images had train_image_size."""
-    extent = (card.get("novelty") or {}).get("train_image_range")
-    if not extent:
-        return None
-    (low_h, low_w), (high_h, high_w) = extent
-    return (int(low_h), int(low_w)), (int(high_h), int(high_w))
+def train_image_range(card: Card) -> tuple[tuple[int, int], tuple[int, int]] | None:
+    """card.train_image_range (kept for callers)."""
+    return card.train_image_range
 
 
 def load_stats(entry: ZooEntry) -> NoveltyStats | None:
     """The entry's novelty stats, or None when it has none (older entries) or they are unreadable."""
-    block = entry.card.get("novelty")
+    block = entry.card.novelty
     if not block:
         return None
-    path = entry.path / block.get("file", NOVELTY_FILE)
+    path = entry.path / block.file
     try:
         mtime = path.stat().st_mtime_ns
     except OSError:
         log.warning("%s: card has a novelty block but %s is missing; no novelty score", entry.name, path.name)
         return None
-    return _read_stats(str(path), mtime, float(block["cutoff"]))
+    return _read_stats(str(path), mtime, float(block.cutoff))
 
 
 @functools.lru_cache(maxsize=64)

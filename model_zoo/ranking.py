@@ -8,20 +8,21 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from model_zoo.zoo import CIFAKE_NAME, trained_on_folder, training_set_name
+from model_zoo.card import Card
+from model_zoo.zoo import CIFAKE_NAME
 
 if TYPE_CHECKING:
     from model_zoo.zoo import ZooEntry
 
 
-def comparable_group(card: dict) -> tuple[int, str]:
+def comparable_group(card: Card) -> tuple[int, str]:
     """Which test set a card's test figures are on, as a sort key: CIFAKE's (0, "") first, the zoo's shared benchmark;
     then each labelled folder's (1, its name), a model trained on a folder being evaluated on that folder's split.
     Accuracies are only ever compared within one group: 100% on 120 images of a user's folder is not better than
     98% on CIFAKE's 20,000. A 32x32 set laid out like CIFAKE is read as CIFAKE's arrays, but its name (not CIFAKE's)
     still keeps it apart."""
-    name = training_set_name(card)
-    return (0, "") if name == CIFAKE_NAME and not trained_on_folder(card) else (1, name)
+    name = card.training_set_name
+    return (0, "") if name == CIFAKE_NAME and not card.trained_on_folder else (1, name)
 
 
 def rank_key(entry: ZooEntry) -> tuple:
@@ -29,7 +30,7 @@ def rank_key(entry: ZooEntry) -> tuple:
     accuracy, then ROC-AUC, then fewer parameters, then name."""
     metrics = entry.test_metrics or {}
     return (*comparable_group(entry.card), -(metrics.get("accuracy") or 0.0), -(metrics.get("roc_auc") or 0.0),
-            entry.card.get("params", 0), entry.name)
+            entry.card.params, entry.name)
 
 
 def evaluated_best_first(entries: Sequence[ZooEntry]) -> list[ZooEntry]:
@@ -49,7 +50,7 @@ def all_best_first(entries: Sequence[ZooEntry]) -> list[ZooEntry]:
     not yet evaluated follow, by validation accuracy, then name.
     """
     def validation_key(entry: ZooEntry) -> tuple:
-        validation = entry.card["metrics"].get("validation") or {}
+        validation = entry.card.split_metrics("validation") or {}
         return -(validation.get("accuracy") or 0.0), entry.name
 
     return evaluated_best_first(entries) + sorted((e for e in entries if not e.test_metrics), key=validation_key)

@@ -12,45 +12,36 @@ are read by `role_of`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from typing import Any, Protocol, TypeVar
+from collections.abc import Iterable
+from typing import Protocol, TypeVar
 
-DETECTOR, STUDY = "detector", "study"
-# The zoo's consensus (model_zoo.consensus) combines the detectors: it answers users, but is not one of the
-# detectors it combines, so `all` (every detector) leaves it out.
-CONSENSUS = "consensus"
-ROLES = (DETECTOR, STUDY, CONSENSUS)
+from model_zoo.card import CONSENSUS_ROLE, DETECTOR, ROLES, STUDY, STUDY_ARM_MARK, Card
+
+# The roles (model_zoo.card owns them): the zoo's consensus (model_zoo.consensus) combines the detectors; it answers
+# users, but is not one of the detectors it combines, so `all` (every detector) leaves it out.
+CONSENSUS = CONSENSUS_ROLE
+__all__ = ["DETECTOR", "ROLES", "STUDY", "STUDY_ARM_MARK"]
 ALL_DETECTORS = "all"
 ALL_INCLUDING_STUDIES = "all-including-studies"
-# `make studies` names its arms <arch>-aug-<augmentation> (dashboard/study_figures.py compares them).
-STUDY_ARM_MARK = "-aug-"
 
 
 class _HasCard(Protocol):
     @property
-    def card(self) -> Mapping[str, Any]: ...
+    def card(self) -> Card: ...
 
 
 WithCard = TypeVar("WithCard", bound=_HasCard)
 
 
-def role_of(card: Mapping[str, Any]) -> str:
-    """The card's role; for a card without one, `study` when it is named like an augmentation arm."""
-    if card.get("role") is not None:
-        return str(card["role"])
-    return STUDY if STUDY_ARM_MARK in str(card.get("name", "")) else DETECTOR
-
-
-def role_problems(card: Mapping[str, Any]) -> list[str]:
-    """A problem when the card names a role that is not one of ROLES (an absent role is fine)."""
-    if "role" in card and card["role"] not in ROLES:
-        return [f"role must be one of {', '.join(ROLES)}, got {card['role']!r}"]
-    return []
+def role_of(card: Card) -> str:
+    """card.role_name (kept for callers): the card's role; a card without one is a study when named like an
+    augmentation arm (`make studies` names its arms <arch>-aug-<augmentation>)."""
+    return card.role_name
 
 
 def is_detector(item: _HasCard) -> bool:
     """An entry (or loaded model) offered as a detector, not one kept to be compared."""
-    return role_of(item.card) == DETECTOR
+    return item.card.is_detector
 
 
 def detectors(items: Iterable[WithCard]) -> list[WithCard]:

@@ -18,7 +18,8 @@ from contextlib import contextmanager
 
 import numpy as np
 
-from model_zoo.crops import blend_crops, crop_shares, crop_spec, grid_crops
+from model_zoo.card import Card
+from model_zoo.crops import blend_crops, crop_shares, grid_crops
 from model_zoo.preprocessing import normalize_for_card
 
 OCCLUSION = "Occlusion"  # model_zoo.occlusion: model-agnostic, so a consensus is occluded as itself
@@ -33,9 +34,9 @@ BATCH = 64  # images per gradient pass: bounded memory for any sample size
 _derived_models: dict[tuple[int, str], tuple[weakref.ref, object]] = {}
 
 
-def gradcam_layer(model, card: dict) -> str:
+def gradcam_layer(model, card: Card) -> str:
     """The card's explain.gradcam_layer when the model has it, else the last layer with a 4-D output."""
-    name = (card.get("explain") or {}).get("gradcam_layer")
+    name = card.explain.gradcam_layer if card.explain else None
     names = {layer.name for layer in model.layers}
     if name in names:
         return name
@@ -43,7 +44,7 @@ def gradcam_layer(model, card: dict) -> str:
         shape = getattr(layer, "output", None) is not None and layer.output.shape
         if shape and len(shape) == 4:
             return layer.name
-    raise ValueError(f"{card.get('name', 'model')}: no convolutional feature map to explain")
+    raise ValueError(f"{card.name}: no convolutional feature map to explain")
 
 
 def _cached_model(model, key: str, build):
@@ -86,7 +87,7 @@ def _smooth_grad(model, x: np.ndarray, fake: np.ndarray) -> np.ndarray:
     return total.reshape(SMOOTH_SAMPLES, *x.shape).mean(axis=0).max(axis=-1)
 
 
-def _grad_cam(model, card: dict, x: np.ndarray, fake: np.ndarray) -> np.ndarray:
+def _grad_cam(model, card: Card, x: np.ndarray, fake: np.ndarray) -> np.ndarray:
     """Grad-CAM as tf-keras-vis' Gradcam computes it (the same penultimate Conv layer, found by its own
     ExtractIntermediateLayerForGradcam; weights = spatial mean of the score's gradients; ReLU of the weighted
     sum; bilinear zoom to the input; min-max with K.epsilon), with one compiled gradient per loaded model
@@ -121,7 +122,7 @@ def _grad_cam(model, card: dict, x: np.ndarray, fake: np.ndarray) -> np.ndarray:
     return (cam - low) / (high - low + 1e-7)
 
 
-def _score_cam(model, card: dict, x: np.ndarray, fake: np.ndarray) -> np.ndarray:
+def _score_cam(model, card: Card, x: np.ndarray, fake: np.ndarray) -> np.ndarray:
     """Faster Score-CAM as tf-keras-vis computes it for one image (max_N top-variance channels, masks
     min-max scaled, weights = softmax score of the masked input), batched over images.
 
@@ -189,7 +190,7 @@ def _seeded_numpy(seed: int | None):
         np.random.set_state(state)
 
 
-def _raw_maps(model, card: dict, x: np.ndarray, method: str, fake: np.ndarray) -> np.ndarray:
+def _raw_maps(model, card: Card, x: np.ndarray, method: str, fake: np.ndarray) -> np.ndarray:
     import tensorflow as tf
     from tf_keras_vis.gradcam_plus_plus import GradcamPlusPlus
 
@@ -207,7 +208,7 @@ def _raw_maps(model, card: dict, x: np.ndarray, method: str, fake: np.ndarray) -
     return GradcamPlusPlus(model, clone=False)(score, x, penultimate_layer=gradcam_layer(model, card))
 
 
-def explanation_maps(model, card: dict, seen: np.ndarray, method: str = "Grad-CAM",
+def explanation_maps(model, card: Card, seen: np.ndarray, method: str = "Grad-CAM",
                      targets: str | Sequence[str] = "FAKE", *, seed: int | None = None) -> np.ndarray:
     """Heatmaps (N, H, W) in [0, 1] for uint8 images (N, H, W, 3) as the model sees them.
 
@@ -256,7 +257,7 @@ def _consensus_maps(consensus, seen: np.ndarray, method: str, targets: str | Seq
     return total / max(1, len(consensus.members))
 
 
-def input_gradients(model, card: dict, seen: np.ndarray) -> np.ndarray:
+def input_gradients(model, card: Card, seen: np.ndarray) -> np.ndarray:
     """d P(FAKE) / d input (the model's own sigmoid output, before calibration) for uint8 images (N, H, W, 3)
     as the model sees them: float32 (N, H, W, 3), signed, on the card's normalised input scale.
 
@@ -285,7 +286,7 @@ def input_gradients(model, card: dict, seen: np.ndarray) -> np.ndarray:
                                for i in range(0, len(seen), BATCH)]).astype(np.float32)
 
 
-def explanation_map(model, card: dict, seen: np.ndarray, method: str = "Grad-CAM", target: str = "FAKE") -> np.ndarray:
+def explanation_map(model, card: Card, seen: np.ndarray, method: str = "Grad-CAM", target: str = "FAKE") -> np.ndarray:
     """Heatmap (H, W) in [0, 1] for one image as the model sees it ((H, W, 3) uint8 from decode_for_card).
 
     A crop card's image (model_zoo.crops) is explained crop by crop, over the grid it is judged by, and the crops'
@@ -295,7 +296,7 @@ def explanation_map(model, card: dict, seen: np.ndarray, method: str = "Grad-CAM
     """
     if target not in TARGETS:
         raise ValueError(f"target must be one of {TARGETS}")
-    spec = crop_spec(card)
+    spec = card.crop_spec
     if spec:
         seen = np.asarray(seen)
         if method == OCCLUSION:

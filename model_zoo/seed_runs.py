@@ -108,18 +108,18 @@ def seed_row(entry: ZooEntry, model: str | None = None) -> dict:
     if not test:
         raise ZooError(f"{entry.path}: not evaluated on the test split yet "
                        f"(run `python -m training.evaluate {entry.name} --zoo {entry.path.parent}`)")
-    train = entry.card.get("train", {})
+    train = entry.card.train
     unseen = entry.test_unseen_metrics or {}
-    wall = train.get("wall_seconds")
+    wall = train.wall_seconds
     return {
         "model": model or entry.name,
-        "seed": int(train.get("seed", 0)),  # training.train's default seed when an old card does not say
+        "seed": int(train.seed or 0),  # training.train's default seed when an old card does not say
         "run": entry.name,
         "accuracy": float(test["accuracy"]),
         "roc_auc": float(test["roc_auc"]),
         "unseen_accuracy": unseen.get("accuracy"),
-        "epochs_run": train.get("epochs_run"),
-        "best_epoch": train.get("best_epoch"),
+        "epochs_run": train.epochs_run,
+        "best_epoch": train.best_epoch,
         "train_minutes": round(wall / 60, 2) if wall is not None else None,
         "n": test.get("n"),
     }

@@ -16,6 +16,7 @@ import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
+from model_zoo.loading import load_model, load_usable_models
 from model_zoo.ranking import all_best_first
 from model_zoo.roles import ALL_DETECTORS, ALL_INCLUDING_STUDIES, detectors
 from model_zoo.tradeoff import fastest_ranked
@@ -23,10 +24,7 @@ from model_zoo.zoo import (
     LoadedModel,
     ZooEntry,
     ZooError,
-    is_consensus,
     list_entries,
-    load_model,
-    load_usable_models,
     zoo_dir,
 )
 
@@ -49,7 +47,7 @@ class Choice:
 
 def singles(entries: Sequence[ZooEntry]) -> list[ZooEntry]:
     """Entries with weights of their own (not a consensus)."""
-    return [entry for entry in entries if not is_consensus(entry.card)]
+    return [entry for entry in entries if not entry.card.is_consensus]
 
 
 def choose(choice: str, entries: Sequence[ZooEntry], zoo: str | os.PathLike | None = None) -> Choice:
@@ -62,7 +60,7 @@ def choose(choice: str, entries: Sequence[ZooEntry], zoo: str | os.PathLike | No
                            f"{', '.join([*sorted(e.name for e in entries), *CHOICES])})")
         return Choice(named, 1)
     if choice == ZOO:
-        consensus = [entry for entry in all_best_first(entries) if is_consensus(entry.card)]
+        consensus = [entry for entry in all_best_first(entries) if entry.card.is_consensus]
         if consensus:
             return Choice(consensus, 1)
         return Choice(all_best_first(singles(entries)), 1, f"{where} has no consensus entry (build it with "

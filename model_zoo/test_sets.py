@@ -8,7 +8,8 @@ with the metrics of model_zoo.metrics.binary_metrics at the card's own threshold
 could not be read, `evaluated` the date, `share_uncertain` the share the card's band calls UNCERTAIN,
 `share_out_of_distribution` the share above the novelty cut-off (None: no believed novelty check) and
 `fingerprint` what identifies the images measured (training.lib.folder_eval.folder_fingerprint). They sit outside
-card["metrics"], which holds the CIFAKE splits that validate_card checks and every consumer reads as CIFAKE.
+the card's metrics, which hold the model's own splits. The card (model_zoo.card.OtherTestSet) checks each set's
+figures when the entry is read.
 Rows and tables for the Model page, the leaderboards and the model card are built here, so all of them show
 the same figures.
 
@@ -21,46 +22,39 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from model_zoo.input_check import untrusted_noise_share
-from model_zoo.metrics import METRIC_KEYS
-from model_zoo.zoo import trained_on_folder, training_set_name
+from model_zoo.card import Card
 
 OTHER_TEST_SETS = "other_test_sets"
 CIFAKE_SETS = (("test", "CIFAKE test"), ("test_unseen", "CIFAKE test, unseen in train"))
 
 
-def other_test_sets(card: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """name -> metrics of each well-formed other test set in the card, sorted by name (malformed ones are left out)."""
-    sets = card.get(OTHER_TEST_SETS)
-    if not isinstance(sets, dict):
-        return {}
-    return {name: values for name, values in sorted(sets.items())
-            if isinstance(values, dict) and all(key in values for key in METRIC_KEYS)}
+def other_test_sets(card: Card) -> dict[str, dict[str, Any]]:
+    """card.other_set_metrics: name -> figures of each other test set, sorted by name (kept for callers)."""
+    return card.other_set_metrics
 
 
-def with_test_set(card: dict[str, Any], name: str, result: dict[str, Any]) -> dict[str, Any]:
+def with_test_set(card: Card, name: str, result: dict[str, Any]) -> Card:
     """A copy of the card with `result` stored as other test set `name` (replacing an earlier one of that name)."""
-    sets = dict(card.get(OTHER_TEST_SETS) or {})
-    sets[name] = result
-    return {**card, OTHER_TEST_SETS: dict(sorted(sets.items()))}
+    sets = {**card.other_set_metrics, name: result}
+    return card.updated(**{OTHER_TEST_SETS: dict(sorted(sets.items()))})
 
 
-def own_test_sets(card: dict[str, Any]) -> tuple[tuple[str, str], ...]:
+def own_test_sets(card: Card) -> tuple[tuple[str, str], ...]:
     """(metrics key, label) of the model's own test split and its unseen subset: CIFAKE's, or a folder model's own
-    (card["metrics"]["test"] is then that folder's test split, training.evaluate on its --data)."""
-    if not trained_on_folder(card):
+    (its metrics.test is then that folder's test split, training.evaluate on its --data)."""
+    if not card.trained_on_folder:
         return CIFAKE_SETS
-    own = own_test_set_name(card)
+    own = card.own_test_set_name
     return (("test", own), ("test_unseen", f"{own}, unseen in train"))
 
 
-def rows_per_test_set(card: dict[str, Any]) -> list[dict[str, Any]]:
+def rows_per_test_set(card: Card) -> list[dict[str, Any]]:
     """The model's own test split (and its unseen subset) first, then every other test set: one row of figures each."""
     rows = []
-    kind = "own" if trained_on_folder(card) else "CIFAKE"
+    kind = "own" if card.trained_on_folder else "CIFAKE"
     for key, label in own_test_sets(card):
-        metrics = card["metrics"].get(key)
-        if isinstance(metrics, dict):
+        metrics = card.split_metrics(key)
+        if metrics is not None:
             rows.append(_row(label, kind, metrics))
     for name, metrics in other_test_sets(card).items():
         rows.append(_row(name, "other", metrics))
@@ -73,7 +67,7 @@ def _row(label: str, kind: str, metrics: dict[str, Any]) -> dict[str, Any]:
             "n": metrics.get("n"), "skipped": metrics.get("skipped"), "evaluated": metrics.get("evaluated")}
 
 
-def leaderboard_columns(card: dict[str, Any]) -> dict[str, float | None]:
+def leaderboard_columns(card: Card) -> dict[str, float | None]:
     """'<set> accuracy' and '<set> ROC-AUC' per other test set, for a leaderboard row."""
     columns: dict[str, float | None] = {}
     for name, metrics in other_test_sets(card).items():
@@ -90,7 +84,7 @@ def other_test_sets_markdown(entries: Sequence[Any]) -> str:
     """A Markdown table of every entry's other test sets beside its CIFAKE test accuracy ('' when none has any)."""
     rows = []
     for entry in entries:
-        cifake = entry.card["metrics"].get("test") or {}
+        cifake = entry.test_metrics or {}
         for name, metrics in other_test_sets(entry.card).items():
             rows.append(f"| {entry.name} | {name} | {_cell(metrics['accuracy'], '.2%')} | "
                         f"{_cell(metrics.get('roc_auc'), '.4f')} | {metrics['n']:,} | {metrics.get('skipped', 0):,} | "
@@ -112,33 +106,32 @@ def other_set_column_names(entries: Sequence[Any]) -> list[str]:
 
 # --- generalisation: what a model was trained on, and every set it was measured on --------------------------
 
-def own_test_set_name(card: dict[str, Any]) -> str:
-    """The column name of the model's own test set (card["metrics"]["test"]): "CIFAKE test" for CIFAKE models."""
-    return f"{training_set_name(card)} test"
+def own_test_set_name(card: Card) -> str:
+    """card.own_test_set_name: the column name of the model's own test set (kept for callers)."""
+    return card.own_test_set_name
 
 
-def _own_test_scores(card: dict[str, Any]) -> dict[str, Any] | None:
+def _own_test_scores(card: Card) -> dict[str, Any] | None:
     """metrics.test with the shares the card records for it elsewhere: UNCERTAIN (decision.band_test) and out of
     distribution (novelty.checks.test_flagged, on a sample of the test split; None when the check is not believed)."""
-    test = card.get("metrics", {}).get("test")
-    if not isinstance(test, dict) or not all(key in test for key in METRIC_KEYS):
+    test = card.split_metrics("test")
+    if test is None:
         return None
-    decision = card.get("decision") or {}
-    coverage = (decision.get("band_test") or {}).get("coverage")
+    band_test = card.decision_rule.band_test
+    coverage = band_test.coverage if band_test else None
     uncertain = None if coverage is None else round(1 - float(coverage), 5)
-    if uncertain is None and not decision.get("uncertain_band"):
+    if uncertain is None and not card.has_band:
         uncertain = 0.0  # no band: this card never says UNCERTAIN
-    novelty = card.get("novelty") or {}
-    flagged = (novelty.get("checks") or {}).get("test_flagged")
-    believed = bool(novelty) and untrusted_noise_share(card) is None
+    checks = card.novelty.checks if card.novelty else None
+    flagged = checks.test_flagged if checks else None
     return {**test, "share_uncertain": uncertain,
-            "share_out_of_distribution": float(flagged) if believed and flagged is not None else None}
+            "share_out_of_distribution": float(flagged) if card.novelty_believed and flagged is not None else None}
 
 
-def measured_sets(card: dict[str, Any]) -> dict[str, dict[str, Any]]:
+def measured_sets(card: Card) -> dict[str, dict[str, Any]]:
     """name -> figures of every set the model was measured on: its own test set first (own_test_set_name), then
     each other test set by name. A set named like the own test set does not replace it."""
-    own = own_test_set_name(card)
+    own = card.own_test_set_name
     scores = {own: _own_test_scores(card)}
     scores = {name: values for name, values in scores.items() if values is not None}
     scores.update({name: values for name, values in other_test_sets(card).items() if name != own})
@@ -147,8 +140,8 @@ def measured_sets(card: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 def set_names(entries: Sequence[Any]) -> list[str]:
     """Every set any entry was measured on: own test sets first (in first-seen order), then the others by name."""
-    own = list(dict.fromkeys(own_test_set_name(entry.card) for entry in entries
-                             if own_test_set_name(entry.card) in measured_sets(entry.card)))
+    own = list(dict.fromkeys(entry.card.own_test_set_name for entry in entries
+                             if entry.card.own_test_set_name in measured_sets(entry.card)))
     others = sorted({name for entry in entries for name in measured_sets(entry.card)} - set(own))
     return own + others
 
@@ -173,12 +166,12 @@ def _score_on(name: str, scores: dict[str, Any], say_roc_auc: bool = False) -> s
     return f"accuracy {scores['accuracy']:.3f} on {name} (one class only, so no ROC-AUC)"
 
 
-def scope_sentence(card: dict[str, Any]) -> str:
+def scope_sentence(card: Card) -> str:
     """One sentence from the card's numbers: what the model was trained on, its ROC-AUC there and on every other
     set, e.g. "Trained on CIFAKE: ROC-AUC 0.996 there (CIFAKE test), 0.430 on DDPM."."""
-    trained = training_set_name(card)
+    trained = card.training_set_name
     sets = measured_sets(card)
-    own_name = own_test_set_name(card)
+    own_name = card.own_test_set_name
     own = sets.pop(own_name, None)
     if own is None or own.get("roc_auc") is None:
         others = ", ".join(_score_on(name, scores, say_roc_auc=True) for name, scores in sets.items())

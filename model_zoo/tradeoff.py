@@ -32,7 +32,7 @@ SPEED_TIE = 0.10
 
 def _recorded(entry: ZooEntry, key: str) -> float | None:
     """A positive number from the card's latency block, else None (not measured, or not a usable figure)."""
-    value = (entry.card.get(LATENCY_KEY) or {}).get(key)
+    value = getattr(entry.card.latency, key, None)  # the latency block (model_zoo.card.Latency) or None
     return float(value) if isinstance(value, (int, float)) and value > 0 else None
 
 

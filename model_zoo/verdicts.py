@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from model_zoo.decision import CLASS_NAMES, decide, label_name, threshold, uncertain_band
+from model_zoo.card import Card
+from model_zoo.decision import CLASS_NAMES, decide, label_name
 
 if TYPE_CHECKING:
     from model_zoo.input_check import InputCheck
@@ -26,9 +27,9 @@ def hf_predictions(prob_fake: float) -> list[dict[str, Any]]:
     return sorted(scores, key=lambda s: -s["score"])
 
 
-def is_calibrated(card: dict) -> bool:
-    """Whether the card's P(FAKE) is temperature-scaled on validation (older cards give raw sigmoid scores)."""
-    return (card.get("decision") or {}).get("fitted_on") == "validation" and "temperature" in card["decision"]
+def is_calibrated(card: Card) -> bool:
+    """card.is_calibrated (kept for callers)."""
+    return card.is_calibrated
 
 
 def model_version(entry: ZooEntry) -> str:
@@ -40,7 +41,7 @@ def model_version(entry: ZooEntry) -> str:
     """
     path = entry.model_path if entry.model_path.is_file() else entry.path / "card.json"
     stat = path.stat()
-    return f"{entry.card.get('created', 'unknown')}@{_sha256(str(path), stat.st_size, stat.st_mtime_ns)[:12]}"
+    return f"{entry.card.created or 'unknown'}@{_sha256(str(path), stat.st_size, stat.st_mtime_ns)[:12]}"
 
 
 @functools.lru_cache(maxsize=64)
@@ -100,7 +101,7 @@ class Verdict:
         return record
 
 
-def verdict_for(model: str, prob_fake: float, card: dict, input_check: InputCheck | None = None, *,
+def verdict_for(model: str, prob_fake: float, card: Card, input_check: InputCheck | None = None, *,
                 override: float | None = None, version: str | None = None,
                 inference_time_ms: float | None = None) -> Verdict:
     """The verdict of the model of `card` for a calibrated P(FAKE), at the card's threshold and band.
@@ -108,7 +109,7 @@ def verdict_for(model: str, prob_fake: float, card: dict, input_check: InputChec
     With `override` (one threshold for every model, the dashboard's choice) the band, fitted around
     the card's threshold, does not apply: the decision is REAL or FAKE at the override.
     """
-    band = (float(override),) * 2 if override is not None else uncertain_band(card)
-    return Verdict(model, float(prob_fake), float(override) if override is not None else threshold(card),
-                   decide(prob_fake, card, override), band, is_calibrated(card), input_check, version,
+    band = (float(override),) * 2 if override is not None else card.uncertain_band
+    return Verdict(model, float(prob_fake), float(override) if override is not None else card.threshold,
+                   decide(prob_fake, card, override), band, card.is_calibrated, input_check, version,
                    inference_time_ms)

@@ -2,7 +2,7 @@
 
 An entry is a folder `<zoo>/<name>/` holding
     model.keras           Keras 3 model, loaded with safe_mode=True
-    card.json             what the model is and how to feed it (see validate_card)
+    card.json             what the model is and how to feed it: the typed card, model_zoo.card
     history.csv           one row per epoch
     test_predictions.csv  path, label (0 REAL / 1 FAKE), prob_fake  (after evaluation)
     validation_predictions.csv  the same columns for the validation split the card's "train" block names
@@ -29,10 +29,10 @@ An entry is a folder `<zoo>/<name>/` holding
                           brightness, contrast, ...; model_zoo.slice_errors), per true class with Wilson 95% intervals:
                           by, value, true_class, n, errors, rate, ci_low, ci_high (after `python -m training.slices`;
                           optional)
-Training writes entries; the dashboard, API and CLIs only read them through here,
-and load models through `load_usable_models`, so a broken entry is reported the same way everywhere.
-What a model was trained on, CIFAKE or a labelled folder of the user's own images, is answered here once
-(trained_on_folder, training_set_name) for the input check, the test-set tables and the model card.
+Training writes entries; the dashboard, API and CLIs only read them through here, and load models through
+model_zoo.loading.load_usable_models, so a broken entry is reported the same way everywhere. A card is parsed
+once, when its entry is read, into the typed model_zoo.card.Card; what it says (what the model was trained on,
+its input policy, ...) is the card's own properties.
 """
 
 from __future__ import annotations
@@ -43,16 +43,15 @@ import os
 import shutil
 import uuid
 import zipfile
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path, PurePath
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from model_zoo.metrics import METRIC_KEYS
-from model_zoo.roles import role_problems
+from model_zoo.card import CIFAKE_NAME, Block, Card, CardError, card_problems, parse_card
 
 ZOO_ENV = "MODEL_ZOO_DIR"
 MODEL_FILE = "model.keras"
@@ -73,10 +72,6 @@ SLICES_REQUIRED = ("by", "value", "true_class", "n", "errors", "rate", "ci_low",
 CUE_SPECTRA_KEYS = ("class_difference", "image_bands", "gradient_power", "gradient_bands")
 RUNS_DIR = ".runs"  # resumable training state, never an entry
 
-# A consensus entry (model_zoo.consensus) combines other entries' verdicts: its card names its members and it has
-# no model.keras of its own; loading it loads its members.
-CONSENSUS_KIND = "consensus"
-
 REQUIRED_CARD_KEYS = ("name", "architecture", "input_shape", "preprocessing", "params", "size_bytes", "train", "metrics")
 
 
@@ -90,75 +85,35 @@ class ZooProblem:
     message: str
 
 
-def is_consensus(card: dict) -> bool:
-    """Whether the card is a consensus of other entries (no weights of its own)."""
-    return card.get("kind") == CONSENSUS_KIND or card.get("architecture") == CONSENSUS_KIND
+# Kept for callers written against the card dict: each is the typed card's own fact (model_zoo.card).
+def is_consensus(card: Card) -> bool:
+    """card.is_consensus."""
+    return card.is_consensus
 
 
-def trained_from(card: dict) -> str:
-    """Where a model's weights started: "from scratch", "ImageNet-pretrained, fine-tuned", "ImageNet-pretrained,
-    frozen backbone", or the local weights file it was tuned from; a consensus says what it combines."""
-    if is_consensus(card):
-        members = (card.get("consensus") or {}).get("members") or []
-        return f"consensus of {len(members)} models, fitted on validation"
-    weights = card.get("train", {}).get("weights")
-    if not weights:
-        return "from scratch"
-    if weights == "imagenet":
-        frozen = (card.get("backbone") or {}).get("frozen")
-        return "ImageNet-pretrained, frozen backbone" if frozen else "ImageNet-pretrained, fine-tuned"
-    return f"fine-tuned from {Path(str(weights)).name}"
+def trained_from(card: Card) -> str:
+    """card.trained_from."""
+    return card.trained_from
 
 
-CIFAKE_NAME = "CIFAKE"  # before image folders, training read CIFAKE only (training.lib.data.load_cifake)
-FOLDER_FALLBACK_NAME = "training folder"  # a folder model whose card names neither its dataset nor its path
-_ARCHIVE_SUFFIXES = (".zip", ".tar", ".gz", ".tgz", ".bz2", ".xz")
+def trained_on_folder(card: Card) -> bool:
+    """card.trained_on_folder."""
+    return card.trained_on_folder
 
 
-def _train_block(card: dict) -> dict:
-    return card.get("train") if isinstance(card.get("train"), dict) else {}
-
-
-def _dataset_name(card: dict) -> str | None:
-    named = _train_block(card).get("dataset_name")
-    return named.strip() if isinstance(named, str) and named.strip() else None
-
-
-def trained_on_folder(card: dict) -> bool:
-    """Whether the model learnt from a labelled folder of the user's own images (training.lib.image_folders) rather
-    than CIFAKE: the one answer the input check, the test-set tables and the model card share.
-
-    Only folder datasets record how their split was made (train.split) and their training images' range of sizes
-    (novelty.train_image_range); a card that names its dataset (train.dataset_name) other than CIFAKE is one too."""
-    if "split" in _train_block(card) or "train_image_range" in (card.get("novelty") or {}):
-        return True
-    named = _dataset_name(card)
-    return named is not None and named.lower() != CIFAKE_NAME.lower()
-
-
-def training_set_name(card: dict) -> str:
-    """A short name for what the model was trained on: the card's train.dataset_name when it has one; for a folder
-    model (trained_on_folder) its dataset file's or folder's name; else "CIFAKE" for any path naming CIFAKE (or
-    none recorded: older cards), else the dataset file's or folder's name."""
-    named = _dataset_name(card)
-    if named:
-        return named
-    source = str(_train_block(card).get("dataset") or "").strip()
-    name = PurePath(source).name if source else ""
-    while name.lower().endswith(_ARCHIVE_SUFFIXES):
-        name = name[: name.rfind(".")]
-    if trained_on_folder(card):  # a folder is named for itself, even one cut from CIFAKE (its own split and figures)
-        return name or FOLDER_FALLBACK_NAME
-    if not name or "cifake" in source.lower():
-        return CIFAKE_NAME
-    return name
+def training_set_name(card: Card) -> str:
+    """card.training_set_name."""
+    return card.training_set_name
 
 
 def study_test_set(record: Any) -> str:
     """Whose test images a study's output was measured on: the "test_set" a folder model's faithfulness report, class
-    heatmaps (a 0-d array) or card cues block records, else CIFAKE (CIFAKE models' outputs, and every output from
+    heatmaps (a 0-d array) or card study block records, else CIFAKE (CIFAKE models' outputs, and every output from
     before folder models were studied, name none)."""
-    recorded = record.get("test_set") if hasattr(record, "get") else None
+    if isinstance(record, Block):
+        recorded = getattr(record, "test_set", None) or (record.model_extra or {}).get("test_set")
+    else:
+        recorded = record.get("test_set") if hasattr(record, "get") else None
     return str(recorded) if recorded is not None and str(recorded) else CIFAKE_NAME
 
 
@@ -177,20 +132,21 @@ def _read_predictions(path: str, mtime_ns: int, size: int) -> pd.DataFrame:
 class ZooEntry:
     name: str
     path: Path
-    card: dict[str, Any]
+    card: Card  # parsed once, when the entry is read
 
     @property
     def model_path(self) -> Path:
         return self.path / MODEL_FILE
 
     @property
-    def test_metrics(self) -> dict | None:
-        return self.card["metrics"].get("test")
+    def test_metrics(self) -> dict[str, Any] | None:
+        """The card's metrics.test figures (a plain dict), or None before evaluation."""
+        return self.card.split_metrics("test")
 
     @property
-    def test_unseen_metrics(self) -> dict | None:
+    def test_unseen_metrics(self) -> dict[str, Any] | None:
         """Metrics on the test images whose file bytes occur nowhere in train (None before such an evaluation)."""
-        return self.card["metrics"].get("test_unseen")
+        return self.card.split_metrics("test_unseen")
 
     def history(self) -> pd.DataFrame:
         path = self.path / HISTORY_FILE
@@ -292,7 +248,7 @@ class LoadedModel:
         return self.entry.name
 
     @property
-    def card(self) -> dict[str, Any]:
+    def card(self) -> Card:
         return self.entry.card
 
 
@@ -306,96 +262,22 @@ def zoo_dir(path: str | os.PathLike | None = None) -> Path:
 
 
 def validate_card(card: Any) -> list[str]:
-    """Problems with a card (empty list when it is valid)."""
-    if not isinstance(card, dict):
-        return ["card is not a JSON object"]
-    problems = [f"missing key '{key}'" for key in REQUIRED_CARD_KEYS if key not in card]
-    shape = card.get("input_shape")
-    if "input_shape" in card and not (
-        isinstance(shape, list) and len(shape) == 3 and shape[2] == 3 and all(isinstance(v, int) and v > 0 for v in shape)
-    ):
-        problems.append(f"input_shape must be [H, W, 3], got {shape!r}")
-    prep = card.get("preprocessing")
-    has_mean_std = isinstance(prep, dict) and len(prep.get("mean", [])) == 3 and len(prep.get("std", [])) == 3
-    if "preprocessing" in card and not has_mean_std:
-        problems.append("preprocessing must give 'mean' and 'std' with 3 values each")
-    metrics = card.get("metrics")
-    if "metrics" in card:
-        if not isinstance(metrics, dict):
-            problems.append("metrics must be an object")
-        else:
-            for split, values in metrics.items():
-                if not isinstance(values, dict):
-                    problems.append(f"metrics.{split} must be an object")
-                    continue
-                problems += [f"metrics.{split} missing '{key}'" for key in METRIC_KEYS if key not in values]
-    return problems + _abstention_problems(card) + role_problems(card)
+    """Problems with a card's JSON object (empty list when it is valid): model_zoo.card's, one sentence each."""
+    return card_problems(card)
 
 
-def _number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and value == value  # not NaN
-
-
-def _image_size(value: Any) -> bool:
-    """[H, W] of positive integers."""
-    return isinstance(value, list) and len(value) == 2 and all(isinstance(v, int) and v > 0 for v in value)
-
-
-def _image_range(extent: Any, size: Any) -> bool:
-    """[[H, W], [H, W]]: the smallest and the biggest height and width, with the size `size` between them."""
-    if not (isinstance(extent, list) and len(extent) == 2 and all(_image_size(v) for v in extent)):
-        return False
-    between = size if _image_size(size) else extent[0]  # a bad size is reported on its own
-    return all(low <= v <= high for low, v, high in zip(extent[0], between, extent[1]))
-
-
-def _abstention_problems(card: dict) -> list[str]:
-    """Checks of the optional uncertain band and novelty block (model_zoo.decision, model_zoo.novelty).
-
-    Older cards have neither and stay valid; a card that has them must have them well-formed.
-    """
-    problems = []
-    decision = card.get("decision")
-    if decision is not None and not isinstance(decision, dict):
-        problems.append("decision must be an object")
-    elif decision and "uncertain_band" in decision:
-        band = decision["uncertain_band"]
-        t = decision.get("threshold", 0.5)
-        if not (isinstance(band, list) and len(band) == 2 and all(_number(v) for v in band)
-                and 0 <= band[0] <= t <= band[1] <= 1):
-            problems.append(f"decision.uncertain_band must be [low, high] with 0 <= low <= threshold <= high <= 1, "
-                            f"got {band!r}")
-    novelty = card.get("novelty")
-    if novelty is not None:
-        if not isinstance(novelty, dict):
-            problems.append("novelty must be an object")
-        else:
-            if not (_number(novelty.get("cutoff")) and novelty["cutoff"] > 0):
-                problems.append(f"novelty.cutoff must be a positive number, got {novelty.get('cutoff')!r}")
-            size = novelty.get("train_image_size", [32, 32])
-            if not _image_size(size):
-                problems.append(f"novelty.train_image_size must be [H, W], got {size!r}")
-            extent = novelty.get("train_image_range")  # folder models only (model_zoo.novelty.image_size_facts)
-            if extent is not None and not _image_range(extent, size):
-                problems.append(f"novelty.train_image_range must be [[H, W], [H, W]] from the smallest to the biggest, "
-                                f"around train_image_size, got {extent!r}")
-            if not isinstance(novelty.get("file", "novelty.npz"), str) or "/" in novelty.get("file", ""):
-                problems.append("novelty.file must be a file name inside the entry")
-    return problems
-
-
-def read_card(path: Path) -> dict:
-    """Parse and validate a card.json, raising ZooError that names the file."""
+def read_card(path: Path) -> Card:
+    """Parse and validate a card.json into the typed card, raising ZooError that names the entry and the field."""
     try:
-        card = json.loads(path.read_text())
+        raw = json.loads(path.read_text())
     except FileNotFoundError:
         raise ZooError(f"{path}: no card.json") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ZooError(f"{path}: not valid JSON ({exc})") from None
-    problems = validate_card(card)
-    if problems:
-        raise ZooError(f"{path}: " + "; ".join(problems))
-    return card
+    try:
+        return parse_card(raw, path.parent.name)
+    except CardError as exc:
+        raise ZooError(str(exc)) from None
 
 
 def read_entry(name: str, zoo: str | os.PathLike | None = None) -> ZooEntry:
@@ -404,7 +286,7 @@ def read_entry(name: str, zoo: str | os.PathLike | None = None) -> ZooEntry:
     if not path.is_dir():
         raise ZooError(f"no model named '{name}' in {zoo_dir(zoo)} (see `python -m training.train --help`)")
     card = read_card(path / CARD_FILE)
-    if not (path / MODEL_FILE).is_file() and not is_consensus(card):
+    if not (path / MODEL_FILE).is_file() and not card.is_consensus:
         raise ZooError(f"{path}: no {MODEL_FILE}")
     return ZooEntry(name=name, path=path, card=card)
 
@@ -426,8 +308,13 @@ def list_entries(zoo: str | os.PathLike | None = None) -> tuple[list[ZooEntry], 
     return entries, problems
 
 
-def write_card(folder: Path, card: dict) -> None:
-    (folder / CARD_FILE).write_text(json.dumps(card, indent=2, sort_keys=False) + "\n")
+def write_card(folder: Path, card: Card | dict[str, Any]) -> None:
+    """Write card.json through the typed card (a dict is validated first), inside a staged entry (staged_entry)."""
+    try:
+        typed = card if isinstance(card, Card) else parse_card(card, folder.name)
+    except CardError as exc:
+        raise ZooError(str(exc)) from None
+    (folder / CARD_FILE).write_text(typed.to_json())
 
 
 def write_predictions(folder: Path, paths: list[str], labels: Any, prob_fake: Any, file: str = PREDICTIONS_FILE) -> None:
@@ -456,11 +343,12 @@ def staged_entry(name: str, zoo: str | os.PathLike | None = None, *, from_existi
             staging.mkdir()
         yield staging
         card_path = staging / CARD_FILE
-        if (staging / MODEL_FILE).is_file() and card_path.is_file():
-            card = json.loads(card_path.read_text())
-            card["size_bytes"] = (staging / MODEL_FILE).stat().st_size  # derived, never stale
-            write_card(staging, card)
-        if not is_consensus(read_card(card_path)) and not (staging / MODEL_FILE).is_file():
+        card = read_card(card_path)
+        if (staging / MODEL_FILE).is_file():
+            size = (staging / MODEL_FILE).stat().st_size  # derived, never stale
+            if size != card.size_bytes:
+                write_card(staging, card.updated(size_bytes=size))
+        elif not card.is_consensus:
             raise ZooError(f"{staging}: refusing to publish an entry without {MODEL_FILE}")
         _swap_in(staging, target)
     finally:
@@ -485,48 +373,3 @@ def _recover_interrupted_swaps(root: Path) -> None:
             old.rename(root / name)
         else:
             shutil.rmtree(old, ignore_errors=True)
-
-
-def load_model(entry: ZooEntry):  # -> keras.Model (keras is imported lazily: listing stays fast)
-    """Load an entry's model (safe_mode=True) and check it fits its card; a consensus entry loads its members."""
-    if is_consensus(entry.card):
-        from model_zoo.consensus import load_consensus
-
-        return load_consensus(entry, load_model)
-    import keras
-
-    try:
-        model = keras.saving.load_model(entry.model_path, safe_mode=True, compile=False)
-    except Exception as exc:
-        raise ZooError(f"{entry.model_path}: cannot load ({type(exc).__name__}: {exc})") from None
-    expected_input = tuple(entry.card["input_shape"])
-    if tuple(model.input_shape[1:]) != expected_input:
-        raise ZooError(f"{entry.model_path}: input shape {model.input_shape[1:]} differs from card {list(expected_input)}")
-    if tuple(model.output_shape[1:]) != (1,):
-        raise ZooError(f"{entry.model_path}: output shape {model.output_shape[1:]}, expected one probability (1,)")
-    return model
-
-
-def load_usable_models(
-    entries: Iterable[ZooEntry], *, load: Callable[[ZooEntry], Any] = load_model, limit: int | None = None,
-) -> tuple[dict[str, LoadedModel], list[ZooProblem]]:
-    """Load each entry's model, in the given order: name -> LoadedModel, and a problem for each that will not load.
-
-    `load` lets a caller cache loads (the dashboard); `limit` stops once that many loaded, so
-    `load_usable_models(all_best_first(entries), limit=1)` is the best model that works.
-    """
-    loaded: dict[str, LoadedModel] = {}
-    problems: list[ZooProblem] = []
-    for entry in entries:
-        if limit is not None and len(loaded) >= limit:
-            break
-        try:
-            if is_consensus(entry.card):  # its members load through the same (maybe caching) `load`
-                from model_zoo.consensus import load_consensus
-
-                loaded[entry.name] = LoadedModel(entry, load_consensus(entry, load))
-            else:
-                loaded[entry.name] = LoadedModel(entry, load(entry))
-        except ZooError as exc:
-            problems.append(ZooProblem(entry.name, str(exc)))
-    return loaded, problems

@@ -14,6 +14,7 @@ import numpy as np
 from PIL import Image
 
 from model_zoo import normalize_for_card
+from tests.cards import typed
 
 SIZE = 32
 PREPROCESSING = {"color": "RGB", "resize": "area", "mean": [127.5] * 3, "std": [64.0] * 3}  # centred: trains reliably
@@ -60,7 +61,7 @@ def train_quadrant_model(seed: int = 0):
     x = keras.layers.GlobalAveragePooling2D()(x)
     model = keras.Model(inputs, keras.layers.Dense(1, activation="sigmoid", name="prob_fake")(x))
     model.compile(keras.optimizers.Adam(0.005), "binary_crossentropy", metrics=["accuracy"])
-    model.fit(normalize_for_card(images, {"preprocessing": PREPROCESSING}), labels, epochs=8, batch_size=30, verbose=0)
+    model.fit(normalize_for_card(images, typed(preprocessing=PREPROCESSING)), labels, epochs=8, batch_size=30, verbose=0)
     return model
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from model_zoo import ImageError, batch_to_model_input, decode_image
+from model_zoo.card import Card
 from training.lib.cli import exit_on_user_error
 
 BACKBONES = ("efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2")  # training.lib.efficientnet_lite
@@ -31,13 +32,14 @@ def imagenet_class_names() -> list[str]:
     return names
 
 
-def imagenet_card(backbone: str = "efficientnet_lite0") -> dict:
+def imagenet_card(backbone: str = "efficientnet_lite0") -> Card:
     """The classifier's input as a card: what batch_to_model_input needs to prepare its images."""
     from training.lib.efficientnet_lite import PREPROCESSING, variant_of
 
     size = variant_of(backbone).resolution
-    return {"name": f"{backbone} (ImageNet)", "input_shape": [size, size, 3],
-            "preprocessing": {**PREPROCESSING, "resize": "bilinear"}}
+    return Card.from_dict({"name": f"{backbone} (ImageNet)", "architecture": backbone, "input_shape": [size, size, 3],
+                           "preprocessing": {**PREPROCESSING, "resize": "bilinear"},
+                           "params": 0, "size_bytes": 0, "train": {}, "metrics": {}})
 
 
 def top5(model, images: list[np.ndarray], class_names: list[str], backbone: str = "efficientnet_lite0"

@@ -41,15 +41,16 @@ def main(argv: list[str] | None = None) -> int:
     entry = write_consensus(args.zoo, args.name, args.members, combiner=args.combiner, seed=args.seed,
                             test_in_train=in_train)
     card = entry.card
-    block, test, val = card["consensus"], card["metrics"]["test"], card["metrics"]["validation"]
-    scores = block["choice"]["scores"]
-    print(f"{entry.name}: {block['combiner']} of {', '.join(block['members'])}\n"
+    block, test, val = card.consensus, card.split_metrics("test"), card.split_metrics("validation")
+    choice = block.choice or {}
+    scores = choice["scores"]
+    print(f"{entry.name}: {block.combiner} of {', '.join(block.members)}\n"
           f"  validation (5-fold cross-validated): mean accuracy {scores['mean']['accuracy']:.4f} (log-loss "
           f"{scores['mean']['log_loss']:.4f}), stacking {scores['stacking']['accuracy']:.4f} (log-loss "
-          f"{scores['stacking']['log_loss']:.4f}); {block['choice']['why']}\n"
-          f"  threshold {card['decision']['threshold']:.3f}, temperature {card['decision']['temperature']}, "
-          f"uncertain band {card['decision']['uncertain_band']}, disagreement cut-off "
-          f"{block['disagreement']['cutoff']:.3f} (test images above it: {block['disagreement']['test_above']:.2%})\n"
+          f"{scores['stacking']['log_loss']:.4f}); {choice['why']}\n"
+          f"  threshold {card.threshold:.3f}, temperature {card.temperature}, "
+          f"uncertain band {list(card.uncertain_band)}, disagreement cut-off "
+          f"{block.disagreement.cutoff:.3f} (test images above it: {block.disagreement.test_above:.2%})\n"
           f"  validation accuracy {val['accuracy']:.4f}; full test ({test['n']:,} images) accuracy "
           f"{test['accuracy']:.4f}, ROC-AUC {test['roc_auc']:.4f}", flush=True)
     return 0

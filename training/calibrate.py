@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     entries = read_named_entries(args.names, args.zoo)  # fail fast before decoding the dataset
     # CIFAKE, or the labelled folder the entries were trained on: its split rebuilt from the card (as training.evaluate).
-    dataset = load_labelled_data(args.data, split=(entries[0].card.get("train") or {}).get("split"))
+    dataset = load_labelled_data(args.data, split=entries[0].card.train.split)
     for entry in entries:
         calibrate_entry(read_entry(entry.name, args.zoo), dataset, args.zoo, train_sample=args.train_sample,
                         target=args.target_precision, quantile=args.quantile)

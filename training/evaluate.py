@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
         evaluate_folder(entries, args.folder, args.zoo, args.set_name, report=lambda line: print(line, flush=True))
         return 0
     # CIFAKE, or the labelled folder a model was trained on: its split rebuilt from the card (train.split).
-    dataset = load_labelled_data(args.data, split=(entries[0].card.get("train") or {}).get("split"))
+    dataset = load_labelled_data(args.data, split=entries[0].card.train.split)
     for entry in entries:  # one at a time: a model's memory is freed before the next loads
         if args.validation_only:
             write_validation_predictions(entry.name, dataset, args.zoo)

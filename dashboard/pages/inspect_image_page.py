@@ -20,7 +20,7 @@ from model_zoo import ImageError
 from model_zoo.decision import DEFAULT_THRESHOLD
 from model_zoo.operating_point import MaxFprError, operating_points, parse_max_fpr
 from model_zoo.roles import detectors
-from model_zoo.zoo import ZooError, is_consensus
+from model_zoo.zoo import ZooError
 
 UPLOAD_TYPES = ["jpg", "jpeg", "png", "webp", "bmp", "gif"]
 
@@ -29,7 +29,7 @@ st.title("Inspect an image")
 if not require_models(entries):
     st.stop()
 # What the answering models learnt from: the consensus (its members' data) and every detector.
-st.info(training_data_note([e for e in entries if is_consensus(e.card)][:1] + detectors(entries)), icon=":material/info:")
+st.info(training_data_note([e for e in entries if e.card.is_consensus][:1] + detectors(entries)), icon=":material/info:")
 
 uploads = st.file_uploader("Images (JPEG, PNG, WebP, BMP, GIF: first frame; any size)", type=UPLOAD_TYPES,
                            accept_multiple_files=True, key="inspect_uploads")

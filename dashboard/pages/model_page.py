@@ -10,7 +10,6 @@ from dashboard.evaluation import card_headline, threshold_metrics
 from dashboard.views import faithfulness_view, model_card_view, slices_view
 from dashboard.views.resources import require_models, zoo_entries
 from model_zoo.decision import threshold as card_threshold
-from model_zoo.zoo import trained_from
 
 entries, _ = zoo_entries()
 st.title("Model")
@@ -22,31 +21,32 @@ name = st.selectbox("Model", names, key="model_page_model")
 entry = next(e for e in entries if e.name == name)
 card = entry.card
 
-st.subheader(f"{name}: {card.get('description', card['architecture'])}")
-st.caption(f"Weights: **{trained_from(card)}**")
-train = card.get("train", {})
+st.subheader(f"{name}: {card.description or card.architecture}")
+st.caption(f"Weights: **{card.trained_from}**")
+train = card.train
 tiles = card_headline(card)
 for row in range(0, len(tiles), 4):
     for col, (label, value, help_text) in zip(st.columns(4), tiles[row : row + 4], strict=False):
         col.metric(label, value, help=help_text)
 cols = st.columns(4)
-cols[0].metric("Parameters", f"{card['params']:,}")
-cols[1].metric("Size", f"{card['size_bytes'] / 2**20:.2f} MB")
-cols[2].metric("Epochs (best)", f"{train.get('epochs_run', '?')} ({train.get('best_epoch', '?')})")
+cols[0].metric("Parameters", f"{card.params:,}")
+cols[1].metric("Size", f"{card.size_bytes / 2**20:.2f} MB")
+epochs, best = ("?" if v is None else v for v in (train.epochs_run, train.best_epoch))
+cols[2].metric("Epochs (best)", f"{epochs} ({best})")
 
 model_card_view.show(entry)  # test sets (CIFAKE and the user's own), the Hugging Face model card, the HTML report
 
 with st.expander("card.json fields", expanded=False):
     facts = {
-        "architecture": card["architecture"],
-        "input": "x".join(map(str, card["input_shape"])),
-        "preprocessing": json.dumps(card["preprocessing"]),
-        "Grad-CAM layer": (card.get("explain") or {}).get("gradcam_layer", "(last 4-D layer)"),
-        **{f"train.{k}": str(v) for k, v in train.items()},
-        "created": card.get("created", ""),
+        "architecture": card.architecture,
+        "input": "x".join(map(str, card.input_shape)),
+        "preprocessing": json.dumps(card.preprocessing.to_dict()),
+        "Grad-CAM layer": (card.explain.gradcam_layer if card.explain else None) or "(last 4-D layer)",
+        **{f"train.{k}": str(v) for k, v in train.to_dict().items()},
+        "created": card.created or "",
     }
     st.table(pd.DataFrame({"field": list(facts), "value": [str(v) for v in facts.values()]}).set_index("field"))
-    st.json(card, expanded=False)
+    st.json(card.to_dict(), expanded=False)
 
 history = entry.history()
 if not history.empty:

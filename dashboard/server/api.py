@@ -53,10 +53,8 @@ from dashboard.server import serving
 from dashboard.server.answers import MISSING_IMAGE, AnswerError, answer, default_choice
 from dashboard.server.upload_page import register_page
 from model_zoo import LoadedModel, ZooEntry, list_entries, load_usable_models, zoo_dir
-from model_zoo.decision import threshold, uncertain_band
 from model_zoo.images import MAX_BYTES, MAX_PIXELS
 from model_zoo.judge import warm_up
-from model_zoo.roles import role_of
 from model_zoo.selection import caching_loader
 from model_zoo.verdicts import model_version
 
@@ -71,16 +69,17 @@ METRIC_FIELDS = ("accuracy", "precision", "recall", "f1", "roc_auc", "n")
 def card_summary(entry: ZooEntry) -> dict[str, Any]:
     """The card fields a client needs to choose a model."""
     card = entry.card
-    summary = {key: card[key] for key in CARD_FIELDS if key in card}
-    summary["role"] = role_of(card)
-    summary["preprocessing"] = card["preprocessing"]
-    summary["threshold"] = threshold(card)
-    summary["uncertain_band"] = list(uncertain_band(card))
-    summary["novelty_cutoff"] = (card.get("novelty") or {}).get("cutoff")
+    written = card.to_dict()  # the fields as card.json has them
+    summary = {key: written[key] for key in CARD_FIELDS if key in written}
+    summary["role"] = card.role_name
+    summary["preprocessing"] = written["preprocessing"]
+    summary["threshold"] = card.threshold
+    summary["uncertain_band"] = list(card.uncertain_band)
+    summary["novelty_cutoff"] = card.novelty.cutoff if card.novelty else None
     summary["model_version"] = model_version(entry)
     summary["metrics"] = {
         split: {key: values[key] for key in METRIC_FIELDS if key in values}
-        for split, values in card["metrics"].items() if isinstance(values, dict)
+        for split, values in written["metrics"].items()
     }
     return summary
 

@@ -95,7 +95,7 @@ def result_view(body: dict, data: bytes, served: dict[str, LoadedModel]) -> dict
     if best is not None and best_verdict is not None:
         card = served[best].card
         result["gradcam_target"] = best_verdict["label"]  # explain the verdict it gave (REAL or FAKE)
-        result["input_size"] = "x".join(str(v) for v in card["input_shape"][:2])
+        result["input_size"] = "x".join(str(v) for v in card.input_size)
         try:
             result["gradcam"] = _gradcam(served[best], data, name, best_verdict["label"])
         except (ValueError, ImageError) as exc:  # e.g. a model without a convolutional layer to explain

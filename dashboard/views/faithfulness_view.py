@@ -20,7 +20,7 @@ from dashboard.faithfulness_tables import (
     ranking_sentence,
 )
 from model_zoo import ZooEntry
-from model_zoo.crops import crop_spec
+from model_zoo.card import Card
 from model_zoo.zoo import study_test_set
 
 _FORMATS = {
@@ -78,7 +78,7 @@ def show_model_explanations(entry: ZooEntry) -> None:
                 icon=":material/info:")
     else:
         st.plotly_chart(class_heatmaps_figure(entry.name, arrays), width="stretch", key="class_heatmaps")
-        crop = crop_spec(entry.card)
+        crop = entry.card.crop_spec
         seen = (f" (each image's {crop[0]}x{crop[0]} crop of its judging grid nearest the centre: one tile of the "
                 "heatmap stitched over a whole image)") if crop else ""
         st.caption(f"Each panel averages the Grad-CAM maps (each scaled to 0-1) of {study_test_set(arrays)} test images"
@@ -93,7 +93,7 @@ def show_model_explanations(entry: ZooEntry) -> None:
 
 
 def heatmap_note(name: str, method: str, report: dict | None, consensus: bool = False,
-                 card: dict | None = None) -> None:
+                 card: Card | None = None) -> None:
     """Beside one heatmap: this method's measured faithfulness for this model (report_for(name)); a warning
     when it fails the sanity check. `card` points an unmeasured folder model at its own folder."""
     note = map_note(name, method, report, consensus, card)

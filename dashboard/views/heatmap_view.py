@@ -18,9 +18,9 @@ from dashboard.faithfulness_tables import report_for
 from dashboard.overlays import COLORMAPS, enlarge, overlay, png_bytes
 from dashboard.views.faithfulness_view import caption_flag, heatmap_note
 from model_zoo import LoadedModel
+from model_zoo.card import Card
 from model_zoo.decision import CLASS_NAMES, label_name
 from model_zoo.saliency import METHODS, explanation_map
-from model_zoo.zoo import is_consensus
 
 _CACHE_KEY = "_heatmap_cache"
 _CACHE_SIZE = 128
@@ -49,7 +49,7 @@ def controls(key: str) -> HeatmapSettings:
     return HeatmapSettings(method, target, colormap, alpha)
 
 
-def cached_map(model, card: dict, model_key: str, seen: np.ndarray, method: str, target: str) -> np.ndarray:
+def cached_map(model, card: Card, model_key: str, seen: np.ndarray, method: str, target: str) -> np.ndarray:
     """explanation_map, remembered per session for (model, image, method, class)."""
     cache: OrderedDict = st.session_state.setdefault(_CACHE_KEY, OrderedDict())
     digest = hashlib.sha1(np.ascontiguousarray(seen).tobytes()).hexdigest()
@@ -86,7 +86,7 @@ def show(image_name: str, seen: Mapping[str, np.ndarray], models: Mapping[str, L
         verdict = None if prob is None else label_name(prob, card if override is None else override)
         target = settings.target if settings.target != "verdict" else (verdict or CLASS_NAMES[1])
         with st.spinner(f"{settings.method} for {name}…"):
-            heat = cached_map(model, card, f"{name}@{card.get('created', '')}", seen[name], settings.method, target)
+            heat = cached_map(model, card, f"{name}@{card.created or ''}", seen[name], settings.method, target)
         picture = overlay(seen[name], heat, settings.alpha, settings.colormap)
         with columns[index % len(columns)]:
             caption = verdict_caption(name, prob, verdict, (decisions or {}).get(name))
@@ -95,7 +95,7 @@ def show(image_name: str, seen: Mapping[str, np.ndarray], models: Mapping[str, L
                      f"{caption_flag(settings.method, report)}", width="stretch")
             if float(heat.max()) == 0.0:
                 st.caption(f"No positive {settings.method} evidence for {target} in this image.")
-            heatmap_note(name, settings.method, report, consensus=is_consensus(card), card=card)
+            heatmap_note(name, settings.method, report, consensus=card.is_consensus, card=card)
             st.download_button("Download overlay", png_bytes(picture), file_name=f"{_stem(image_name)}_{name}_"
                                f"{settings.method.lower().replace(' ', '')}_{target.lower()}.png", mime="image/png",
                                key=f"{key}_dl_{index}", icon=":material/download:")

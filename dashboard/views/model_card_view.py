@@ -7,12 +7,12 @@ import streamlit as st
 
 from dashboard.views.report_view import model_report_button
 from model_zoo import ZooEntry
+from model_zoo.card import Card
 from model_zoo.card_markdown import README_FILE, model_card_markdown, split_front_matter
 from model_zoo.test_sets import other_test_sets, rows_per_test_set
-from model_zoo.zoo import training_set_name
 
 
-def test_sets_frame(card: dict) -> pd.DataFrame:
+def test_sets_frame(card: Card) -> pd.DataFrame:
     """Its own test set (CIFAKE's or its folder's), the unseen subset, then each other test set: accuracy,
     ROC-AUC, precision, recall, F1, n, skipped."""
     frame = pd.DataFrame(rows_per_test_set(card))
@@ -26,7 +26,7 @@ def show_test_sets(entry: ZooEntry) -> None:
     frame = test_sets_frame(entry.card)
     if frame.empty:
         return
-    own = training_set_name(entry.card)  # CIFAKE, or the labelled folder it was trained on
+    own = entry.card.training_set_name  # CIFAKE, or the labelled folder it was trained on
     st.markdown(f"**Test sets**: {own} and other test sets, each at the model's own threshold")
     st.dataframe(frame, hide_index=True, width="stretch",
                  column_config={**{k: st.column_config.NumberColumn(k, format="%.4f")

@@ -50,7 +50,7 @@ def image_report(result: JudgedImage, data: bytes, models: Mapping[str, LoadedMo
         model, card = models[name].model, models[name].card
         verdict = label_name(prob[name], card if override is None else override)
         target = settings.target if settings.target != "verdict" else (verdict or CLASS_NAMES[1])
-        heat = heatmap_view.cached_map(model, card, f"{name}@{card.get('created', '')}", result.seen[name],
+        heat = heatmap_view.cached_map(model, card, f"{name}@{card.created or ''}", result.seen[name],
                                        settings.method, target)
         picture = overlay(result.seen[name], heat, settings.alpha, settings.colormap)
         caption = heatmap_view.verdict_caption(name, prob[name], verdict, decisions.get(name))

@@ -230,8 +230,8 @@ def judged(name: str, data: bytes, models: dict[str, LoadedModel],
 
     cache: OrderedDict = st.session_state.setdefault(_JUDGED_KEY, OrderedDict())
     # A recalibrated card (new band or novelty cut-off) must not reuse verdicts made with the old one.
-    models_key = tuple((m.name, m.card.get("created", ""), str(m.card.get("decision")),
-                        str((m.card.get("novelty") or {}).get("cutoff"))) for m in models.values())
+    models_key = tuple((m.name, m.card.created or "", str(m.card.decision),
+                        str(m.card.novelty.cutoff if m.card.novelty else None)) for m in models.values())
     override_key = tuple(sorted(override.items())) if isinstance(override, dict) else override  # max-FPR: per model
     key = (name, hashlib.sha1(data).hexdigest(), models_key, override_key)
     if key not in cache:

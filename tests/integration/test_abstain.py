@@ -15,6 +15,7 @@ from model_zoo.decision import UNCERTAIN, band_summary, decide, fit_band, uncert
 from model_zoo.inference import predict_prob_fake
 from model_zoo.input_check import check_input, original_size
 from model_zoo.novelty import NOVELTY_FILE, load_stats, predict_with_features, predict_with_novelty
+from tests.cards import typed
 from tests.zoo_builders import copy_zoo
 
 
@@ -31,7 +32,7 @@ def test_band_is_uncertain_near_the_threshold_and_decides_outside():
     fitted = fit_band(labels, scores, 0.5, target=0.99)
     low, high = fitted["uncertain_band"]
     assert 0.05 < low < 0.5 < high < 0.95
-    card = {"decision": {"threshold": 0.5, **fitted}}
+    card = typed(decision={"threshold": 0.5, **fitted})
     assert [decide(p, card) for p in (0.5, low, (low + 0.5) / 2, high - 1e-6)] == [UNCERTAIN] * 4
     assert decide(high, card) == "FAKE" and decide(0.999, card) == "FAKE"
     assert decide(low - 1e-6, card) == "REAL" and decide(0.001, card) == "REAL"
@@ -51,24 +52,24 @@ def test_band_degenerate_cases():
     coin = np.random.default_rng(1).uniform(size=len(labels))
     band = fit_band(labels, coin, 0.5)["uncertain_band"]
     assert band == [0.0, 1.0]  # a useless model never decides...
-    assert {decide(p, {"decision": {"threshold": 0.5, "uncertain_band": band}}) for p in (0.0, 0.5, 1.0)} == {UNCERTAIN}
+    assert {decide(p, typed(decision={"threshold": 0.5, "uncertain_band": band})) for p in (0.0, 0.5, 1.0)} == {UNCERTAIN}
     few = fit_band(labels[:40], perfect[:40], 0.5)["uncertain_band"]
     assert few == [0.0, 1.0]  # ...nor does one whose 20 images a side cannot show 99%
 
 
 def test_old_cards_decide_at_the_threshold_without_a_band():
-    old = {"decision": {"temperature": 1.2, "threshold": 0.6, "fitted_on": "validation"}}
+    old = typed(decision={"temperature": 1.2, "threshold": 0.6, "fitted_on": "validation"})
     assert uncertain_band(old) == (0.6, 0.6)
     assert [decide(p, old) for p in (0.59, 0.6)] == ["REAL", "FAKE"]
-    assert decide(0.51, {}) == "FAKE"  # no decision block at all: 0.5
+    assert decide(0.51, typed()) == "FAKE"  # no decision block at all: 0.5
     record = verdict_for("m", 0.59, old).as_dict()
     assert record["decision"] == record["label"] == "REAL" and record["calibrated"] is True
-    assert verdict_for("m", 0.7, {}).calibrated is False
+    assert verdict_for("m", 0.7, typed()).calibrated is False
     assert "in_distribution" not in record  # no input check given
 
 
 def test_user_override_ignores_the_band():
-    card = {"decision": {"threshold": 0.5, "uncertain_band": [0.3, 0.7]}}
+    card = typed(decision={"threshold": 0.5, "uncertain_band": [0.3, 0.7]})
     assert decide(0.6, card) == UNCERTAIN
     assert decide(0.6, card, override=0.55) == "FAKE" and decide(0.5, card, override=0.55) == "REAL"
 
@@ -122,9 +123,10 @@ def test_size_check_of_small_native_and_rotated_images(trained_zoo):
 
 def test_a_novelty_check_that_lets_noise_through_is_not_believed(trained_zoo):
     card = read_entry("cnn_maxpool", trained_zoo).card
-    trusted = {**card, "novelty": {**card["novelty"], "checks": {"noise_flagged": 1.0}}}
+    novelty = card.novelty.to_dict()
+    trusted = card.updated(novelty={**novelty, "checks": {"noise_flagged": 1.0}})
     assert check_input((32, 32), trusted, novelty=0.0).in_distribution is True
-    blind = {**card, "novelty": {**card["novelty"], "checks": {"noise_flagged": 0.02}}}
+    blind = card.updated(novelty={**novelty, "checks": {"noise_flagged": 0.02}})
     check = check_input((32, 32), blind, novelty=0.0)
     assert check.in_distribution is None and check.novelty is None  # "cannot tell", not "like the training images"
     assert "flagged only 2% of pure-noise images" in check.novelty_message()
@@ -140,7 +142,7 @@ def maxpool(trained_zoo):
 
 def test_training_fits_band_and_novelty_into_the_card(maxpool):
     entry, model, stats = maxpool
-    decision, novelty = entry.card["decision"], entry.card["novelty"]
+    decision, novelty = entry.card.to_dict()["decision"], entry.card.to_dict()["novelty"]
     low, high = decision["uncertain_band"]
     assert 0 <= low <= decision["threshold"] <= high <= 1
     assert novelty["cutoff"] == pytest.approx(stats.cutoff, abs=1e-4) and novelty["cutoff_on"] == "validation"
@@ -228,12 +230,12 @@ def test_calibrate_command_fits_an_old_entry(trained_zoo, synthetic_zip, tmp_pat
 
     assert main(["cnn_maxpool", "--zoo", str(zoo), "--data", str(synthetic_zip)]) == 0
     entry = read_entry("cnn_maxpool", zoo)
-    assert entry.card["novelty"]["cutoff"] > 0 and load_stats(entry) is not None
-    checks = entry.card["novelty"]["checks"]
+    assert entry.card.to_dict()["novelty"]["cutoff"] > 0 and load_stats(entry) is not None
+    checks = entry.card.to_dict()["novelty"]["checks"]
     assert set(checks) == {"n", "test_flagged", "test_downscaled_0.5_flagged", "noise_flagged"}
     assert checks["test_flagged"] <= TYPICAL_FLAGGED_AT_MOST and checks["n"] == 80  # the whole synthetic test split
-    assert "uncertain_band" in entry.card["decision"] and "band_test" in entry.card["decision"]
-    assert entry.card["decision"]["temperature"] == card["decision"]["temperature"]  # the fitted rule is kept
+    assert "uncertain_band" in entry.card.to_dict()["decision"] and "band_test" in entry.card.to_dict()["decision"]
+    assert entry.card.to_dict()["decision"]["temperature"] == card["decision"]["temperature"]  # the fitted rule is kept
     assert (folder / "model.keras").read_bytes() == before
     assert "cnn_maxpool: UNCERTAIN for P(FAKE) in [" in capsys.readouterr().out
 
@@ -291,10 +293,9 @@ def test_the_inspect_page_says_why_a_model_cannot_score_novelty(dashboard_models
     from model_zoo.zoo import LoadedModel, ZooEntry
 
     maxpool, strided = dashboard_models["cnn_maxpool"], dashboard_models["cnn_strided"]
-    blind_card = {**maxpool.card, "novelty": {**maxpool.card["novelty"], "checks": {"noise_flagged": 0.0}}}
+    blind_card = maxpool.card.updated(novelty={**maxpool.card.novelty.to_dict(), "checks": {"noise_flagged": 0.0}})
     blind = LoadedModel(ZooEntry("blind", maxpool.entry.path, blind_card), maxpool.model)
-    no_stats = LoadedModel(ZooEntry("old", strided.entry.path, {k: v for k, v in strided.card.items() if k != "novelty"}),
-                           strided.model)
+    no_stats = LoadedModel(ZooEntry("old", strided.entry.path, strided.card.updated(novelty=None)), strided.model)
     typical = _png(np.full((32, 32, 3), 128, np.uint8))
     note = unscored_note(judge(typical, [blind, no_stats], name="typical.png"))
     assert note.startswith("Input check: the image has the training images' size; blind cannot tell")

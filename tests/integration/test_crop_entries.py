@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from model_zoo import decode_for_card, load_model, normalize_for_card, predict_prob_fake, read_entry, write_predictions
+from model_zoo.card import Card
 from model_zoo.crops import batch_crops, mean_logit
 from model_zoo.decision import apply_temperature
 from model_zoo.novelty import NOVELTY_FILE
@@ -44,11 +45,11 @@ def test_export_all_writes_the_crop_files_checked_on_the_grid_the_judge_scores(c
     assert sorted(p.name for p in out.iterdir()) == ["crop-int8.tflite", "crop.card.json", "crop.h5", "crop.tflite"]
     # Used as the card beside it says (its crops, their mean logit, the temperature), the file gives the zoo's score.
     entry = read_entry("crop", zoo)
-    card = json.loads((out / "crop.card.json").read_text())
+    card = Card.from_json((out / "crop.card.json").read_text())
     images = [decode_for_card(path, card) for path in sorted((folder / "FAKE").iterdir())[:3]]
     crops, owners = batch_crops(images, card)
     raw = TFLiteRunner(out / "crop.tflite")(normalize_for_card(crops, card))
-    served = apply_temperature(mean_logit(raw, owners, len(images)), card["decision"]["temperature"])
+    served = apply_temperature(mean_logit(raw, owners, len(images)), card.temperature)
     assert len(crops) == 4 * len(images)  # 64x64 images: a 2x2 grid of 32x32 crops each
     assert np.allclose(served, predict_prob_fake(load_model(entry), images, entry.card), atol=1e-4)
 
@@ -71,7 +72,7 @@ def test_calibrate_refits_a_crop_model_exactly_as_training_fitted_it(crop_zoo, t
     assert main(["crop", "--zoo", str(zoo), "--data", str(folder)]) == 0
     printed = capsys.readouterr()
     assert "differs from the card's" not in printed.err  # validation scored as training scored it
-    after = read_entry("crop", zoo).card
+    after = read_entry("crop", zoo).card.to_dict()
     checks = after["novelty"].pop("checks")
     assert after["novelty"] == before["novelty"]  # the same crops' features: the same statistics and cut-off
     assert after["decision"]["band_validation"] == before["decision"]["band_validation"]

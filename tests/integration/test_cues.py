@@ -10,9 +10,11 @@ import numpy as np
 import pytest
 
 from model_zoo import binary_metrics, is_detector, load_model, predict_prob_fake, read_entry
+from model_zoo.card import SCHEMA_VERSION
 from model_zoo.cue_vocabulary import CUES_COLUMNS, GRADCAM_BOTTOM, GRADCAM_TOP, JPEG_GRID, LOWPASS, NONE
 from model_zoo.decision import threshold
 from model_zoo.zoo import CUE_SPECTRA_FILE, CUES_FILE, ZooEntry
+from tests.cards import typed
 from tests.zoo_builders import copy_zoo, edit_card
 from training.cues import main
 from training.lib import cue_study
@@ -127,7 +129,7 @@ def test_evaluate_publishes_cues_and_spectra_into_the_entry(trained_zoo, synthet
         assert archive["gradient_bands"].sum() == pytest.approx(1.0, abs=1e-5)
         assert archive["image_bands"].sum(axis=1) == pytest.approx([1.0, 1.0], abs=1e-5)
     assert entry.cue_spectra() is not None
-    block = entry.card["cues"]
+    block = entry.card.to_dict()["cues"]
     assert block["n"] == 40 and block["per_class"] == {"REAL": 20, "FAKE": 20} and block["file"] == CUES_FILE
     assert not {"test_set", "view", "left_out"} & set(block)  # a CIFAKE model's files are as they always were
     assert (zoo / "cnn_strided" / "model.keras").read_bytes() == model_bytes
@@ -185,7 +187,7 @@ def test_command_line_errors_are_one_line(trained_zoo, capsys):
 
 def test_detectors_are_the_entries_whose_role_says_so(tmp_path):
     def entry(name: str, **card) -> ZooEntry:
-        return ZooEntry(name, tmp_path / name, {"name": name, **card})
+        return ZooEntry(name, tmp_path / name, typed(name=name, schema_version=SCHEMA_VERSION, **card))
 
     assert is_detector(entry("cnn_strided", role="detector"))
     assert not is_detector(entry("cnn_strided", role="study"))

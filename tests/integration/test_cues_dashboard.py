@@ -22,6 +22,7 @@ from dashboard.cue_figures import (
 )
 from model_zoo.cue_vocabulary import BANDS, CUES_COLUMNS
 from model_zoo.zoo import ZooEntry
+from tests.cards import typed
 from tests.zoo_builders import with_cues
 from training.lib.cue_study import CONDITIONS
 
@@ -165,7 +166,7 @@ def _entry(tmp_path, name: str, architecture: str = "cnn_strided", augmentation:
             "cues": {"n": 1000, "seed": 0}}
     (folder / "card.json").write_text(json.dumps(card))
     with_cues(folder, **cues)
-    return ZooEntry(name, folder, card)
+    return ZooEntry(name, folder, typed(card))
 
 
 def test_spectrum_sentences_follow_the_stored_arrays(tmp_path):

@@ -237,7 +237,7 @@ def test_inspect_page_upload_gives_verdicts_and_heatmaps(zoo_env):
         entry = read_entry(row["model"], zoo_env)
         expected = predict_prob_fake(load_model(entry), decode_for_card(photo, entry.card)[None], entry.card)[0]
         assert row["P(FAKE)"] == pytest.approx(expected, abs=5.1e-5), row["model"]
-        assert row["threshold"] == entry.card["decision"]["threshold"]
+        assert row["threshold"] == entry.card.to_dict()["decision"]["threshold"]
         assert row["verdict"] == label_name(expected, entry.card)
     captions = [c for image in at.image for c in image.captions]
     assert any("Grad-CAM" in c for c in captions)

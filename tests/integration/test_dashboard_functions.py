@@ -34,8 +34,10 @@ from dashboard.verdict_display import (
     verdicts_json,
 )
 from model_zoo import decode_for_card, list_entries, load_model, load_usable_models, normalize_for_card
+from model_zoo.card import Card
 from model_zoo.decision import apply_temperature, expected_calibration_error, label_name, temperature, threshold
 from model_zoo.leaderboard_table import leaderboard_frame
+from tests.cards import typed
 
 
 def _jpeg(size=(32, 32), seed=0) -> bytes:
@@ -82,15 +84,16 @@ def test_normalized_confusion_rows_sum_to_one_or_zero():
 def test_card_headline_shows_leak_aware_metrics_threshold_and_calibration(entries):
     card = entries[0].card
     tiles = {label: value for label, value, _ in card_headline(card)}
-    unseen = card["metrics"]["test_unseen"]
-    assert tiles["Test accuracy"] == f"{card['metrics']['test']['accuracy']:.4f}"
+    written = card.to_dict()
+    unseen = written["metrics"]["test_unseen"]
+    assert tiles["Test accuracy"] == f"{written['metrics']['test']['accuracy']:.4f}"
     assert tiles[f"Unseen accuracy (n={unseen['n']:,})"] == f"{unseen['accuracy']:.4f}"
-    assert tiles["Decision threshold"] == f"{card['decision']['threshold']:.3f}"
-    assert tiles["Validation ECE"] == f"{card['decision']['ece_before']:.3f} → {card['decision']['ece_after']:.3f}"
-    assert tiles["Test ECE"] == f"{card['evaluation']['test_ece']:.4f}"
-    old = {key: value for key, value in card.items() if key not in ("decision", "evaluation")}
-    old["metrics"] = {"validation": card["metrics"]["validation"]}  # an older, unevaluated card
-    tiles = {label: value for label, value, _ in card_headline(old)}
+    assert tiles["Decision threshold"] == f"{written['decision']['threshold']:.3f}"
+    assert tiles["Validation ECE"] == f"{written['decision']['ece_before']:.3f} → {written['decision']['ece_after']:.3f}"
+    assert tiles["Test ECE"] == f"{written['evaluation']['test_ece']:.4f}"
+    old = {key: value for key, value in written.items() if key not in ("decision", "evaluation", "schema_version")}
+    old["metrics"] = {"validation": written["metrics"]["validation"]}  # an older, unevaluated card
+    tiles = {label: value for label, value, _ in card_headline(Card.from_dict(old))}
     assert tiles == {"Test accuracy": "not evaluated", "Test ROC-AUC": "n/a", "Decision threshold": "0.500"}
 
 
@@ -157,8 +160,8 @@ def test_leaderboard_frame(entries, tmp_path):
     for row in board.itertuples():  # each model's own threshold, and the test images unseen in train
         card = by_name[row.model].card
         assert row.threshold == threshold(card)
-        assert (row.unseen_accuracy, row.unseen_n) == (card["metrics"]["test_unseen"]["accuracy"],
-                                                       card["metrics"]["test_unseen"]["n"])
+        assert (row.unseen_accuracy, row.unseen_n) == (card.metrics["test_unseen"].accuracy,
+                                                       card.metrics["test_unseen"].n)
     assert (board["measured_latency_ms"] == 1.5).all() and "robust_accuracy" not in board and "metrics_on" not in board
     assert "measured_latency_ms" not in leaderboard_frame(entries)
     assert leaderboard_frame([]).empty
@@ -254,7 +257,7 @@ def test_explanation_maps_have_input_shape_and_unit_range(entries, models, metho
     seen = decode_for_card(_jpeg((200, 150)), card)
     for target in ("FAKE", "REAL"):
         heat = explanation_map(model, card, seen, method, target)
-        assert heat.shape == tuple(card["input_shape"][:2]) and heat.dtype == np.float32
+        assert heat.shape == card.input_size and heat.dtype == np.float32
         assert np.isfinite(heat).all() and heat.min() >= 0.0 and heat.max() <= 1.0
 
 
@@ -267,10 +270,10 @@ def test_explanation_rejects_unknown_choices(entries, models):
         explanation_map(model, card, seen, "LIME")
     with pytest.raises(ValueError):
         explanation_map(model, card, seen, "Grad-CAM", "MAYBE")
-    assert gradcam_layer(model, card) == card["explain"]["gradcam_layer"]
-    fallback = gradcam_layer(model, {**card, "explain": {}})  # no layer named in the card: the last 4-D feature map
+    assert gradcam_layer(model, card) == card.explain.gradcam_layer
+    fallback = gradcam_layer(model, card.updated(explain={}))  # no layer named in the card: the last 4-D feature map
     assert len(model.get_layer(fallback).output.shape) == 4
-    assert explanation_map(model, {**card, "explain": {}}, seen, "Grad-CAM").shape == (32, 32)
+    assert explanation_map(model, card.updated(explain={}), seen, "Grad-CAM").shape == (32, 32)
 
 
 # --- inference --------------------------------------------------------------------------------------------------------
@@ -311,9 +314,9 @@ def test_study_arms_note_counts_what_the_inspect_page_leaves_out():
 def test_the_inspect_banner_names_each_training_set_and_its_models(tmp_path):
     from model_zoo.zoo import ZooEntry
 
-    cifake = [ZooEntry(name, tmp_path, {"train": {"dataset": "../shared/cifake/cifake.zip"}}) for name in ("a", "b")]
+    cifake = [ZooEntry(name, tmp_path, typed(train={"dataset": "../shared/cifake/cifake.zip"})) for name in ("a", "b")]
     assert training_data_note(cifake) == CIFAKE_NOTE
-    folder = ZooEntry("mine", tmp_path, {"train": {"dataset": "/photos/sdxl_vs_camera.zip", "split": {"seed": 0}}})
+    folder = ZooEntry("mine", tmp_path, typed(train={"dataset": "/photos/sdxl_vs_camera.zip", "split": {"seed": 0}}))
     note = training_data_note([*cifake, folder])
     assert "a and b on **32x32** CIFAKE images" in note and "mine on the labelled folder **sdxl_vs_camera**" in note
     assert "32x32" not in training_data_note([folder])  # a folder model alone is not said to know CIFAKE
@@ -328,7 +331,7 @@ def test_latency_is_the_median_of_single_image_calls_after_a_warm_up(monkeypatch
     monkeypatch.setattr(inference, "predict_prob", lambda model, card, seen: shapes.append(seen.shape))
     ticks = iter([10.0, 10.005, 20.0, 20.001, 30.0, 30.003])  # calls of 5, 1 and 3 ms
     monkeypatch.setattr(inference, "time", types.SimpleNamespace(perf_counter=lambda: next(ticks)))
-    assert measure_latency_ms("model", {"input_shape": [24, 40, 3]}, repeats=3) == pytest.approx(3.0)
+    assert measure_latency_ms("model", typed(input_shape=[24, 40, 3]), repeats=3) == pytest.approx(3.0)
     assert shapes == [(24, 40, 3)] * 4  # one untimed warm-up, then the three timed calls
 
 
@@ -360,14 +363,14 @@ def test_studies(entries, tmp_path):
     import shutil
 
     pooling = pooling_study(entries)
-    assert pooling is not None and set(pooling["architecture"]) == {e.card["architecture"] for e in entries}
+    assert pooling is not None and set(pooling["architecture"]) == {e.card.to_dict()["architecture"] for e in entries}
     assert augmentation_study(entries) is None
     assert pooling_study(entries[:1]) is None
 
     from model_zoo import read_card, read_entry, write_card
 
     shutil.copytree(entries[0].path, tmp_path / "variant")
-    card = read_card(tmp_path / "variant" / "card.json")
+    card = read_card(tmp_path / "variant" / "card.json").to_dict()
     card["name"], card["train"]["augmentation"] = "variant", "none" if card["train"]["augmentation"] != "none" else "flip"
     write_card(tmp_path / "variant", card)
     variant = read_entry("variant", tmp_path)

@@ -11,6 +11,7 @@ from dashboard import charts
 from dashboard.study_figures import display_table
 from model_zoo import ZooEntry
 from model_zoo.leaderboard_table import UNTIMED, leaderboard_frame
+from tests.cards import typed
 
 
 def _robustness() -> pd.DataFrame:
@@ -46,7 +47,7 @@ def _entry(name: str, accuracy: float, ms: float | None) -> ZooEntry:
             "metrics": {"test": {"accuracy": accuracy, "roc_auc": 0.99, "precision": 0.9, "recall": 0.9, "f1": 0.9}}}
     if ms is not None:
         card["latency"] = {"ms_per_image": ms}
-    return ZooEntry(name=name, path=Path("/nowhere") / name, card=card)
+    return ZooEntry(name=name, path=Path("/nowhere") / name, card=typed(card))
 
 
 def test_an_untimed_model_is_marked_not_timed_not_left_looking_dominated():

@@ -13,6 +13,7 @@ import pytest
 
 from model_zoo import all_best_first, binary_metrics, list_entries, load_usable_models, verdict_for
 from model_zoo.ranking import best_entry
+from tests.cards import typed
 from tests.zoo_builders import constant_entry, copy_zoo, edit_card
 
 # Both constant models say P(FAKE) = 0.7 for every image; "strict" decides at 0.8, "lenient" at 0.6.
@@ -34,10 +35,10 @@ def image(synthetic_folder) -> Path:
 
 
 def test_verdict_and_metrics_decide_at_the_given_threshold():
-    record = verdict_for("m", PROB, {"decision": {"threshold": 0.8}}).as_dict()
+    record = verdict_for("m", PROB, typed(decision={"threshold": 0.8})).as_dict()
     assert record["label"] == "REAL" and record["threshold"] == 0.8 and record["prob_fake"] == PROB
     assert record["predictions"][0] == {"label": "FAKE", "score": PROB}  # scores stay probabilities
-    assert verdict_for("m", PROB, {}).label == "FAKE"  # a card without a decision block: 0.5
+    assert verdict_for("m", PROB, typed()).label == "FAKE"  # a card without a decision block: 0.5
     assert binary_metrics([1, 1], [PROB, 0.9], 0.8)["confusion_matrix"] == [[0, 0], [1, 1]]
 
 

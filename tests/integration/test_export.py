@@ -13,6 +13,7 @@ from PIL import Image
 
 from model_zoo import batch_to_model_input, decode_for_card, decode_image, load_model, normalize_for_card, read_entry
 from model_zoo.decision import apply_temperature
+from tests.cards import typed
 from tests.zoo_builders import copy_zoo
 from training.lib import export_checks, export_formats
 from training.lib.export_checks import ExportError, export_and_check, generated_sample
@@ -69,7 +70,7 @@ def test_graph_decode_flattens_transparency_onto_white_and_expands_grey():
     ((50, 70), "nearest", 0),
 ])
 def test_graph_resize_matches_opencv(size, resize, tolerance):
-    card = {**CARD, "preprocessing": {**CARD["preprocessing"], "resize": resize}}
+    card = typed({**CARD, "preprocessing": {**CARD["preprocessing"], "resize": resize}})
     data = _encode(_photo(*size), "PNG")
     graph = _graph_pixels(data, card).astype(int)
     reference = decode_for_card(data, card).astype(int)
@@ -82,8 +83,8 @@ def test_graph_normalisation_and_calibration_use_the_cards_constants():
     from model_zoo.graph_preprocessing import apply_temperature_in_graph as graph_calibrate
     from model_zoo.graph_preprocessing import normalize
 
-    card = {**CARD, "preprocessing": {"color": "BGR", "resize": "area", "mean": [103.9, 116.8, 123.7],
-                                      "std": [57.4, 57.1, 58.4]}, "decision": {"temperature": 1.7, "threshold": 0.4}}
+    card = typed({**CARD, "preprocessing": {"color": "BGR", "resize": "area", "mean": [103.9, 116.8, 123.7],
+                                            "std": [57.4, 57.1, 58.4]}, "decision": {"temperature": 1.7, "threshold": 0.4}})
     images = _photo(32, 32)[None]
     np.testing.assert_allclose(normalize(images, card).numpy(), normalize_for_card(images, card), rtol=1e-6, atol=1e-6)
     raw = np.array([1e-9, 0.02, 0.4, 0.5, 0.93, 1.0], np.float32)
@@ -128,9 +129,9 @@ def test_every_format_is_written_where_the_readme_says(exported):
 
 def test_float_exports_give_the_zoo_models_scores(exported, loaded, sample):
     reference = apply_temperature(loaded.model.predict_on_batch(batch_to_model_input(sample.images, loaded.card)).reshape(-1),
-                          loaded.card["decision"]["temperature"])
+                          loaded.card.to_dict()["decision"]["temperature"])
     x = batch_to_model_input(sample.images, loaded.card)
-    temp = loaded.card["decision"]["temperature"]
+    temp = loaded.card.to_dict()["decision"]["temperature"]
     h5 = apply_temperature(export_formats.load_h5(exported["h5"].path)(x), temp)
     tflite = apply_temperature(export_formats.TFLiteRunner(exported["tflite"].path)(x), temp)
     assert np.abs(h5 - reference).max() <= 1e-4 and np.abs(tflite - reference).max() <= 1e-4
@@ -222,9 +223,9 @@ def test_savedmodel_serves_encoded_bytes_like_the_zoo_path(exported, loaded):
         served = run(files)
     reference = np.array([float(np.asarray(apply_temperature(loaded.model.predict_on_batch(
         normalize_for_card(decode_for_card(f, loaded.card)[None], loaded.card)).reshape(-1),
-        loaded.card["decision"]["temperature"]))[0]) for f in files])
+        loaded.card.to_dict()["decision"]["temperature"]))[0]) for f in files])
     assert np.abs(served["prob_fake"] - reference).max() <= 1e-2
-    threshold = loaded.card["decision"]["threshold"]
+    threshold = loaded.card.to_dict()["decision"]["threshold"]
     assert list(served["label"]) == ["FAKE" if p >= threshold else "REAL" for p in served["prob_fake"]]
 
 
@@ -277,7 +278,7 @@ def test_int8_is_rejected_when_it_loses_accuracy(loaded, tmp_path, monkeypatch):
 
 def test_cifake_sample_reads_the_files_behind_the_decoded_images(synthetic_zip, synthetic_dataset, monkeypatch, tmp_path):
     monkeypatch.setenv("CIFAKE_CACHE_DIR", str(tmp_path / "cache"))
-    sample = export_checks.dataset_sample(str(synthetic_zip), {}, n=25, seed=1)
+    sample = export_checks.dataset_sample(str(synthetic_zip), typed(), n=25, seed=1)
     assert len(sample.encoded) == len(sample.labels) == 25
     assert len(sample.calibration) == min(export_checks.CALIBRATION_IMAGES, 240)  # all of train when it is smaller
     for data, image in zip(sample.encoded, sample.images, strict=True):
@@ -354,7 +355,7 @@ def test_int8_check_tolerates_one_flip_only_where_the_sample_cannot_resolve_the_
     quantised = reference.copy()
     quantised[:flips] = 1 - quantised[:flips]  # int8 gets `flips` images wrong
     sample = SimpleNamespace(labels=labels, description=f"{n} images")
-    loaded = SimpleNamespace(card={"decision": {"threshold": 0.5, "temperature": 1.0}})
+    loaded = SimpleNamespace(card=typed(decision={"threshold": 0.5, "temperature": 1.0}))
     check = lambda: export_checks._check_int8(quantised, loaded, reference, sample)  # noqa: E731
     if accepted:
         assert "drop" in check()[0]

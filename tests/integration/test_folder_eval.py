@@ -12,7 +12,9 @@ import numpy as np
 import pytest
 
 from model_zoo import binary_metrics, read_entry
+from model_zoo.card import Card, CardError
 from model_zoo.test_sets import OTHER_TEST_SETS, leaderboard_columns, other_test_sets, rows_per_test_set
+from tests.cards import typed
 from tests.tiny_zoo import brightness_entry, expected_prob_fake, flat_image_bytes
 from training.evaluate import main
 
@@ -97,16 +99,16 @@ def test_folder_scores_equal_the_predict_cli_on_the_same_files(own_images, zoo, 
 
 
 def test_the_card_keeps_its_cifake_metrics_and_stays_valid(own_images, zoo):
-    before = read_entry("bright", zoo).card
+    before = read_entry("bright", zoo).card.to_dict()
     assert main(["bright", "--folder", str(own_images), "--zoo", str(zoo), "--set-name", "phone pictures"]) == 0
     assert main(["bright", "--folder", str(own_images), "--zoo", str(zoo)]) == 0
-    after = read_entry("bright", zoo).card  # read_entry validates the card
+    after = read_entry("bright", zoo).card.to_dict()  # read_entry validates the card
     assert after["metrics"] == before["metrics"]
     assert sorted(after[OTHER_TEST_SETS]) == ["holiday_photos", "phone pictures"]
-    assert [r["test set"] for r in rows_per_test_set(after)] == [
+    assert [r["test set"] for r in rows_per_test_set(Card.from_dict(after))] == [
         "CIFAKE test", "CIFAKE test, unseen in train", "holiday_photos", "phone pictures"]
-    assert leaderboard_columns(after)["holiday_photos accuracy"] == 0.8
-    assert OTHER_TEST_SETS not in read_entry("strict", zoo).card  # only the named entry was evaluated
+    assert leaderboard_columns(Card.from_dict(after))["holiday_photos accuracy"] == 0.8
+    assert read_entry("strict", zoo).card.other_test_sets is None  # only the named entry was evaluated
 
 
 def test_class_folders_match_case_insensitively_and_one_class_is_enough(zoo, tmp_path, capsys):
@@ -157,7 +159,12 @@ def test_leaderboards_show_other_test_sets_beside_cifake(own_images, zoo):
     assert frame.loc["bright", "accuracy"] == 0.95  # the CIFAKE test column is unchanged beside it
 
 
-def test_card_rows_tolerate_malformed_other_sets():
-    card = {"metrics": {"test": {"accuracy": 0.9, "n": 10}}, OTHER_TEST_SETS: {"bad": 3, "partial": {"accuracy": 1}}}
+def test_malformed_other_sets_are_named_when_the_card_is_read():
+    with pytest.raises(CardError, match=r"other_test_sets.bad must be an object, got 3"):
+        typed({"metrics": {"test": {"accuracy": 0.9, "n": 10}}, OTHER_TEST_SETS: {"bad": 3}})
+    with pytest.raises(CardError, match=r"other_test_sets.partial missing 'n'"):
+        Card.from_dict({**typed().to_dict(), OTHER_TEST_SETS: {"partial": {
+            "accuracy": 1, "precision": 1, "recall": 1, "f1": 1, "roc_auc": 1, "confusion_matrix": [[1, 0], [0, 1]]}}})
+    card = typed({"metrics": {"test": {"accuracy": 0.9, "n": 10}}})
     assert other_test_sets(card) == {} and [r["test set"] for r in rows_per_test_set(card)] == ["CIFAKE test"]
     assert json.dumps(rows_per_test_set(card))

@@ -3,7 +3,6 @@ every image as the model sees it (training/lib/study_images.py), and the Studies
 
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path
 
@@ -12,9 +11,11 @@ import pandas as pd
 import pytest
 
 from model_zoo import decode_for_card, read_entry
+from model_zoo.card import Card
 from model_zoo.crops import central_grid_crop
 from model_zoo.images import decode_image
 from model_zoo.zoo import CUES_FILE
+from tests.cards import typed
 from tests.dashboard_app import open_dashboard
 from training.lib.data import stratified_sample
 from training.lib.image_folders import load_labelled_data
@@ -23,9 +24,9 @@ QUIET = {"progress": lambda _: None}
 SMALL_FAITHFULNESS = ["--per-class", "3", "--steps", "2", "--sanity-images", "2", "--heatmap-per-group", "2"]
 
 
-def _test_split(folder: Path, card: dict):
+def _test_split(folder: Path, card: Card):
     """The entry's own test split, rebuilt from its card as the commands rebuild it."""
-    return load_labelled_data(folder, split=card["train"]["split"], **QUIET).test
+    return load_labelled_data(folder, split=card.train.split, **QUIET).test
 
 
 @pytest.fixture(scope="module")
@@ -77,7 +78,7 @@ def test_faithfulness_measures_a_crop_model_on_the_judges_crops_of_its_own_test_
         np.testing.assert_array_equal(seen, central_grid_crop(decode_image(folder / path), 32))
     heatmaps = entry.class_heatmaps()
     assert heatmaps["maps"].shape == (4, 32, 32) and str(heatmaps["test_set"]) == "trace"
-    assert heatmaps["totals"].sum() == len(test) == entry.card["train"]["split"]["n_test"]
+    assert heatmaps["totals"].sum() == len(test) == entry.card.to_dict()["train"]["split"]["n_test"]
     assert str(heatmaps["verdicts_from"]) == "test_predictions.csv"  # the judge's verdicts on whole images
 
 
@@ -103,7 +104,7 @@ def test_cues_score_a_crop_models_own_test_images_as_it_sees_them(crop_zoo, tmp_
     table = entry.cues()
     assert list(table.columns) == [*CUES_COLUMNS, "test_set"] and set(table["test_set"]) == {"trace"}
     assert len(table) == len(CONDITIONS) and (table["n"] == 8).all()  # every condition applies to 32x32 crops
-    block = entry.card["cues"]
+    block = entry.card.to_dict()["cues"]
     assert block["dataset"] == str(folder) and block["test_set"] == "trace" and "left_out" not in block
     assert block["view"].startswith("the 32x32 crop") and block["per_class"] == {"REAL": 4, "FAKE": 4}
     # the images scored are the seeded sample of the folder's own test split, each its judge's central crop
@@ -155,7 +156,7 @@ def test_a_resized_folder_model_is_measured_on_its_images_resized_for_its_card(r
     images, conditions = seen["cues"]
     assert images.shape == (6, 24, 24, 3)
     assert "16 px tiles" not in {c.label for c in conditions} and "8 px tiles" in {c.label for c in conditions}
-    block = read_entry("resized", zoo).card["cues"]
+    block = read_entry("resized", zoo).card.to_dict()["cues"]
     assert block["left_out"] == [{"condition": "tiles", "level": 16, "label": "16 px tiles",
                                   "why": "16 px tiles do not divide the 24x24 view"}]
     table = pd.read_csv(zoo / "resized" / CUES_FILE)
@@ -174,9 +175,9 @@ def test_the_studies_page_names_a_folder_models_own_test_images(crop_zoo, traine
     shutil.copytree(trained_zoo / "cnn_maxpool", zoo / "cnn_maxpool")
     with_cues(zoo / "cnn_maxpool")  # CIFAKE's cues, written as before: no test_set anywhere
     assert main(["crop", "--data", str(folder), "--zoo", str(zoo), *SMALL_FAITHFULNESS]) == 0
-    card = json.loads((zoo / "crop" / "card.json").read_text())
-    card["cues"] = {"n": 8, "seed": 0, "dataset": str(folder), "test_set": "trace", "view": "the 32x32 crop"}
-    (zoo / "crop" / "card.json").write_text(json.dumps(card))
+    card = Card.from_json((zoo / "crop" / "card.json").read_text()).updated(
+        cues={"n": 8, "seed": 0, "dataset": str(folder), "test_set": "trace", "view": "the 32x32 crop"})
+    (zoo / "crop" / "card.json").write_text(card.to_json())
     with_cues(zoo / "crop")
     entries = list_entries(zoo)[0]
     groups = cue_groups(entries)
@@ -202,7 +203,7 @@ def test_the_split_rebuilt_is_that_of_an_entry_trained_on_the_data_given(tmp_pat
     from training.lib.cli import _split_to_rebuild
 
     def entry(name: str, train: dict) -> ZooEntry:
-        return ZooEntry(name, tmp_path / name, {"name": name, "train": train})
+        return ZooEntry(name, tmp_path / name, typed(name=name, train=train))
 
     cifake = entry("a_cifake", {"dataset": "/data/cifake.zip"})
     other = entry("b_other", {"dataset": "/data/other", "split": {"seed": 3}})
@@ -220,10 +221,10 @@ def test_a_split_rebuilt_with_other_settings_is_refused_even_when_its_counts_mat
 
     folder, zoo = crop_zoo
     card = read_entry("crop", zoo).card
-    dataset = load_labelled_data(folder, split=card["train"]["split"], progress=lambda _: None)
+    dataset = load_labelled_data(folder, split=card.train.split, progress=lambda _: None)
     check_trained_on(card, dataset)  # the card's own split: accepted
-    reseeded = {**card["train"]["split"], "seed": card["train"]["split"]["seed"] + 1}
+    reseeded = {**card.train.split, "seed": card.train.split["seed"] + 1}
     other = load_labelled_data(folder, split=reseeded, progress=lambda _: None)
-    assert other.split["n_test"] == card["train"]["split"]["n_test"]  # same counts, other test images
+    assert other.split["n_test"] == card.train.split["n_test"]  # same counts, other test images
     with pytest.raises(ZooError, match="seed"):
         check_trained_on(card, other)

@@ -11,17 +11,18 @@ import numpy as np
 import pytest
 
 from model_zoo import list_entries, read_card, read_entry, staged_entry, write_card
+from model_zoo import test_sets as generalisation
+from model_zoo.card import Card
 from model_zoo.decision import decide
 from model_zoo.novelty import NoveltyStats, write_stats
 from model_zoo.test_sets import (
     OTHER_TEST_SETS,
     measured_sets,
     rank_by_set,
-    scope_sentence,
     set_names,
-    training_set_name,
 )
-from model_zoo.zoo import CARD_FILE
+from model_zoo.zoo import CARD_FILE, training_set_name
+from tests.cards import typed
 from tests.tiny_zoo import brightness_entry, expected_prob_fake, flat_image_bytes, metrics_block
 from training.evaluate import main
 from training.lib.folder_eval import folder_fingerprint, labelled_files
@@ -45,7 +46,7 @@ def _with_novelty(zoo: Path, name: str) -> None:
     so grey levels from 103 to 152 (features within 0.4 to 0.6) are out of distribution."""
     with staged_entry(name, zoo, from_existing=True) as folder:
         write_stats(folder, NoveltyStats(np.array([[0.2], [0.8]]), np.array([[100.0]]), 2.0))
-        card = read_card(folder / CARD_FILE)
+        card = read_card(folder / CARD_FILE).to_dict()
         write_card(folder, {**card, "novelty": {"method": "mahalanobis", "cutoff": 2.0, "file": "novelty.npz",
                                                 "train_image_size": [32, 32]}})
 
@@ -99,7 +100,7 @@ def _entries(zoo: Path) -> list:
 # --- the card entries ---------------------------------------------------------------------------------------------
 
 def test_each_set_is_stored_under_its_name_with_the_shares_and_a_fingerprint(measured_zoo, folders):
-    bright = read_entry("bright", measured_zoo).card[OTHER_TEST_SETS]
+    bright = read_entry("bright", measured_zoo).card.to_dict()[OTHER_TEST_SETS]
     assert sorted(bright) == ["DDPM", "night"]
     ddpm = bright["DDPM"]
     # 22 of the 25 (REAL, FAKE) pairs are ordered right (the FAKE grey-60 beats only greys 30 and 50).
@@ -114,27 +115,27 @@ def test_each_set_is_stored_under_its_name_with_the_shares_and_a_fingerprint(mea
     assert ddpm["folder"] == str(folders["ddpm"])
     assert bright["night"]["roc_auc"] == 0.0 and bright["night"]["share_out_of_distribution"] == 0.0
 
-    strict = read_entry("strict", measured_zoo).card[OTHER_TEST_SETS]["DDPM"]
+    strict = read_entry("strict", measured_zoo).card.to_dict()[OTHER_TEST_SETS]["DDPM"]
     assert strict["accuracy"] == 0.8 and strict["roc_auc"] == pytest.approx(22 / 25)
     assert strict["share_uncertain"] == 0.0  # no band: never UNCERTAIN
     assert strict["share_out_of_distribution"] is None  # no novelty check
     assert strict["fingerprint"] == ddpm["fingerprint"]  # one folder, one fingerprint
-    assert read_entry("dark", measured_zoo).card[OTHER_TEST_SETS]["night"]["roc_auc"] == 1.0
+    assert read_entry("dark", measured_zoo).card.to_dict()[OTHER_TEST_SETS]["night"]["roc_auc"] == 1.0
 
 
 def test_running_again_under_the_same_name_replaces_that_set(measured_zoo, folders, tmp_path, capsys):
     zoo = shutil.copytree(measured_zoo, tmp_path / "zoo")
     changed = shutil.copytree(folders["ddpm"], tmp_path / "ddpm_v2")
     (changed / "FAKE" / "grey_240.png").write_bytes(flat_image_bytes(240))
-    before = read_entry("bright", zoo).card[OTHER_TEST_SETS]
+    before = read_entry("bright", zoo).card.to_dict()[OTHER_TEST_SETS]
     assert main(["bright", "--folder", str(changed), "--zoo", str(zoo), "--set-name", "DDPM"]) == 0  # the old flag
-    after = read_entry("bright", zoo).card[OTHER_TEST_SETS]
+    after = read_entry("bright", zoo).card.to_dict()[OTHER_TEST_SETS]
     assert sorted(after) == ["DDPM", "night"] and after["night"] == before["night"]
     assert after["DDPM"]["n"] == 11 and after["DDPM"]["folder"] == str(changed)
     assert after["DDPM"]["fingerprint"] != before["DDPM"]["fingerprint"]
     output = capsys.readouterr().out
     assert "bright on 'DDPM':" in output and "18.2% UNCERTAIN, 18.2% out of distribution (novelty)" in output
-    assert read_entry("strict", zoo).card[OTHER_TEST_SETS]["DDPM"]["n"] == 10  # only the named model re-ran
+    assert read_entry("strict", zoo).card.to_dict()[OTHER_TEST_SETS]["DDPM"]["n"] == 10  # only the named model re-ran
 
 
 def test_the_fingerprint_follows_the_images_not_their_names(folders, tmp_path):
@@ -161,11 +162,15 @@ def test_the_fingerprint_follows_the_images_not_their_names(folders, tmp_path):
     ({"dataset": "/data/x.zip", "dataset_name": "SDXL faces"}, "SDXL faces"),
 ])
 def test_training_set_name(train, expected):
-    assert training_set_name({"train": train}) == expected
+    assert training_set_name(typed(train=train)) == expected
 
 
 def test_scope_sentences_are_built_from_the_numbers(measured_zoo):
-    cards = {entry.name: entry.card for entry in _entries(measured_zoo)}
+    cards = {entry.name: entry.card.to_dict() for entry in _entries(measured_zoo)}
+
+    def scope_sentence(raw: dict) -> str:
+        return generalisation.scope_sentence(Card.from_dict(raw))
+
     assert scope_sentence(cards["bright"]) == ("Trained on CIFAKE: ROC-AUC 0.990 there (CIFAKE test), 0.880 on DDPM, "
                                                "0.000 on night.")
     assert scope_sentence(cards["dark"]) == ("Trained on night_shots: ROC-AUC 0.995 there (night_shots test), "
@@ -184,11 +189,11 @@ def test_the_own_test_set_is_a_column_with_its_recorded_shares():
     card = {"train": {}, "metrics": {"test": metrics_block(0.95)},
             "decision": {"threshold": 0.5, "uncertain_band": [0.3, 0.7], "band_test": {"coverage": 0.9}},
             "novelty": {"cutoff": 3.0, "checks": {"test_flagged": 0.01, "noise_flagged": 1.0}}}
-    own = measured_sets(card)["CIFAKE test"]
+    own = measured_sets(typed(card))["CIFAKE test"]
     assert own["accuracy"] == 0.95 and own["share_uncertain"] == pytest.approx(0.1)
     assert own["share_out_of_distribution"] == 0.01
     untrusted = {**card, "novelty": {"cutoff": 3.0, "checks": {"test_flagged": 0.01, "noise_flagged": 0.0}}}
-    assert measured_sets(untrusted)["CIFAKE test"]["share_out_of_distribution"] is None  # a check not believed
+    assert measured_sets(typed(untrusted))["CIFAKE test"]["share_out_of_distribution"] is None  # a check not believed
 
 
 # --- the matrix, the ranking --------------------------------------------------------------------------------------

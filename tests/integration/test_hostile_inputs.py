@@ -17,12 +17,13 @@ import pytest
 from model_zoo import ImageError, decode_for_card, decode_image, list_entries
 from model_zoo import images as images_module
 from model_zoo.decision import label_name
+from tests.cards import typed
 from tests.hostile import HUGE_SIZE, build_corpus, write_corpus
 
 CASES = build_corpus()
 CASE_NAMES = [case.name for case in CASES]
 BY_NAME = {case.name: case for case in CASES}
-CARD = {"name": "t", "input_shape": [32, 32, 3], "preprocessing": {"resize": "area", "mean": [0, 0, 0], "std": [255] * 3}}
+CARD = typed(name="t", input_shape=[32, 32, 3], preprocessing={"resize": "area", "mean": [0, 0, 0], "std": [255] * 3})
 # A hang guard, not a speed target (bench/ measures speed): the slowest case, a 24 MP JPEG, decodes in under a
 # second on an idle machine but took 5.3 s in a CI run sharing the CPU with a training; a decoder stuck on a
 # decompression bomb would take minutes.

@@ -14,6 +14,7 @@ from PIL import Image
 import model_zoo.judge as judging
 from model_zoo import UNIT_RANGE, LoadedModel, ZooEntry, list_entries, load_usable_models
 from model_zoo.judge import decode_images, join_decoded, judge, judge_images, model_lock
+from tests.cards import typed
 
 
 def _png(size: tuple[int, int], value: int = 90) -> bytes:
@@ -24,7 +25,7 @@ def _png(size: tuple[int, int], value: int = 90) -> bytes:
 
 def _card_only(name: str, side: int, resize: str = "area") -> LoadedModel:
     """A loaded model for decoding only: decode_images reads cards, never models."""
-    card = {"name": name, "input_shape": [side, side, 3], "preprocessing": {**UNIT_RANGE, "resize": resize}}
+    card = typed(name=name, input_shape=[side, side, 3], preprocessing={**UNIT_RANGE, "resize": resize})
     return LoadedModel(ZooEntry(name, Path("/nonexistent") / name, card), model=None)
 
 
@@ -32,7 +33,7 @@ def test_each_image_is_decoded_once_per_distinct_model_input(monkeypatch):
     calls = []
     real = judging.decode_for_card
     monkeypatch.setattr(judging, "decode_for_card", lambda source, card, name=None: calls.append(
-        tuple(card["input_shape"])) or real(source, card, name=name))
+        tuple(card.input_shape)) or real(source, card, name=name))
     models = [_card_only("a", 32), _card_only("b", 32), _card_only("c", 64), _card_only("d", 32, "bilinear")]
     decoded = decode_images([_png((100, 80)), _png((40, 40))], models)
     assert len(calls) == 2 * 3  # a and b see identical inputs: one decode serves both

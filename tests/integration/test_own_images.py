@@ -11,6 +11,7 @@ from PIL import Image
 
 from model_zoo.crops import crop_grid, crop_policy, grid_crops, mean_logit, stitch
 from model_zoo.input_check import check_input
+from tests.cards import typed
 from training.lib.data import DatasetError
 from training.lib.image_folders import (
     MAX_VALIDATION_FRACTION,
@@ -110,8 +111,7 @@ def test_corrupt_cmyk_and_tiny_files(tmp_path):
     assert any("skipped REAL/broken.jpg" in m for m in messages)
     every = [*dataset.train.paths, *dataset.test.paths]
     assert "REAL/cmyk.jpg" in every and "FAKE/dot.png" in every
-    card = {"input_shape": [32, 32, 3], "preprocessing": {"mean": [0] * 3, "std": [1] * 3,
-                                                          "input_policy": crop_policy(32)}}
+    card = typed(input_shape=[32, 32, 3], preprocessing={"mean": [0] * 3, "std": [1] * 3, "input_policy": crop_policy(32)})
     from training.lib.image_folders import bind_card
 
     bind_card(dataset, card)
@@ -153,7 +153,8 @@ def test_the_crop_grid_covers_caps_pads_and_stitches():
     assert stitch(maps, grid, 40, 50).shape == (40, 50) and stitch(maps, grid, 40, 50).min() == 1
     probs = np.array([0.9, 0.5, 0.1, 0.8])
     assert np.allclose(mean_logit(probs, np.array([0, 0, 1, 1]), 2), [0.75, 0.4], atol=1e-4)  # logit means ln 3, -ln 1.5
-    check = check_input((512, 512), {"input_shape": [32, 32, 3], "preprocessing": {"input_policy": crop_policy(32)}})
+    check = check_input((512, 512), typed(input_shape=[32, 32, 3], preprocessing={"mean": [0] * 3, "std": [1] * 3,
+                                                                            "input_policy": crop_policy(32)}))
     assert not check.resampled and "16 32x32 crops" in check.summary() and "would take 256" in check.summary()
 
 
@@ -165,10 +166,10 @@ def test_a_resized_folder_model_records_its_training_sizes_and_judges_uploads_by
         Image.open(path).resize((20, 16)).save(path)
     dataset = load_labelled_data(root, **QUIET)
     entry = train(TrainConfig(arch="cnn_maxpool", epochs=1, batch_size=16, augment="none"), dataset, tmp_path / "zoo")
+    assert entry.card.input_policy.kind == "resize"  # every image at most 32x32: resized, not cropped
     card = entry.card  # read back through the zoo's validation
-    assert "input_policy" not in card["preprocessing"]  # every image at most 32x32: resized, not cropped
-    assert card["novelty"]["train_image_size"] == [24, 24]  # (H, W), the most common
-    assert card["novelty"]["train_image_range"] == [[16, 20], [24, 24]]
+    assert card.novelty.train_image_size == [24, 24]  # (H, W), the most common
+    assert card.novelty.train_image_range == [[16, 20], [24, 24]]
     native = check_input((24, 24), card)
     assert not native.resampled and "learnt from 20x16 to 24x24 images resized to 32x32 the same way" in native.summary()
     assert check_input((64, 64), card).resampled
@@ -189,21 +190,20 @@ def _train_and_test(folder: Path, zoo: Path, policy: str) -> dict:
     config = TrainConfig(arch="cnn_maxpool", name=policy, epochs=4, batch_size=12, lr=3e-3, augment="none",
                          input_policy=policy, input_size=32)
     entry = train(config, dataset, zoo)
-    assert entry.card["input_shape"] == [32, 32, 3] and entry.card["train"]["split"]["seed"] == 0
-    return evaluate(policy, dataset, zoo).card
+    assert entry.card.to_dict()["input_shape"] == [32, 32, 3] and entry.card.to_dict()["train"]["split"]["seed"] == 0
+    return evaluate(policy, dataset, zoo).card.to_dict()
 
 
 def test_a_crop_model_learns_the_pixel_trace_that_resizing_destroys(trace_folder, tmp_path):
-    from model_zoo import read_entry
+    from model_zoo import list_entries, load_usable_models, read_entry
     from model_zoo.judge import judge
-    from model_zoo.zoo import list_entries, load_usable_models
 
     crop_card = _train_and_test(trace_folder, tmp_path, "crop")
     assert crop_card["preprocessing"]["input_policy"] == {"kind": "crop", "size": 32, "max_crops": 16}
     assert crop_card["metrics"]["test"]["roc_auc"] >= 0.95, crop_card["metrics"]["test"]
     assert crop_card["decision"]["temperature"] > 0 and "novelty" in crop_card
     resize_card = _train_and_test(trace_folder, tmp_path, "resize")
-    assert "input_policy" not in resize_card["preprocessing"]
+    assert resize_card["preprocessing"]["input_policy"] == {"kind": "resize"}  # written explicitly since schema 2
     assert resize_card["metrics"]["test"]["roc_auc"] <= 0.8, resize_card["metrics"]["test"]
 
     # Serving follows the card: a whole 256x256 image is judged by 16 crops, never resized.

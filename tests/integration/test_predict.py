@@ -122,7 +122,7 @@ def test_jsonl_is_shaped_like_the_hugging_face_pipeline(images_dir, trained_zoo,
     assert sum(p["score"] for p in predictions) == pytest.approx(1.0, abs=1e-5)
     # The label is the verdict at the model's threshold; the scores are its calibrated probabilities.
     card = read_entry(good["model"], trained_zoo).card
-    assert good["label"] == label_name(good["prob_fake"], card) and good["threshold"] == card["decision"]["threshold"]
+    assert good["label"] == label_name(good["prob_fake"], card) and good["threshold"] == card.threshold
     assert "not an image" in next(line for line in lines if line["path"] == str(bad))["error"]
     assert "images/s" in captured.err and "1 file(s) could not be read" in captured.err
 

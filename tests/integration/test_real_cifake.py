@@ -63,10 +63,10 @@ def test_shipped_models_stored_test_accuracy_matches_a_fresh_evaluation(cifake):
         # the paper's CNN 92.98%; the augmentation study's no-augmentation arm (overfitting, shipped) 95.67%.
         # A frozen ImageNet backbone with a small head is a weaker, minutes-to-train probe (logistic regression on its
         # features scored 86-89% in the issue that brought it), held to a lower floor.
-        floor = 0.85 if (entry.card.get("backbone") or {}).get("frozen") else 0.95
+        floor = 0.85 if (entry.card.to_dict().get("backbone") or {}).get("frozen") else 0.95
         assert stored["accuracy"] >= floor, f"{entry.name}: test accuracy {stored['accuracy']:.4f} < {floor}"
-        unseen = entry.card["metrics"]["test_unseen"]
-        assert unseen["n"] == 20_000 - entry.card["evaluation"]["test_in_train"] == 20_000 - 378, entry.name
+        unseen = entry.card.to_dict()["metrics"]["test_unseen"]
+        assert unseen["n"] == 20_000 - entry.card.to_dict()["evaluation"]["test_in_train"] == 20_000 - 378, entry.name
 
 
 def test_test_images_copied_from_train_are_found_by_their_bytes(cifake):

@@ -114,7 +114,7 @@ def test_evaluate_writes_csv_into_the_entry(trained_zoo, synthetic_dataset, tmp_
     assert set(stored[TEST_SET]) == {"CIFAKE"}  # which test set was measured
     np.testing.assert_allclose(stored["accuracy"], table["accuracy"], atol=1e-6)
     entry = read_entry("cnn_strided", zoo)  # still a valid entry
-    assert entry.card["robustness"]["n"] == len(synthetic_dataset.test)
+    assert entry.card.to_dict()["robustness"]["n"] == len(synthetic_dataset.test)
     assert (zoo / "cnn_strided" / "model.keras").read_bytes() == model_bytes
     assert not list(zoo.glob(".tmp-*")) and not list(zoo.glob(".old-*"))
 
@@ -128,7 +128,7 @@ def test_a_sample_is_stratified_and_recorded_in_the_card(trained_zoo, synthetic_
                         lambda model, card, images, labels, **kw: seen.append(labels) or real_table(model, card, images,
                                                                                                   labels, **kw))
     evaluate_robustness("cnn_strided", synthetic_dataset, zoo, sample=20)
-    assert read_entry("cnn_strided", zoo).card["robustness"]["n"] == 20
+    assert read_entry("cnn_strided", zoo).card.to_dict()["robustness"]["n"] == 20
     assert len(seen[0]) == 20 and (seen[0] == 1).sum() == 10  # half of each class
 
 
@@ -216,8 +216,8 @@ def test_cli_measures_a_crop_model_on_its_own_folder_test_split(crop_zoo, tmp_pa
     assert stored["accuracy"].between(0, 1).all() and stored["roc_auc"].between(0, 1).all()
     assert set(stored[TEST_SET]) == {"trace"}
     # every test image (fewer than the default sample), whole at 64x64, never resized to the model's 32x32 crops
-    n_test = entry.card["train"]["split"]["n_test"]
-    card = read_entry("crop", zoo).card
+    n_test = entry.card.to_dict()["train"]["split"]["n_test"]
+    card = read_entry("crop", zoo).card.to_dict()
     assert card["robustness"]["n"] == n_test and card["robustness"][TEST_SET] == "trace"
     assert all(sizes == {(64, 64, 3)} for sizes in shown) and len(shown) == len(CORRUPTIONS) * -(-n_test // 10)
     # the clean row is the judge's score of the same images: the stored test evaluation (crop grid, mean logit)
@@ -250,7 +250,7 @@ def test_cli_refuses_a_model_on_data_it_was_not_trained_on(crop_zoo, trained_zoo
     assert main(["all", "--data", str(folder), "--zoo", str(zoo), "--sample", "10"]) == 0
     assert "note: 'all' leaves out cnn_maxpool (trained on other data than" in capsys.readouterr().err
     assert (zoo / "crop" / ROBUSTNESS_FILE).is_file() and not (zoo / "cnn_maxpool" / ROBUSTNESS_FILE).exists()
-    assert read_entry("crop", zoo).card["robustness"]["n"] == 10
+    assert read_entry("crop", zoo).card.to_dict()["robustness"]["n"] == 10
 
 
 def test_the_consensus_is_measured_as_its_members_corrupted_predictions_combined(synthetic_dataset, tmp_path):
@@ -288,7 +288,7 @@ def test_the_consensus_is_measured_as_its_members_corrupted_predictions_combined
                                   threshold(consensus.card))
         assert (row.accuracy, row.roc_auc) == pytest.approx((expected["accuracy"], expected["roc_auc"]), abs=1e-6)
     stored = read_entry("zoo_consensus", zoo)
-    assert stored.robustness() is not None and stored.card["robustness"]["n"] == 20
+    assert stored.robustness() is not None and stored.card.to_dict()["robustness"]["n"] == 20
     assert len(stored.test_predictions()) == 100  # the consensus's own files are kept
     # Shown where every entry's robustness shows (the dashboard and the model card read entry.robustness() too).
     from model_zoo.leaderboard_table import leaderboard_frame

@@ -10,8 +10,10 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from model_zoo.roles import CONSENSUS, DETECTOR, ROLES, STUDY, detectors, role_of, role_problems
+from model_zoo.card import SCHEMA_VERSION
+from model_zoo.roles import CONSENSUS, DETECTOR, ROLES, STUDY, detectors, role_of
 from model_zoo.zoo import ZooEntry, validate_card
+from tests.cards import typed
 from tests.zoo_builders import copy_zoo, edit_card
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -21,10 +23,12 @@ SHIPPED_BASELINES = {"lite0_probe"}
 
 
 def test_role_is_the_cards_else_inferred_from_the_study_arm_name():
-    assert role_of({"name": "cnn_strided-aug-robust"}) == STUDY
-    assert role_of({"name": "cnn_strided"}) == DETECTOR and role_of({}) == DETECTOR
-    assert role_of({"name": "cnn_strided-aug-robust", "role": "detector"}) == DETECTOR  # the card's word wins
-    assert role_of({"name": "control", "role": "study"}) == STUDY
+    assert role_of(typed(name="cnn_strided-aug-robust")) == STUDY
+    assert role_of(typed(name="cnn_strided")) == DETECTOR and typed().role_name == DETECTOR
+    assert role_of(typed(name="cnn_strided-aug-robust", role="detector")) == DETECTOR  # the card's word wins
+    assert typed(name="control", role="study").role_name == STUDY
+    current = typed(name="cnn_strided-aug-robust", schema_version=SCHEMA_VERSION)  # no migration: inferred on read
+    assert current.role_name == STUDY and not current.is_detector
 
 
 def test_a_card_may_omit_the_role_but_not_name_an_unknown_one():
@@ -35,11 +39,11 @@ def test_a_card_may_omit_the_role_but_not_name_an_unknown_one():
             "metrics": {"validation": metrics_block(0.9)}}
     assert validate_card(card) == [] and validate_card({**card, "role": STUDY}) == []
     assert validate_card({**card, "role": "baseline"}) == ["role must be one of detector, study, consensus, got 'baseline'"]
-    assert role_problems({"role": None}) == ["role must be one of detector, study, consensus, got None"]
+    assert validate_card({**card, "role": None}) == ["role must be one of detector, study, consensus, got None"]
 
 
 def test_detectors_keep_order_and_drop_study_arms():
-    entries = [ZooEntry(n, Path(n), {"name": n, **extra}) for n, extra in
+    entries = [ZooEntry(n, Path(n), typed(name=n, **extra)) for n, extra in
                [("b", {}), ("a-aug-none", {}), ("a", {"role": "study"}), ("c", {"role": "detector"})]]
     assert [e.name for e in detectors(entries)] == ["b", "c"]
 
@@ -68,7 +72,7 @@ def test_training_writes_the_role_and_the_study_recipes_ask_for_study(trained_zo
     from model_zoo import read_entry
     from training.train import _config_from_args, parse_args
 
-    assert read_entry("cnn_maxpool", trained_zoo).card["role"] == DETECTOR  # the default
+    assert read_entry("cnn_maxpool", trained_zoo).card.to_dict()["role"] == DETECTOR  # the default
     assert _config_from_args(parse_args(["--arch", "cnn_strided", "--role", "study"])).role == STUDY
     with pytest.raises(SystemExit):
         parse_args(["--arch", "cnn_strided", "--role", "baseline"])

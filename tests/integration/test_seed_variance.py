@@ -97,7 +97,7 @@ def test_summary_is_the_mean_and_sample_sd_per_model():
 def test_seed_row_reads_the_card(trained_zoo):
     entry = read_entry(MODEL, trained_zoo)
     row = seed_row(entry)
-    train, test = entry.card["train"], entry.test_metrics
+    train, test = entry.card.to_dict()["train"], entry.test_metrics
     assert (row["model"], row["run"], row["seed"]) == (MODEL, MODEL, train["seed"])
     assert (row["accuracy"], row["roc_auc"], row["n"]) == (test["accuracy"], test["roc_auc"], test["n"])
     assert row["unseen_accuracy"] == entry.test_unseen_metrics["accuracy"]
@@ -140,7 +140,7 @@ def test_collects_the_shipped_model_and_its_seed_runs(zoo, capsys):
 
 def test_a_run_with_another_recipe_is_refused_naming_what_differs(zoo, tmp_path, capsys):
     runs = tmp_path / "runs"
-    card = read_entry(MODEL, zoo).card
+    card = read_entry(MODEL, zoo).card.to_dict()
     other = "none" if card["train"]["augmentation"] != "none" else "flip"
     odd = _seed_copy(zoo / MODEL, runs, 1, 0.9, augmentation=other, epochs=card["train"]["epochs"] + 1)
     assert seed_variance.main([MODEL, "--zoo", str(zoo), "--runs", str(runs)]) == 2
@@ -153,7 +153,7 @@ def test_a_run_with_another_recipe_is_refused_naming_what_differs(zoo, tmp_path,
 
 def test_a_second_run_of_a_counted_seed_is_refused(zoo, tmp_path):
     runs = tmp_path / "runs"
-    _seed_copy(zoo / MODEL, runs, read_entry(MODEL, zoo).card["train"]["seed"], 0.9)
+    _seed_copy(zoo / MODEL, runs, read_entry(MODEL, zoo).card.to_dict()["train"]["seed"], 0.9)
     with pytest.raises(ZooError, match="is already counted by 'cnn_maxpool'"):
         seed_study.collect(read_entry(MODEL, zoo), runs, report=lambda _: None)
 
@@ -185,10 +185,10 @@ def test_training_repeats_the_recipe_for_missing_seeds_only(zoo, tmp_path, monke
     [config] = configs
     assert isinstance(config, training.lib.training_run.TrainConfig) and (config.seed, config.max_minutes) == (2, 7)
     assert config.role == "study"  # a seed run is compared on the studies page, never asked for a verdict
-    train = model.card["train"]
+    train = model.card.to_dict()["train"]
     assert (config.arch, config.epochs, config.batch_size, config.lr, config.augment, config.validation_fraction,
             config.precision, config.weights) == (
-        model.card["architecture"], train["epochs"], train["batch_size"], train["learning_rate"], train["augmentation"],
+        model.card.to_dict()["architecture"], train["epochs"], train["batch_size"], train["learning_rate"], train["augmentation"],
         train["validation_fraction"], train["precision"], train["weights"])
 
 

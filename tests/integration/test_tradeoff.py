@@ -69,7 +69,7 @@ def test_leaderboards_mark_the_front(timed_zoo, tmp_path):
     assert board.loc["cnn_strided", "pareto"] == "★ fastest" and board.loc["cnn_maxpool", "pareto"] == "★"
     assert board.loc["cnn_maxpool", "recorded_latency_ms"] == 1.0
     assert board.loc["cnn_maxpool", "images_per_second"] == 4321.0 and pd.isna(board.loc["cnn_strided", "images_per_second"])
-    minutes = {e.name: e.card["train"]["wall_seconds"] / 60 for e in entries}
+    minutes = {e.name: e.card.to_dict()["train"]["wall_seconds"] / 60 for e in entries}
     assert board["train_minutes"].to_dict() == pytest.approx({name: round(m, 1) for name, m in minutes.items()})
     lines = [line for line in leaderboard_markdown(entries).splitlines() if line.startswith("|")]
     header = [cell.strip() for cell in lines[0].strip("|").split("|")]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from tests.cards import typed
 from training.lib.training_run import TrainConfig
 
 
@@ -10,18 +11,19 @@ def test_a_config_survives_the_trip_through_a_card():
                          validation_fraction=0.2, shuffle_buffer=1000, role="study")
     card = {"name": "x", "architecture": "cnn_strided", "role": "study", "train": config.to_card()}
     assert card["train"]["learning_rate"] == 3e-4 and card["train"]["augmentation"] == "flip_shift"
-    again = TrainConfig.from_card(card)
+    again = TrainConfig.from_card(typed(card))
     assert again == config
-    other_seed = TrainConfig.from_card(card, seed=6, name="x-seed6")
+    other_seed = TrainConfig.from_card(typed(card), seed=6, name="x-seed6")
     assert other_seed.recipe() == config.recipe() and other_seed.seed == 6 and other_seed.name == "x-seed6"
-    assert TrainConfig.from_card(card, augment="flip").recipe()["train.augmentation"] == "flip"
+    assert TrainConfig.from_card(typed(card), augment="flip").recipe()["train.augmentation"] == "flip"
 
 
 def test_a_crop_card_and_a_frozen_backbone_card_give_back_their_input_settings():
-    crop = {"architecture": "cnn_strided", "preprocessing": {"input_policy": {"kind": "crop", "size": 48, "max_crops": 16}},
-            "train": {"epochs": 2}}
-    config = TrainConfig.from_card(crop)
+    crop = {"architecture": "cnn_strided", "train": {"epochs": 2},
+            "preprocessing": {"mean": [0, 0, 0], "std": [1, 1, 1],
+                              "input_policy": {"kind": "crop", "size": 48, "max_crops": 16}}}
+    config = TrainConfig.from_card(typed(crop))
     assert (config.input_policy, config.input_size, config.epochs) == ("crop", 48, 2)
     probe = {"architecture": "efficientnet_lite0", "backbone": {"input_size": 64, "frozen": True}, "train": {}}
-    config = TrainConfig.from_card(probe)
+    config = TrainConfig.from_card(typed(probe))
     assert (config.input_size, config.freeze_backbone) == (64, True)

@@ -18,6 +18,7 @@ from sklearn.metrics import accuracy_score, roc_auc_score
 from model_zoo import list_entries, load_model, read_entry
 from model_zoo.decision import labels_for
 from model_zoo.zoo import RUNS_DIR
+from tests.cards import typed
 from tests.conftest import TEST_ZOO_TRAINING
 from tests.zoo_builders import edit_card
 from training.evaluate import main as evaluate_main
@@ -63,7 +64,7 @@ def test_pretrained_cards_preprocess_exactly_like_keras_preprocess_input():
     images = np.random.default_rng(0).integers(0, 256, (4, 8, 8, 3), dtype=np.uint8)
     images[0, 0, 0] = (255, 0, 0)  # pure red: a swapped channel order cannot hide
     for name, preprocess in keras_preprocess.items():
-        card = {"preprocessing": ARCHITECTURES[name].preprocessing}
+        card = typed(preprocessing=ARCHITECTURES[name].preprocessing)
         expected = keras.ops.convert_to_numpy(preprocess(images.astype(np.float32)))
         np.testing.assert_allclose(normalize_for_card(images, card), expected, rtol=1e-5, atol=1e-4, err_msg=name)
 
@@ -87,7 +88,7 @@ def test_trained_entry_is_valid_loadable_and_consistent(trained_zoo, synthetic_d
     assert [e.name for e in entries] == ["cnn_maxpool", "cnn_strided"] and problems == []
     for entry in entries:
         model = load_model(entry)
-        card = entry.card
+        card = entry.card.to_dict()
         assert card["params"] == model.count_params()
         assert card["size_bytes"] == entry.model_path.stat().st_size < 15_000_000
         epochs = TEST_ZOO_TRAINING["epochs"]
@@ -115,7 +116,7 @@ def test_trained_entry_is_valid_loadable_and_consistent(trained_zoo, synthetic_d
 
 def test_every_model_learns_the_synthetic_difference(trained_zoo):
     # A few epochs are enough for the FAKE pattern: each model's ranking must be far better than chance.
-    aucs = {name: read_entry(name, trained_zoo).card["metrics"]["test"]["roc_auc"] for name in ("cnn_maxpool", "cnn_strided")}
+    aucs = {name: read_entry(name, trained_zoo).card.split_metrics("test")["roc_auc"] for name in ("cnn_maxpool", "cnn_strided")}
     assert min(aucs.values()) > 0.9, aucs
 
 
@@ -128,7 +129,7 @@ def test_short_runs_let_batch_norm_statistics_catch_up(trained_zoo):
     # The model the run trained (its checkpoint; the published copy is rebuilt in float32) used the short-run momentum.
     checkpoint = keras.saving.load_model(trained_zoo / RUNS_DIR / "cnn_maxpool" / "last.keras", compile=False)
     momenta = {layer.momentum for layer in checkpoint.layers if isinstance(layer, keras.layers.BatchNormalization)}
-    card = read_entry("cnn_maxpool", trained_zoo).card["train"]
+    card = read_entry("cnn_maxpool", trained_zoo).card.to_dict()["train"]
     steps = card["epochs"] * -(-card["n_train"] // card["batch_size"])
     assert momenta == {batchnorm_momentum(steps)} and batchnorm_momentum(steps) < 0.95
 
@@ -142,9 +143,9 @@ def test_evaluate_cli_rewrites_metrics_and_rejects_unknown_names(trained_zoo, sy
     (zoo / "cnn_maxpool" / "card.json").write_text(json.dumps(stale))
     assert evaluate_main(["cnn_maxpool", "--data", str(synthetic_zip), "--zoo", str(zoo)]) == 0
     fresh, original = read_entry("cnn_maxpool", zoo), read_entry("cnn_maxpool", trained_zoo)
-    assert fresh.card["metrics"]["test"] == original.card["metrics"]["test"]
-    assert fresh.card["metrics"]["test"]["n"] == len(fresh.test_predictions()) == 80
-    assert fresh.card["evaluation"]["test_in_train"] == original.card["evaluation"]["test_in_train"]
+    assert fresh.card.to_dict()["metrics"]["test"] == original.card.to_dict()["metrics"]["test"]
+    assert fresh.card.to_dict()["metrics"]["test"]["n"] == len(fresh.test_predictions()) == 80
+    assert fresh.card.to_dict()["evaluation"]["test_in_train"] == original.card.to_dict()["evaluation"]["test_in_train"]
     pd.testing.assert_frame_equal(fresh.test_predictions(), original.test_predictions())
     assert evaluate_main(["no_such_model", "--data", str(synthetic_zip), "--zoo", str(zoo)]) == 2
     assert "no model named 'no_such_model'" in capsys.readouterr().err
@@ -183,7 +184,7 @@ def test_mirrored_training_on_two_logical_cpus_writes_a_valid_entry(synthetic_zi
     assert result.returncode == 0, result.stderr[-3000:]
     assert "2 replica(s), global batch 32" in result.stdout
     entry = read_entry("cnn_maxpool", tmp_path / "zoo")
-    assert entry.card["train"]["strategy"] == "mirrored"
+    assert entry.card.to_dict()["train"]["strategy"] == "mirrored"
     assert len(pd.read_csv(entry.path / "history.csv")) == 1
     load_model(entry)
 
@@ -209,7 +210,7 @@ def _class_ordered(n_per_class: int = 3000):
 def _first_batch_labels(config: TrainConfig, images, labels) -> np.ndarray:
     from training.lib.training_run import _pipeline
 
-    card = {"input_shape": [32, 32, 3], "preprocessing": ARCHITECTURES[config.arch].preprocessing}
+    card = typed(input_shape=[32, 32, 3], preprocessing=ARCHITECTURES[config.arch].preprocessing)
     batches = _pipeline(images, labels, np.arange(len(labels)), config, card, training=True)
     return next(iter(batches))[1].numpy()
 
@@ -228,8 +229,8 @@ def test_training_pipeline_feeds_exactly_what_the_zoo_serves(color):
     from model_zoo import batch_to_model_input
     from training.lib.training_run import _pipeline
 
-    card = {"input_shape": [32, 32, 3],
-            "preprocessing": {"color": color, "resize": "area", "mean": [10.0, 20.0, 30.0], "std": [2.0, 4.0, 8.0]}}
+    card = typed(input_shape=[32, 32, 3],
+                 preprocessing={"color": color, "resize": "area", "mean": [10.0, 20.0, 30.0], "std": [2.0, 4.0, 8.0]})
     rng = np.random.default_rng(0)
     images = rng.integers(0, 256, (50, 32, 32, 3), dtype=np.uint8)
     labels = np.zeros(50, np.float32)
@@ -243,7 +244,7 @@ def test_flip_shift_moves_whole_pixels_and_keeps_their_values():
 
     rng = np.random.default_rng(0)
     images = rng.integers(0, 256, (64, 32, 32, 3), dtype=np.uint8)
-    card = {"input_shape": [32, 32, 3], "preprocessing": {"mean": [0, 0, 0], "std": [1, 1, 1]}}
+    card = typed(input_shape=[32, 32, 3], preprocessing={"mean": [0, 0, 0], "std": [1, 1, 1]})
     config = TrainConfig(arch="cnn_strided", batch_size=64, augment="flip_shift", shuffle_buffer=1)  # keeps order
     x, _ = next(iter(_pipeline(images, np.zeros(64, np.float32), np.arange(64), config, card, training=True)))
     x = x.numpy()
@@ -262,9 +263,9 @@ def test_mixed_precision_training_publishes_a_float32_model(synthetic_dataset, t
                   synthetic_dataset, tmp_path)
     model = load_model(entry)
     assert {layer.dtype_policy.name for layer in model.layers} == {"float32"}
-    assert entry.card["train"]["precision"] == "mixed_bfloat16"
+    assert entry.card.to_dict()["train"]["precision"] == "mixed_bfloat16"
     assert keras.mixed_precision.global_policy().name == "float32"  # restored for the rest of the process
-    assert set(entry.card["decision"]) >= {"temperature", "threshold", "ece_before", "ece_after"}
+    assert set(entry.card.to_dict()["decision"]) >= {"temperature", "threshold", "ece_before", "ece_after"}
 
 
 def test_evaluate_reports_metrics_without_test_images_that_occur_in_train(trained_zoo, synthetic_zip, tmp_path):
@@ -282,7 +283,7 @@ def test_evaluate_reports_metrics_without_test_images_that_occur_in_train(traine
             dst.writestr(name, src.read(train_fake if name == leaked else name))
     dataset = load_cifake(leaky, cache_dir=tmp_path / "cache", progress=lambda _: None)
     zoo = shutil.copytree(trained_zoo, tmp_path / "zoo")
-    card = evaluate("cnn_strided", dataset, zoo).card
+    card = evaluate("cnn_strided", dataset, zoo).card.to_dict()
     full, unseen = card["metrics"]["test"], card["metrics"]["test_unseen"]
     assert card["evaluation"]["test_in_train"] == 1
     assert unseen["n"] == full["n"] - 1

@@ -69,7 +69,7 @@ def test_an_interrupted_run_resumes_its_schedule_and_publishes_its_best_epoch(sy
     entry = train(config, synthetic_dataset, tmp_path, callbacks=[probe])
     assert f"resuming '{ARCH}' after epoch 1" in capsys.readouterr().out
     # The optimizer (and its cosine schedule) comes back where epoch 1 left it, not at step 0.
-    steps_per_epoch = int(np.ceil(entry.card["train"]["n_train"] / BATCH))
+    steps_per_epoch = int(np.ceil(entry.card.to_dict()["train"]["n_train"] / BATCH))
     assert probe.iterations == steps_per_epoch
     schedule = keras.optimizers.schedules.CosineDecay(config.lr, decay_steps=2 * steps_per_epoch, alpha=0.02)
     assert probe.learning_rate == pytest.approx(float(keras.ops.convert_to_numpy(schedule(steps_per_epoch))), rel=1e-5)
@@ -78,7 +78,7 @@ def test_an_interrupted_run_resumes_its_schedule_and_publishes_its_best_epoch(sy
     history = entry.history()
     assert list(history.epoch) == [1, 2] and history.iloc[0].to_dict() == pytest.approx(state["history"][0])
     assert history.val_loss[1] > history.val_loss[0]
-    assert entry.card["train"]["best_epoch"] == 1 and entry.card["train"]["epochs_run"] == 2
+    assert entry.card.to_dict()["train"]["best_epoch"] == 1 and entry.card.to_dict()["train"]["epochs_run"] == 2
     published = load_model(entry).get_weights()
     assert len(published) == len(crash.weights)
     for served, best in zip(published, crash.weights, strict=True):
@@ -108,13 +108,13 @@ def test_max_minutes_stops_early_and_rerunning_the_command_resumes(cli):
     status, out = cli("--epochs", "2", "--max-minutes", "0.000001")  # any epoch overruns 60 microseconds
     assert status == 0 and "stopping after epoch 1" in out
     entry = read_entry(ARCH, cli.zoo)
-    assert entry.card["train"]["epochs_run"] == 1 and len(entry.history()) == 1
+    assert entry.card.to_dict()["train"]["epochs_run"] == 1 and len(entry.history()) == 1
     first = entry.history().iloc[0].to_dict()
 
     status, out = cli("--epochs", "2", "--max-minutes", "600")  # a budget that fits
     assert status == 0 and f"resuming '{ARCH}' after epoch 1" in out and "stopping" not in out
     entry = read_entry(ARCH, cli.zoo)
-    assert entry.card["train"]["epochs_run"] == 2 and list(entry.history().epoch) == [1, 2]
+    assert entry.card.to_dict()["train"]["epochs_run"] == 2 and list(entry.history().epoch) == [1, 2]
     assert entry.history().iloc[0].to_dict() == pytest.approx(first)
 
     # Other settings without --restart: refused (before any training), naming the way out.

@@ -21,6 +21,7 @@ from model_zoo import (
     write_card,
 )
 from model_zoo.zoo import _swap_in
+from tests.cards import typed
 
 
 def test_validate_card_names_each_problem(trained_zoo):
@@ -45,7 +46,7 @@ def test_a_failed_write_leaves_the_old_entry_untouched(trained_zoo, tmp_path):
             raise RuntimeError("disk full")
     assert (zoo / "cnn_maxpool" / "card.json").read_text() == before
     assert not list(zoo.glob(".tmp-*"))
-    assert read_entry("cnn_maxpool", zoo).card["name"] == "cnn_maxpool"
+    assert read_entry("cnn_maxpool", zoo).card.to_dict()["name"] == "cnn_maxpool"
 
 
 def test_an_invalid_staged_entry_is_never_published(tmp_path):
@@ -85,8 +86,8 @@ def test_dataset_arrays_and_file_decoding_give_identical_model_input(trained_zoo
 
 
 def test_card_drives_resize_and_normalisation():
-    card = {"name": "t", "input_shape": [64, 48, 3],
-            "preprocessing": {"color": "BGR", "resize": "bilinear", "mean": [10.0, 20.0, 30.0], "std": [2.0, 2.0, 2.0]}}
+    card = typed(name="t", input_shape=[64, 48, 3],
+                 preprocessing={"color": "BGR", "resize": "bilinear", "mean": [10.0, 20.0, 30.0], "std": [2.0, 2.0, 2.0]})
     image = np.zeros((100, 80, 3), np.uint8)
     image[..., 0] = 200  # red
     assert resize_for_card(image, card).shape == (64, 48, 3)
@@ -99,7 +100,7 @@ def test_card_drives_resize_and_normalisation():
 def test_trained_from_tells_scratch_from_fine_tuned():
     from model_zoo.zoo import trained_from
 
-    assert trained_from({"train": {"weights": None}}) == "from scratch"
-    assert trained_from({}) == "from scratch"
-    assert trained_from({"train": {"weights": "imagenet"}}) == "ImageNet-pretrained, fine-tuned"
-    assert trained_from({"train": {"weights": "/data/w/resnet50_notop.h5"}}) == "fine-tuned from resnet50_notop.h5"
+    assert trained_from(typed(train={"weights": None})) == "from scratch"
+    assert trained_from(typed()) == "from scratch"
+    assert typed(train={"weights": "imagenet"}).trained_from == "ImageNet-pretrained, fine-tuned"
+    assert typed(train={"weights": "/data/w/resnet50_notop.h5"}).trained_from == "fine-tuned from resnet50_notop.h5"

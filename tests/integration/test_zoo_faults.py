@@ -13,7 +13,9 @@ from model_zoo import ZooError, all_best_first, list_entries, load_model, load_u
 
 GOOD = {"cnn_maxpool", "cnn_strided"}
 # Entries whose card is unusable: list_entries reports them.
-CARD_FAULTS = {"missing_model": "no model.keras", "bad_json": "not valid JSON", "incomplete_card": "missing key 'metrics'"}
+CARD_FAULTS = {"missing_model": "no model.keras", "bad_json": "not valid JSON", "incomplete_card": "missing key 'metrics'",
+               "bad_threshold": "zoo entry 'bad_threshold': decision.threshold must be a number between 0 and 1, "
+                                "got '0.5x'"}
 # Entries whose card is fine but whose model is unusable: load_model refuses them.
 MODEL_FAULTS = {"wrong_output": "output shape", "wrong_input": "input shape", "garbage_model": "cannot load"}
 
@@ -44,6 +46,8 @@ def faulty_zoo(trained_zoo, tmp_path_factory) -> Path:
     card = json.loads((zoo / "cnn_maxpool" / "card.json").read_text())
     del card["metrics"]
     (_clone(zoo, "incomplete_card") / "card.json").write_text(json.dumps({**card, "name": "incomplete_card"}))
+    bad = json.loads((zoo / "cnn_maxpool" / "card.json").read_text())
+    _clone(zoo, "bad_threshold", decision={**bad["decision"], "threshold": "0.5x"})  # issue 27: this crashed validation
     # The wrong-output model claims perfect accuracy, so 'best' would pick it if it did not check.
     perfect = json.loads((zoo / "cnn_maxpool" / "card.json").read_text())["metrics"]
     perfect["test"] = {**perfect["test"], "accuracy": 1.0}

@@ -12,9 +12,9 @@ import pytest
 import yaml
 
 from model_zoo.card_markdown import SECTIONS, front_matter, model_card_markdown, split_front_matter
-from model_zoo.input_check import calibration_set
 from model_zoo.test_sets import rows_per_test_set
 from model_zoo.zoo import ZooEntry, trained_on_folder, training_set_name
+from tests.cards import typed
 
 
 def _metrics(accuracy: float, n: int, confusion: list[list[int]]) -> dict:
@@ -62,7 +62,7 @@ def _folder_card(**changes) -> dict:
 
 def _card_text(card: dict, tmp_path: Path) -> tuple[dict, dict[str, str], str]:
     """(YAML metadata, body by section title, the whole text) of the card's model card."""
-    text = model_card_markdown(ZooEntry(card["name"], tmp_path, card))
+    text = model_card_markdown(ZooEntry(card["name"], tmp_path, typed(card)))
     front, body = split_front_matter(text)
     headings = re.findall(r"^## (.+)$", body, re.MULTILINE)
     assert headings == list(SECTIONS)
@@ -149,7 +149,7 @@ def test_an_unevaluated_folder_model_says_which_split_it_awaits(tmp_path):
         card["metrics"].pop(split)
     _, _, text = _card_text(card, tmp_path)
     assert "Not evaluated on the sdxl_portraits test split yet." in text
-    assert "model-index" not in front_matter(ZooEntry("portraits", tmp_path, card))
+    assert "model-index" not in front_matter(ZooEntry("portraits", tmp_path, typed(card)))
 
 
 def test_a_cifake_models_card_keeps_its_wording(tmp_path):
@@ -201,18 +201,19 @@ def test_a_cifake_models_card_keeps_its_wording(tmp_path):
     ({"train": {}}, False, "CIFAKE", "CIFAKE"),  # older cards record no dataset: CIFAKE
     (_folder_card(), True, "sdxl_portraits", None),
     ({"train": {"split": {"seed": 0}}}, True, "training folder", None),  # a folder card that names no path
-    ({"train": {"dataset": "/data/x"}, "novelty": {"train_image_range": [[8, 8], [64, 64]]}}, True, "x", None),
+    ({"train": {"dataset": "/data/x"}, "novelty": {"cutoff": 1.0, "train_image_range": [[8, 8], [64, 64]]}}, True, "x", None),
     ({"train": {"dataset": "/data/x.zip", "dataset_name": "SDXL faces"}}, True, "SDXL faces", "SDXL faces"),
     # A folder cut from CIFAKE is still a folder: its own split, its own figures, named for itself.
     ({"train": {"dataset": "/data/cifake_subset.zip", "split": {"seed": 0}}}, True, "cifake_subset", None),
 ])
 def test_one_answer_to_which_dataset_a_card_is_of(card, folder, name, calibrated_on):
-    assert trained_on_folder(card) is folder
-    assert training_set_name(card) == name
-    assert calibration_set(card) == calibrated_on
+    card = typed(card)
+    assert card.trained_on_folder is folder and trained_on_folder(card) is folder
+    assert card.training_set_name == name and training_set_name(card) == name
+    assert card.calibration_set == calibrated_on
 
 
 def test_the_test_set_rows_name_a_folder_models_own_split():
-    assert [(r["test set"], r["kind"]) for r in rows_per_test_set(_folder_card())] == [
+    assert [(r["test set"], r["kind"]) for r in rows_per_test_set(typed(_folder_card()))] == [
         ("sdxl_portraits test", "own"), ("sdxl_portraits test, unseen in train", "own")]
-    assert [r["test set"] for r in rows_per_test_set(CIFAKE_CARD)] == ["CIFAKE test", "CIFAKE test, unseen in train"]
+    assert [r["test set"] for r in rows_per_test_set(typed(CIFAKE_CARD))] == ["CIFAKE test", "CIFAKE test, unseen in train"]

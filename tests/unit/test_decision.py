@@ -15,6 +15,7 @@ from model_zoo.decision import (
     labels_for,
     threshold,
 )
+from tests.cards import typed
 
 
 def _overconfident_scores(n: int = 20_000, true_temperature: float = 3.0, seed: int = 0):
@@ -57,9 +58,9 @@ def test_threshold_is_where_held_out_accuracy_peaks():
 
 
 def test_the_card_threshold_decides_and_old_cards_default_to_one_half():
-    card = {"decision": {"temperature": 1.0, "threshold": 0.8}}
+    card = typed(decision={"temperature": 1.0, "threshold": 0.8})
     assert label_name(0.7, card) == "REAL" and label_name(0.8, card) == "FAKE"
-    assert threshold({}) == 0.5 and label_name(0.5, {}) == "FAKE"
+    assert threshold(typed()) == 0.5 and label_name(0.5, typed()) == "FAKE"
 
 
 def test_expected_calibration_error_of_perfect_and_useless_scores():

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from scipy.optimize import minimize_scalar
 
+from model_zoo.card import CardError
 from model_zoo.decision import (
     BAND_TARGET_PRECISION,
     UNCERTAIN,
@@ -29,12 +30,15 @@ from model_zoo.decision import (
 )
 from model_zoo.ranking import best_entry, comparable_group, evaluated_best_first, rank_key
 from model_zoo.zoo import ZooEntry
+from tests.cards import typed
 
 
 def test_card_defaults_and_values():
-    assert temperature({}) == 1.0 and temperature({"decision": {}}) == 1.0 and threshold({"decision": {}}) == 0.5
-    card = {"decision": {"temperature": "2.5", "threshold": "0.7"}}  # stored as text by hand: still numbers
+    assert temperature(typed()) == 1.0 and temperature(typed(decision={})) == 1.0 and threshold(typed(decision={})) == 0.5
+    card = typed({"decision": {"temperature": 2.5, "threshold": 0.7}})
     assert temperature(card) == 2.5 and threshold(card) == 0.7
+    with pytest.raises(CardError, match="decision.threshold must be a number between 0 and 1, got '0.7'"):
+        typed({"decision": {"threshold": "0.7"}})  # stored as text by hand: named, never guessed
 
 
 def test_logit_is_clipped_and_exact():
@@ -59,8 +63,8 @@ def test_calibrate_values():
 def test_labels_at_a_threshold_count_the_threshold_as_fake():
     probs = np.array([0.1, 0.6, 0.7, 0.9])
     assert list(labels_for(probs, 0.7)) == [0, 0, 1, 1]
-    assert list(labels_for(probs, {"decision": {"threshold": 0.6}})) == [0, 1, 1, 1]
-    assert list(labels_for(probs, {})) == [0, 1, 1, 1]
+    assert list(labels_for(probs, typed({"decision": {"threshold": 0.6}}))) == [0, 1, 1, 1]
+    assert list(labels_for(probs, typed())) == [0, 1, 1, 1]
     assert labels_for(probs, 0.7).dtype.kind == "i"
     assert label_name(0.7, 0.7) == "FAKE" and label_name(0.69, 0.7) == "REAL"
 
@@ -134,24 +138,23 @@ def test_fit_decision_block():
 # --- the uncertain band ---------------------------------------------------------------------------------
 
 def test_uncertain_band_from_the_card():
-    assert uncertain_band({"decision": {"threshold": 0.7}}) == (0.7, 0.7)
-    assert uncertain_band({}) == (0.5, 0.5)
-    assert uncertain_band({"decision": {"threshold": 0.7, "uncertain_band": []}}) == (0.7, 0.7)
-    low, high = uncertain_band({"decision": {"uncertain_band": ["0.2", 0.8]}})
+    assert uncertain_band(typed({"decision": {"threshold": 0.7}})) == (0.7, 0.7)
+    assert uncertain_band(typed({})) == (0.5, 0.5)
+    low, high = uncertain_band(typed({"decision": {"uncertain_band": [0.2, 0.8]}}))
     assert (low, high) == (0.2, 0.8) and isinstance(low, float)
 
 
 def test_decide_inside_outside_and_on_the_band_edges():
-    card = {"decision": {"threshold": 0.5, "uncertain_band": [0.3, 0.8]}}
+    card = typed({"decision": {"threshold": 0.5, "uncertain_band": [0.3, 0.8]}})
     assert [decide(p, card) for p in (0.1, 0.3, 0.5, 0.79, 0.8, 0.95)] == [
         "REAL", UNCERTAIN, UNCERTAIN, UNCERTAIN, "FAKE", "FAKE"]
     assert decide(0.6, card, override=0.55) == "FAKE" and decide(0.5, card, override=0.55) == "REAL"
     assert decide(0.3, card, override=0.3) == "FAKE"
     # high == 1: validation never supported a FAKE verdict, not even at P(FAKE) = 1.
-    never_fake = {"decision": {"threshold": 0.5, "uncertain_band": [0.3, 1.0]}}
+    never_fake = typed({"decision": {"threshold": 0.5, "uncertain_band": [0.3, 1.0]}})
     assert decide(1.0, never_fake) == UNCERTAIN and decide(0.2, never_fake) == "REAL"
     # No band: REAL/FAKE at the threshold.
-    assert decide(0.5, {"decision": {"threshold": 0.5}}) == "FAKE" and decide(0.49, {}) == "REAL"
+    assert decide(0.5, typed({"decision": {"threshold": 0.5}})) == "FAKE" and decide(0.49, typed()) == "REAL"
 
 
 def test_side_cut_counts_precision_minimum_size_and_ties():
@@ -197,7 +200,7 @@ def test_fit_band_without_a_precise_side_leaves_that_verdict_unused():
     probs = np.linspace(0.01, 0.99, 300)  # labels alternate: no side reaches 99%
     block = fit_band(labels, probs, decide_at=0.5)
     assert block["uncertain_band"] == [0.0, 1.0]
-    assert decide(0.99, {"decision": {"threshold": 0.5, "uncertain_band": block["uncertain_band"]}}) == UNCERTAIN
+    assert decide(0.99, typed({"decision": {"threshold": 0.5, "uncertain_band": block["uncertain_band"]}})) == UNCERTAIN
 
 
 def test_fit_band_cuts_halfway_between_scores():
@@ -247,7 +250,7 @@ def test_band_summary_values():
 
 def _entry(name: str, accuracy=None, roc_auc=None, params: int = 100) -> ZooEntry:
     metrics = {} if accuracy is None else {"test": {"accuracy": accuracy, "roc_auc": roc_auc}}
-    return ZooEntry(name=name, path=Path(name), card={"params": params, "metrics": metrics})
+    return ZooEntry(name=name, path=Path(name), card=typed({"params": params, "metrics": metrics}))
 
 
 def test_ranking_by_accuracy_then_auc_then_size_then_name():
@@ -257,13 +260,13 @@ def test_ranking_by_accuracy_then_auc_then_size_then_name():
     assert best_entry(entries).name == "a"
     assert best_entry([_entry("x")]) is None and evaluated_best_first([]) == []
     assert rank_key(_entry("z", 0.8, None, 7)) == (0, "", -0.8, -0.0, 7, "z")
-    assert rank_key(ZooEntry("n", Path("n"), {"metrics": {"test": {"accuracy": None}}})) == (0, "", -0.0, -0.0, 0, "n")
+    assert rank_key(ZooEntry("n", Path("n"), typed(params=0, metrics={"test": {"accuracy": 0.0}}))) == (0, "", -0.0, -0.0, 0, "n")
 
 
 def test_accuracies_on_different_test_sets_are_never_compared():
     def folder_model(name: str, accuracy: float, folder: str) -> ZooEntry:
-        card = {"params": 1, "metrics": {"test": {"accuracy": accuracy, "roc_auc": 1.0}},
-                "train": {"dataset": f"/photos/{folder}", "split": {"seed": 0}}}
+        card = typed({"params": 1, "metrics": {"test": {"accuracy": accuracy, "roc_auc": 1.0}},
+                "train": {"dataset": f"/photos/{folder}", "split": {"seed": 0}}})
         return ZooEntry(name=name, path=Path(name), card=card)
 
     entries = [folder_model("mine", 1.0, "sdxl"), _entry("cifake_b", 0.97, 0.99), folder_model("other", 0.99, "flux"),
@@ -273,6 +276,7 @@ def test_accuracies_on_different_test_sets_are_never_compared():
     assert best_entry(entries).name == "cifake_a"  # not "mine", perfect on a few hundred images of its own folder
     assert best_entry([e for e in entries if e.name.startswith("mine")]).name == "mine"  # a zoo of one folder's
     # A 32x32 set in CIFAKE's layout is read like CIFAKE (no split in its card), but it is not CIFAKE's test set.
-    lookalike = ZooEntry("sd3", Path("sd3"), {"metrics": {"test": {"accuracy": 0.999}}, "train": {"dataset": "/d/sd3_32"}})
+    lookalike = ZooEntry("sd3", Path("sd3"), typed(metrics={"test": {"accuracy": 0.999}}, train={"dataset": "/d/sd3_32"}))
     assert comparable_group(lookalike.card) == (1, "sd3_32") and best_entry([*entries, lookalike]).name == "cifake_a"
-    assert comparable_group({"train": {"dataset": "../shared/cifake/cifake.zip"}}) == comparable_group({}) == (0, "")
+    cifake = typed({"train": {"dataset": "../shared/cifake/cifake.zip"}})
+    assert comparable_group(cifake) == comparable_group(typed()) == (0, "")

@@ -9,20 +9,22 @@ import numpy as np
 import pytest
 
 from dashboard.verdict_display import input_notes
+from model_zoo.card import Card
 from model_zoo.input_check import check_input
 from model_zoo.judge import JudgedImage
 from model_zoo.novelty import NoveltyStats, image_size_facts, novelty_block, train_image_range
 from model_zoo.verdicts import verdict_for
+from tests.cards import typed
 
-CIFAKE = {"input_shape": [32, 32, 3], "train": {"dataset": "data/cifake.zip"},
-          "novelty": {"cutoff": 2.0, "train_image_size": [32, 32]}}
+CIFAKE = typed({"input_shape": [32, 32, 3], "train": {"dataset": "data/cifake.zip"},
+                "novelty": {"cutoff": 2.0, "train_image_size": [32, 32]}})
 NEVER_RESIZED = "the model learnt from 32x32 images that were never resized, so verdicts on resized images are unreliable."
 
 
-def _folder_card(size: list[int], extent: list[list[int]], **train) -> dict:
+def _folder_card(size: list[int], extent: list[list[int]], **train) -> Card:
     """A resize-policy model trained on a labelled folder (train.split) whose images had these (H, W) sizes."""
-    return {"input_shape": [32, 32, 3], "train": {"split": {"seed": 0}, **train},
-            "novelty": {"cutoff": 2.0, "train_image_size": size, "train_image_range": extent}}
+    return typed({"input_shape": [32, 32, 3], "train": {"split": {"seed": 0}, **train},
+                  "novelty": {"cutoff": 2.0, "train_image_size": size, "train_image_range": extent}})
 
 
 # 40 to 64 pixels a side (most 64 high, 48 wide), all shrunk to 32x32 in training.
@@ -41,7 +43,7 @@ def test_a_cifake_card_keeps_its_wording():
                                  "cut-off 2.0)."]
     assert not native.resampled and native.in_distribution is True
     assert check_input((16, 16), CIFAKE).size_message() == "This 16x16 image was enlarged 2x to 32x32; " + NEVER_RESIZED
-    assert check_input((32, 32), {"input_shape": [32, 32, 3]}).size_message() is None  # an older card: no novelty
+    assert check_input((32, 32), typed(input_shape=[32, 32, 3])).size_message() is None  # an older card: no novelty
 
 
 def test_the_api_object_keeps_its_fields_and_adds_the_range():
@@ -108,9 +110,9 @@ def test_the_models_own_input_size_is_named_as_needing_no_resizing():
 
 @pytest.mark.parametrize(("card", "calibrated_on"), [
     (CIFAKE, "CIFAKE validation images"),
-    ({"input_shape": [32, 32, 3], "novelty": {"cutoff": 2.0}}, "CIFAKE validation images"),  # older cards: CIFAKE
+    (typed({"input_shape": [32, 32, 3], "novelty": {"cutoff": 2.0}}), "CIFAKE validation images"),  # older cards: CIFAKE
     (MIXED, "of its validation images"),
-    ({**CIFAKE, "train": {"split": {"seed": 0}}}, "of its validation images"),  # a folder card from before the range
+    (CIFAKE.updated(train={"split": {"seed": 0}}), "of its validation images"),  # a folder card from before the range
     (_folder_card([64, 48], [[40, 40], [64, 64]], dataset_name="SDXL faces"), "SDXL faces validation images"),
 ])
 def test_the_novelty_sentence_names_the_images_the_cut_off_was_set_on(card, calibrated_on):
@@ -160,7 +162,8 @@ def test_models_that_saw_the_image_differently_each_get_their_own_named_sentence
     same = input_notes(judged((640, 480), ("a", CIFAKE), ("b", CIFAKE)))
     assert same == ["This 640x480 image was shrunk 20x to 32x32, its 1.3:1 shape squeezed into a square; " +
                     NEVER_RESIZED]  # one sentence for both: no names needed
-    crops = {**MIXED, "preprocessing": {"input_policy": {"kind": "crop", "size": 32, "max_crops": 16}}}
+    crops = MIXED.updated(preprocessing={**MIXED.preprocessing.to_dict(),
+                                         "input_policy": {"kind": "crop", "size": 32, "max_crops": 16}})
     mixed = input_notes(judged((32, 32), ("a", CIFAKE), ("c", crops)))
     assert mixed == ["c: This 32x32 image was judged at its own resolution by one 32x32 crop covering it; nothing "
                      "was resized."]  # a's native size needs no sentence; c's is named as c's

@@ -77,3 +77,43 @@ def test_layers_point_one_way_and_commands_never_import_commands():
             from_training = {i for i in imports if i.startswith("training")}
             assert all(i == "training.lib.data" or i.startswith("training.lib.data.") or i == "training.lib"
                        for i in from_training), f"{where} imports training beyond training.lib.data: {from_training}"
+
+
+# The typed card (model_zoo.card) is the one place a card.json is interpreted: no product module reads the dict.
+CARD_READ = re.compile(r"card\[|card\.get\(")
+CARD_TYPED_LAYERS = ("model_zoo", "training", "dashboard")
+
+
+def test_no_module_reads_a_card_as_a_dict_outside_the_card_module():
+    readers = [f"{path.relative_to(ROOT).as_posix()}:{number}"
+               for path in _modules(*CARD_TYPED_LAYERS) if path != ROOT / "model_zoo" / "card.py"
+               for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1) if CARD_READ.search(line)]
+    assert readers == [], f"card dict reads (use the typed card's attributes): {readers}"
+
+
+def _import_cycle(package: str) -> list[str] | None:
+    """A cycle among the package's modules (imports inside functions count), or None."""
+    modules = {f"{package}.{p.stem}": p for p in (ROOT / package).glob("*.py") if p.name != "__init__.py"}
+    graph = {name: sorted(i for i in _imports(path) if i in modules and i != name) for name, path in modules.items()}
+    state: dict[str, int] = {}  # 1 on the current path, 2 done
+
+    def visit(name: str, path: list[str]) -> list[str] | None:
+        state[name] = 1
+        for child in graph[name]:
+            if state.get(child) == 1:
+                return [*path[path.index(child):], child] if child in path else [*path, child]
+            if child not in state and (cycle := visit(child, [*path, child])):
+                return cycle
+        state[name] = 2
+        return None
+
+    for name in sorted(graph):
+        if name not in state and (cycle := visit(name, [name])):
+            return cycle
+    return None
+
+
+def test_the_library_has_no_import_circle():
+    # zoo <-> consensus was the one circle: loading now dispatches on the card's kind in model_zoo.loading.
+    assert "model_zoo.consensus" not in _imports(ROOT / "model_zoo" / "zoo.py")
+    assert _import_cycle("model_zoo") is None, f"import circle: {' -> '.join(_import_cycle('model_zoo'))}"

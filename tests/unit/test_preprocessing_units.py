@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from model_zoo.card import Card, CardError
 from model_zoo.preprocessing import (
     UNIT_RANGE,
     batch_to_model_input,
@@ -19,10 +20,11 @@ from model_zoo.preprocessing import (
     normalize_for_card,
     resize_for_card,
 )
+from tests.cards import typed
 
 
-def _card(height=32, width=32, **preprocessing) -> dict:
-    return {"name": "t", "input_shape": [height, width, 3], "preprocessing": {**UNIT_RANGE, **preprocessing}}
+def _card(height=32, width=32, **preprocessing) -> Card:
+    return typed(name="t", input_shape=[height, width, 3], preprocessing={**UNIT_RANGE, **preprocessing})
 
 
 def _image(height: int, width: int, seed: int = 0) -> np.ndarray:
@@ -30,8 +32,9 @@ def _image(height: int, width: int, seed: int = 0) -> np.ndarray:
 
 
 def test_input_size_is_height_then_width():
-    assert input_size({"input_shape": [48, 64, 3]}) == (48, 64)
-    assert input_size({"input_shape": ["48", 64.0, 3]}) == (48, 64)
+    assert input_size(typed(input_shape=[48, 64, 3])) == (48, 64) == typed(input_shape=[48, 64, 3]).input_size
+    with pytest.raises(CardError, match=r"input_shape must be \[H, W, 3\], got \['48', 64.0, 3\]"):
+        typed(input_shape=["48", 64.0, 3])
 
 
 def test_resize_uses_the_cards_method():
@@ -41,8 +44,7 @@ def test_resize_uses_the_cards_method():
         assert out.shape == (32, 40, 3)
         np.testing.assert_array_equal(out, cv2.resize(big, (40, 32), interpolation=flag), err_msg=method)
     # No resize method in the card: area.
-    card = _card(32, 40)
-    del card["preprocessing"]["resize"]
+    card = typed(input_shape=[32, 40, 3], preprocessing={"mean": [0, 0, 0], "std": [255, 255, 255]})
     np.testing.assert_array_equal(resize_for_card(big, card), cv2.resize(big, (40, 32), interpolation=cv2.INTER_AREA))
 
 
@@ -67,15 +69,15 @@ def test_area_enlarges_bilinearly_and_the_right_size_is_untouched():
 
 
 def test_unknown_resize_method_names_the_model():
-    with pytest.raises(ValueError, match=r"unknown resize method 'lanczos' in card of t"):
-        resize_for_card(_image(10, 10), _card(resize="lanczos"))
+    with pytest.raises(CardError, match=r"preprocessing.resize must be one of 'area', 'bilinear' or 'nearest'"):
+        _card(resize="lanczos")
 
 
 def test_normalization_constants_and_defaults():
     to_bgr, mean, std = normalization(_card(color="BGR", mean=[1, 2, 3], std=[4, 5, 6]))
     assert to_bgr is True and mean.dtype == np.float32 and std.dtype == np.float32
     assert list(mean) == [1, 2, 3] and list(std) == [4, 5, 6]
-    to_bgr, mean, std = normalization({"preprocessing": {}})
+    to_bgr, mean, std = normalization(_card(mean=[0, 0, 0], std=[1, 1, 1]))
     assert to_bgr is False and list(mean) == [0, 0, 0] and list(std) == [1, 1, 1]
 
 

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
+import pytest
+
 from model_zoo import ZooEntry
+from model_zoo.card import CardError
 from model_zoo.tradeoff import fastest_entry, fastest_ranked, front_marks, pareto_front, recorded_latency_ms
+from tests.cards import typed
 
 
 def _entry(name: str, accuracy: float | None, ms: float | None, params: int = 1000) -> ZooEntry:
@@ -14,7 +19,7 @@ def _entry(name: str, accuracy: float | None, ms: float | None, params: int = 10
         card["metrics"]["test"] = {"accuracy": accuracy, "roc_auc": 0.9}
     if ms is not None:
         card["latency"] = {"ms_per_image": ms}
-    return ZooEntry(name=name, path=Path("/nowhere") / name, card=card)
+    return ZooEntry(name=name, path=Path("/nowhere") / name, card=typed(card))
 
 
 # accuracy, latency (ms): "slow_best" is best; "quick" is 0.8 points worse and 3x faster; "quicker" is
@@ -60,7 +65,7 @@ def test_the_best_accuracy_counts_untimed_models():
 def test_a_folder_model_neither_dominates_nor_is_fastest_among_cifake_models():
     # Perfect and quickest, but on 120 images of its own folder: its accuracy is not comparable with CIFAKE's.
     folder = _entry("mine", 1.0, 0.5)
-    folder.card["train"] = {"dataset": "/photos/mine", "split": {"seed": 0}}
+    folder = replace(folder, card=folder.card.updated(train={"dataset": "/photos/mine", "split": {"seed": 0}}))
     assert pareto_front([*ZOO, folder]) == {"slow_best", "quick", "quicker", "mine"}  # each front on its own set
     assert fastest_entry([*ZOO, folder]).name == "quick"
     assert fastest_entry([folder]).name == "mine"  # a zoo of one folder's models: ranked among themselves
@@ -73,11 +78,12 @@ def test_exactly_one_point_below_the_best_still_counts():
 
 
 def test_latency_must_be_a_positive_number():
-    bad = [_entry("x", 0.9, None) for _ in range(3)]
-    bad[0].card["latency"] = {"ms_per_image": "fast"}
-    bad[1].card["latency"] = {"ms_per_image": 0}
-    bad[2].card["latency"] = {}
-    assert [recorded_latency_ms(e) for e in bad] == [None, None, None]
+    with pytest.raises(CardError, match="latency.ms_per_image must be a number >= 0, got 'fast'"):
+        _entry("x", 0.9, "fast")  # a card that says so is refused when read
+    bad = [_entry("x", 0.9, None) for _ in range(2)]
+    bad[0] = replace(bad[0], card=bad[0].card.updated(latency={"ms_per_image": 0}))
+    bad[1] = replace(bad[1], card=bad[1].card.updated(latency={}))
+    assert [recorded_latency_ms(e) for e in bad] == [None, None]
     assert pareto_front(bad) == set() and fastest_entry(bad) is None
 
 

@@ -6,13 +6,14 @@ from pathlib import Path
 
 from model_zoo import ZooEntry
 from model_zoo.tradeoff import fastest_ranked, front_marks, pareto_front
+from tests.cards import typed
 
 
 def _entry(name: str, accuracy: float, ms: float | None) -> ZooEntry:
     card = {"name": name, "params": 1000, "metrics": {"test": {"accuracy": accuracy, "roc_auc": 0.9}}}
     if ms is not None:
         card["latency"] = {"ms_per_image": ms}
-    return ZooEntry(name=name, path=Path("/nowhere") / name, card=card)
+    return ZooEntry(name=name, path=Path("/nowhere") / name, card=typed(card))
 
 
 def test_as_accurate_and_faster_dominates():

@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 
 from model_zoo import zoo as Z
-from model_zoo.metrics import METRIC_KEYS
+from model_zoo.card import Card, migrate
+from model_zoo.loading import load_model, load_usable_models
 from model_zoo.ranking import all_best_first
 from model_zoo.zoo import (
     LoadedModel,
@@ -20,7 +21,6 @@ from model_zoo.zoo import (
     ZooError,
     ZooProblem,
     list_entries,
-    load_usable_models,
     read_card,
     read_entry,
     staged_entry,
@@ -41,6 +41,10 @@ def _card(name: str = "m", **changes) -> dict:
     return card
 
 
+def _typed(name: str = "m", **changes) -> Card:
+    return Card.from_dict(_card(name, **changes))
+
+
 def _entry_folder(zoo: Path, name: str = "m", model: bytes = b"stand-in weights", **changes) -> Path:
     folder = zoo / name
     folder.mkdir(parents=True)
@@ -52,11 +56,11 @@ def _entry_folder(zoo: Path, name: str = "m", model: bytes = b"stand-in weights"
 # --- small helpers ----------------------------------------------------------------------------------------
 
 def test_trained_from_says_where_the_weights_started():
-    assert trained_from({}) == "from scratch" and trained_from({"train": {"weights": None}}) == "from scratch"
-    assert trained_from({"train": {"weights": "imagenet"}}) == "ImageNet-pretrained, fine-tuned"
-    assert trained_from({"train": {"weights": "imagenet"}, "backbone": {"frozen": True}}) == \
+    assert trained_from(_typed(train={})) == "from scratch" and _typed(train={"weights": None}).trained_from == "from scratch"
+    assert _typed(train={"weights": "imagenet"}).trained_from == "ImageNet-pretrained, fine-tuned"
+    assert _typed(train={"weights": "imagenet"}, backbone={"frozen": True}).trained_from == \
         "ImageNet-pretrained, frozen backbone"
-    assert trained_from({"train": {"weights": "/data/weights/vgg16_notop.h5"}}) == "fine-tuned from vgg16_notop.h5"
+    assert _typed(train={"weights": "/data/weights/vgg16_notop.h5"}).trained_from == "fine-tuned from vgg16_notop.h5"
 
 
 def test_zoo_dir_argument_then_environment_then_the_package(monkeypatch, tmp_path):
@@ -70,10 +74,10 @@ def test_zoo_dir_argument_then_environment_then_the_package(monkeypatch, tmp_pat
 
 
 def test_entry_properties(tmp_path):
-    entry = ZooEntry("m", tmp_path, _card(metrics={"test": metrics_block(0.9), "test_unseen": metrics_block(0.8)}))
+    entry = ZooEntry("m", tmp_path, _typed(metrics={"test": metrics_block(0.9), "test_unseen": metrics_block(0.8)}))
     assert entry.model_path == tmp_path / "model.keras"
     assert entry.test_metrics["accuracy"] == 0.9 and entry.test_unseen_metrics["accuracy"] == 0.8
-    bare = ZooEntry("m", tmp_path, _card())
+    bare = ZooEntry("m", tmp_path, _typed())
     assert bare.test_metrics is None and bare.test_unseen_metrics is None
     loaded = LoadedModel(entry, model="keras model")
     assert loaded.name == "m" and loaded.card is entry.card and loaded.model == "keras model"
@@ -82,7 +86,7 @@ def test_entry_properties(tmp_path):
 # --- optional files ---------------------------------------------------------------------------------------
 
 def test_history_and_predictions(tmp_path):
-    entry = ZooEntry("m", tmp_path, _card())
+    entry = ZooEntry("m", tmp_path, _typed())
     assert entry.history().empty and entry.test_predictions() is None and not entry.has_test_predictions
     (tmp_path / "history.csv").write_text("epoch,loss\n1,0.5\n2,0.4\n")
     assert list(entry.history()["loss"]) == [0.5, 0.4]
@@ -97,7 +101,7 @@ def test_history_and_predictions(tmp_path):
 
 
 def test_predictions_are_read_once_per_version_of_the_file_and_handed_out_as_copies(tmp_path):
-    entry = ZooEntry("m", tmp_path, _card())
+    entry = ZooEntry("m", tmp_path, _typed())
     write_predictions(tmp_path, ["a.jpg", "b.jpg"], [0, 1], np.array([0.1, 0.9], np.float32))
     first = entry.test_predictions()
     first.loc[0, "prob_fake"] = 0.5  # a caller changing its copy changes nothing for the next one
@@ -107,7 +111,7 @@ def test_predictions_are_read_once_per_version_of_the_file_and_handed_out_as_cop
 
 
 def test_robustness_is_optional_and_ignored_when_unusable(tmp_path):
-    entry = ZooEntry("m", tmp_path, _card())
+    entry = ZooEntry("m", tmp_path, _typed())
     path = tmp_path / "robustness.csv"
     assert entry.robustness() is None
     path.write_text("corruption,level,accuracy\nnone,0,0.9\njpeg,50,0.8\n")
@@ -120,7 +124,7 @@ def test_robustness_is_optional_and_ignored_when_unusable(tmp_path):
 
 
 def test_faithfulness_report_must_hold_methods_as_objects(tmp_path):
-    entry = ZooEntry("m", tmp_path, _card())
+    entry = ZooEntry("m", tmp_path, _typed())
     path = tmp_path / "faithfulness.json"
     assert entry.faithfulness() is None
     good = {"methods": {"gradcam": {"deletion_auc": 0.1}}, "n": 3}
@@ -134,7 +138,7 @@ def test_faithfulness_report_must_hold_methods_as_objects(tmp_path):
 
 
 def test_class_heatmaps_are_checked_and_never_unpickled(tmp_path):
-    entry = ZooEntry("m", tmp_path, _card())
+    entry = ZooEntry("m", tmp_path, _typed())
     path = tmp_path / "class_heatmaps.npz"
     assert entry.class_heatmaps() is None
     maps = np.zeros((2, 4, 4), np.float32)
@@ -175,18 +179,20 @@ def test_input_shape_must_be_positive_integers_with_three_channels(shape):
     assert validate_card(_card(input_shape=shape)) == [f"input_shape must be [H, W, 3], got {shape!r}"]
 
 
-@pytest.mark.parametrize("prep", [{"mean": [0, 0], "std": [1, 1, 1]}, {"mean": [0, 0, 0]}, {"std": [1, 1, 1]}, [0, 0, 0]])
+@pytest.mark.parametrize("prep", [{"mean": [0, 0], "std": [1, 1, 1]}, {"mean": [0, 0, 0]}, {"std": [1, 1, 1]}])
 def test_preprocessing_needs_three_means_and_stds(prep):
     assert validate_card(_card(preprocessing=prep)) == ["preprocessing must give 'mean' and 'std' with 3 values each"]
+    assert validate_card(_card(preprocessing=[0, 0, 0])) == ["preprocessing must be an object, got [0, 0, 0]"]
 
 
 def test_metrics_blocks_are_objects_with_every_figure():
-    assert validate_card(_card(metrics=[1])) == ["metrics must be an object"]
-    assert validate_card(_card(metrics={"test": 0.9})) == ["metrics.test must be an object"]
-    partial = {key: 1 for key in METRIC_KEYS if key != "f1"}
+    assert validate_card(_card(metrics=[1])) == ["metrics must be an object, got [1]"]
+    assert validate_card(_card(metrics={"test": 0.9})) == ["metrics.test must be an object, got 0.9"]
+    partial = {key: value for key, value in metrics_block(0.8).items() if key != "f1"}
     assert validate_card(_card(metrics={"validation": metrics_block(0.8), "test": partial})) == ["metrics.test missing 'f1'"]
     assert validate_card(_card(metrics={})) == []
-    assert validate_card(_card(metrics={"a": 0.9, "b": partial})) == ["metrics.a must be an object", "metrics.b missing 'f1'"]
+    assert validate_card(_card(metrics={"a": 0.9, "b": partial})) == ["metrics.a must be an object, got 0.9",
+                                                                      "metrics.b missing 'f1'"]
 
 
 @pytest.mark.parametrize("band", [[0.2, 0.8], [0.5, 0.5], [0.0, 1.0], [0, 1]])
@@ -194,12 +200,23 @@ def test_a_well_formed_band_is_valid(band):
     assert validate_card(_card(decision={"threshold": 0.5, "uncertain_band": band})) == []
 
 
-@pytest.mark.parametrize("band", [[0.6, 0.8], [0.2, 0.4], [0.2], [0.2, "0.8"], [-0.1, 0.8], [0.2, 1.1], [True, 0.8],
-                                  [float("nan"), 0.8], "0.2-0.8", [0.8, 0.2]])
+@pytest.mark.parametrize("band", [[0.6, 0.8], [0.2, 0.4], [0.2], [0.8, 0.2]])
 def test_a_malformed_band_is_named(band):
     problems = validate_card(_card(decision={"threshold": 0.5, "uncertain_band": band}))
     assert problems == ["decision.uncertain_band must be [low, high] with 0 <= low <= threshold <= high <= 1, "
                         f"got {band!r}"]
+
+
+@pytest.mark.parametrize(("band", "problem"), [
+    ([0.2, "0.8"], "decision.uncertain_band[1] must be a number between 0 and 1, got '0.8'"),
+    ([-0.1, 0.8], "decision.uncertain_band[0] must be a number between 0 and 1, got -0.1"),
+    ([0.2, 1.1], "decision.uncertain_band[1] must be a number between 0 and 1, got 1.1"),
+    ([True, 0.8], "decision.uncertain_band[0] must be a number between 0 and 1, got True"),
+    ([float("nan"), 0.8], "decision.uncertain_band[0] must be a number between 0 and 1, got nan"),
+    ("0.2-0.8", "decision.uncertain_band must be a list, got '0.2-0.8'"),
+])
+def test_a_band_of_non_numbers_names_the_value(band, problem):
+    assert validate_card(_card(decision={"threshold": 0.5, "uncertain_band": band})) == [problem]
 
 
 def test_the_band_must_hold_the_cards_threshold_which_defaults_to_one_half():
@@ -210,9 +227,9 @@ def test_the_band_must_hold_the_cards_threshold_which_defaults_to_one_half():
 
 
 def test_decision_and_novelty_must_be_objects():
-    assert validate_card(_card(decision=[0.5])) == ["decision must be an object"]
+    assert validate_card(_card(decision=[0.5])) == ["decision must be an object, got [0.5]"]
     assert validate_card(_card(decision={})) == [] and validate_card(_card(decision=None)) == []
-    assert validate_card(_card(novelty="high")) == ["novelty must be an object"]
+    assert validate_card(_card(novelty="high")) == ["novelty must be an object, got 'high'"]
 
 
 def test_novelty_block_fields():
@@ -225,20 +242,25 @@ def test_novelty_block_fields():
     for size in ([32], [32, 0], [32.0, 32], "32x32", [32, 32, 3]):
         assert validate_card(_card(novelty={"cutoff": 1, "train_image_size": size})) == [
             f"novelty.train_image_size must be [H, W], got {size!r}"], size
-    for file in ("../novelty.npz", 3, "sub/n.npz"):
+    for file in ("../novelty.npz", "sub/n.npz", ""):
         assert validate_card(_card(novelty={"cutoff": 1, "file": file})) == [
             "novelty.file must be a file name inside the entry"], file
+    assert validate_card(_card(novelty={"cutoff": 1, "file": 3})) == ["novelty.file must be a string, got 3"]
 
 
 def test_a_folder_models_range_of_training_sizes_is_checked():
     folder = {"cutoff": 1, "train_image_size": [48, 64], "train_image_range": [[40, 40], [64, 64]]}
     assert validate_card(_card(novelty=folder)) == []
     assert validate_card(_card(novelty={"cutoff": 1, "train_image_range": [[32, 32], [32, 32]]})) == []  # size 32x32
-    for extent in ([[40, 40]], [[40, 40], [64]], [[0, 40], [64, 64]], [[64, 64], [40, 40]], [[50, 40], [64, 64]],
-                   [[40, 40], [64, 60]], "40-64", [[40.0, 40], [64, 64]]):
+    for extent in ([[40, 40]], [[64, 64], [40, 40]], [[50, 40], [64, 64]], [[40, 40], [64, 60]]):
         assert validate_card(_card(novelty={**folder, "train_image_range": extent})) == [
             "novelty.train_image_range must be [[H, W], [H, W]] from the smallest to the biggest, around "
             f"train_image_size, got {extent!r}"], extent
+    for extent, problem in (([[40, 40], [64]], "train_image_range[1] must be [H, W], got [64]"),
+                            ([[0, 40], [64, 64]], "train_image_range[0] must be [H, W], got [0, 40]"),
+                            ("40-64", "train_image_range must be a list, got '40-64'"),
+                            ([[40.0, 40], [64, 64]], "train_image_range[0] must be [H, W], got [40.0, 40]")):
+        assert validate_card(_card(novelty={**folder, "train_image_range": extent})) == [f"novelty.{problem}"], extent
     # A bad size is reported once, on its own; the range is still checked for its order.
     assert validate_card(_card(novelty={**folder, "train_image_size": [48]})) == [
         "novelty.train_image_size must be [H, W], got [48]"]
@@ -263,15 +285,21 @@ def test_read_card_names_the_file_and_the_problem(tmp_path):
     with pytest.raises(ZooError, match="not valid JSON"):
         read_card(path)
     path.write_text(json.dumps({"name": "x"}))
-    with pytest.raises(ZooError, match=rf"^{path}: missing key 'architecture'; missing key 'input_shape'"):
+    with pytest.raises(ZooError, match=rf"^zoo entry '{tmp_path.name}': missing key 'architecture'; missing key 'input_shape'"):
         read_card(path)
     write_card(tmp_path, _card())
-    assert read_card(path) == _card()
+    assert read_card(path) == _typed()
+    path.write_text(json.dumps(_card(decision={"threshold": "0.5x"})))
+    with pytest.raises(ZooError, match=rf"^zoo entry '{tmp_path.name}': decision.threshold must be a number between 0 "
+                                       r"and 1, got '0.5x'$"):
+        read_card(path)
 
 
 def test_write_card_is_indented_json_ending_in_a_newline(tmp_path):
-    write_card(tmp_path, {"b": 1, "a": [1, 2]})
-    assert (tmp_path / "card.json").read_text() == '{\n  "b": 1,\n  "a": [\n    1,\n    2\n  ]\n}\n'
+    write_card(tmp_path, _card())
+    assert (tmp_path / "card.json").read_text() == json.dumps(migrate(_card()), indent=2) + "\n"
+    with pytest.raises(ZooError, match=rf"^zoo entry '{tmp_path.name}': missing key 'name'"):
+        write_card(tmp_path, {"b": 1})  # writing goes through the typed card too
 
 
 def test_read_entry(tmp_path):
@@ -279,7 +307,7 @@ def test_read_entry(tmp_path):
         read_entry("nope", tmp_path)
     folder = _entry_folder(tmp_path)
     entry = read_entry("m", tmp_path)
-    assert entry == ZooEntry("m", folder, _card())
+    assert entry == ZooEntry("m", folder, _typed())
     (folder / "model.keras").unlink()
     with pytest.raises(ZooError, match=rf"^{folder}: no model.keras$"):
         read_entry("m", tmp_path)
@@ -333,7 +361,7 @@ def test_staged_entry_publishes_with_the_real_size(tmp_path):
         assert folder.parent == tmp_path and folder.name.startswith(".tmp-m-")
         (folder / "model.keras").write_bytes(b"12345")
         write_card(folder, _card(size_bytes=999))
-    assert read_entry("m", tmp_path).card["size_bytes"] == 5
+    assert read_entry("m", tmp_path).card.size_bytes == 5
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m"]
 
 
@@ -385,7 +413,7 @@ def test_staged_entry_creates_the_zoo(tmp_path):
 def _entries(tmp_path: Path) -> list[ZooEntry]:
     def entry(name, test=None, validation=0.5):
         metrics = {"validation": metrics_block(validation)} | ({"test": metrics_block(test)} if test is not None else {})
-        return ZooEntry(name, tmp_path / name, _card(name, metrics=metrics))
+        return ZooEntry(name, tmp_path / name, _typed(name, metrics=metrics))
 
     return [entry("c", validation=0.9), entry("b", 0.8), entry("a", validation=0.7), entry("d", 0.95),
             entry("e", validation=0.9)]
@@ -393,7 +421,7 @@ def _entries(tmp_path: Path) -> list[ZooEntry]:
 
 def test_ranked_entries_put_evaluated_first_then_by_validation_then_name(tmp_path):
     assert [e.name for e in all_best_first(_entries(tmp_path))] == ["d", "b", "c", "e", "a"]
-    no_validation = ZooEntry("z", tmp_path, _card("z", metrics={}))
+    no_validation = ZooEntry("z", tmp_path, _typed("z", metrics={}))
     assert [e.name for e in all_best_first([no_validation, *_entries(tmp_path)])][-1] == "z"
 
 
@@ -425,22 +453,22 @@ def test_load_model_checks_the_card(tmp_path):
     model.compile(optimizer="adam", loss="binary_crossentropy")
     folder = _entry_folder(tmp_path, input_shape=[8, 8, 3])
     model.save(folder / "model.keras")
-    loaded = Z.load_model(read_entry("m", tmp_path))
+    loaded = load_model(read_entry("m", tmp_path))
     np.testing.assert_array_equal(loaded.get_weights()[0], model.get_weights()[0])
     assert not loaded.compiled  # loaded without its optimizer: serving never trains
     write_card(folder, _card(input_shape=[16, 8, 3]))
     with pytest.raises(ZooError, match=rf"^{folder / 'model.keras'}: input shape \(8, 8, 3\) differs from card \[16, 8, 3\]$"):
-        Z.load_model(read_entry("m", tmp_path))
+        load_model(read_entry("m", tmp_path))
     write_card(folder, _card(input_shape=[8, 8, 3]))
     two.save(folder / "model.keras")
     with pytest.raises(ZooError, match=r"output shape \(2,\), expected one probability \(1,\)$"):
-        Z.load_model(read_entry("m", tmp_path))
+        load_model(read_entry("m", tmp_path))
     (folder / "model.keras").write_bytes(b"PK\x03\x04 not a keras archive")
     with pytest.raises(ZooError, match=rf"^{folder / 'model.keras'}: cannot load \((?!NoneType)\w+: "):
-        Z.load_model(read_entry("m", tmp_path))
+        load_model(read_entry("m", tmp_path))
     # safe_mode: a model with a Python lambda inside is refused, not executed.
     lam = keras.Model(inputs, keras.layers.Lambda(lambda x: x[:, :1, 0, 0])(inputs))
     lam.save(folder / "model.keras")
     with pytest.raises(ZooError, match="cannot load"):
-        Z.load_model(read_entry("m", tmp_path))
+        load_model(read_entry("m", tmp_path))
 

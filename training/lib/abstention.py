@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import time
@@ -11,8 +10,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from model_zoo import ZooEntry, load_model, read_entry, staged_entry, write_card
-from model_zoo.decision import BAND_TARGET_PRECISION, band_summary, fit_band, labels_for, threshold
+from model_zoo import ZooEntry, load_model, read_card, read_entry, staged_entry, write_card
+from model_zoo.card import Card
+from model_zoo.decision import BAND_TARGET_PRECISION, band_summary, fit_band, labels_for
 from model_zoo.inference import predict_prob_fake
 from model_zoo.novelty import (
     CUTOFF_QUANTILE,
@@ -54,7 +54,7 @@ def _sample(count: int, size: int, seed: int) -> np.ndarray:
     return np.sort(rng.choice(count, size, replace=False)) if size < count else np.arange(count)
 
 
-def fit_abstention(model, card: dict, train: Split, train_index: np.ndarray, validation: Split, *,
+def fit_abstention(model, card: Card, train: Split, train_index: np.ndarray, validation: Split, *,
                    seed: int = 0, train_sample: int = TRAIN_SAMPLE, target: float = BAND_TARGET_PRECISION,
                    quantile: float = CUTOFF_QUANTILE, train_sizes: np.ndarray | None = None) -> Abstention:
     """Fit the band (on validation) and the novelty stats (train sample) and cut-off (validation).
@@ -67,9 +67,9 @@ def fit_abstention(model, card: dict, train: Split, train_index: np.ndarray, val
     try:
         val_prob, val_features = predict_with_features(model, validation.images, card)
     except ValueError as exc:  # an output layer without one feature vector: a band, but no novelty score
-        print(f"warning: {card.get('name')}: no novelty score ({exc})", file=sys.stderr, flush=True)
+        print(f"warning: {card.name}: no novelty score ({exc})", file=sys.stderr, flush=True)
         val_prob, val_features = predict_prob_fake(model, validation.images, card), None
-    band = fit_band(validation.labels, val_prob, threshold(card), target)
+    band = fit_band(validation.labels, val_prob, card.threshold, target)
     accuracy = float(np.mean(labels_for(val_prob, card) == validation.labels))
     if val_features is None:
         return Abstention(band, None, None, accuracy)
@@ -78,14 +78,14 @@ def fit_abstention(model, card: dict, train: Split, train_index: np.ndarray, val
     try:
         stats, val_scores = fit_novelty(train_features, fit_on.labels, val_features, quantile)
     except (ValueError, np.linalg.LinAlgError) as exc:  # too little data: never lose a training run over it
-        print(f"warning: {card.get('name')}: no novelty score ({exc})", file=sys.stderr, flush=True)
+        print(f"warning: {card.name}: no novelty score ({exc})", file=sys.stderr, flush=True)
         return Abstention(band, None, None, accuracy)
     block = novelty_block(stats, model, n_fit=len(fit_on), val_scores=val_scores, quantile=quantile,
                           train_sizes=train_sizes)
     return Abstention(band, block, stats, accuracy)
 
 
-def flagged_share(model, card: dict, stats: NoveltyStats, images: np.ndarray | Sequence[np.ndarray]) -> float:
+def flagged_share(model, card: Card, stats: NoveltyStats, images: np.ndarray | Sequence[np.ndarray]) -> float:
     """Share of `images` whose novelty is above the cut-off."""
     _, features = predict_with_features(model, images, card)
     return round(float(np.mean(novelty_scores(features, stats) > stats.cutoff)), 4)
@@ -107,7 +107,7 @@ class _Made(Sequence):
         return self.make(int(key))
 
 
-def novelty_checks(model, card: dict, stats: NoveltyStats, test: Split, seed: int = 0) -> dict:
+def novelty_checks(model, card: Card, stats: NoveltyStats, test: Split, seed: int = 0) -> dict:
     """Held-out checks of the cut-off: test images (expect about 1 - quantile flagged), the same
     images after a 0.5x downscale and upscale (a shift that costs the models most of their accuracy),
     and uniform noise the size of a test image (expect all flagged)."""
@@ -135,7 +135,7 @@ def calibrate_entry(entry: ZooEntry, dataset: Dataset, zoo: str | os.PathLike | 
     card's split), scored as training scored it: on its split, each image as the judge scores it (a crop card by
     its crop grid, model_zoo.crops). `train_sample` None: training's own (NOVELTY_SAMPLE for a folder).
     """
-    card, seed = entry.card, int(entry.card.get("train", {}).get("seed", 0))
+    card, seed = entry.card, int(entry.card.train.seed or 0)
     bind_card(dataset, card)  # a folder's images decode as this model sees them
     train_index, val_index = card_split_indices(card, dataset)
     start = time.time()
@@ -145,7 +145,7 @@ def calibrate_entry(entry: ZooEntry, dataset: Dataset, zoo: str | os.PathLike | 
     fitted = fit_abstention(model, card, dataset.train, train_index, dataset.train.subset(np.sort(val_index)),
                             seed=seed, train_sample=train_sample, target=target, quantile=quantile,
                             train_sizes=train_image_sizes(dataset, train_index))
-    recorded = (card["metrics"].get("validation") or {}).get("accuracy")
+    recorded = (card.split_metrics("validation") or {}).get("accuracy")
     if recorded is not None and abs(recorded - fitted.validation_accuracy) > 0.005:
         print(f"warning: {entry.name}: validation accuracy here {fitted.validation_accuracy:.4f} differs from the "
               f"card's {recorded:.4f}; is this the data it was trained on?", file=sys.stderr, flush=True)
@@ -158,10 +158,9 @@ def calibrate_entry(entry: ZooEntry, dataset: Dataset, zoo: str | os.PathLike | 
                                   "checks": novelty_checks(model, card, fitted.stats, dataset.test, seed)}
     with staged_entry(entry.name, zoo, from_existing=True) as folder:
         # Re-read the card being published: only our fields change, whatever else was written meanwhile.
-        current = json.loads((folder / CARD_FILE).read_text())
-        current["decision"] = {**current.get("decision", {}), **band}
-        if novelty:
-            current["novelty"] = novelty
+        current = read_card(folder / CARD_FILE)
+        current = current.updated(decision={**current.decision_rule.to_dict(), **band},
+                                  **({"novelty": novelty} if novelty else {}))
         write_stats(folder, fitted.stats)
         write_card(folder, current)
     _report(entry.name, band, novelty, time.time() - start)

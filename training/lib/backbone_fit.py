@@ -21,7 +21,7 @@ import keras
 import numpy as np
 
 from model_zoo import normalize_for_card
-from model_zoo.crops import crop_spec
+from model_zoo.card import Card
 from model_zoo.inference import crop_chunks
 from training.lib.architectures import BACKBONE_FEATURES, HEAD_LAYERS
 from training.lib.augment import augment_numpy
@@ -35,7 +35,7 @@ FEATURE_BATCH = 256
 class Batches(keras.utils.PyDataset):
     """(model input, label) batches of images[index], reshuffled every epoch from (seed, epoch)."""
 
-    def __init__(self, images: np.ndarray, labels: np.ndarray, index: np.ndarray, batch_size: int, card: dict,
+    def __init__(self, images: np.ndarray, labels: np.ndarray, index: np.ndarray, batch_size: int, card: Card,
                  augmentation: str = "none", shuffle: bool = False, seed: int = 0, epoch: int = 0):
         super().__init__()
         self.images, self.labels, self.index = images, labels.astype(np.float32), np.asarray(index)
@@ -77,7 +77,7 @@ def head_model(model: keras.Model) -> keras.Model:
     return keras.Model(features, x, name="head")
 
 
-def extract_features(model: keras.Model, images: np.ndarray, card: dict, cache: Path | None = None) -> np.ndarray:
+def extract_features(model: keras.Model, images: np.ndarray, card: Card, cache: Path | None = None) -> np.ndarray:
     """Pooled backbone features of every image, float32 (N, C); read from / written to `cache` when given."""
     if cache is not None and cache.is_file():
         features = np.load(cache, mmap_mode="r")
@@ -107,7 +107,7 @@ def extract_features(model: keras.Model, images: np.ndarray, card: dict, cache: 
     return features
 
 
-def extract_crop_features(model: keras.Model, images, card: dict, cache: Path | None = None
+def extract_crop_features(model: keras.Model, images, card: Card, cache: Path | None = None
                           ) -> tuple[np.ndarray, np.ndarray]:
     """A crop card's features: every image's grid of crops (model_zoo.crops, as it is judged), one row per crop,
     float32 (M, C), and the image each row belongs to (M,); read from / written to the `cache` .npz when given."""
@@ -141,14 +141,14 @@ def extract_crop_features(model: keras.Model, images, card: dict, cache: Path | 
 
 
 def fit_frozen(model: keras.Model, images: np.ndarray, labels: np.ndarray, train_index: np.ndarray,
-               val_index: np.ndarray, *, card: dict, epochs: int, batch_size: int, lr: float, run: RunState,
+               val_index: np.ndarray, *, card: Card, epochs: int, batch_size: int, lr: float, run: RunState,
                state: dict, max_minutes: float | None, feature_cache: Path | None, callbacks: list) -> None:
     """Train the head on cached features; every epoch checkpoints the whole detector.
 
     A crop card's head trains on every crop of the grid each image is judged by, with the image's label."""
     set_backbone_trainable(model, False)
     started = time.time()
-    if crop_spec(card):
+    if card.crop_spec:
         features, owners = extract_crop_features(model, images, card, feature_cache)
         labels = np.asarray(labels)[owners]
         train_index, val_index = np.flatnonzero(np.isin(owners, train_index)), np.flatnonzero(np.isin(owners, val_index))
@@ -168,7 +168,7 @@ def fit_frozen(model: keras.Model, images: np.ndarray, labels: np.ndarray, train
 
 
 def fit_finetune(model: keras.Model, images: np.ndarray, labels: np.ndarray, train_index: np.ndarray,
-                 val_index: np.ndarray, *, card: dict, epochs: int, batch_size: int, lr: float, augmentation: str,
+                 val_index: np.ndarray, *, card: Card, epochs: int, batch_size: int, lr: float, augmentation: str,
                  seed: int, run: RunState, state: dict, max_minutes: float | None, callbacks: list,
                  batches: tuple | None = None) -> None:
     """Warm up the head on the frozen backbone, then fine-tune everything; resumes after any finished epoch.

@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import pandas as pd
 
+from model_zoo.card import Card
 from model_zoo.decision import CLASS_NAMES, labels_for
 from model_zoo.inference import predict_prob_fake
 from model_zoo.saliency import explanation_maps
@@ -31,7 +32,7 @@ def group_of(label: int, predicted: int) -> str:
     return f"{CLASS_NAMES[int(label)]}_{'correct' if int(label) == int(predicted) else 'wrong'}"
 
 
-def prob_fake_on_test(model, card: dict, images: np.ndarray | Sequence[np.ndarray], paths: list[str],
+def prob_fake_on_test(model, card: Card, images: np.ndarray | Sequence[np.ndarray], paths: list[str],
                    predictions: pd.DataFrame | None) -> tuple[np.ndarray, str]:
     """Calibrated P(FAKE) for every test image, and where it came from (the stored predictions when
     they cover these paths: the model need not run over the whole test set again)."""
@@ -42,7 +43,7 @@ def prob_fake_on_test(model, card: dict, images: np.ndarray | Sequence[np.ndarra
     return predict_prob_fake(model, images, card), "model run over the test split"
 
 
-def class_mean_heatmaps(model, card: dict, images: np.ndarray | Sequence[np.ndarray], labels: np.ndarray,
+def class_mean_heatmaps(model, card: Card, images: np.ndarray | Sequence[np.ndarray], labels: np.ndarray,
                         prob_fake: np.ndarray, per_group: int = PER_GROUP, seed: int = 0,
                         progress: Callable[[str], None] | None = None) -> dict[str, np.ndarray]:
     """Arrays for class_heatmaps.npz: groups (4,), maps (4, H, W) mean Grad-CAM, counts (4,) images
@@ -51,7 +52,7 @@ def class_mean_heatmaps(model, card: dict, images: np.ndarray | Sequence[np.ndar
     labels = np.asarray(labels).astype(int)
     predicted = labels_for(prob_fake, card)
     rng = np.random.default_rng(seed)
-    height, width = card["input_shape"][:2]
+    height, width = card.input_size
     maps = np.zeros((len(GROUPS), height, width), np.float32)
     counts, totals, empty = (np.zeros(len(GROUPS), np.int64) for _ in range(3))
     for g, group in enumerate(GROUPS):

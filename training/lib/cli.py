@@ -21,7 +21,6 @@ from model_zoo import (
 )
 from model_zoo.roles import ALL_INCLUDING_STUDIES
 from model_zoo.selection import choose
-from model_zoo.zoo import trained_on_folder
 from training.lib.data import Dataset, DatasetError
 from training.lib.image_folders import check_trained_on, load_labelled_data
 from training.lib.torch_pickle import CheckpointError
@@ -122,10 +121,10 @@ def _same_path(recorded: object, given: str) -> bool:
 def _split_to_rebuild(entries: Sequence[ZooEntry], data: str | None) -> dict | None:
     """The card's train.split of an entry trained on `data` itself, else of the first folder model (so 'all' over a
     mixed zoo does not rebuild a folder's split with a CIFAKE model's defaults); CIFAKE ignores it."""
-    folders = [entry.card for entry in entries if trained_on_folder(entry.card)]
-    same = [card for card in folders if data is not None and _same_path((card.get("train") or {}).get("dataset"), data)]
-    card = (same or folders or [{}])[0]
-    return (card.get("train") or {}).get("split")
+    folders = [entry.card for entry in entries if entry.card.trained_on_folder]
+    same = [card for card in folders if data is not None and _same_path(card.train.dataset, data)]
+    chosen = same or folders
+    return chosen[0].train.split if chosen else None
 
 
 def load_study_data(names: Sequence[str], data: str | None, zoo: str | None,

@@ -31,6 +31,7 @@ import pandas as pd
 
 from model_zoo import binary_metrics, load_model, predict_prob_fake, read_entry, staged_entry, write_card
 from model_zoo import image_changes as T
+from model_zoo.card import Card
 from model_zoo.cue_vocabulary import (
     AMPLITUDE_SWAP,
     BANDS,
@@ -52,7 +53,7 @@ from model_zoo.cue_vocabulary import (
     log_amplitude_spectrum,
     normalised_power,
 )
-from model_zoo.decision import CLASS_NAMES, labels_for, threshold
+from model_zoo.decision import CLASS_NAMES, labels_for
 from model_zoo.saliency import explanation_maps, input_gradients
 from model_zoo.zoo import CUE_SPECTRA_FILE, CUES_FILE
 from training.lib.data import Dataset, stratified_sample
@@ -157,8 +158,8 @@ def apply_condition(condition: Condition, images: np.ndarray, labels: np.ndarray
     raise ValueError(f"unknown condition {name!r}")
 
 
-def _row(condition: Condition, labels: np.ndarray, prob_fake: np.ndarray, card: dict) -> dict:
-    metrics = binary_metrics(labels, prob_fake, threshold(card))
+def _row(condition: Condition, labels: np.ndarray, prob_fake: np.ndarray, card: Card) -> dict:
+    metrics = binary_metrics(labels, prob_fake, card.threshold)
     means = [float(prob_fake[labels == label].mean()) if (labels == label).any() else float("nan")
              for label in range(len(CLASS_NAMES))]
     return {"family": condition.family, "condition": condition.condition, "level": condition.level,
@@ -166,7 +167,7 @@ def _row(condition: Condition, labels: np.ndarray, prob_fake: np.ndarray, card: 
             "mean_p_fake_real": means[0], "mean_p_fake_fake": means[1], "n": metrics["n"]}
 
 
-def cue_table(model, card: dict, images: np.ndarray, labels: np.ndarray, *, seed: int = 0,
+def cue_table(model, card: Card, images: np.ndarray, labels: np.ndarray, *, seed: int = 0,
               conditions: tuple[Condition, ...] = CONDITIONS, progress: Progress | None = None) -> pd.DataFrame:
     """One row per condition (CUES_COLUMNS): how the model scores `images` after it."""
     images, labels = np.asarray(images, np.uint8), np.asarray(labels).astype(int)
@@ -202,7 +203,7 @@ def class_spectra(images: np.ndarray, labels: np.ndarray) -> dict[str, np.ndarra
     }
 
 
-def gradient_spectra(model, card: dict, images: np.ndarray) -> dict[str, np.ndarray]:
+def gradient_spectra(model, card: Card, images: np.ndarray) -> dict[str, np.ndarray]:
     """The mean normalised power spectrum (centred) of d P(FAKE) / d input, and its share per band."""
     gradients = input_gradients(model, card, images)
     power = normalised_power(gradients)
@@ -252,24 +253,23 @@ def evaluate_cues(name: str, dataset: Dataset, zoo: str | os.PathLike | None = N
     else:
         arrays = class_spectra(test.images, test.labels)
     arrays.update(gradient_spectra(model, entry.card, chosen.images[_balanced_head(labels, GRADIENT_IMAGES)]))
-    card = dict(entry.card)
-    card["cues"] = {"version": VERSION, "dataset": str(dataset.source), "n": len(chosen),
+    cues = {"version": VERSION, "dataset": str(dataset.source), "n": len(chosen),
                     "per_class": {c: int((labels == i).sum()) for i, c in enumerate(CLASS_NAMES)},
                     "sample": "all" if sample is None else sample, "seed": seed, "bands": BANDS,
                     "jpeg_quality": T.JPEG_QUALITY, "gradient_images": int(arrays["gradient_n"]),
                     "seconds": round(time.time() - start, 1), "file": CUES_FILE, "spectra": CUE_SPECTRA_FILE}
     if left_out:
-        card["cues"]["left_out"] = left_out
+        cues["left_out"] = left_out
     if own:  # CIFAKE's files stay as they always were: no test_set means CIFAKE's test split
         table[TEST_SET] = own["test_set"]
-        card["cues"].update(own, spectra_images=int(len(chosen)))
+        cues.update(own, spectra_images=int(len(chosen)))
         arrays[TEST_SET] = np.array(own["test_set"])
     buffer = io.BytesIO()
     np.savez_compressed(buffer, **arrays)
     with staged_entry(name, zoo, from_existing=True) as folder:
         table.to_csv(folder / CUES_FILE, index=False, float_format="%.6g")
         (folder / CUE_SPECTRA_FILE).write_bytes(buffer.getvalue())
-        write_card(folder, card)
+        write_card(folder, entry.card.updated(cues=cues))
     return table
 
 

@@ -21,13 +21,14 @@ from model_zoo import (
     write_card,
     write_predictions,
 )
-from model_zoo.decision import expected_calibration_error, threshold
+from model_zoo.card import Card
+from model_zoo.decision import expected_calibration_error
 from model_zoo.zoo import VALIDATION_PREDICTIONS_FILE
 from training.lib.data import Dataset, Split, release_pages
 from training.lib.image_folders import bind_card, card_split_indices
 
 
-def validation_split(card: dict, dataset: Dataset) -> Split:
+def validation_split(card: Card, dataset: Dataset) -> Split:
     """The validation images this card's model was trained without (its "train" block's seed and fraction), in
     index order; every entry trained with the same seed and fraction on the same data gets the same images."""
     _, val_index = card_split_indices(card, dataset)
@@ -45,8 +46,8 @@ def write_validation_predictions(name: str, dataset: Dataset, zoo: str | os.Path
     start = time.time()
     prob_fake = predict_prob_fake(model, validation.images, entry.card)
     seconds = time.time() - start
-    accuracy = float(np.mean((prob_fake >= threshold(entry.card)) == validation.labels))
-    recorded = (entry.card["metrics"].get("validation") or {}).get("accuracy")
+    accuracy = float(np.mean((prob_fake >= entry.card.threshold) == validation.labels))
+    recorded = (entry.card.split_metrics("validation") or {}).get("accuracy")
     if recorded is not None and abs(recorded - accuracy) > 0.005:
         print(f"warning: {name}: validation accuracy here {accuracy:.4f} differs from the card's {recorded:.4f}; "
               "is this the data it was trained on?", file=sys.stderr, flush=True)
@@ -69,20 +70,18 @@ def evaluate(name: str, dataset: Dataset, zoo: str | os.PathLike | None = None) 
     prob_fake = predict_prob_fake(model, test.images, entry.card)
     seconds = time.time() - start
     release_pages(test.images)  # read through: the validation images come next, not on top of these
-    decide_at = threshold(entry.card)
+    decide_at = entry.card.threshold
     metrics = binary_metrics(test.labels, prob_fake, decide_at)
     unseen = test.unseen_in(dataset.train)
     unseen_metrics = binary_metrics(test.labels[unseen], prob_fake[unseen], decide_at)
-    card = dict(entry.card)
-    card["metrics"] = {**card["metrics"], "test": metrics, "test_unseen": unseen_metrics}
-    card["evaluation"] = {
+    card = entry.card.updated(metrics={**entry.card.metrics, "test": metrics, "test_unseen": unseen_metrics}, evaluation={
         "dataset": str(dataset.source),
         "threshold": decide_at,
         "test_ece": round(expected_calibration_error(test.labels, prob_fake), 5),
         "test_in_train": int((~unseen).sum()),
         "seconds": round(seconds, 2),
         "images_per_second": round(len(test) / max(seconds, 1e-9), 1),
-    }
+    })
     with staged_entry(name, zoo, from_existing=True) as folder:
         write_predictions(folder, test.paths, test.labels.astype(int), prob_fake)
         write_card(folder, card)

@@ -40,8 +40,9 @@ from model_zoo import (
     predict_prob_fake,
     predict_raw_prob_fake,
 )
-from model_zoo.crops import crop_spec, random_crop
-from model_zoo.decision import apply_temperature, labels_for, temperature, threshold
+from model_zoo.card import Card
+from model_zoo.crops import random_crop
+from model_zoo.decision import apply_temperature, labels_for
 from training.lib import export_formats as formats
 
 FLOAT_MAX_DELTA = 1e-4
@@ -99,13 +100,13 @@ def _zip_bytes(source: Path, relpaths: list[str]) -> list[bytes]:
     return [(source / members[rel]).read_bytes() for rel in relpaths]
 
 
-def dataset_sample(data: str | None, card: dict, n: int = 500, seed: int = 0) -> Sample:
+def dataset_sample(data: str | None, card: Card, n: int = 500, seed: int = 0) -> Sample:
     """n test images (0: all of them) drawn at random, and CALIBRATION_IMAGES training images, from CIFAKE or from
     the labelled folder the card's model was trained on (its split rebuilt from the card, its images as the model
     sees them, training.lib.image_folders)."""
     from training.lib.image_folders import FolderDataset, bind_card, load_labelled_data
 
-    dataset = load_labelled_data(data, split=(card.get("train") or {}).get("split"))
+    dataset = load_labelled_data(data, split=card.train.split)
     folder = isinstance(dataset, FolderDataset)
     bind_card(dataset, card)
     test, train = dataset.test, dataset.train
@@ -179,7 +180,7 @@ def paired_latency_ms(export_call: Callable[[], object], keras_call: Callable[[]
 
 def no_export_reason(loaded: LoadedModel, fmt: str) -> str | None:
     """Why `fmt` cannot be exported for this model, in one line; None when it can."""
-    spec = crop_spec(loaded.card)
+    spec = loaded.card.crop_spec
     if fmt != "savedmodel" or spec is None:
         return None
     size, max_crops = spec
@@ -210,24 +211,24 @@ class _Scored:
         return np.concatenate(self.outputs) if self.outputs else np.zeros(0, np.float32)
 
 
-def calibration_inputs(images: np.ndarray | list[np.ndarray], card: dict, seed: int = 0) -> np.ndarray:
+def calibration_inputs(images: np.ndarray | list[np.ndarray], card: Card, seed: int = 0) -> np.ndarray:
     """Normalised model inputs to calibrate int8 on: training images as the model trained on them (one random crop
     each for a crop card, model_zoo.crops; else the whole image resized)."""
-    spec = crop_spec(card)
+    spec = card.crop_spec
     if spec is None:
         return batch_to_model_input(images, card)
     rng = np.random.default_rng(seed)
     return normalize_for_card(np.stack([random_crop(np.asarray(image), spec[0], rng) for image in images]), card)
 
 
-def _agreement(a: np.ndarray, b: np.ndarray, card: dict) -> float:
+def _agreement(a: np.ndarray, b: np.ndarray, card: Card) -> float:
     return float(np.mean(labels_for(a, card) == labels_for(b, card))) if len(a) else 1.0
 
 
 def _check_float(export: _Scored, reference_model: _Scored, raw: np.ndarray, loaded: LoadedModel,
                  reference: np.ndarray, sample: Sample) -> list[str]:
     """`raw`: the export's raw P(FAKE) per image; `export` and `reference_model` hold the per-input outputs."""
-    prob = apply_temperature(raw, temperature(loaded.card))
+    prob = apply_temperature(raw, loaded.card.temperature)
     # The file's own output (the raw sigmoid) against the model's, input by input: a confident model's calibrated
     # scores round to exactly 0 or 1 in float32 and would hide a small difference.
     delta = float(np.max(np.abs(export.raw - reference_model.raw))) if len(export.raw) else 0.0
@@ -240,7 +241,7 @@ def _check_float(export: _Scored, reference_model: _Scored, raw: np.ndarray, loa
 
 def _check_int8(raw: np.ndarray, loaded: LoadedModel, reference: np.ndarray, sample: Sample) -> list[str]:
     """`raw`: the int8 export's raw P(FAKE) per image; `reference`: the zoo model's calibrated P(FAKE)."""
-    prob = apply_temperature(raw, temperature(loaded.card))
+    prob = apply_temperature(raw, loaded.card.temperature)
     keras_accuracy = float(np.mean(labels_for(reference, loaded.card) == sample.labels))
     int8_accuracy = float(np.mean(labels_for(prob, loaded.card) == sample.labels))
     drop = 100.0 * (keras_accuracy - int8_accuracy)
@@ -267,9 +268,9 @@ def _check_serving(run: Callable[[list[bytes]], dict], loaded: LoadedModel, refe
             f"{agreement:.2%} (limit {SERVING_MIN_AGREEMENT:.1%}), on {sample.description}")
     if not (delta <= SERVING_MAX_DELTA and agreement >= SERVING_MIN_AGREEMENT):
         raise ExportError(line)
-    expected = np.where(prob >= threshold(loaded.card), "FAKE", "REAL")
+    expected = np.where(prob >= loaded.card.threshold, "FAKE", "REAL")
     if not np.array_equal(label, expected):
-        raise ExportError(f"the signature's label disagrees with its own prob_fake at threshold {threshold(loaded.card)}")
+        raise ExportError(f"the signature's label disagrees with its own prob_fake at threshold {loaded.card.threshold}")
     return [line]
 
 
@@ -290,7 +291,7 @@ def export_and_check(loaded: LoadedModel, fmt: str, out: Path, sample: Sample) -
     staging.parent.mkdir(parents=True, exist_ok=True)
     reference_model = _Scored(model.predict_on_batch)  # one forward pass serves every check
     raw_reference = predict_raw_prob_fake(reference_model, sample.images, card)
-    reference = apply_temperature(raw_reference, temperature(card))
+    reference = apply_temperature(raw_reference, card.temperature)
     one_x = reference_model.first
     try:
         start = time.perf_counter()
@@ -316,7 +317,7 @@ def export_and_check(loaded: LoadedModel, fmt: str, out: Path, sample: Sample) -
             checks = (_check_int8(raw, loaded, reference, sample) if fmt == "tflite-int8"
                       else _check_float(export, reference_model, raw, loaded, reference, sample))
             latency, keras_latency = paired_latency_ms(lambda: runner(one_x), lambda: model.predict_on_batch(one_x))
-            spec = crop_spec(card)
+            spec = card.crop_spec
             what = f"crop (the card scores up to {spec[1]} an image)" if spec else "image"
             note = f"one normalised {what} through the model (model.keras: predict_on_batch)"
         if final.exists():

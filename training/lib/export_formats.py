@@ -30,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
+from model_zoo.card import Card
 from training.lib.h5_legacy import make_tf_keras2_readable
 
 FORMATS = ("h5", "savedmodel", "tflite", "tflite-int8")
@@ -88,7 +89,7 @@ def write_h5(model, path: Path) -> None:
     make_tf_keras2_readable(path)
 
 
-def write_savedmodel(model, card: dict, path: Path) -> None:
+def write_savedmodel(model, card: Card, path: Path) -> None:
     """A SavedModel whose serving signature maps encoded images to calibrated P(FAKE) and a label."""
     import keras
     import tensorflow as tf

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from pathlib import Path
 
 from model_zoo import LoadedModel, ZooError
+from model_zoo.card import Card
 from training.lib.data import DATA_ENV
 from training.lib.export_checks import ExportReport, Sample, dataset_sample, generated_sample, no_export_reason
 from training.lib.export_formats import FORMATS
@@ -16,12 +16,11 @@ from training.lib.export_formats import FORMATS
 def resolve_model(choice: str, zoo: str | os.PathLike | None) -> LoadedModel:
     """NAME, best or fastest, chosen as everywhere (model_zoo.selection); a consensus has no weights to export."""
     from model_zoo.selection import load_choice
-    from model_zoo.zoo import is_consensus
 
     if choice in ("all", "all-including-studies", "zoo"):
         raise ZooError("export one model at a time: NAME, best or fastest")
     loaded = load_choice(choice, zoo, warn=lambda message: print(f"warning: {message}", file=sys.stderr))[0]
-    if is_consensus(loaded.card):
+    if loaded.card.is_consensus:
         raise ZooError(f"{loaded.name} is a consensus of other entries with no weights of its own: export a member")
     return loaded
 
@@ -69,7 +68,7 @@ def formats_for(loaded: LoadedModel, requested: str, data: str | None = None) ->
     return tuple(kept)
 
 
-def check_sample(data: str | None, n: int, card: dict) -> Sample:
+def check_sample(data: str | None, n: int, card: Card) -> Sample:
     """The test images of CIFAKE or of the model's own labelled folder when --data or $CIFAKE_PATH gives them, else
     generated images."""
     if has_data(data):
@@ -79,7 +78,7 @@ def check_sample(data: str | None, n: int, card: dict) -> Sample:
 
 def write_card_beside(out: Path, loaded: LoadedModel) -> Path:
     path = out / f"{loaded.name}.card.json"
-    path.write_text(json.dumps(loaded.card, indent=2) + "\n")
+    path.write_text(loaded.card.to_json())
     return path
 
 

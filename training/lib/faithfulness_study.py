@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 import numpy as np
 
 from model_zoo import load_model, read_entry, staged_entry
+from model_zoo.card import Card
 from model_zoo.decision import CLASS_NAMES, labels_for
 from model_zoo.faithfulness_measures import (
     BLUR_SIGMA,
@@ -74,7 +75,7 @@ def rank_methods(methods: dict[str, dict]) -> list[str]:
     return sorted(methods, key=lambda m: (not methods[m]["passes_sanity"], -(methods[m]["score"] or 0.0), m))
 
 
-def faithfulness_report(model, card: dict, sample: Split, *, seed: int = 0, steps: int = STEPS,
+def faithfulness_report(model, card: Card, sample: Split, *, seed: int = 0, steps: int = STEPS,
                         sanity_images: int = SANITY_IMAGES, methods: tuple[str, ...] = METHODS,
                         progress: Progress | None = None) -> dict:
     """Deletion/insertion against random order and the randomisation check for each method, as a JSON-able dict."""
@@ -125,7 +126,7 @@ def faithfulness_report(model, card: dict, sample: Split, *, seed: int = 0, step
         }
     return {
         "version": VERSION,
-        "model": card.get("name"),
+        "model": card.name,
         "sample": {"n": len(images), "per_class": {c: int((labels == i).sum()) for i, c in enumerate(CLASS_NAMES)},
                    "seed": seed, "accuracy": _finite(float(np.mean(predicted == labels))), "paths": list(sample.paths)},
         "removal": {"how": REMOVAL, "sigma_px": BLUR_SIGMA, "steps": steps,

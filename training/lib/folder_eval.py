@@ -35,10 +35,9 @@ from model_zoo import (
     staged_entry,
     write_card,
 )
-from model_zoo.decision import CLASS_NAMES, band_summary, expected_calibration_error, threshold, uncertain_band
-from model_zoo.input_check import untrusted_noise_share
+from model_zoo.card import Card
+from model_zoo.decision import CLASS_NAMES, band_summary, expected_calibration_error
 from model_zoo.novelty import load_stats, predict_with_novelty
-from model_zoo.preprocessing import decode_key
 from model_zoo.test_sets import with_test_set
 from model_zoo.zoo import CARD_FILE
 from training.lib.data import DatasetError
@@ -85,12 +84,12 @@ def labelled_files(root: str | os.PathLike) -> tuple[list[Path], np.ndarray]:
     return [root / name for name, _, _ in members], np.asarray([label for _, label, _ in members], dtype=int)
 
 
-def _decode_one(path: Path, cards: Sequence[dict[str, Any]]) -> dict[tuple, np.ndarray] | str:
+def _decode_one(path: Path, cards: Sequence[Card]) -> dict[tuple, np.ndarray] | str:
     """The file decoded for each distinct input format, or why it cannot be used."""
     decoded = {}
     try:
         for card in cards:
-            key = decode_key(card)
+            key = card.decode_key
             if key not in decoded:
                 decoded[key] = decode_for_card(path, card, name=str(path))
     except ImageError as exc:
@@ -100,7 +99,7 @@ def _decode_one(path: Path, cards: Sequence[dict[str, Any]]) -> dict[tuple, np.n
     return decoded
 
 
-def load_labelled_images(root: str | os.PathLike, cards: Sequence[dict[str, Any]],
+def load_labelled_images(root: str | os.PathLike, cards: Sequence[Card],
                          workers: int | None = None) -> LabelledImages:
     """Decode every file of the folder for these cards; unreadable files are kept aside in `skipped`."""
     paths, labels = labelled_files(root)
@@ -110,7 +109,7 @@ def load_labelled_images(root: str | os.PathLike, cards: Sequence[dict[str, Any]
     kept = [i for i, result in enumerate(results) if not isinstance(result, str)]
     skipped = [(paths[i], result) for i, result in enumerate(results) if isinstance(result, str)]
     images = {}
-    for key in {decode_key(card) for card in cards}:
+    for key in {card.decode_key for card in cards}:
         height, width = key[0]
         stacked = [results[i][key] for i in kept]
         if key[1] == "crop":  # a crop card sees each image whole, at its own size (model_zoo.crops): a list
@@ -140,21 +139,21 @@ def folder_fingerprint(paths: Sequence[Path], labels: np.ndarray, workers: int |
     return f"sha256:{whole.hexdigest()[:16]}"
 
 
-def _share_novel(novelty: np.ndarray | None, card: dict) -> float | None:
+def _share_novel(novelty: np.ndarray | None, card: Card) -> float | None:
     """Share of images above the card's novelty cut-off; None without novelty stats or when the check is not
     believed (model_zoo.input_check.untrusted_noise_share), as the input check of every verdict decides."""
-    if novelty is None or untrusted_noise_share(card) is not None or not len(novelty):
+    if novelty is None or card.untrusted_noise_share is not None or not len(novelty):
         return None
-    return round(float(np.mean(novelty > float(card["novelty"]["cutoff"]))), 5)
+    return round(float(np.mean(novelty > float(card.novelty.cutoff))), 5)
 
 
 def folder_result(entry: ZooEntry, model: Any, data: LabelledImages, today: datetime.date | None = None) -> dict:
     """The card record of one model on the folder: binary_metrics at the card's threshold, the shares UNCERTAIN
     and out of distribution, counts and date (the caller adds the folder's fingerprint)."""
-    prob_fake, novelty = predict_with_novelty(model, data.images[decode_key(entry.card)], entry.card, load_stats(entry))
-    decide_at = threshold(entry.card)
+    prob_fake, novelty = predict_with_novelty(model, data.images[entry.card.decode_key], entry.card, load_stats(entry))
+    decide_at = entry.card.threshold
     metrics = binary_metrics(data.labels, prob_fake, decide_at)
-    coverage = band_summary(data.labels, prob_fake, uncertain_band(entry.card))["coverage"]  # decide()'s rule
+    coverage = band_summary(data.labels, prob_fake, entry.card.uncertain_band)["coverage"]  # decide()'s rule
     return {
         **metrics,
         "share_uncertain": None if coverage is None else round(1 - coverage, 5),

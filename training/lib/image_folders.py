@@ -32,12 +32,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from model_zoo.crops import center_crop, crop_spec, random_crop
+from model_zoo.card import Card
+from model_zoo.crops import center_crop, random_crop
 from model_zoo.decision import CLASS_NAMES
 from model_zoo.image_attributes import folder_content
 from model_zoo.images import ImageError, decode_image
-from model_zoo.preprocessing import decode_for_card, input_size, normalization
-from model_zoo.zoo import ZooError, trained_on_folder
+from model_zoo.preprocessing import decode_for_card, normalization
+from model_zoo.zoo import ZooError
 from training.lib.data import (
     IMAGE_SIZE,
     Dataset,
@@ -90,7 +91,7 @@ class FolderReader:
 
     source: Path
     names: list[str]  # member names (zip) or paths relative to the folder, one per row
-    card: dict | None = None
+    card: Card | None = None
     failed: dict[str, str] = field(default_factory=dict)  # files that would not decode while streaming
     _local: threading.local = field(default_factory=threading.local, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -426,23 +427,23 @@ def load_labelled_data(path: str | os.PathLike | None = None, *, validation_frac
                              split_seed=int(split.get("seed", SPLIT_SEED)), progress=progress)
 
 
-def check_trained_on(card: dict, dataset: Dataset) -> None:
+def check_trained_on(card: Card, dataset: Dataset) -> None:
     """Raise ZooError (one line naming the entry) unless `dataset` is what the card's model was trained on: CIFAKE
     for a CIFAKE model; for a folder model (model_zoo.zoo.trained_on_folder) a folder whose split, rebuilt from the
     card, has the card's split settings and numbers of train, validation and test images (another folder almost never
     does)."""
-    name, folder = card.get("name", "?"), isinstance(dataset, FolderDataset)
-    trained = card.get("train") or {}
-    if trained_on_folder(card) != folder:
+    name, folder = card.name, isinstance(dataset, FolderDataset)
+    trained = card.train
+    if card.trained_on_folder != folder:
         raise ZooError(f"{name} was trained on {'a labelled folder' if not folder else 'CIFAKE'} "
-                       f"({trained.get('dataset')}), not on {dataset.source}; pass --data {trained.get('dataset')}")
+                       f"({trained.dataset}), not on {dataset.source}; pass --data {trained.dataset}")
     if folder:
-        recorded = trained.get("split") or {}
+        recorded = trained.split or {}
         # The settings too: another seed gives the same counts but other test images, some of them trained on.
         differ = [key for key in ("seed", "validation_fraction", "test_fraction", "n_train", "n_validation", "n_test")
                   if key in recorded and recorded[key] != dataset.split.get(key)]
         if differ:
-            raise ZooError(f"{name} was trained on {trained.get('dataset')}, whose split differs from {dataset.source}'s "
+            raise ZooError(f"{name} was trained on {trained.dataset}, whose split differs from {dataset.source}'s "
                            f"({', '.join(f'{k} {recorded[k]} vs {dataset.split.get(k)}' for k in differ)}); "
                            "pass the folder it was trained on")
 
@@ -487,17 +488,17 @@ def split_record(dataset: Dataset, train_index: np.ndarray, val_index: np.ndarra
             "n_validation": int(len(val_index)), "n_test": len(dataset.test)}
 
 
-def card_split_indices(card: dict, dataset: Dataset) -> tuple[np.ndarray, np.ndarray]:
+def card_split_indices(card: Card, dataset: Dataset) -> tuple[np.ndarray, np.ndarray]:
     """(train_index, validation_index) the card's model was trained with (its "train" block's seed and validation
     fraction, or the folder's own split); ZooError when this data gives another number of validation images."""
-    trained = card.get("train", {})
-    fraction, seed = float(trained.get("validation_fraction", 0.1)), int(trained.get("seed", 0))
-    train_index, val_index = train_validation_indices(dataset, fraction, seed)
-    expected = trained.get("n_validation")
+    trained = card.train
+    fraction = 0.1 if trained.validation_fraction is None else float(trained.validation_fraction)
+    train_index, val_index = train_validation_indices(dataset, fraction, int(trained.seed or 0))
+    expected = trained.n_validation
     if expected is not None and expected != len(val_index):
-        raise ZooError(f"{card.get('name')}: trained with {expected:,} validation images, but this data gives "
+        raise ZooError(f"{card.name}: trained with {expected:,} validation images, but this data gives "
                        f"{len(val_index):,}; pass the dataset it was trained on (card train.dataset: "
-                       f"{trained.get('dataset')})")
+                       f"{trained.dataset})")
     return train_index, val_index
 
 
@@ -516,13 +517,13 @@ def train_image_sizes(dataset: Dataset, index: np.ndarray) -> np.ndarray | None:
     return dataset.sizes[dataset.train.images.rows[np.asarray(index, np.int64)]]
 
 
-def bind_card(dataset: Dataset, card: dict) -> None:
+def bind_card(dataset: Dataset, card: Card) -> None:
     """From now on the folder's images decode as `card`'s model sees them (no-op for CIFAKE's arrays)."""
     if isinstance(dataset, FolderDataset) and dataset.reader is not None:
         dataset.reader.card = card
 
 
-def model_input_map(card: dict, augmentation: str) -> Callable:
+def model_input_map(card: Card, augmentation: str) -> Callable:
     """tf.data map: a uint8 batch -> (optionally augmented) float32 model input, with the card's own
     normalisation constants (model_zoo.normalization, what normalize_for_card applies when serving)."""
     import tensorflow as tf
@@ -540,7 +541,7 @@ def model_input_map(card: dict, augmentation: str) -> Callable:
     return convert
 
 
-def stream(split: FolderSplit, card: dict, *, training: bool, batch_size: int, seed: int = 0,
+def stream(split: FolderSplit, card: Card, *, training: bool, batch_size: int, seed: int = 0,
            augmentation: str = "none", shuffle_buffer: int | None = None) -> Any:
     """A tf.data pipeline of (model input, label) batches, decoding files in parallel as it goes.
 
@@ -552,8 +553,8 @@ def stream(split: FolderSplit, card: dict, *, training: bool, batch_size: int, s
     import tensorflow as tf
 
     reader: FolderReader = split.images.reader
-    crop = crop_spec(card)
-    height, width = input_size(card)
+    crop = card.crop_spec
+    height, width = card.input_size
 
     def load(row, element_seed):
         row = int(row)

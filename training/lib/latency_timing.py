@@ -18,7 +18,7 @@ THROUGHPUT_BATCH = 256  # model_zoo.inference's chunk: the batch a folder scan o
 
 
 def _one_image(loaded: LoadedModel) -> np.ndarray:
-    height, width, _ = loaded.card["input_shape"]
+    height, width = loaded.card.input_size
     return np.random.default_rng(0).integers(0, 256, (1, height, width, 3), dtype=np.uint8)
 
 
@@ -75,6 +75,5 @@ def record_latency(name: str, block: dict, zoo: str | os.PathLike | None = None)
     """Add the block to the entry's card atomically (the rest of the entry is untouched)."""
     with staged_entry(name, zoo, from_existing=True) as folder:
         card = read_card(folder / "card.json")  # read inside the staged copy: the freshest card
-        card[LATENCY_KEY] = block
-        write_card(folder, card)
+        write_card(folder, card.updated(**{LATENCY_KEY: block}))
 

@@ -24,10 +24,10 @@ from model_zoo import (
     staged_entry,
     write_card,
 )
-from model_zoo.decision import threshold
+from model_zoo.card import Card
 from model_zoo.image_changes import jpeg_recompress
 from model_zoo.zoo import ROBUSTNESS_COLUMNS as COLUMNS
-from model_zoo.zoo import ROBUSTNESS_FILE, training_set_name
+from model_zoo.zoo import ROBUSTNESS_FILE
 from training.lib.data import Dataset, Split, stratified_sample
 from training.lib.image_folders import FolderDataset, check_trained_on, stored_images
 
@@ -101,7 +101,7 @@ def corrupt_each(images: Sequence[np.ndarray], corruption: str, level: float, se
 
 
 def robustness_table(
-    model, card: dict, images: np.ndarray | Sequence[np.ndarray], labels: np.ndarray,
+    model, card: Card, images: np.ndarray | Sequence[np.ndarray], labels: np.ndarray,
     corruptions: tuple[tuple[str, float], ...] = CORRUPTIONS, seed: int = 0,
     progress: Callable[[str], None] | None = None, chunk: int | None = None,
 ) -> pd.DataFrame:
@@ -125,7 +125,7 @@ def robustness_table(
             scores[index].append(predict_prob_fake(model, damaged, card))
             seconds[index] += time.time() - began
             if last:  # every image seen: this condition's row is final
-                metrics = binary_metrics(labels, np.concatenate(scores[index]), threshold(card))
+                metrics = binary_metrics(labels, np.concatenate(scores[index]), card.threshold)
                 accuracy = metrics["accuracy"]
                 rows.append({"corruption": corruption, "level": level, "accuracy": accuracy,
                              "roc_auc": metrics["roc_auc"]})
@@ -157,7 +157,7 @@ def evaluate_robustness(
     check_trained_on(entry.card, dataset)
     # A folder's images whole, as stored: a corruption acts at the image's own resolution, before the card's view.
     test = robustness_sample(stored_images(dataset.test), sample, seed)
-    test_set = training_set_name(entry.card)  # the data is the entry's own (checked above), so its name
+    test_set = entry.card.training_set_name  # the data is the entry's own (checked above), so its name
     if progress:
         where = f"the {test_set} test split" if isinstance(dataset, FolderDataset) else "CIFAKE's test split"
         progress(f"{name}: evaluating {len(CORRUPTIONS)} conditions on {len(test):,} images of {where}")
@@ -165,9 +165,9 @@ def evaluate_robustness(
     start = time.time()
     table = robustness_table(model, entry.card, test.images, test.labels, seed=seed, progress=progress)
     table[TEST_SET] = test_set
-    card = dict(entry.card)
-    card["robustness"] = {"dataset": str(dataset.source), TEST_SET: test_set, "n": len(test), "seed": seed,
-                          "seconds": round(time.time() - start, 1), "file": ROBUSTNESS_FILE}
+    card = entry.card.updated(robustness={"dataset": str(dataset.source), TEST_SET: test_set, "n": len(test),
+                                          "seed": seed, "seconds": round(time.time() - start, 1),
+                                          "file": ROBUSTNESS_FILE})
     with staged_entry(name, zoo, from_existing=True) as folder:
         table.to_csv(folder / ROBUSTNESS_FILE, index=False, float_format="%.6g")
         write_card(folder, card)

@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from model_zoo import ZooEntry, ZooError, list_entries, zoo_dir
+from model_zoo.card import Card
 from model_zoo.roles import STUDY
 from model_zoo.seed_runs import describe_spread, seed_row, seed_summary, write_seed_runs
 
@@ -26,7 +27,7 @@ def run_name(model: str, seed: int) -> str:
     return f"{model}-seed{seed}"
 
 
-def recipe(card: dict) -> dict[str, object]:
+def recipe(card: Card) -> dict[str, object]:
     """The card's training recipe, seed excluded, as {"train.epochs": 12, ...} (training.train.TrainConfig.recipe)."""
     from training.lib.training_run import TrainConfig
 
@@ -40,7 +41,7 @@ def recipe_differences(model: ZooEntry, run: ZooEntry) -> list[str]:
 
 
 def _seed(entry: ZooEntry) -> int:
-    return int(entry.card.get("train", {}).get("seed", 0))
+    return int(entry.card.train.seed or 0)
 
 
 def seed_runs(model: ZooEntry, runs: Path, report: Report = print) -> list[ZooEntry]:
@@ -58,7 +59,7 @@ def seed_runs(model: ZooEntry, runs: Path, report: Report = print) -> list[ZooEn
     for entry in entries:
         if entry.path.resolve() == model.path.resolve():  # --runs pointed at the zoo itself
             continue
-        if entry.card.get("architecture") != model.card.get("architecture"):
+        if entry.card.architecture != model.card.architecture:
             continue
         differences = recipe_differences(model, entry)
         if differences:

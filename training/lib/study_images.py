@@ -27,9 +27,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from model_zoo.crops import central_grid_crop, crop_spec
-from model_zoo.preprocessing import input_size
-from model_zoo.zoo import training_set_name
+from model_zoo.card import Card
+from model_zoo.crops import central_grid_crop
 from training.lib.data import Dataset, Split
 from training.lib.image_folders import FolderDataset, FolderImages, FolderReader, FolderSplit
 
@@ -38,7 +37,7 @@ class ViewImages(FolderImages):
     """FolderImages decoded to what `card`'s model sees (see the module docstring): all of one size, so any index
     array comes back as one stacked array."""
 
-    def __init__(self, reader: FolderReader, rows: np.ndarray, card: dict):
+    def __init__(self, reader: FolderReader, rows: np.ndarray, card: Card):
         super().__init__(reader, rows)
         self.card = card
 
@@ -47,16 +46,16 @@ class ViewImages(FolderImages):
 
     def _decode(self, row: int) -> np.ndarray:
         image = super()._decode(row)  # decode_for_card: resized, or a crop card's whole image padded to one crop
-        crop = crop_spec(self.card)
+        crop = self.card.crop_spec
         return central_grid_crop(image, *crop) if crop else image
 
 
-def _bound(split: FolderSplit, card: dict) -> FolderReader:
+def _bound(split: FolderSplit, card: Card) -> FolderReader:
     # A reader of its own: the dataset's reader (and any card bound to it) is shared by every model measured.
     return FolderReader(split.images.reader.source, split.images.reader.names, card=card)
 
 
-def model_view(split: Split, card: dict) -> Split:
+def model_view(split: Split, card: Card) -> Split:
     """The split as `card`'s model sees it (the module docstring), decoded on access; CIFAKE's arrays unchanged."""
     if not isinstance(split.images, FolderImages):
         return split
@@ -64,7 +63,7 @@ def model_view(split: Split, card: dict) -> Split:
                        split.digests)
 
 
-def judged_images(split: Split, card: dict) -> Split:
+def judged_images(split: Split, card: Card) -> Split:
     """The split as the judge scores it (model_zoo.predict_prob_fake): a resize card's images resized, a crop card's
     whole (its grid is cut when scoring), decoded on access; CIFAKE's arrays unchanged."""
     if not isinstance(split.images, FolderImages):
@@ -80,19 +79,19 @@ def decoded(split: Split) -> Split:
     return Split(np.asarray(images, np.uint8), split.labels, split.paths, split.digests)
 
 
-def view_description(card: dict) -> str:
+def view_description(card: Card) -> str:
     """What model_view shows `card`'s model, in words (recorded beside a folder model's study)."""
-    crop = crop_spec(card)
+    crop = card.crop_spec
     if crop:
         return (f"the {crop[0]}x{crop[0]} crop of the judge's grid nearest the image centre, at the image's own "
                 "resolution")
-    height, width = input_size(card)
-    return f"the whole image resized to {width}x{height} ({card['preprocessing'].get('resize', 'area')})"
+    height, width = card.input_size
+    return f"the whole image resized to {width}x{height} ({card.resize_method})"
 
 
-def own_test_set(card: dict, dataset: Dataset) -> dict[str, str] | None:
+def own_test_set(card: Card, dataset: Dataset) -> dict[str, str] | None:
     """{"test_set", "view"} to record in a folder model's study outputs (the Studies page names the images by it);
     None on CIFAKE, whose outputs stay as they always were."""
     if not isinstance(dataset, FolderDataset):
         return None
-    return {"test_set": training_set_name(card), "view": view_description(card)}
+    return {"test_set": card.training_set_name, "view": view_description(card)}

@@ -22,6 +22,7 @@ from model_zoo import (
     write_card,
     zoo_dir,
 )
+from model_zoo.card import Card, parse_card
 from model_zoo.crops import crop_policy
 from model_zoo.roles import DETECTOR
 from model_zoo.zoo import HISTORY_FILE, MODEL_FILE, RUNS_DIR
@@ -109,19 +110,18 @@ class TrainConfig:
         return {card_key: getattr(self, field) for field, card_key in CARD_TRAIN_KEYS.items()}
 
     @classmethod
-    def from_card(cls, card: dict, **overrides) -> TrainConfig:
+    def from_card(cls, card: Card, **overrides) -> TrainConfig:
         """The config that trained `card`'s model; `overrides` change some settings (a seed, a name, a budget)."""
-        train = card.get("train", {})
+        train = card.train.to_dict()  # the recorded settings, by their card names
         fields: dict = {field: train[key] for field, key in CARD_TRAIN_KEYS.items() if key in train}
-        policy = card.get("preprocessing", {}).get("input_policy") or {}
-        backbone = card.get("backbone") or {}
-        if policy.get("kind") == "crop":
-            fields |= {"input_policy": "crop", "input_size": policy["size"]}
-        elif backbone.get("input_size"):
-            fields["input_size"] = backbone["input_size"]
+        backbone = card.backbone
+        if card.crop_spec:
+            fields |= {"input_policy": "crop", "input_size": card.crop_spec[0]}
+        elif backbone and backbone.input_size:
+            fields["input_size"] = backbone.input_size
         if backbone:
-            fields["freeze_backbone"] = bool(backbone.get("frozen"))
-        own = {"arch": card["architecture"], "name": card.get("name"), "role": card.get("role", DETECTOR)}
+            fields["freeze_backbone"] = bool(backbone.frozen)
+        own = {"arch": card.architecture, "name": card.name, "role": card.role_name}
         return cls(**{**own, **fields, **overrides})
 
     def recipe(self) -> dict[str, object]:
@@ -177,7 +177,7 @@ def _gpus() -> str:
     return ", ".join(names) or "CPU only"
 
 
-def _batch_to_model_input(card: dict, augmentation: str):
+def _batch_to_model_input(card: Card, augmentation: str):
     """tf.data map: a uint8 batch -> (optionally augmented) float32 model input (training.lib.image_folders.model_input_map).
 
     The data stays uint8 until here (a quarter of the memory of float32), and the
@@ -187,7 +187,7 @@ def _batch_to_model_input(card: dict, augmentation: str):
     return image_folders.model_input_map(card, augmentation)
 
 
-def _pipeline(images: np.ndarray, labels, index: np.ndarray, config: TrainConfig, card: dict, training: bool,
+def _pipeline(images: np.ndarray, labels, index: np.ndarray, config: TrainConfig, card: Card, training: bool,
               replicas: int = 1):
     """Batches of model input for images[index]; `images` (uint8, as loaded: CIFAKE's memory-mapped cache) and
     `labels` (a tensor) are shared by every pipeline.
@@ -297,7 +297,7 @@ def _trained_all_epochs(config: TrainConfig, state: dict | None) -> bool:
 
 
 def _fit_backbone(config: TrainConfig, data: Split, train_index: np.ndarray, val_index: np.ndarray, run: RunState,
-                  card: dict, callbacks: list, feature_cache: Path | None, trained_on: dict) -> dict:
+                  card: Card, callbacks: list, feature_cache: Path | None, trained_on: dict) -> dict:
     """A pretrained backbone, frozen (head on cached features) or fine-tuned; numpy batches, any Keras backend."""
     import keras
 
@@ -348,7 +348,7 @@ def _fit_backbone(config: TrainConfig, data: Split, train_index: np.ndarray, val
     return run.read()
 
 
-def _fit(config: TrainConfig, data: Split, train_index: np.ndarray, val_index: np.ndarray, run: RunState, card: dict,
+def _fit(config: TrainConfig, data: Split, train_index: np.ndarray, val_index: np.ndarray, run: RunState, card: Card,
          callbacks: list, trained_on: dict) -> dict:
     """Train (or resume) on data[train_index] until config.epochs, validating on data[val_index]."""
     import keras
@@ -396,7 +396,7 @@ def _fit(config: TrainConfig, data: Split, train_index: np.ndarray, val_index: n
     return run.read()
 
 
-def _folder_stream(config: TrainConfig, data: Split, index: np.ndarray, card: dict, training: bool, replicas: int = 1):
+def _folder_stream(config: TrainConfig, data: Split, index: np.ndarray, card: Card, training: bool, replicas: int = 1):
     return image_folders.stream(data.subset(index), card, training=training, batch_size=config.batch_size * replicas,
                                 seed=config.seed, augmentation=config.augment, shuffle_buffer=config.shuffle_buffer)
 
@@ -470,21 +470,24 @@ def train(
         shutil.rmtree(run.folder)
     run.folder.mkdir(parents=True, exist_ok=True)
 
-    card = {
+    # The card before training: how the model sees its input (no figures yet, so no fitted decision: T = 1, t = 0.5).
+    policy = {"input_policy": crop_policy(architecture.input_shape[0])} if config.input_policy == "crop" else {}
+    backbone = {"backbone": {
+        "name": config.arch, "input_size": config.input_size, "frozen": config.freeze_backbone,
+        "weights": backbone_provenance(config.arch) if config.weights == "imagenet" else None,
+    }} if architecture.backbone_size else {}
+    card = parse_card({
         "name": config.name,
         "role": config.role,
         "architecture": config.arch,
         "description": architecture.description,
         "input_shape": list(architecture.input_shape),
-        "preprocessing": architecture.preprocessing,
+        "preprocessing": {**architecture.preprocessing, **policy},
         "explain": {"gradcam_layer": GRADCAM_LAYER},
-    }
-    if config.input_policy == "crop":
-        card["preprocessing"] = {**card["preprocessing"], "input_policy": crop_policy(architecture.input_shape[0])}
+        **backbone,
+        "params": 0, "size_bytes": 0, "train": {}, "metrics": {},
+    }, config.name)
     image_folders.bind_card(dataset, card)  # a folder's images now decode as this model sees them
-    if architecture.backbone_size:
-        card["backbone"] = {"name": config.arch, "input_size": config.input_size, "frozen": config.freeze_backbone,
-                            "weights": backbone_provenance(config.arch) if config.weights == "imagenet" else None}
     # A small folder validates on a bigger share than asked (image_folders.validation_fraction_for): say so.
     config.validation_fraction = image_folders.validation_fraction_used(dataset, config.validation_fraction)
     train_index, val_index = image_folders.train_validation_indices(dataset, config.validation_fraction, config.seed)
@@ -509,17 +512,19 @@ def train(
 
     best = _as_float32(keras.saving.load_model(run.best, safe_mode=True, compile=False), architecture, config)
     # Calibration and threshold are fitted on validation: the test split stays unseen until evaluation.
-    raw_val = predict_prob_fake(best, val_split.images, card)  # no decision block yet: uncalibrated
-    decision = card["decision"] = fit_decision(val_split.labels, raw_val)
+    raw_val = predict_prob_fake(best, val_split.images, card)  # no fitted decision yet: uncalibrated
+    decision = fit_decision(val_split.labels, raw_val)
+    card = card.updated(decision=decision)
     # The abstain band (validation) and novelty statistics (train sample) and cut-off (validation): training.calibrate.
     folder = isinstance(dataset, image_folders.FolderDataset)
     abstention = fit_abstention(best, card, dataset.train, train_index, val_split, seed=config.seed,
                                 train_sizes=image_folders.train_image_sizes(dataset, train_index),
                                 **({"train_sample": image_folders.NOVELTY_SAMPLE} if folder else {}))
     decision |= abstention.band
-    card["novelty"] = abstention.novelty
     val_metrics = binary_metrics(val_split.labels, apply_temperature(raw_val, decision["temperature"]), decision["threshold"])
-    card |= {
+    card = card.updated(**{
+        "decision": decision,
+        "novelty": abstention.novelty,
         "params": int(best.count_params()),
         "size_bytes": 0,  # filled in from model.keras when the entry is published
         "train": {
@@ -538,7 +543,7 @@ def train(
         },
         "metrics": {"validation": val_metrics},
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-    }
+    })
     import pandas as pd
 
     with staged_entry(config.name, zoo) as folder:
