@@ -21,22 +21,35 @@ import time
 import zlib
 from collections.abc import Callable
 from contextlib import ExitStack
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 import numpy as np
 
 from model_zoo import image_changes as T
+from model_zoo.card import Card
 from model_zoo.crops import crop_spec, grid_crops
 from model_zoo.cue_vocabulary import BANDS
 from model_zoo.decision import label_name, threshold
+from model_zoo.evidence_records import (
+    COARSE_KEEP,
+    COLOUR,
+    FREQUENCY,
+    GRADCAM_SHARE,
+    HEATMAP,
+    HIGHPASS_DROP,
+    LAYOUT,
+    LOCATION,
+    LOWPASS_KEEP,
+    RESAVE,
+    STABILITY,
+    Counterfactual,
+    Evidence,
+    TestResult,
+)
+from model_zoo.evidence_words import describe
 from model_zoo.inference import crops_prob_fake, predict_prob_fake
 
-LOWPASS_KEEP = (12, 8, 4)  # bands kept, of 16: three cut-offs from "no finest texture" to "only the coarse layout"
-COARSE_KEEP = 8  # the cut-off the sentence names: the lower half of the frequencies, "coarse detail only"
-HIGHPASS_DROP = 8  # bands removed: the upper half alone, "fine detail only" (mirrors COARSE_KEEP)
 HIDDEN_SHARE = 0.5  # centre vs border: each hides half the pixels, so they split the image between them
-GRADCAM_SHARE = 0.25  # as the cue study's larger Grad-CAM level: enough pixels to carry evidence on 32x32
 TILES = (8, 4)
 JPEG_QUALITIES = (90, 70)
 SHIFT_PX = 1
@@ -44,11 +57,6 @@ SEED = 0  # the tile shuffles and Grad-CAM ties: the same image gets the same te
 COUNTERFACTUAL_BANDS = COARSE_KEEP  # the blend target: the coarse-only image the frequency sentence names
 COUNTERFACTUAL_POINTS = 8  # blends scored per pass of the bisection
 COUNTERFACTUAL_PASSES = 2  # the flip point to within 1/72 of the way; the first pass rides with the tests
-
-# Families, in the order the table shows them.
-FREQUENCY, LOCATION, HEATMAP, LAYOUT, COLOUR, RESAVE, STABILITY = (
-    "frequency", "location", "Grad-CAM", "layout", "colour", "re-save", "stability")
-
 
 @dataclass(frozen=True)
 class Change:
@@ -102,67 +110,6 @@ def applicable(height: int, width: int) -> tuple[tuple[Change, ...], dict[str, s
     return tuple(kept), left_out
 
 
-@dataclass(frozen=True)
-class TestResult:
-    """One change and the model's calibrated P(FAKE) after it."""
-
-    key: str
-    family: str
-    label: str
-    prob_fake: float
-    verdict: str  # FAKE or REAL at the model's threshold
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"key": self.key, "family": self.family, "change": self.label, "prob_fake": round(self.prob_fake, 4),
-                "verdict": self.verdict}
-
-
-@dataclass(frozen=True)
-class Counterfactual:
-    """The smallest blend toward the coarse-only image that flips the verdict (amount None: none does)."""
-
-    amount: float | None  # share of the way from the image (0) to its coarse-only version (1)
-    prob_fake: float  # at `amount`, or at the full blend when nothing flips
-    target_prob_fake: float  # the coarse-only image's own P(FAKE)
-    bands: int
-    image: np.ndarray = field(repr=False)  # the whole image blended at `amount` (the full blend when none flips)
-    target: np.ndarray = field(repr=False)  # the coarse-only image
-    original: np.ndarray = field(repr=False)  # the image as the model sees it
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"blend_toward": f"coarse detail only (lowest {self.bands} of {BANDS} bands)",
-                "flips_at": None if self.amount is None else round(self.amount, 4),
-                "prob_fake": round(self.prob_fake, 4), "target_prob_fake": round(self.target_prob_fake, 4)}
-
-
-@dataclass(frozen=True)
-class Evidence:
-    """Every evidence test of one image under one model, and what they say in words (model_zoo.evidence_words)."""
-
-    model: str
-    prob_fake: float
-    threshold: float
-    verdict: str
-    tests: tuple[TestResult, ...]
-    crops: int  # views each change was applied to: 1, or the crop grid's size
-    left_out: dict[str, str]
-    counterfactual: Counterfactual | None
-    seconds: float
-    sentences: tuple[str, ...] = ()
-    stability: tuple[str, ...] = ()
-
-    def test(self, key: str) -> TestResult | None:
-        return next((t for t in self.tests if t.key == key), None)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"model": self.model, "prob_fake": round(self.prob_fake, 4), "threshold": round(self.threshold, 4),
-                "verdict": self.verdict, "sentences": list(self.sentences), "stability": list(self.stability),
-                "tests": [t.as_dict() for t in self.tests if t.key != "none"], "crops": self.crops,
-                "left_out": self.left_out,
-                "counterfactual": None if self.counterfactual is None else self.counterfactual.as_dict(),
-                "seconds": round(self.seconds, 3)}
-
-
 def _locks(model) -> ExitStack:
     """Hold the judge's per-model lock of every Keras model `model` runs (a consensus: its members)."""
     from model_zoo.judge import model_lock
@@ -174,13 +121,13 @@ def _locks(model) -> ExitStack:
     return stack
 
 
-def _views(seen: np.ndarray, card: dict) -> np.ndarray:
+def _views(seen: np.ndarray, card: Card) -> np.ndarray:
     """What the model judges: the image itself, or its grid of crops (K, N, N, 3)."""
     spec = crop_spec(card)
     return grid_crops(seen, *spec)[0] if spec else seen[None]
 
 
-def _score_views(model, card: dict, views: np.ndarray, per_image: int) -> np.ndarray:
+def _score_views(model, card: Card, views: np.ndarray, per_image: int) -> np.ndarray:
     """Calibrated P(FAKE) of each group of `per_image` consecutive views: one forward pass per model."""
     n = len(views) // per_image
     with _locks(model):
@@ -189,7 +136,7 @@ def _score_views(model, card: dict, views: np.ndarray, per_image: int) -> np.nda
         return predict_prob_fake(model, views, card)
 
 
-def _gradcam(model, card: dict, views: np.ndarray, verdict: str) -> np.ndarray:
+def _gradcam(model, card: Card, views: np.ndarray, verdict: str) -> np.ndarray:
     """The model's Grad-CAM of each view, explaining its verdict on the whole image (a consensus: its members' mean)."""
     from model_zoo.saliency import explanation_maps
 
@@ -208,7 +155,7 @@ def first_amounts() -> np.ndarray:
     return np.linspace(0.0, 1.0, COUNTERFACTUAL_POINTS + 1)[1:]
 
 
-def counterfactual(model, card: dict, seen: np.ndarray, prob_fake: float, bands: int = COUNTERFACTUAL_BANDS,
+def counterfactual(model, card: Card, seen: np.ndarray, prob_fake: float, bands: int = COUNTERFACTUAL_BANDS,
                    first_pass: np.ndarray | None = None, target: np.ndarray | None = None) -> Counterfactual:
     """The smallest blend of the whole image toward its lowest-`bands` version that flips the verdict at `prob_fake`.
 
@@ -250,7 +197,7 @@ def counterfactual(model, card: dict, seen: np.ndarray, prob_fake: float, bands:
 Explainer = Callable[[np.ndarray, str], np.ndarray]  # (views (K, H, W, 3) uint8, class) -> maps (K, H, W)
 
 
-def evidence_tests(model, card: dict, seen: np.ndarray, *, name: str, prob_fake: float | None = None,
+def evidence_tests(model, card: Card, seen: np.ndarray, *, name: str, prob_fake: float | None = None,
                    with_counterfactual: bool = True, explain: Explainer | None = None) -> Evidence:
     """Every evidence test of one image ((H, W, 3) uint8, as the model sees it: model_zoo.judge's `seen`).
 
@@ -259,8 +206,6 @@ def evidence_tests(model, card: dict, seen: np.ndarray, *, name: str, prob_fake:
     Grad-CAM tests rank pixels by (default: the model's own Grad-CAM). The sentences come from
     model_zoo.evidence_words.describe.
     """
-    from model_zoo.evidence_words import describe
-
     began = time.perf_counter()
     seen = np.asarray(seen, np.uint8)
     views = _views(seen, card)

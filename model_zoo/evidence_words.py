@@ -9,7 +9,7 @@ FAKE, a change that takes it away drops P(FAKE); for REAL, it raises P(FAKE).
 from __future__ import annotations
 
 from model_zoo.cue_vocabulary import BANDS
-from model_zoo.evidence import (
+from model_zoo.evidence_records import (
     COARSE_KEEP,
     GRADCAM_SHARE,
     HIGHPASS_DROP,

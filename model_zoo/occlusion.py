@@ -20,9 +20,11 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from model_zoo.card import Card
 from model_zoo.crops import crop_spec, grid_crops
 from model_zoo.cue_vocabulary import NEUTRAL
 from model_zoo.decision import apply_temperature, temperature
+from model_zoo.map_scale import unit_range
 
 PATCH_SHARE = 0.25  # 8 px on 32x32: about an object part on CIFAKE, and 16 patch positions of 4x4 tiles
 MIN_PATCH = 4  # never finer than 4 px: a smaller patch hides too little to move a CIFAKE detector
@@ -65,12 +67,10 @@ def _accumulate(drops: np.ndarray, ys: list[int], xs: list[int], patch: int, hei
 
 
 def _scale(maps: np.ndarray) -> np.ndarray:
-    from model_zoo.saliency import unit_range
-
     return unit_range(np.maximum(maps, 0.0))
 
 
-def occlusion_drops(model, card: dict, images: np.ndarray, targets: str | Sequence[str] = "FAKE") -> np.ndarray:
+def occlusion_drops(model, card: Card, images: np.ndarray, targets: str | Sequence[str] = "FAKE") -> np.ndarray:
     """The raw maps (N, H, W): per pixel, the mean drop in the explained class's calibrated probability when a patch
     hides it, for same-size uint8 images as the model sees them (a resize card's input; for a crop card, one crop)."""
     from model_zoo.inference import predict_prob_fake
@@ -89,7 +89,7 @@ def occlusion_drops(model, card: dict, images: np.ndarray, targets: str | Sequen
     return np.stack([_accumulate(d, ys, xs, patch, height, width) for d in drops]).astype(np.float32)
 
 
-def occlusion_maps(model, card: dict, images: np.ndarray, targets: str | Sequence[str] = "FAKE") -> np.ndarray:
+def occlusion_maps(model, card: Card, images: np.ndarray, targets: str | Sequence[str] = "FAKE") -> np.ndarray:
     """Occlusion maps (N, H, W) in [0, 1] (see the module docstring)."""
     return _scale(occlusion_drops(model, card, images, targets))
 
@@ -98,7 +98,7 @@ def crop_patch_size(height: int, width: int, crop: int) -> int:
     return max(MIN_PATCH, int(round(CROP_PATCH_SHARE * crop)), int(round(min(height, width) / LARGE_IMAGE_PATCHES)))
 
 
-def whole_image_occlusion(model, card: dict, seen: np.ndarray, target: str = "FAKE") -> np.ndarray:
+def whole_image_occlusion(model, card: Card, seen: np.ndarray, target: str = "FAKE") -> np.ndarray:
     """A crop card's occlusion map over the whole image ((H, W, 3) uint8 at its own size) in [0, 1]: the patch slides
     over the image, and each occluded image is judged by its crop grid, only the touched crops scored again."""
     from model_zoo.inference import crop_scores

@@ -20,6 +20,7 @@ import numpy as np
 
 from model_zoo.card import Card
 from model_zoo.crops import blend_crops, crop_shares, grid_crops
+from model_zoo.map_scale import unit_range
 from model_zoo.preprocessing import normalize_for_card
 
 OCCLUSION = "Occlusion"  # model_zoo.occlusion: model-agnostic, so a consensus is occluded as itself
@@ -152,17 +153,6 @@ def _score_cam(model, card: Card, x: np.ndarray, fake: np.ndarray) -> np.ndarray
     weights = (explained + 1e-7) / (1.0 + 2e-7)  # softmax of log([1 - p, p] + 1e-7), as tf-keras-vis scores it
     cam = np.maximum(np.einsum("nhwk,nk->nhw", chosen, weights), 0.0)
     return zoom(cam, (1, height / h, width / w), order=1)
-
-
-def unit_range(heatmaps: np.ndarray) -> np.ndarray:
-    """Min-max each map of (N, H, W) to [0, 1]; a flat map becomes 0 (no evidence) or 1 (flat positive)."""
-    heatmaps = np.nan_to_num(np.asarray(heatmaps, np.float32), nan=0.0, posinf=0.0, neginf=0.0)
-    low = heatmaps.min(axis=(1, 2), keepdims=True)
-    high = heatmaps.max(axis=(1, 2), keepdims=True)
-    span = high - low
-    flat = span < 1e-12
-    scaled = np.clip((heatmaps - low) / np.where(flat, 1.0, span), 0.0, 1.0)
-    return np.where(flat, (high > 0).astype(np.float32), scaled).astype(np.float32)
 
 
 def _fake_mask(targets: str | Sequence[str], n: int) -> np.ndarray:

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from model_zoo.card import Card
 from model_zoo.decision import CLASS_NAMES, labels_for
 from model_zoo.image_attributes import CIFAR10_CLASSES, PROPERTIES, PROPERTY_LABELS
 
@@ -87,7 +88,7 @@ def joined(predictions: pd.DataFrame, test: pd.DataFrame) -> pd.DataFrame:
     return pd.concat([predictions.reset_index(drop=True), attributes], axis=1)
 
 
-def slice_table(predictions: pd.DataFrame, test: pd.DataFrame, card: dict,
+def slice_table(predictions: pd.DataFrame, test: pd.DataFrame, card: Card,
                 by: Sequence[str] = ATTRIBUTES) -> pd.DataFrame:
     """The COLUMNS table of the module docstring for a model's stored test predictions at its card's threshold."""
     rows = joined(predictions, test)

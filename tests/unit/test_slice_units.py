@@ -13,6 +13,7 @@ from PIL import Image
 
 from model_zoo import image_attributes as ia
 from model_zoo import slice_errors as se
+from tests.cards import typed
 
 # ---- Wilson intervals -------------------------------------------------------------------------------------
 
@@ -33,7 +34,7 @@ def test_wilson_interval_narrows_with_more_images_and_is_wide_open_without_any()
 
 # ---- slices and the sentence --------------------------------------------------------------------------------
 
-CARD = {"decision": {"threshold": 0.5}}
+CARD = typed(decision={"temperature": 1.0, "threshold": 0.5, "fitted_on": "validation"})
 
 
 def _data(real_errors: dict[str, int], fake_errors: dict[str, int], per_class: int = 400, seed: int = 0):
@@ -100,7 +101,8 @@ def test_the_sentence_claims_nothing_when_no_interval_lies_above_the_overall_rat
 
 def test_the_model_threshold_decides_what_counts_as_an_error():
     predictions, test = _data({"bird": 40}, {})
-    at_high = se.slice_table(predictions, test, {"decision": {"threshold": 0.95}})
+    strict = typed(decision={"temperature": 1.0, "threshold": 0.95, "fitted_on": "validation"})
+    at_high = se.slice_table(predictions, test, strict)
     assert se.overall_rate(at_high, "REAL") == 0.0 and se.overall_rate(at_high, "FAKE") == 1.0
 
 

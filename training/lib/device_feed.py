@@ -24,13 +24,14 @@ import keras
 import numpy as np
 from keras import ops
 
+from model_zoo.card import Card
 from model_zoo.preprocessing import input_size, normalization
 from training.lib.augment import SHIFT_PIXELS
 
 DEVICE_AUGMENTATIONS = ("none", "flip", "flip_shift")
 
 
-def normalize_on_device(images, card: dict):
+def normalize_on_device(images, card: Card):
     """uint8 images (N, H, W, 3), a tensor on any backend -> float32 model input, as normalize_for_card does it."""
     to_bgr, mean, std = normalization(card)
     x = ops.cast(images, "float32")
@@ -90,7 +91,7 @@ class DeviceBatches(keras.utils.PyDataset):
     """(model input, label) batches of images[index], made on the device; reshuffled every epoch from (seed, epoch)
     like backbone_fit.Batches, so a resumed run sees the same order."""
 
-    def __init__(self, images: np.ndarray, labels: np.ndarray, index: np.ndarray, batch_size: int, card: dict,
+    def __init__(self, images: np.ndarray, labels: np.ndarray, index: np.ndarray, batch_size: int, card: Card,
                  augmentation: str = "none", shuffle: bool = False, seed: int = 0, epoch: int = 0):
         super().__init__()
         height, width = input_size(card)
