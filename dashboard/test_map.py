@@ -1,0 +1,137 @@
+"""The map of the test set on the Errors page: one row per test image with its map position, the chosen model's
+verdict and the colourings, the WebGL scatter, and what a box or lasso selection picked.
+
+The coordinates and clusters are the entry's map.npz (model_zoo.zoo.ZooEntry.test_map, written by
+`python -m training.error_map`), in the entry's test_predictions.csv row order; everything else here is worked out
+on the fly from the stored predictions, so a map draws without any image.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+from model_zoo.decision import CLASS_NAMES, labels_for
+
+# Colourings every map offers; attribute columns (content class, measured properties) are added when known.
+BASE_COLOURS = ("right or wrong", "true class", "verdict", "confidence", "cluster")
+CATEGORY_COLOURS = {"right": "#9aa5b1", "wrong": "#d62728", "REAL": "#1f77b4", "FAKE": "#ff7f0e"}
+MAX_CATEGORIES = 12  # a column with more values than this is coloured as a number
+
+
+def map_frame(predictions: pd.DataFrame, arrays: Mapping[str, np.ndarray], threshold: float) -> pd.DataFrame:
+    """One row per test image of the map's model, in its predictions' order: path, label, prob_fake, x, y, verdict,
+    right or wrong, confidence (in the class it chose), cluster (-1: right)."""
+    coords = np.asarray(arrays["coords"], np.float32)
+    predicted = labels_for(predictions["prob_fake"].to_numpy(float), threshold)
+    labels = predictions["label"].to_numpy(int)
+    prob = predictions["prob_fake"].to_numpy(float)
+    return pd.DataFrame({
+        "path": predictions["path"].to_numpy(),
+        "label": labels,
+        "prob_fake": prob,
+        "x": coords[:, 0],
+        "y": coords[:, 1],
+        "true class": [CLASS_NAMES[v] for v in labels],
+        "verdict": [CLASS_NAMES[v] for v in predicted],
+        "right or wrong": np.where(predicted == labels, "right", "wrong"),
+        "confidence": np.where(predicted == 1, prob, 1 - prob),
+        "cluster": np.asarray(arrays["cluster"], int),
+    })
+
+
+def with_attributes(frame: pd.DataFrame, attributes: pd.DataFrame | None) -> pd.DataFrame:
+    """The frame with the images' attribute columns (any columns of `attributes` keyed by `path`) joined on."""
+    if attributes is None or attributes.empty or "path" not in attributes.columns:
+        return frame
+    extra = attributes.drop_duplicates("path")
+    extra = extra[["path", *[c for c in extra.columns if c != "path" and c not in frame.columns]]]
+    return frame.merge(extra, on="path", how="left")
+
+
+def colour_options(frame: pd.DataFrame) -> list[str]:
+    """What the map can be coloured by: the base colourings, then any attribute column joined on."""
+    base = [c for c in BASE_COLOURS if c in frame.columns]
+    known = {"path", "label", "prob_fake", "x", "y", *BASE_COLOURS}
+    return base + [c for c in frame.columns if c not in known]
+
+
+def is_categorical(series: pd.Series) -> bool:
+    return not pd.api.types.is_numeric_dtype(series) or series.name == "cluster" or series.nunique() <= 2
+
+
+def _category_label(column: str, value: Any) -> str:
+    if column == "cluster":
+        return "right (no cluster)" if int(value) < 0 else f"cluster {int(value) + 1}"
+    return str(value)
+
+
+def map_figure(frame: pd.DataFrame, colour: str, title: str = "", height: int = 560) -> go.Figure:
+    """A WebGL scatter (Scattergl) of the map, one trace per category (or one coloured by a number); each point's
+    customdata is its row in `frame`, which selected_rows reads back. Errors are drawn last, so on top."""
+    figure = go.Figure()
+    rows = np.arange(len(frame))
+    hover = "%{customdata[1]}<br>P(FAKE) %{customdata[2]:.3f}<extra></extra>"
+    names = frame["path"].astype(str).str.rsplit("/", n=1).str[-1].to_numpy()
+    if is_categorical(frame[colour]):
+        values = frame[colour].to_numpy()
+        order = sorted(pd.unique(values), key=lambda v: (str(v) in ("wrong",), str(v)))
+        if colour == "cluster":
+            order = sorted(pd.unique(values), key=int)
+        for value in order[:MAX_CATEGORIES]:
+            mask = values == value
+            label = _category_label(colour, value)
+            custom = np.stack([rows[mask], names[mask], frame["prob_fake"].to_numpy()[mask]], axis=1)
+            marker = {"size": 4 if label not in ("wrong",) and not label.startswith("cluster") else 5, "opacity": 0.7}
+            if label in CATEGORY_COLOURS:
+                marker["color"] = CATEGORY_COLOURS[label]
+            figure.add_trace(go.Scattergl(x=frame["x"].to_numpy()[mask], y=frame["y"].to_numpy()[mask], mode="markers",
+                                          name=f"{label} ({int(mask.sum()):,})", marker=marker, customdata=custom,
+                                          hovertemplate=hover))
+    else:
+        values = frame[colour].to_numpy(float)
+        custom = np.stack([rows, names, frame["prob_fake"].to_numpy()], axis=1)
+        figure.add_trace(go.Scattergl(x=frame["x"], y=frame["y"], mode="markers", name=colour, customdata=custom,
+                                      marker={"size": 4, "opacity": 0.75, "color": values, "colorscale": "Viridis",
+                                              "colorbar": {"title": colour}},
+                                      hovertemplate=hover))
+    figure.update_layout(title=title, height=height, dragmode="lasso", margin={"l": 10, "r": 10, "t": 40, "b": 10},
+                         legend={"itemsizing": "constant"}, xaxis={"visible": False}, yaxis={"visible": False})
+    return figure
+
+
+def selected_rows(selection: Mapping[str, Any] | None, n_rows: int) -> list[int]:
+    """Rows of the map's frame a box or lasso selection picked (st.plotly_chart's event.selection), in order."""
+    rows = []
+    for point in (selection or {}).get("points") or []:
+        custom = point.get("customdata")
+        value = custom[0] if isinstance(custom, (list, tuple)) and custom else custom
+        try:
+            row = int(float(value))
+        except (TypeError, ValueError):
+            continue
+        if 0 <= row < n_rows:
+            rows.append(row)
+    return list(dict.fromkeys(rows))
+
+
+def map_caption(arrays: Mapping[str, np.ndarray], model: str) -> str:
+    """Where the map comes from, in words built from the stored facts."""
+    source = str(arrays.get("source", model))
+    method = str(arrays.get("method", "?"))
+    layer = str(arrays.get("layer", "?"))
+    whose = f"{model}'s own features" if source == model else f"its best member {source}'s features"
+    recall, trust = arrays.get("knn_recall"), arrays.get("trustworthiness")
+    kept = (f"; on the map {float(recall):.0%} of each image's 10 nearest neighbours in feature space stay among its "
+            f"10 nearest (trustworthiness {float(trust):.3f})" if recall is not None and trust is not None else "")
+    return (f"{len(arrays['coords']):,} test images placed by {whose} (layer `{layer}`), reduced to 2-D by "
+            f"{method}{kept}. Near points look alike to the model; the axes have no units.")
+
+
+def models_missing_maps(names: Sequence[str], maps: Mapping[str, Any]) -> list[str]:
+    """The models of a test set without a stored map (to tell the user which command adds one)."""
+    return [name for name in names if maps.get(name) is None]
