@@ -32,6 +32,10 @@ An entry is a folder `<zoo>/<name>/` holding
                           float16, their mean Grad-CAM; silhouettes (k tried, 2); 0-d: method, layer, source (whose
                           features: a consensus names its best member), paths_sha1, knn_recall, trustworthiness,
                           feature_seconds, map_seconds, seed (a folder model's also test_set)
+    slices.csv            the model's error rate per slice of its own test split (content class, quartiles of
+                          brightness, contrast, ...; model_zoo.slice_errors), per true class with Wilson 95% intervals:
+                          by, value, true_class, n, errors, rate, ci_low, ci_high (after `python -m training.slices`;
+                          optional)
 Training writes entries; the dashboard, API and CLIs only read them through here,
 and load models through `load_usable_models`, so a broken entry is reported the same way everywhere.
 What a model was trained on, CIFAKE or a labelled folder of the user's own images, is answered here once
@@ -71,6 +75,8 @@ CLASS_HEATMAPS_FILE = "class_heatmaps.npz"
 CUES_FILE = "cues.csv"
 CUES_REQUIRED = ("condition", "level", "accuracy")
 CUE_SPECTRA_FILE = "cue_spectra.npz"
+SLICES_FILE = "slices.csv"
+SLICES_REQUIRED = ("by", "value", "true_class", "n", "errors", "rate", "ci_low", "ci_high")
 CUE_SPECTRA_KEYS = ("class_difference", "image_bands", "gradient_power", "gradient_bands")
 TEST_MAP_FILE = "map.npz"
 TEST_MAP_KEYS = ("coords", "cluster", "prototypes", "heatmaps")
@@ -238,6 +244,11 @@ class ZooEntry:
     def cues(self) -> pd.DataFrame | None:
         """cues.csv (one row per condition of `python -m training.cues`), or None when absent or unreadable."""
         return self._optional_table(CUES_FILE, CUES_REQUIRED)
+
+    def slices(self) -> pd.DataFrame | None:
+        """slices.csv (model_zoo.slice_errors), or None when absent or unreadable."""
+        table = self._optional_table(SLICES_FILE, SLICES_REQUIRED)
+        return None if table is None else table.astype({"by": str, "value": str, "true_class": str})
 
     def cue_spectra(self) -> dict[str, Any] | None:
         """cue_spectra.npz's arrays by name, or None when absent, unreadable, pickled or missing a key."""

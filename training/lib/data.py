@@ -5,6 +5,9 @@ Layout expected under the root (any leading folders allowed, names case-insensit
 FAKE is the positive class (label 1). Files that do not decode, or are not
 32x32, are reported by name and skipped. Decoded arrays are cached in one .npz
 keyed by a fingerprint of the source, so a changed source is decoded again.
+`load_attributes(dataset)` gives every train and test image's attributes (model_zoo.image_attributes: content
+class, brightness, ..., JPEG quality, duplicates), measured once and cached beside the arrays by the same
+fingerprint; it takes CIFAKE's Dataset or a labelled folder's (training.lib.image_folders.dataset_attributes).
 """
 
 from __future__ import annotations
@@ -21,8 +24,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 from sklearn.model_selection import train_test_split
 
+from model_zoo import image_attributes
 from model_zoo.decision import CLASS_NAMES
 from model_zoo.images import ImageError, decode_image
 
@@ -307,3 +312,93 @@ def stratified_sample(labels: np.ndarray, per_class: int, seed: int = 0) -> np.n
         members = np.flatnonzero(np.asarray(labels) == label)
         picked.append(np.sort(rng.choice(members, min(per_class, len(members)), replace=False)))
     return np.concatenate(picked)
+
+
+ATTRIBUTES_VERSION = "a1"  # bump when model_zoo.image_attributes measures differently
+_PER_FILE = ("label", "content", "brightness", "contrast", "colourfulness", "high_freq", "jpeg_quality", "sha1",
+             "phash")
+
+
+def load_attributes(dataset: Dataset, *, content: Callable[[str], str] | None = None,
+                    cache_dir: str | os.PathLike | None = None, progress: Progress = stderr_progress) -> pd.DataFrame:
+    """Every train and test image's attributes (model_zoo.image_attributes.attribute_table), measured once per
+    dataset fingerprint and cached beside the decoded arrays. `content` gives a path's content class (default:
+    CIFAKE's file-name convention); a folder's rows are its own files, read again for their bytes."""
+    source = dataset.source
+    cache = Path(cache_dir) if cache_dir else default_cache_dir(source)
+    cached = cache / f"attributes-{source.stem}-{fingerprint(source)}-{ATTRIBUTES_VERSION}.npz"
+    splits = [(name, getattr(dataset, name)) for name in SPLITS]
+    paths = [path for _, split in splits for path in split.paths]
+    per_file = _read_attributes(cached, paths)
+    if per_file is None:
+        start = time.time()
+        progress(f"measuring attributes of {len(paths):,} images (cached afterwards in {cache})")
+        per_file = pd.concat([_measure_split(source, split, content or image_attributes.cifake_content, progress)
+                              for _, split in splits], ignore_index=True)
+        per_file.index = pd.Index(paths, name="path")
+        progress(f"measured {len(paths):,} images in {time.time() - start:.0f} s")
+        _write_attributes(cached, per_file, progress)
+    split_names = [name for name, split in splits for _ in split.paths]
+    return image_attributes.attribute_table(
+        split_names, paths, per_file["label"], per_file["content"].tolist(),
+        per_file[["brightness", "contrast", "colourfulness", "high_freq"]], per_file["jpeg_quality"],
+        per_file["sha1"], per_file["phash"])
+
+
+def _measure_split(source: Path, split: Split, content: Callable[[str], str], progress: Progress) -> pd.DataFrame:
+    members = {m[3]: m[0] for m in _list_members(source)}  # CIFAKE's canonical paths; a folder's are its names
+    archive = zipfile.ZipFile(source) if source.is_file() else None
+    arrays = isinstance(split.images, np.ndarray)
+    parts, qualities, digests, hashes = [], [], [], []
+    try:
+        for start in range(0, len(split), DECODE_CHUNK):
+            index = range(start, min(start + DECODE_CHUNK, len(split)))
+            blobs = []
+            for i in index:
+                name = members.get(split.paths[i], split.paths[i])
+                blobs.append(archive.read(name) if archive else (source / name).read_bytes())
+            qualities += [image_attributes.jpeg_quality(blob) for blob in blobs]
+            digests += [hashlib.sha1(blob).hexdigest() for blob in blobs]
+            if arrays:
+                batches = [np.asarray(split.images[index.start:index.stop])]
+            else:  # a folder's images at their own sizes, one at a time
+                batches = [decode_image(blob, name=split.paths[i], min_size=(1, 1))[None] for i, blob in zip(index, blobs,
+                                                                                                             strict=True)]
+            for batch in batches:
+                parts.append(image_attributes.measure(batch))
+                hashes.append(image_attributes.perceptual_hash(batch))
+            progress(f"  attributes: {index.stop:,}/{len(split):,} of this split")
+    finally:
+        if archive:
+            archive.close()
+    frame = pd.concat(parts, ignore_index=True)
+    frame.insert(0, "label", np.asarray(split.labels, dtype=np.int64))
+    frame.insert(1, "content", [content(path) for path in split.paths])
+    frame["jpeg_quality"], frame["sha1"], frame["phash"] = qualities, digests, np.concatenate(hashes)
+    return frame
+
+
+def _read_attributes(cached: Path, paths: list[str]) -> pd.DataFrame | None:
+    """The cached per-file attributes of `paths`, or None when absent, unreadable or missing one of them."""
+    try:
+        with np.load(cached, allow_pickle=False) as archive:
+            frame = pd.DataFrame({key: archive[key] for key in ("path", *_PER_FILE)}).set_index("path")
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+        return None
+    if not frame.index.is_unique or not set(paths) <= set(frame.index):
+        return None
+    return frame.loc[paths]
+
+
+def _write_attributes(cached: Path, frame: pd.DataFrame, progress: Progress) -> None:
+    partial = cached.with_name(f"{cached.stem}.partial-{os.getpid()}.npz")
+    try:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        columns = {key: frame[key].to_numpy() for key in _PER_FILE}
+        columns["content"] = columns["content"].astype(str)
+        columns["sha1"] = columns["sha1"].astype(str)
+        np.savez(partial, path=np.asarray(frame.index, dtype=str), **columns)
+        partial.rename(cached)
+    except OSError as exc:  # a cache we cannot write only costs time
+        partial.unlink(missing_ok=True)
+        progress(f"could not write cache {cached}: {exc}")

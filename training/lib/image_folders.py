@@ -11,7 +11,9 @@ Every file is read once when the dataset is opened (its SHA-1, its size, and a c
 finds truncated or corrupt files, which are reported by name and skipped). Pixels are never all held in
 memory: `stream` decodes on the fly in a parallel tf.data pipeline, and the splits' `images` decode on
 access (FolderImages). CIFAKE (32x32 images in train/ and test/) still goes through training.lib.data.load_cifake,
-cache and all (`load_labelled_data` picks).
+cache and all (`load_labelled_data` picks). `dataset_attributes` measures either kind's images once
+(training.lib.data.load_attributes), a folder's content class being the sub-folder above its class folders
+(`content_class`: CNNDetection's car/0_real gives "car").
 """
 
 from __future__ import annotations
@@ -28,9 +30,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from model_zoo.crops import center_crop, crop_spec, random_crop
 from model_zoo.decision import CLASS_NAMES
+from model_zoo.image_attributes import folder_content
 from model_zoo.images import ImageError, decode_image
 from model_zoo.preprocessing import decode_for_card, input_size, normalization
 from model_zoo.zoo import ZooError, trained_on_folder
@@ -42,6 +46,7 @@ from training.lib.data import (
     Split,
     _list_members,
     _open_zip,
+    load_attributes,
     load_cifake,
     resolve_data_path,
     skipped_lines,
@@ -191,6 +196,18 @@ def split_of(parts: Sequence[str]) -> str | None:
         if split is not None:
             return split
     return None
+
+
+def content_class(path: str) -> str:
+    """A folder file's content class: the sub-folder between its split and class folders ("" when none)."""
+    return folder_content(path, CLASS_ALIASES, SPLIT_ALIASES)
+
+
+def dataset_attributes(dataset: Dataset, progress: Progress = stderr_progress) -> pd.DataFrame:
+    """Every train and test image's attributes (training.lib.data.load_attributes): CIFAKE's content class from
+    its file names, a folder's from its sub-folders (content_class)."""
+    folder = isinstance(dataset, FolderDataset)
+    return load_attributes(dataset, content=content_class if folder else None, progress=progress)
 
 
 def _hidden(parts: Sequence[str]) -> bool:
