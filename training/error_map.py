@@ -22,7 +22,7 @@ from model_zoo.roles import CONSENSUS, DETECTOR, role_of
 from training.lib.cli import exit_on_user_error, load_study_data
 from training.lib.data import stderr_progress
 from training.lib.error_map_run import map_entries, with_consensus
-from training.lib.test_map import DEFAULT_METHOD, METHODS
+from training.lib.feature_map import DEFAULT_METHOD, METHODS
 
 
 @exit_on_user_error

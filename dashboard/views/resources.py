@@ -152,6 +152,19 @@ def dataset() -> Dataset | None:
         return None
 
 
+@st.cache_resource(show_spinner="Measuring image attributes (once per dataset, then cached on disk)…", max_entries=2)
+def _attributes(path: str, _data: Dataset):
+    from training.lib.data import load_attributes
+
+    return load_attributes(_data, progress=lambda _: None)
+
+
+def image_attributes(data: Dataset):
+    """The dataset's image attributes (training.lib.data.load_attributes: content class, properties, duplicates),
+    one row per train and test image, keyed by split and path; measured once per dataset."""
+    return _attributes(str(data.source), data)
+
+
 def test_images_by_path(data: Dataset) -> dict[str, int]:
     """Index of each test image path in the dataset's test split (cached on the dataset object)."""
     index = getattr(data, "_dashboard_test_index", None)

@@ -1,9 +1,9 @@
 """One entry's map of its test set and its error clusters, written into the entry: the library behind
 `python -m training.error_map`.
 
-A single model: its features of its own test split (training/lib/test_map.py), reduced to 2-D, its errors (at its
+A single model: its features of its own test split (training/lib/feature_map.py), reduced to 2-D, its errors (at its
 card's threshold, from its stored test_predictions.csv) clustered in that feature space
-(training/lib/error_clusters.py), each cluster's prototypes explained with Grad-CAM. A consensus has no features of
+(training/lib/error_clustering.py), each cluster's prototypes explained with Grad-CAM. A consensus has no features of
 its own: its map is its best member's (model_zoo.ranking; `source` names it), and its own errors are clustered in
 that member's features, its prototypes explained as the consensus explains (its members' mean map). Everything
 goes into the entry's model_zoo.zoo.TEST_MAP_FILE, atomically, in test_predictions.csv's row order.
@@ -26,9 +26,9 @@ from model_zoo.novelty import feature_layer_name
 from model_zoo.ranking import all_best_first
 from model_zoo.zoo import TEST_MAP_FILE, is_consensus
 from training.lib.data import Dataset
-from training.lib.error_clusters import cluster_errors, prototype_heatmaps
+from training.lib.error_clustering import cluster_errors, prototype_heatmaps
+from training.lib.feature_map import DEFAULT_METHOD, Features, neighbourhood_preservation, reduce_to_2d, split_features
 from training.lib.study_images import judged_images, model_view, own_test_set
-from training.lib.test_map import DEFAULT_METHOD, Features, neighbourhood_preservation, reduce_to_2d, split_features
 
 Progress = Callable[[str], None]
 

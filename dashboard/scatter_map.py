@@ -135,3 +135,22 @@ def map_caption(arrays: Mapping[str, np.ndarray], model: str) -> str:
 def models_missing_maps(names: Sequence[str], maps: Mapping[str, Any]) -> list[str]:
     """The models of a test set without a stored map (to tell the user which command adds one)."""
     return [name for name in names if maps.get(name) is None]
+
+
+def content_from_names(paths: pd.Series) -> pd.DataFrame:
+    """CIFAKE's content class of each test path from its file name alone (model_zoo.image_attributes.cifake_content),
+    indexed by path like model_zoo.image_attributes.test_rows: what the page knows without the images."""
+    from model_zoo.image_attributes import cifake_content
+
+    unique = pd.Index(pd.unique(paths), name="path")
+    return pd.DataFrame({"content": [cifake_content(str(p)) for p in unique]}, index=unique)
+
+
+def slice_choices(attributes: pd.DataFrame | None) -> list[str]:
+    """The slice dimensions (model_zoo.slice_errors.ATTRIBUTES) these attributes can cut the test set by."""
+    from model_zoo.slice_errors import ATTRIBUTES, DUPLICATES
+
+    if attributes is None:
+        return []
+    needed = {DUPLICATES: "exact_other_split"}
+    return [by for by in ATTRIBUTES if needed.get(by, by) in attributes.columns]

@@ -1,6 +1,6 @@
 """Error clusters: a model's misclassified test images grouped in its own feature space (k-means).
 
-The features are the model's penultimate ones (training/lib/test_map.py), each scaled to unit length so that
+The features are the model's penultimate ones (training/lib/feature_map.py), each scaled to unit length so that
 clusters follow the direction of the features rather than their size, and reduced by PCA to at most
 PCA_DIMENSIONS. k-means (scikit-learn, seeded, 10 starts) runs for every k in K_CANDIDATES that leaves at least
 MIN_CLUSTER_SIZE errors a cluster on average; the k kept is the one with the highest mean silhouette (how much

@@ -7,11 +7,11 @@ model's split rebuilt from its card). They are reduced to 2-D by one of two meth
   pca-tsne   PCA to PCA_DIMENSIONS, then scikit-learn's Barnes-Hut t-SNE (perplexity 30, PCA initialisation)
   umap       umap-learn (15 neighbours, min_dist 0.1), when it is installed
 
-Which one the command uses (DEFAULT_METHOD) was chosen by `python -m bench.test_map --compare` on real CIFAKE: the
+Which one the command uses (DEFAULT_METHOD) was chosen by `python -m bench.feature_map --compare` on real CIFAKE: the
 share of each image's 10 nearest neighbours in feature space that are still among its 10 nearest on the map
 (kNN recall at k=10), scikit-learn's trustworthiness at k=10, and the time taken; docs/error_map.md has the figures.
 Coordinates are scaled to [-1, 1] and stored as float16 in test_predictions.csv's row order (model_zoo.zoo's
-TEST_MAP_FILE, with the clusters of training/lib/error_clusters.py).
+TEST_MAP_FILE, with the clusters of training/lib/error_clustering.py).
 """
 
 from __future__ import annotations
