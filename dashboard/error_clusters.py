@@ -141,12 +141,11 @@ def likely_label_issues(table: pd.DataFrame, models: Sequence[str], thresholds: 
     right, confidence = _right_and_confidence(table, models, thresholds)
     sure = ~right.any(axis=1) & (confidence >= confident).all(axis=1)
     why = np.where(sure, f"every detector wrong with confidence >= {confident:.0%}", "")
-    if attributes is not None and not attributes.empty:
-        known = table["path"].isin(attributes.index).to_numpy()
+    duplicates = ("near_other_label", "near_other_split", "exact_other_split")
+    if attributes is not None and set(duplicates) <= set(attributes.columns):  # file-name attributes have none
         facts = attributes.reindex(table["path"])
-        other_label = known & facts["near_other_label"].fillna(False).to_numpy(bool)
-        other_split = known & (facts["near_other_split"].fillna(False).to_numpy(bool)
-                               | facts["exact_other_split"].fillna(False).to_numpy(bool))
+        other_label, near_split, exact_split = (facts[c].fillna(False).to_numpy(bool) for c in duplicates)
+        other_split = near_split | exact_split
         why = np.where(why != "", why, np.where(other_label, "a near copy carries the other label",
                                                 np.where(other_split, "a copy is in the training split", "")))
     mask = why != ""

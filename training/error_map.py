@@ -1,6 +1,7 @@
 """Map each model's test set in 2-D and cluster its errors: the Errors page's map and clusters.
 
     python -m training.error_map NAME [NAME ...] | all [--data PATH] [--zoo DIR] [--method pca-tsne|umap] [--seed 0]
+                                 [--features-cache DIR]
 
 --data is CIFAKE or the labelled folder the models were trained on (its test split rebuilt from the card, as
 training.robustness); a model is never mapped on data it was not trained on (named: an error; 'all': left out with
@@ -35,13 +36,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--zoo", help="zoo folder (default: $MODEL_ZOO_DIR, else model_zoo/entries/)")
     parser.add_argument("--method", choices=METHODS, default=DEFAULT_METHOD, help=f"2-D method (default {DEFAULT_METHOD})")
     parser.add_argument("--seed", type=int, default=0, help="seed of the map, the clusters and the measures")
+    parser.add_argument("--features-cache", metavar="DIR",
+                        help="keep each model's features here (.npz per model file and test split): a second run "
+                             "with another --method or --seed skips the forward passes")
     args = parser.parse_args(argv)
     total = time.time()
     dataset, models = load_study_data(args.names, args.data, args.zoo,
                                       keep=lambda entry: role_of(entry.card) in (DETECTOR, CONSENSUS))
     if args.names == ["all"]:
         models = with_consensus(models, args.zoo)
-    for summary in map_entries(models, dataset, args.zoo, args.method, args.seed, stderr_progress):
+    for summary in map_entries(models, dataset, args.zoo, args.method, args.seed, stderr_progress,
+                               args.features_cache):
         print(f"{summary['name']}: map of {summary['source']}'s features (kNN recall@10 {summary['knn_recall']:.3f}, "
               f"trustworthiness {summary['trustworthiness']:.3f}; features {summary['feature_seconds']:.0f} s, map "
               f"{summary['map_seconds']:.0f} s); {summary['errors']:,} errors in {summary['clusters']} clusters; "

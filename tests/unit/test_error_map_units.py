@@ -180,3 +180,9 @@ def test_image_cards_show_the_chosen_model_and_the_zoos_answer_and_keep_the_rest
     assert others == ["m2: REAL (P(FAKE) 0.200)"]
     assert card_lines(row, "m3", "m3", models, thresholds)[0] == ["m3: FAKE (P(FAKE) 0.900)"]
     assert default_model(models, "m3") == 2 and default_model(models, None) == 0
+
+
+def test_likely_label_issues_without_duplicate_facts_uses_the_votes_alone():
+    table, models, thresholds = _votes()
+    names_only = pd.DataFrame({"content": ["cat"] * 5}, index=pd.Index(list("abcde"), name="path"))
+    assert error_clusters.likely_label_issues(table, models, thresholds, names_only)["path"].tolist() == ["b"]

@@ -16,6 +16,7 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -65,11 +66,32 @@ def _row_order(entry, paths: list[str]) -> tuple[np.ndarray, list[str], np.ndarr
     return rows, list(predictions["path"]), predictions["label"].to_numpy(int), predictions["prob_fake"].to_numpy(float)
 
 
+def cached_features(loaded: LoadedModel, dataset: Dataset, cache: str | os.PathLike | None = None,
+                    progress: Progress | None = None) -> Features:
+    """split_features of the model's whole test split (as the judge scores it); with `cache`, kept there as .npz
+    per model file version and test split (a second map of the same model skips the forward passes)."""
+    split = judged_images(dataset.test, loaded.card)
+    path = None
+    if cache is not None:
+        stamp = loaded.entry.model_path.stat().st_mtime_ns if loaded.entry.model_path.is_file() else 0
+        path = Path(cache) / f"{loaded.name}-{stamp}-{paths_digest(split.paths)[:12]}.npz"
+        if path.is_file():
+            with np.load(path, allow_pickle=False) as stored:
+                return Features(stored["prob_fake"], stored["features"], float(stored["seconds"]))
+    features = split_features(loaded.model, loaded.card, split.images, progress)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(f".{path.stem}.{os.getpid()}.partial.npz")
+        np.savez(partial, prob_fake=features.prob_fake, features=features.features, seconds=features.seconds)
+        partial.replace(path)
+    return features
+
+
 def map_model(loaded: LoadedModel, dataset: Dataset, method: str = DEFAULT_METHOD, seed: int = 0,
-              progress: Progress | None = None) -> MapOfModel:
+              progress: Progress | None = None, cache: str | os.PathLike | None = None) -> MapOfModel:
     """A single model's features of its whole test split (as the judge scores it) and their 2-D map."""
     split = judged_images(dataset.test, loaded.card)
-    features = split_features(loaded.model, loaded.card, split.images, progress)
+    features = cached_features(loaded, dataset, cache, progress)
     if progress:
         progress(f"{loaded.name}: features of {len(split):,} images in {features.seconds:.0f} s; mapping ({method})")
     start = time.perf_counter()
@@ -159,7 +181,8 @@ def with_consensus(models: dict[str, LoadedModel], zoo: str | os.PathLike | None
 
 
 def map_entries(models: dict[str, LoadedModel], dataset: Dataset, zoo: str | os.PathLike | None = None,
-                method: str = DEFAULT_METHOD, seed: int = 0, progress: Progress | None = None) -> list[dict]:
+                method: str = DEFAULT_METHOD, seed: int = 0, progress: Progress | None = None,
+                cache: str | os.PathLike | None = None) -> list[dict]:
     """Map every model, single models first (a consensus reuses its best member's map, computed once)."""
     done: dict[str, MapOfModel] = {}
     summaries = []
@@ -171,10 +194,10 @@ def map_entries(models: dict[str, LoadedModel], dataset: Dataset, zoo: str | os.
                 member = next((m for m in loaded.model.members if m.name == source), None)
                 if member is None:
                     raise ZooError(f"{loaded.name}: its best member {source} did not load")
-                done[source] = map_model(member, dataset, method, seed, progress)
+                done[source] = map_model(member, dataset, method, seed, progress, cache)
             mapped = done[source]
         else:
-            mapped = done.get(loaded.name) or map_model(loaded, dataset, method, seed, progress)
+            mapped = done.get(loaded.name) or map_model(loaded, dataset, method, seed, progress, cache)
             done[loaded.name] = mapped
         summaries.append(write_error_map(loaded, dataset, mapped, zoo, seed, progress))
     return summaries
