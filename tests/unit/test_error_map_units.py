@@ -186,3 +186,12 @@ def test_likely_label_issues_without_duplicate_facts_uses_the_votes_alone():
     table, models, thresholds = _votes()
     names_only = pd.DataFrame({"content": ["cat"] * 5}, index=pd.Index(list("abcde"), name="path"))
     assert error_clusters.likely_label_issues(table, models, thresholds, names_only)["path"].tolist() == ["b"]
+
+
+def test_images_beyond_the_landmarks_are_placed_beside_their_nearest_landmarks():
+    features = _blobs(100, [[0] * 6, [6] * 6, [0] * 3 + [6] * 3])
+    coords = reduce_to_2d(features, "pca-tsne", seed=0, landmarks=90)
+    blob = np.repeat(np.arange(3), 100)
+    centres = np.stack([coords[blob == b].mean(axis=0) for b in range(3)])
+    nearest = np.argmin(np.linalg.norm(coords[:, None] - centres[None], axis=2), axis=1)
+    assert (nearest == blob).mean() > 0.95  # every image, landmark or placed, lands in its own blob

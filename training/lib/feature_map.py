@@ -4,7 +4,10 @@ The features are the ones the model's novelty check reads (model_zoo.novelty.pre
 the output layer), of the model's own test split as the judge scores it (CIFAKE's 20,000 arrays, or a folder
 model's split rebuilt from its card). They are reduced to 2-D by one of two methods:
 
-  pca-tsne   PCA to PCA_DIMENSIONS, then scikit-learn's Barnes-Hut t-SNE (perplexity 30, PCA initialisation)
+  pca-tsne   PCA to PCA_DIMENSIONS, then scikit-learn's Barnes-Hut t-SNE (perplexity 30, PCA initialisation) of
+             at most LANDMARKS images (a seeded sample); every other image is placed at the distance-weighted mean
+             of its PLACE_NEIGHBOURS nearest landmarks in PCA space (t-SNE has no out-of-sample mapping; this
+             keeps its cost bounded whatever the test set's size)
   umap       umap-learn (15 neighbours, min_dist 0.1), when it is installed
 
 Which one the command uses (DEFAULT_METHOD) was chosen by `python -m bench.feature_map --compare` on real CIFAKE: the
@@ -28,6 +31,8 @@ METHODS = ("pca-tsne", "umap")
 DEFAULT_METHOD = "pca-tsne"
 PCA_DIMENSIONS = 50
 NEIGHBOURS = 10  # k of the neighbourhood-preservation measures
+LANDMARKS = 5_000
+PLACE_NEIGHBOURS = 10
 MEASURE_SAMPLE = 2_000  # images whose neighbourhoods are compared (against all images)
 FEATURE_CHUNK = 512  # images per forward pass batch handed to the model (a folder's are decoded per chunk)
 
@@ -65,8 +70,26 @@ def _pca(features: np.ndarray, dimensions: int, seed: int) -> np.ndarray:
     return PCA(n_components=dimensions, random_state=seed).fit_transform(features)
 
 
-def reduce_to_2d(features: np.ndarray, method: str = DEFAULT_METHOD, seed: int = 0) -> np.ndarray:
-    """(N, 2) float32 coordinates scaled to [-1, 1], by `method` (METHODS); ValueError names a bad method."""
+def _placed(reduced: np.ndarray, landmarks: np.ndarray, landmark_coords: np.ndarray) -> np.ndarray:
+    """Coordinates of every row of `reduced`: the landmarks' own, others the distance-weighted mean of their
+    PLACE_NEIGHBOURS nearest landmarks'."""
+    from sklearn.neighbors import NearestNeighbors
+
+    coords = np.zeros((len(reduced), 2), np.float64)
+    coords[landmarks] = landmark_coords
+    rest = np.setdiff1d(np.arange(len(reduced)), landmarks)
+    if len(rest):
+        k = min(PLACE_NEIGHBOURS, len(landmarks))
+        distance, nearest = NearestNeighbors(n_neighbors=k).fit(reduced[landmarks]).kneighbors(reduced[rest])
+        weights = 1.0 / np.maximum(distance, 1e-9)
+        coords[rest] = (landmark_coords[nearest] * weights[..., None]).sum(axis=1) / weights.sum(axis=1, keepdims=True)
+    return coords
+
+
+def reduce_to_2d(features: np.ndarray, method: str = DEFAULT_METHOD, seed: int = 0,
+                 landmarks: int = LANDMARKS) -> np.ndarray:
+    """(N, 2) float32 coordinates scaled to [-1, 1], by `method` (METHODS; the module docstring); ValueError names a
+    bad method."""
     features = np.asarray(features, np.float32)
     if len(features) < 3:
         raise ValueError(f"a map needs at least 3 images, got {len(features)}")
@@ -74,8 +97,11 @@ def reduce_to_2d(features: np.ndarray, method: str = DEFAULT_METHOD, seed: int =
         from sklearn.manifold import TSNE
 
         reduced = _pca(features, PCA_DIMENSIONS, seed)
-        perplexity = float(min(30.0, (len(features) - 1) / 3))
-        coords = TSNE(n_components=2, perplexity=perplexity, init="pca", random_state=seed).fit_transform(reduced)
+        chosen = np.sort(np.random.default_rng(seed).choice(len(reduced), min(landmarks, len(reduced)), replace=False))
+        perplexity = float(min(30.0, (len(chosen) - 1) / 3))
+        placed = TSNE(n_components=2, perplexity=perplexity, init="pca", random_state=seed).fit_transform(
+            reduced[chosen])
+        coords = _placed(reduced, chosen, placed)
     elif method == "umap":
         try:
             import umap
