@@ -183,11 +183,10 @@ def with_consensus(models: dict[str, LoadedModel], zoo: str | os.PathLike | None
 def map_entries(models: dict[str, LoadedModel], dataset: Dataset, zoo: str | os.PathLike | None = None,
                 method: str = DEFAULT_METHOD, seed: int = 0, progress: Progress | None = None,
                 cache: str | os.PathLike | None = None) -> list[dict]:
-    """Map every model, single models first (a consensus reuses its best member's map, computed once)."""
+    """Map every model in the given order; a consensus reuses its best member's map, each computed once."""
     done: dict[str, MapOfModel] = {}
     summaries = []
-    ordered = sorted(models.values(), key=lambda loaded: is_consensus(loaded.card))
-    for loaded in ordered:
+    for loaded in models.values():
         if is_consensus(loaded.card):
             source = best_member(loaded.entry, zoo)
             if source not in done:
