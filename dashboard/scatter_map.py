@@ -8,7 +8,7 @@ on the fly from the stored predictions, so a map draws without any image.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -70,13 +70,17 @@ def _category_label(column: str, value: Any) -> str:
     return str(value)
 
 
+def _custom(rows: np.ndarray, prob_fake: np.ndarray) -> np.ndarray:
+    """Each point's customdata: [row, P(FAKE)] as one float array (sent to the browser as a compact typed array)."""
+    return np.stack([rows.astype(np.float64), np.round(prob_fake.astype(np.float64), 3)], axis=1)
+
+
 def map_figure(frame: pd.DataFrame, colour: str, title: str = "", height: int = 560) -> go.Figure:
     """A WebGL scatter (Scattergl) of the map, one trace per category (or one coloured by a number); each point's
     customdata is its row in `frame`, which selected_rows reads back. Errors are drawn last, so on top."""
     figure = go.Figure()
     rows = np.arange(len(frame))
-    hover = "%{customdata[1]}<br>P(FAKE) %{customdata[2]:.3f}<extra></extra>"
-    names = frame["path"].astype(str).str.rsplit("/", n=1).str[-1].to_numpy()
+    hover = "test image %{customdata[0]}<br>P(FAKE) %{customdata[1]:.3f}<extra></extra>"
     if is_categorical(frame[colour]):
         values = frame[colour].to_numpy()
         order = sorted(pd.unique(values), key=lambda v: (str(v) in ("wrong",), str(v)))
@@ -85,7 +89,7 @@ def map_figure(frame: pd.DataFrame, colour: str, title: str = "", height: int = 
         for value in order[:MAX_CATEGORIES]:
             mask = values == value
             label = _category_label(colour, value)
-            custom = np.stack([rows[mask], names[mask], frame["prob_fake"].to_numpy()[mask]], axis=1)
+            custom = _custom(rows[mask], frame["prob_fake"].to_numpy()[mask])
             marker = {"size": 4 if label not in ("wrong",) and not label.startswith("cluster") else 5, "opacity": 0.7}
             if label in CATEGORY_COLOURS:
                 marker["color"] = CATEGORY_COLOURS[label]
@@ -94,8 +98,9 @@ def map_figure(frame: pd.DataFrame, colour: str, title: str = "", height: int = 
                                           hovertemplate=hover))
     else:
         values = frame[colour].to_numpy(float)
-        custom = np.stack([rows, names, frame["prob_fake"].to_numpy()], axis=1)
-        figure.add_trace(go.Scattergl(x=frame["x"], y=frame["y"], mode="markers", name=colour, customdata=custom,
+        custom = _custom(rows, frame["prob_fake"].to_numpy())
+        figure.add_trace(go.Scattergl(x=frame["x"].to_numpy(), y=frame["y"].to_numpy(), mode="markers", name=colour,
+                                      customdata=custom,
                                       marker={"size": 4, "opacity": 0.75, "color": values, "colorscale": "Viridis",
                                               "colorbar": {"title": colour}},
                                       hovertemplate=hover))
@@ -130,11 +135,6 @@ def map_caption(arrays: Mapping[str, np.ndarray], model: str) -> str:
             f"10 nearest (trustworthiness {float(trust):.3f})" if recall is not None and trust is not None else "")
     return (f"{len(arrays['coords']):,} test images placed by {whose} (layer `{layer}`), reduced to 2-D by "
             f"{method}{kept}. Near points look alike to the model; the axes have no units.")
-
-
-def models_missing_maps(names: Sequence[str], maps: Mapping[str, Any]) -> list[str]:
-    """The models of a test set without a stored map (to tell the user which command adds one)."""
-    return [name for name in names if maps.get(name) is None]
 
 
 def content_from_names(paths: pd.Series) -> pd.DataFrame:
