@@ -91,6 +91,7 @@ bench: $(STAMP)  ## speed figures on generated CIFAKE-sized data
 	$(BIN)/python -m bench.api_load
 	$(BIN)/python -m bench.dashboard_latency
 	$(BIN)/python -m bench.faithfulness
+	$(BIN)/python -m bench.attributes
 	$(BIN)/python -m bench.backbone
 	$(BIN)/python -m bench.own_images
 

@@ -4,9 +4,10 @@
     # name / Model details / Intended use / Out-of-scope uses / Limitations / Training and evaluation data /
     Metrics (own test split: CIFAKE or the folder's; unseen test, other test sets, calibration, robustness) / Factors / How to use
 
-Every figure comes from the entry (card.json and robustness.csv), so the card never says more than was
-measured. A model trained on a labelled folder of the user's own images (model_zoo.zoo.trained_on_folder) gets a
-card about that folder: its name and path, its images' sizes, the input policy, its own test split, and no CIFAKE.
+Every figure comes from the entry (card.json, robustness.csv, and slices.csv, whose weakest slices close
+Factors), so the card never says more than was measured. A model trained on a labelled folder of the user's own
+images (model_zoo.zoo.trained_on_folder) gets a card about that folder: its name and path, its images' sizes, the
+input policy, its own test split, and no CIFAKE.
 `model_card_markdown(entry)` is what the dashboard's Model page shows; `python -m training.model_card` writes it
 into the entry as README.md (the file a model hub shows). The text is a pure function of the entry:
 regenerating an unchanged entry gives the same bytes.
@@ -23,6 +24,7 @@ import pandas as pd
 from model_zoo.crops import crop_spec
 from model_zoo.decision import threshold
 from model_zoo.novelty import train_image_range
+from model_zoo.slice_errors import rates_by_value, sliced_by, weakest_sentence
 from model_zoo.test_sets import other_test_sets, own_test_set_name, rows_per_test_set
 from model_zoo.zoo import ZooEntry, trained_on_folder, training_set_name
 
@@ -471,7 +473,31 @@ def _factors(entry: ZooEntry) -> str:
         own = own_test_set_name(card) if folder else "CIFAKE test"
         lines.append(f"- **Errors by class** ({own}): {rates[0]:.1%} of REAL images are called FAKE, "
                      f"{rates[1]:.1%} of FAKE images are called REAL.")
-    return "\n".join(lines)
+    return "\n".join(lines) + _slices(entry)
+
+
+def _slices(entry: ZooEntry) -> str:
+    """Where it fails: the weakest-slice sentence and the error rates per slice of one attribute (content class
+    when the data has them), from the entry's slices.csv; "" without one."""
+    table = entry.slices()
+    attributes = [] if table is None else sliced_by(table)
+    if not attributes:
+        return ""
+    by = attributes[0]
+    wide = rates_by_value(table, by)
+
+    def cell(row: pd.Series, true_class: str) -> str:
+        rate = row.get(f"{true_class} rate")
+        if rate is None or pd.isna(rate):
+            return ""
+        return f"{rate:.1%} ({row[f'{true_class} ci_low']:.1%}-{row[f'{true_class} ci_high']:.1%})"
+
+    rows = [[value, cell(row, "REAL"), cell(row, "FAKE")] for value, row in wide.iterrows()]
+    table_text = _table([by, "REAL called FAKE", "FAKE called REAL"], rows)
+    return ("\n\n### Where it fails\n\n" + weakest_sentence(entry.name, table) + "\n\n" + table_text
+            + f"\n\nError rates per {by} on the model's own test split at its threshold, with Wilson 95% intervals "
+            f"(slices.csv, `python -m training.slices {entry.name}`; it also holds quartiles of brightness, contrast, "
+            "colourfulness and high-frequency share).")
 
 
 def _how_to_use(entry: ZooEntry) -> str:

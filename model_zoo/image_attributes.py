@@ -16,7 +16,8 @@ the train and test splits, keyed by `split` and `path` (the dataset-relative pat
     sha1, phash              SHA-1 of the file bytes; 64-bit DCT perceptual hash (as a signed int64)
     exact_copies             other files of the same split with the same bytes
     exact_other_split        a file with the same bytes is in the other split (a leak when this is a test row)
-    near_copies              other files of the same split within NEAR_BITS bits of phash (exact copies included)
+    near_copies              other files of the same split within NEAR_BITS bits of phash, or of the hash of the
+                             image shifted by one pixel (shifted_hashes); exact copies included
     near_other_split         such a near copy is in the other split
     near_other_label         such a near copy (any split) carries the other label
 PROPERTIES names the measured columns the slices bin (model_zoo.slice_errors). Everything here is a plain function of
@@ -158,47 +159,80 @@ def _dct_matrix(size: int) -> np.ndarray:
 _DCT32 = _dct_matrix(32)
 
 
+SHIFTS = tuple((dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1) if (dy, dx) != (0, 0))
+
+
 def perceptual_hash(images: np.ndarray) -> np.ndarray:
     """64-bit DCT perceptual hash per image (N, H, W, 3), as int64: luma resized to 32x32, the 8x8 lowest DCT
     frequencies, each bit set where a coefficient is above their median (the DC term left out of the median)."""
-    luma = _luma(images)
-    if luma.shape[1:] != (32, 32):
-        from PIL import Image
+    return _dct_hash(_luma32(images))
 
-        luma = np.stack([np.asarray(Image.fromarray(plane.astype(np.float32), mode="F").resize((32, 32),
-                                                                                            Image.Resampling.BILINEAR))
-                         for plane in luma])
+
+def shifted_hashes(images: np.ndarray) -> np.ndarray:
+    """(N, 8) perceptual hashes of each image shifted by one pixel (of 32) in each of the 8 directions, edges
+    repeated: a copy shifted by a pixel lies near one of them, where its own hash is ~12 bits away."""
+    luma = _luma32(images)
+    padded = np.pad(luma, ((0, 0), (1, 1), (1, 1)), mode="edge")
+    return np.stack([_dct_hash(padded[:, 1 - dy : 33 - dy, 1 - dx : 33 - dx]) for dy, dx in SHIFTS], axis=1)
+
+
+def _luma32(images: np.ndarray) -> np.ndarray:
+    luma = _luma(images)
+    if luma.shape[1:] == (32, 32):
+        return luma
+    from PIL import Image
+
+    return np.stack([np.asarray(Image.fromarray(plane.astype(np.float32), mode="F").resize(
+        (32, 32), Image.Resampling.BILINEAR)) for plane in luma]).astype(np.float64)
+
+
+def _dct_hash(luma: np.ndarray) -> np.ndarray:
     coefficients = (_DCT32[:8] @ luma @ _DCT32[:8].T).reshape(len(luma), 64)
     bits = coefficients > np.median(coefficients[:, 1:], axis=1, keepdims=True)
     return np.packbits(bits, axis=1).view(">u8").ravel().astype(np.uint64).view(np.int64)
 
 
-def near_pairs(hashes: np.ndarray, max_bits: int = NEAR_BITS) -> np.ndarray:
-    """(i, j) index pairs, i < j, whose 64-bit hashes differ in at most `max_bits` bits. Exact: the hash is cut into
-    max_bits + 1 bands, and any two hashes that close agree on one band entirely (only those pairs are compared)."""
-    values = np.asarray(hashes).astype(np.int64).view(np.uint64)
-    bands = np.array_split(np.arange(64), max_bits + 1)
+def _band_keys(values: np.ndarray, band: np.ndarray) -> np.ndarray:
+    shift, width = 63 - int(band[-1]), len(band)  # bit 0 is the most significant
+    return (values >> np.uint64(shift)) & np.uint64((1 << width) - 1)
+
+
+def near_pairs(hashes: np.ndarray, shifted: np.ndarray | None = None, max_bits: int = NEAR_BITS) -> np.ndarray:
+    """(i, j) index pairs, i < j, whose hashes differ in at most `max_bits` bits, or (with `shifted`, each image's
+    shifted_hashes) where one image's shifted hash is that close to the other's own. Exact: the hash is cut into
+    max_bits + 1 bands, and two hashes that close agree on one band entirely (only those are compared)."""
+    own = np.asarray(hashes).astype(np.int64).view(np.uint64)
+    query = own[:, None] if shifted is None else np.concatenate([own[:, None], np.asarray(shifted).astype(
+        np.int64).view(np.uint64)], axis=1)
+    query_owner = np.repeat(np.arange(len(own)), query.shape[1])
+    query = query.ravel()
     found = []
-    for band in bands:
-        shift, width = 63 - int(band[-1]), len(band)  # bit 0 is the most significant
-        keys = (values >> np.uint64(shift)) & np.uint64((1 << width) - 1)
-        order = np.argsort(keys, kind="stable")
-        sorted_keys = keys[order]
-        starts = np.flatnonzero(np.r_[True, sorted_keys[1:] != sorted_keys[:-1]])
-        ends = np.r_[starts[1:], len(order)]
-        for start, end in zip(starts[ends - starts > 1], ends[ends - starts > 1], strict=True):
-            members = order[start:end]
-            distance = np.bitwise_count(values[members][:, None] ^ values[members][None, :])
-            a, b = np.nonzero(np.triu(distance <= max_bits, 1))
-            found.append(np.stack([members[a], members[b]], axis=1))
+    for band in np.array_split(np.arange(64), max_bits + 1):
+        own_keys, query_keys = _band_keys(own, band), _band_keys(query, band)
+        order = np.argsort(own_keys, kind="stable")
+        sorted_keys = own_keys[order]
+        query_order = np.argsort(query_keys, kind="stable")
+        sorted_queries = query_keys[query_order]
+        group_starts = np.flatnonzero(np.r_[True, sorted_queries[1:] != sorted_queries[:-1]])
+        group_ends = np.r_[group_starts[1:], len(query_order)]
+        low = np.searchsorted(sorted_keys, sorted_queries[group_starts], side="left")
+        high = np.searchsorted(sorted_keys, sorted_queries[group_starts], side="right")
+        for start, end, first, last in zip(group_starts, group_ends, low, high, strict=True):
+            if last - first < (2 if shifted is None else 1):
+                continue
+            queries, members = query_order[start:end], order[first:last]
+            close = np.bitwise_count(query[queries][:, None] ^ own[members][None, :]) <= max_bits
+            a, b = np.nonzero(close)
+            found.append(np.stack([query_owner[queries[a]], members[b]], axis=1))
     if not found:
         return np.zeros((0, 2), np.int64)
     pairs = np.sort(np.concatenate(found), axis=1)
-    return np.unique(pairs, axis=0)
+    pairs = pairs[pairs[:, 0] != pairs[:, 1]]
+    return np.unique(pairs, axis=0) if len(pairs) else np.zeros((0, 2), np.int64)
 
 
 def duplicate_columns(split: np.ndarray, label: np.ndarray, sha1: np.ndarray, phash: np.ndarray,
-                      max_bits: int = NEAR_BITS) -> pd.DataFrame:
+                      shifted: np.ndarray | None = None, max_bits: int = NEAR_BITS) -> pd.DataFrame:
     """exact_copies, exact_other_split, near_copies, near_other_split, near_other_label per row (module docstring)."""
     split, label, sha1 = np.asarray(split), np.asarray(label), np.asarray(sha1)
     frame = pd.DataFrame({"split": split, "sha1": sha1})
@@ -208,7 +242,7 @@ def duplicate_columns(split: np.ndarray, label: np.ndarray, sha1: np.ndarray, ph
     near_copies = np.zeros(n, np.int64)
     near_other_split = np.zeros(n, bool)
     near_other_label = np.zeros(n, bool)
-    pairs = near_pairs(phash, max_bits)
+    pairs = near_pairs(phash, shifted, max_bits)
     if len(pairs):
         i, j = pairs[:, 0], pairs[:, 1]
         within = split[i] == split[j]
@@ -241,8 +275,9 @@ def duplicate_facts(table: pd.DataFrame) -> dict[str, int]:
 
 def attribute_table(split: Sequence[str], paths: Sequence[str], labels: Sequence[int], content: Sequence[str],
                     measured: pd.DataFrame, quality: Sequence[float], sha1: Sequence[str],
-                    phash: Sequence[int]) -> pd.DataFrame:
-    """The table of the module docstring from its per-file parts (the duplicate columns are derived here)."""
+                    phash: Sequence[int], shifted: np.ndarray | None = None) -> pd.DataFrame:
+    """The table of the module docstring from its per-file parts (the duplicate columns are derived here; `shifted`,
+    the images' shifted_hashes, lets a copy shifted by a pixel count as near)."""
     split_array, label_array = np.asarray(split, dtype=str), np.asarray(labels, dtype=np.int64)
     sha1_array, phash_array = np.asarray(sha1, dtype=str), np.asarray(phash, dtype=np.int64)
     table = pd.DataFrame({"split": split_array, "path": list(paths), "label": label_array,
@@ -250,7 +285,8 @@ def attribute_table(split: Sequence[str], paths: Sequence[str], labels: Sequence
     table = pd.concat([table, measured.reset_index(drop=True)], axis=1)
     table["jpeg_quality"] = np.asarray(quality, dtype=np.float64)
     table["sha1"], table["phash"] = sha1_array, phash_array
-    return pd.concat([table, duplicate_columns(split_array, label_array, sha1_array, phash_array)], axis=1)
+    duplicates = duplicate_columns(split_array, label_array, sha1_array, phash_array, shifted)
+    return pd.concat([table, duplicates], axis=1)
 
 
 def test_rows(table: pd.DataFrame) -> pd.DataFrame:

@@ -41,7 +41,8 @@ def wilson_interval(errors: np.ndarray | int, n: np.ndarray | int, z: float = Z9
     p = errors / safe
     centre = (p + z * z / (2 * safe)) / (1 + z * z / safe)
     half = z * np.sqrt(p * (1 - p) / safe + z * z / (4 * safe * safe)) / (1 + z * z / safe)
-    low, high = np.where(n > 0, centre - half, 0.0), np.where(n > 0, centre + half, 1.0)
+    low = np.where((n > 0) & (errors > 0), centre - half, 0.0)  # exactly 0 without errors (no rounding residue)
+    high = np.where(n > 0, np.where(errors < n, centre + half, 1.0), 1.0)
     return np.clip(low, 0, 1), np.clip(high, 0, 1)
 
 
@@ -112,6 +113,22 @@ def slices_by(table: pd.DataFrame, by: Sequence[str]) -> pd.DataFrame:
     return table[table["by"].isin([ALL, *by])].reset_index(drop=True)
 
 
+def rates_by_value(table: pd.DataFrame, by: str) -> pd.DataFrame:
+    """One row per value of `by` (in the table's order): n, rate, ci_low, ci_high of each true class, as columns
+    "<CLASS> n", "<CLASS> rate", ... (REAL's rate is its false-positive rate, FAKE's its miss rate)."""
+    rows = table[table["by"] == by]
+    wide = rows.pivot_table(index="value", columns="true_class", values=["n", "rate", "ci_low", "ci_high"], sort=False)
+    wide.columns = [f"{true_class} {measure}" for measure, true_class in wide.columns]
+    order = [f"{c} {m}" for c in CLASS_NAMES for m in ("n", "rate", "ci_low", "ci_high") if f"{c} {m}" in wide.columns]
+    return wide[order].reindex(list(dict.fromkeys(rows["value"])))
+
+
+def sliced_by(table: pd.DataFrame) -> list[str]:
+    """The attributes a table has slices of, in ATTRIBUTES order (content first when there is one)."""
+    present = set(table["by"])
+    return [name for name in ATTRIBUTES if name in present]
+
+
 def overall_rate(table: pd.DataFrame, true_class: str) -> float:
     row = table[(table["by"] == ALL) & (table["true_class"] == true_class)]
     return float(row["rate"].iloc[0]) if len(row) else float("nan")
@@ -120,7 +137,8 @@ def overall_rate(table: pd.DataFrame, true_class: str) -> float:
 def weak_slices(table: pd.DataFrame, true_class: str) -> pd.DataFrame:
     """The slices of `true_class` whose Wilson interval lies wholly above the model's overall rate, worst first."""
     overall = overall_rate(table, true_class)
-    rows = table[(table["by"] != ALL) & (table["true_class"] == true_class) & (table["ci_low"] > overall)]
+    above = (table["ci_low"] > overall) & (table["rate"] > overall)
+    rows = table[(table["by"] != ALL) & (table["true_class"] == true_class) & above]
     return rows.sort_values("rate", ascending=False, kind="stable")
 
 
@@ -144,7 +162,8 @@ def _class_clause(table: pd.DataFrame, true_class: str, max_named: int) -> str |
     weak = weak_slices(table, true_class)
     if weak.empty:
         return None
-    named = weak[weak["by"] == weak["by"].iloc[0]].head(max_named)  # the worst slice's attribute, its worst values
+    attribute = CONTENT if (weak["by"] == CONTENT).any() else weak["by"].iloc[0]  # content classes read best
+    named = weak[weak["by"] == attribute].head(max_named)
     subjects = _listed([_subject(row.by, row.value, true_class) for row in named.itertuples()])
     rates = _listed([f"{row.rate:.1%}" for row in named.itertuples()])
     against = f"against {overall_rate(table, true_class):.1%} of all {true_class} images"
@@ -154,8 +173,9 @@ def _class_clause(table: pd.DataFrame, true_class: str, max_named: int) -> str |
 
 
 def weakest_sentence(name: str, table: pd.DataFrame, max_named: int = MAX_NAMED) -> str:
-    """One sentence naming the model's weakest slices (weak_slices) for each true class, from the table's numbers;
-    when no slice qualifies it says only that."""
+    """One sentence naming the model's weakest slices (weak_slices) for each true class, from the table's numbers:
+    the worst content classes when any qualifies, else the worst values of the attribute of the worst slice; when no
+    slice qualifies it says only that."""
     clauses = [clause for true_class in CLASS_NAMES if (clause := _class_clause(table, true_class, max_named))]
     if not clauses:
         return (f"No slice of {name}'s test images is reliably harder than the rest: no slice's 95% interval lies "

@@ -1,4 +1,4 @@
-"""Data: class balance, sample images, and the per-class mean image and Fourier spectrum the project studies."""
+"""Data: class balance, sample images, content classes, and the per-class mean image and Fourier spectrum the project studies."""
 
 import streamlit as st
 
@@ -6,6 +6,7 @@ from dashboard import charts
 from dashboard.overlays import enlarge
 from dashboard.spectra import CLASS_NAMES, class_counts, class_cues, sample_indices
 from dashboard.views.resources import dataset, dataset_path
+from dashboard.views.slices_view import show_data_slices
 
 SAMPLES_PER_CLASS = 12
 
@@ -31,6 +32,8 @@ for label, name in enumerate(CLASS_NAMES):
     cols = st.columns(SAMPLES_PER_CLASS)
     for col, i in zip(cols, picks, strict=False):
         col.image(enlarge(data.test.images[i], 96), caption=data.test.paths[i].rsplit("/", 1)[-1], width="stretch")
+
+show_data_slices(data, SAMPLES_PER_CLASS)  # images per content class, duplicates, a sample grid per class
 
 cues = _cues(dataset_path())
 st.header("Mean image per class")

@@ -7,7 +7,7 @@ import streamlit as st
 
 from dashboard import charts
 from dashboard.evaluation import card_headline, threshold_metrics
-from dashboard.views import faithfulness_view, model_card_view
+from dashboard.views import faithfulness_view, model_card_view, slices_view
 from dashboard.views.resources import require_models, zoo_entries
 from model_zoo.decision import threshold as card_threshold
 from model_zoo.zoo import trained_from
@@ -83,6 +83,8 @@ right.plotly_chart(charts.pr_figure({name: (labels, probs)}), width="stretch")
 st.plotly_chart(charts.reliability_figure(labels, probs), width="stretch")
 st.caption("A calibrated model's points lie on the diagonal: of the images it gives P(FAKE) = 0.8, 80% are FAKE. "
            "ECE is the image-weighted mean distance from it. P(FAKE) here is after the card's temperature scaling.")
+
+slices_view.show_model_slices(entry)  # the weakest slices' sentence, chart and table (slices.csv)
 
 robustness = entry.robustness()
 if robustness is not None:

@@ -269,8 +269,9 @@ def test_inspect_page_several_images_and_bad_uploads(zoo_env):
 def test_data_page_with_dataset(zoo_and_data):
     at = _app("data")
     _assert_clean(at)
-    assert len(at.get("plotly_chart")) == 4  # class counts + 3 spectra
+    assert len(at.get("plotly_chart")) == 5  # class counts + images per content class + 3 spectra
     assert len(at.image) >= 2 * 12 + 2
+    assert any("byte-identical" in c.value for c in at.caption)  # the duplicate facts
 
 
 def test_studies_page_shows_pooling_and_explains_augmentation(trained_zoo, tmp_path, monkeypatch):

@@ -314,7 +314,7 @@ def stratified_sample(labels: np.ndarray, per_class: int, seed: int = 0) -> np.n
     return np.concatenate(picked)
 
 
-ATTRIBUTES_VERSION = "a1"  # bump when model_zoo.image_attributes measures differently
+ATTRIBUTES_VERSION = "a2"  # bump when model_zoo.image_attributes measures differently
 _PER_FILE = ("label", "content", "brightness", "contrast", "colourfulness", "high_freq", "jpeg_quality", "sha1",
              "phash")
 
@@ -329,27 +329,31 @@ def load_attributes(dataset: Dataset, *, content: Callable[[str], str] | None = 
     cached = cache / f"attributes-{source.stem}-{fingerprint(source)}-{ATTRIBUTES_VERSION}.npz"
     splits = [(name, getattr(dataset, name)) for name in SPLITS]
     paths = [path for _, split in splits for path in split.paths]
-    per_file = _read_attributes(cached, paths)
+    per_file, shifted = _read_attributes(cached, paths)
     if per_file is None:
         start = time.time()
         progress(f"measuring attributes of {len(paths):,} images (cached afterwards in {cache})")
-        per_file = pd.concat([_measure_split(source, split, content or image_attributes.cifake_content, progress)
-                              for _, split in splits], ignore_index=True)
+        measured = [_measure_split(source, split, content or image_attributes.cifake_content, progress)
+                    for _, split in splits]
+        per_file = pd.concat([frame for frame, _ in measured], ignore_index=True)
         per_file.index = pd.Index(paths, name="path")
+        shifted = np.concatenate([hashes for _, hashes in measured])
         progress(f"measured {len(paths):,} images in {time.time() - start:.0f} s")
-        _write_attributes(cached, per_file, progress)
+        _write_attributes(cached, per_file, shifted, progress)
     split_names = [name for name, split in splits for _ in split.paths]
     return image_attributes.attribute_table(
         split_names, paths, per_file["label"], per_file["content"].tolist(),
         per_file[["brightness", "contrast", "colourfulness", "high_freq"]], per_file["jpeg_quality"],
-        per_file["sha1"], per_file["phash"])
+        per_file["sha1"], per_file["phash"], shifted)
 
 
-def _measure_split(source: Path, split: Split, content: Callable[[str], str], progress: Progress) -> pd.DataFrame:
+def _measure_split(source: Path, split: Split, content: Callable[[str], str],
+                   progress: Progress) -> tuple[pd.DataFrame, np.ndarray]:
+    """A split's per-file attributes, and its images' shifted perceptual hashes."""
     members = {m[3]: m[0] for m in _list_members(source)}  # CIFAKE's canonical paths; a folder's are its names
     archive = zipfile.ZipFile(source) if source.is_file() else None
     arrays = isinstance(split.images, np.ndarray)
-    parts, qualities, digests, hashes = [], [], [], []
+    parts, qualities, digests, hashes, shifted = [], [], [], [], []
     try:
         for start in range(0, len(split), DECODE_CHUNK):
             index = range(start, min(start + DECODE_CHUNK, len(split)))
@@ -367,6 +371,7 @@ def _measure_split(source: Path, split: Split, content: Callable[[str], str], pr
             for batch in batches:
                 parts.append(image_attributes.measure(batch))
                 hashes.append(image_attributes.perceptual_hash(batch))
+                shifted.append(image_attributes.shifted_hashes(batch))
             progress(f"  attributes: {index.stop:,}/{len(split):,} of this split")
     finally:
         if archive:
@@ -375,29 +380,32 @@ def _measure_split(source: Path, split: Split, content: Callable[[str], str], pr
     frame.insert(0, "label", np.asarray(split.labels, dtype=np.int64))
     frame.insert(1, "content", [content(path) for path in split.paths])
     frame["jpeg_quality"], frame["sha1"], frame["phash"] = qualities, digests, np.concatenate(hashes)
-    return frame
+    return frame, np.concatenate(shifted)
 
 
-def _read_attributes(cached: Path, paths: list[str]) -> pd.DataFrame | None:
-    """The cached per-file attributes of `paths`, or None when absent, unreadable or missing one of them."""
+def _read_attributes(cached: Path, paths: list[str]) -> tuple[pd.DataFrame | None, np.ndarray | None]:
+    """The cached per-file attributes of `paths` and their shifted hashes, or Nones when absent, unreadable or
+    missing one of them."""
     try:
         with np.load(cached, allow_pickle=False) as archive:
             frame = pd.DataFrame({key: archive[key] for key in ("path", *_PER_FILE)}).set_index("path")
+            shifted = archive["phash_shifted"]
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
-        return None
+        return None, None
     if not frame.index.is_unique or not set(paths) <= set(frame.index):
-        return None
-    return frame.loc[paths]
+        return None, None
+    rows = frame.index.get_indexer(paths)
+    return frame.iloc[rows], shifted[rows]
 
 
-def _write_attributes(cached: Path, frame: pd.DataFrame, progress: Progress) -> None:
+def _write_attributes(cached: Path, frame: pd.DataFrame, shifted: np.ndarray, progress: Progress) -> None:
     partial = cached.with_name(f"{cached.stem}.partial-{os.getpid()}.npz")
     try:
         cached.parent.mkdir(parents=True, exist_ok=True)
         columns = {key: frame[key].to_numpy() for key in _PER_FILE}
         columns["content"] = columns["content"].astype(str)
         columns["sha1"] = columns["sha1"].astype(str)
-        np.savez(partial, path=np.asarray(frame.index, dtype=str), **columns)
+        np.savez(partial, path=np.asarray(frame.index, dtype=str), phash_shifted=shifted, **columns)
         partial.rename(cached)
     except OSError as exc:  # a cache we cannot write only costs time
         partial.unlink(missing_ok=True)
