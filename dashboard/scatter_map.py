@@ -45,12 +45,25 @@ def map_frame(predictions: pd.DataFrame, arrays: Mapping[str, np.ndarray], thres
 
 
 def with_attributes(frame: pd.DataFrame, attributes: pd.DataFrame | None) -> pd.DataFrame:
-    """The frame with the images' attribute columns (any columns of `attributes` keyed by `path`) joined on."""
-    if attributes is None or attributes.empty or "path" not in attributes.columns:
+    """The frame with the images' attributes it can be coloured and sliced by (model_zoo.image_attributes, indexed by
+    path as test_rows gives them): content class (when the data has one), the measured properties, and the duplicate
+    kind (model_zoo.slice_errors)."""
+    from model_zoo.image_attributes import PROPERTIES
+    from model_zoo.slice_errors import CONTENT, DUPLICATES, slice_values
+
+    if attributes is None or attributes.empty:
         return frame
-    extra = attributes.drop_duplicates("path")
-    extra = extra[["path", *[c for c in extra.columns if c != "path" and c not in frame.columns]]]
-    return frame.merge(extra, on="path", how="left")
+    rows = attributes.reindex(frame["path"])
+    extra = {}
+    if CONTENT in rows.columns and (rows[CONTENT].fillna("") != "").any():
+        extra[CONTENT] = rows[CONTENT].fillna("").to_numpy()
+    for name in PROPERTIES:
+        if name in rows.columns and rows[name].notna().any():
+            extra[name] = rows[name].to_numpy(float)
+    if {"exact_other_split", "near_other_split"} <= set(rows.columns):
+        extra[DUPLICATES] = slice_values(rows.fillna({"exact_other_split": False, "near_other_split": False}),
+                                         DUPLICATES).to_numpy()
+    return frame.assign(**extra)
 
 
 def colour_options(frame: pd.DataFrame) -> list[str]:

@@ -116,7 +116,7 @@ if arrays is None:
             icon=":material/scatter_plot:")
 else:
     frame = scatter_map.with_attributes(scatter_map.map_frame(entry.test_predictions(), arrays, thresholds[model]),
-                                     None if attributes is None else attributes.reset_index())
+                                        attributes)
     error_map_view.show_map(frame, arrays, model, table, thresholds, picture, answer)
     error_map_view.show_clusters(frame, arrays, model, picture)
 lists = error_map_view.three_lists(table, detectors, thresholds, attributes)

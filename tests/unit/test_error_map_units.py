@@ -91,8 +91,14 @@ def test_map_frame_marks_errors_verdicts_and_confidence_at_the_models_threshold(
 def test_map_figure_is_webgl_with_every_point_once_and_selection_reads_rows_back():
     predictions = _predictions([0, 1] * 50, list(np.linspace(0.01, 0.99, 100)))
     frame = scatter_map.with_attributes(scatter_map.map_frame(predictions, _map_arrays(100, np.full(100, -1, np.int8)), 0.5),
-                                      scatter_map.content_from_names(predictions["path"]).reset_index())
+                                      scatter_map.content_from_names(predictions["path"]))
     assert "content" in scatter_map.colour_options(frame)
+    attributes = pd.DataFrame({"content": "bird", "brightness": np.linspace(0, 1, 100), "sha1": "x",
+                               "exact_other_split": [True] + [False] * 99, "near_other_split": False},
+                              index=pd.Index(predictions["path"], name="path"))
+    coloured = scatter_map.with_attributes(frame[["path", "x", "y", "prob_fake", "label", "cluster"]], attributes)
+    assert scatter_map.colour_options(coloured) == ["cluster", "content", "brightness", "duplicates"]
+    assert coloured["duplicates"].iloc[0] == "exact copy in train" and coloured["duplicates"].iloc[1] == "no copy in train"
     for colour in ("right or wrong", "confidence", "content", "cluster"):
         figure = scatter_map.map_figure(frame, colour)
         assert all(trace.type == "scattergl" for trace in figure.data)
