@@ -119,6 +119,7 @@ else:
                                         attributes)
     error_map_view.show_map(frame, arrays, model, table, thresholds, picture, answer)
     error_map_view.show_clusters(frame, arrays, model, picture)
+error_map_view.show_weak_slices(model, entry.slices(), scatter_map.slice_choices(attributes))
 lists = error_map_view.three_lists(table, detectors, thresholds, attributes)
 error_map_view.show_lists(lists, len(table), len(detectors))
 
@@ -132,12 +133,17 @@ confidence = cols[1].slider("Confidence in its wrong verdict", 0.0, 1.0, (0.0, 1
 others = cols[2].selectbox("Other models", OTHERS_CHOICES, key="errors_others",
                            disabled=len(evaluated) < 2 or mode == "disagreements")
 cols = st.columns([1, 2, 1, 2])
-slice_by = cols[0].selectbox("Slice by", ("none", *scatter_map.slice_choices(attributes)), key="errors_slice_by")
+slice_options = ("none", *scatter_map.slice_choices(attributes))
+if st.session_state.get(error_map_view.SLICE_BY_KEY) not in slice_options:
+    st.session_state[error_map_view.SLICE_BY_KEY] = "none"
+slice_by = cols[0].selectbox("Slice by", slice_options, key=error_map_view.SLICE_BY_KEY)
 slice_paths = None
 if slice_by != "none":
     values = slice_values(attributes, slice_by) if slice_by in ATTRIBUTES else None
     options = sorted(values.dropna().unique()) if values is not None else []
-    value = cols[1].selectbox("Slice", options, key="errors_slice_value")
+    if st.session_state.get(error_map_view.SLICE_VALUE_KEY) not in options:
+        st.session_state.pop(error_map_view.SLICE_VALUE_KEY, None)
+    value = cols[1].selectbox("Slice", options, key=error_map_view.SLICE_VALUE_KEY)
     slice_paths = set(values.index[values == value]) if values is not None else None
 clusters = [0, *range(1, int(frame["cluster"].max()) + 2)] if frame is not None and (frame["cluster"] >= 0).any() else [0]
 if st.session_state.get(error_map_view.CLUSTER_KEY) not in clusters:

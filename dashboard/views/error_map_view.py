@@ -129,3 +129,29 @@ def show_lists(lists: Mapping[str, pd.DataFrame], n_images: int, n_detectors: in
             st.dataframe(rows[shown].head(500), hide_index=True, width="stretch", height=210)
             st.button("Show these in the grid", key=f"errors_list_link_{name}", on_click=_set_list, args=(name,),
                       icon=":material/filter_alt:")
+
+
+SLICE_BY_KEY, SLICE_VALUE_KEY = "errors_slice_by", "errors_slice_value"
+WEAK_SHOWN = 4
+
+
+def _set_slice(by: str, value: str) -> None:
+    st.session_state[SLICE_BY_KEY], st.session_state[SLICE_VALUE_KEY] = by, value
+
+
+def show_weak_slices(model: str, table: pd.DataFrame | None, choices: Sequence[str]) -> None:
+    """The model's weakest slices (its stored slices.csv, model_zoo.slice_errors), each a link to the grid filtered
+    to it; nothing when it has none stored."""
+    from dashboard.slice_figures import attribute_label
+    from model_zoo.slice_errors import weak_slices, weakest_sentence
+
+    if table is None:
+        return
+    st.header("Weakest slices")
+    st.markdown(weakest_sentence(model, table))
+    weak = pd.concat([weak_slices(table, true_class) for true_class in CLASS_NAMES])
+    weak = weak[weak["by"].isin(choices)].sort_values("rate", ascending=False).head(WEAK_SHOWN)
+    for row in weak.itertuples():
+        st.button(f"{row.true_class} images, {attribute_label(row.by)} {row.value}: {row.rate:.1%} wrong "
+                  f"({row.errors:,} of {row.n:,}) - show in the grid", key=f"errors_slice_link_{row.by}_{row.value}",
+                  on_click=_set_slice, args=(row.by, row.value), icon=":material/filter_alt:")
