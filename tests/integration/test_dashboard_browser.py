@@ -143,13 +143,17 @@ def test_a_lasso_on_the_errors_map_shows_its_images(mapped_server, tmp_path):
             assert page.get_by_text("Cluster 1 holds", exact=False).count() >= 1
             _screenshot(page, tmp_path / "dashboard_errors_map.png")
             before = page.get_by_role("button", name="Heatmaps").count()  # the grid's own
+            page.evaluate("() => document.querySelector('[data-testid=stMain]').scrollTo(0, 0)")
+            plot.scroll_into_view_if_needed()
+            time.sleep(0.5)
             box = plot.bounding_box()
+            assert box["y"] >= 0 and box["y"] + box["height"] <= 900, box  # wholly in view: the mouse reaches it
             # A lasso (the map's default tool) around the whole plot area: every point is inside it.
             corners = [(0.02, 0.02), (0.98, 0.02), (0.98, 0.98), (0.02, 0.98), (0.02, 0.03)]
             page.mouse.move(box["x"] + box["width"] * corners[0][0], box["y"] + box["height"] * corners[0][1])
             page.mouse.down()
             for fx, fy in corners[1:]:
-                page.mouse.move(box["x"] + box["width"] * fx, box["y"] + box["height"] * fy, steps=12)
+                page.mouse.move(box["x"] + box["width"] * fx, box["y"] + box["height"] * fy, steps=25)
             page.mouse.up()
             page.get_by_text("images selected", exact=False).first.wait_for(timeout=120_000)
             _settle(page)
