@@ -80,8 +80,10 @@ def show_clusters(frame: pd.DataFrame, arrays: Mapping[str, np.ndarray], model: 
             st.markdown(error_clusters.cluster_sentence(model, row, total))
             cols = st.columns([1] + [1] * 8)
             heatmaps = np.asarray(arrays["heatmaps"], np.float32)
-            if index < len(heatmaps) and heatmaps[index].size > 1:
+            if index < len(heatmaps) and heatmaps[index].size > 1 and heatmaps[index].max() > 0:
                 cols[0].image(enlarge(colorize(heatmaps[index]), 96), caption="mean Grad-CAM", width="stretch")
+            elif index < len(heatmaps):
+                cols[0].caption("Grad-CAM found no positive evidence for these verdicts")
             prototypes = [int(r) for r in np.asarray(arrays["prototypes"])[index] if r >= 0]
             for col, row_index in zip(cols[1:], prototypes, strict=False):
                 image = picture(str(paths[row_index])) if picture else None
