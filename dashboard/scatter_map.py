@@ -8,7 +8,7 @@ on the fly from the stored predictions, so a map draws without any image.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -88,44 +88,51 @@ def _custom(rows: np.ndarray, prob_fake: np.ndarray) -> np.ndarray:
     return np.stack([rows.astype(np.float64), np.round(prob_fake.astype(np.float64), 3)], axis=1)
 
 
+def trace_rows(frame: pd.DataFrame, colour: str) -> list[tuple[str, np.ndarray]]:
+    """The map's traces for a colouring, in drawing order: (legend label, rows of `frame`) each; one trace of every
+    row when the colouring is a number. Errors come last, so they are drawn on top."""
+    if not is_categorical(frame[colour]):
+        return [(colour, np.arange(len(frame)))]
+    values = frame[colour].to_numpy()
+    order = sorted(pd.unique(values), key=int) if colour == "cluster" else sorted(
+        pd.unique(values), key=lambda v: (str(v) in ("wrong",), str(v)))
+    return [(_category_label(colour, value), np.flatnonzero(values == value)) for value in order[:MAX_CATEGORIES]]
+
+
 def map_figure(frame: pd.DataFrame, colour: str, title: str = "", height: int = 560) -> go.Figure:
-    """A WebGL scatter (Scattergl) of the map, one trace per category (or one coloured by a number); each point's
-    customdata is its row in `frame`, which selected_rows reads back. Errors are drawn last, so on top."""
+    """A WebGL scatter (Scattergl) of the map, one trace per trace_rows entry; each point's customdata is its row in
+    `frame` and its P(FAKE) (selected_rows reads a selection back by trace and point index)."""
     figure = go.Figure()
-    rows = np.arange(len(frame))
     hover = "test image %{customdata[0]}<br>P(FAKE) %{customdata[1]:.3f}<extra></extra>"
-    if is_categorical(frame[colour]):
-        values = frame[colour].to_numpy()
-        order = sorted(pd.unique(values), key=lambda v: (str(v) in ("wrong",), str(v)))
-        if colour == "cluster":
-            order = sorted(pd.unique(values), key=int)
-        for value in order[:MAX_CATEGORIES]:
-            mask = values == value
-            label = _category_label(colour, value)
-            custom = _custom(rows[mask], frame["prob_fake"].to_numpy()[mask])
-            marker = {"size": 4 if label not in ("wrong",) and not label.startswith("cluster") else 5, "opacity": 0.7}
+    x, y, prob = frame["x"].to_numpy(), frame["y"].to_numpy(), frame["prob_fake"].to_numpy()
+    numeric = not is_categorical(frame[colour])
+    for label, rows in trace_rows(frame, colour):
+        if numeric:
+            marker = {"size": 4, "opacity": 0.75, "color": frame[colour].to_numpy(float), "colorscale": "Viridis",
+                      "colorbar": {"title": colour}}
+        else:
+            marker = {"size": 5 if label == "wrong" or label.startswith("cluster") else 4, "opacity": 0.7}
             if label in CATEGORY_COLOURS:
                 marker["color"] = CATEGORY_COLOURS[label]
-            figure.add_trace(go.Scattergl(x=frame["x"].to_numpy()[mask], y=frame["y"].to_numpy()[mask], mode="markers",
-                                          name=f"{label} ({int(mask.sum()):,})", marker=marker, customdata=custom,
-                                          hovertemplate=hover))
-    else:
-        values = frame[colour].to_numpy(float)
-        custom = _custom(rows, frame["prob_fake"].to_numpy())
-        figure.add_trace(go.Scattergl(x=frame["x"].to_numpy(), y=frame["y"].to_numpy(), mode="markers", name=colour,
-                                      customdata=custom,
-                                      marker={"size": 4, "opacity": 0.75, "color": values, "colorscale": "Viridis",
-                                              "colorbar": {"title": colour}},
-                                      hovertemplate=hover))
+        figure.add_trace(go.Scattergl(x=x[rows], y=y[rows], mode="markers", marker=marker,
+                                      name=label if numeric else f"{label} ({len(rows):,})",
+                                      customdata=_custom(rows, prob[rows]), hovertemplate=hover))
     figure.update_layout(title=title, height=height, dragmode="lasso", margin={"l": 10, "r": 10, "t": 40, "b": 10},
                          legend={"itemsizing": "constant"}, xaxis={"visible": False}, yaxis={"visible": False})
     return figure
 
 
-def selected_rows(selection: Mapping[str, Any] | None, n_rows: int) -> list[int]:
-    """Rows of the map's frame a box or lasso selection picked (st.plotly_chart's event.selection), in order."""
-    rows = []
+def selected_rows(selection: Mapping[str, Any] | None, traces: Sequence[tuple[str, np.ndarray]]) -> list[int]:
+    """Rows of the map's frame a box or lasso selection picked (st.plotly_chart's event.selection), in order: each
+    point by its trace and index in it (trace_rows), or by its customdata where the event carries no index."""
+    n_rows = sum(len(rows) for _, rows in traces)
+    picked = []
     for point in (selection or {}).get("points") or []:
+        curve, index = point.get("curve_number"), point.get("point_index", point.get("point_number"))
+        if isinstance(curve, int) and isinstance(index, int) and 0 <= curve < len(traces) and \
+                0 <= index < len(traces[curve][1]):
+            picked.append(int(traces[curve][1][index]))
+            continue
         custom = point.get("customdata")
         value = custom[0] if isinstance(custom, (list, tuple)) and custom else custom
         try:
@@ -133,8 +140,8 @@ def selected_rows(selection: Mapping[str, Any] | None, n_rows: int) -> list[int]
         except (TypeError, ValueError):
             continue
         if 0 <= row < n_rows:
-            rows.append(row)
-    return list(dict.fromkeys(rows))
+            picked.append(row)
+    return list(dict.fromkeys(picked))
 
 
 def map_caption(arrays: Mapping[str, np.ndarray], model: str) -> str:

@@ -54,7 +54,8 @@ def show_map(frame: pd.DataFrame, arrays: Mapping[str, np.ndarray], model: str, 
     event = st.plotly_chart(scatter_map.map_figure(frame, colour), key="errors_map", on_select="rerun",
                             selection_mode=("box", "lasso"), width="stretch",
                             config={"displaylogo": False})
-    chosen = scatter_map.selected_rows(getattr(event, "selection", None) or (event or {}).get("selection"), len(frame))
+    selection = getattr(event, "selection", None) or (event or {}).get("selection")
+    chosen = scatter_map.selected_rows(selection, scatter_map.trace_rows(frame, colour))
     if not chosen:
         st.caption("Draw a box or a lasso around points (the tools above the map) to see their images.")
         return

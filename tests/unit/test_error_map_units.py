@@ -105,10 +105,14 @@ def test_map_figure_is_webgl_with_every_point_once_and_selection_reads_rows_back
         assert sum(len(trace.x) for trace in figure.data) == 100
         rows = sorted(int(float(r)) for trace in figure.data for r in np.asarray(trace.customdata)[:, 0])
         assert rows == list(range(100))
-    points = [{"customdata": [7, "x.jpg", 0.2]}, {"customdata": [3, "y.jpg", 0.9]}, {"customdata": [7]},
-              {"customdata": None}, {"customdata": [500]}]
-    assert scatter_map.selected_rows({"points": points}, 100) == [7, 3]
-    assert scatter_map.selected_rows(None, 100) == []
+    traces = scatter_map.trace_rows(frame, "right or wrong")
+    assert [label for label, _ in traces] == ["right", "wrong"]
+    wrong_rows = traces[1][1]
+    points = [{"curve_number": 1, "point_index": 2, "customdata": [0, 0.5]},  # the index wins over customdata
+              {"customdata": [3, 0.9]}, {"customdata": [3]}, {"customdata": None}, {"customdata": [500]},
+              {"curve_number": 1, "point_index": 10_000}]
+    assert scatter_map.selected_rows({"points": points}, traces) == [int(wrong_rows[2]), 3]
+    assert scatter_map.selected_rows(None, traces) == []
 
 
 def test_map_caption_names_whose_features_and_the_measured_preservation():
@@ -201,3 +205,14 @@ def test_images_beyond_the_landmarks_are_placed_beside_their_nearest_landmarks()
     centres = np.stack([coords[blob == b].mean(axis=0) for b in range(3)])
     nearest = np.argmin(np.linalg.norm(coords[:, None] - centres[None], axis=2), axis=1)
     assert (nearest == blob).mean() > 0.95  # every image, landmark or placed, lands in its own blob
+
+
+def test_one_feature_still_maps():
+    features = np.linspace(0, 1, 40, dtype=np.float32)[:, None]
+    assert reduce_to_2d(features, "pca-tsne", seed=0).shape == (40, 2)
+
+
+def test_errors_with_few_distinct_features_are_not_split_into_more_clusters_than_they_have():
+    features = np.r_[np.ones(30), -np.ones(30)].astype(np.float32)[:, None]  # two distinct directions only
+    clusters = cluster_errors(features, np.ones(60, bool))
+    assert clusters.k == 2 and clusters.silhouettes[:, 0].tolist() == [2]

@@ -58,10 +58,13 @@ def cluster_errors(features: np.ndarray, wrong: np.ndarray, seed: int = 0) -> Er
     if not len(errors):
         return ErrorClusters(cluster, np.zeros((0, PROTOTYPES), np.int32), np.zeros((0, 2), np.float32))
     points = _unit_pca(features[errors], seed)
-    candidates = [k for k in K_CANDIDATES if len(errors) >= k * MIN_CLUSTER_SIZE]
+    distinct = len(np.unique(np.round(points, 6), axis=0))  # k-means cannot make more clusters than this
+    candidates = [k for k in K_CANDIDATES if len(errors) >= k * MIN_CLUSTER_SIZE and k <= distinct]
     scored, fits = [], {}
     for k in candidates:
         fit = KMeans(n_clusters=k, n_init=10, random_state=seed).fit(points)
+        if len(np.unique(fit.labels_)) < 2:
+            continue
         fits[k] = fit
         scored.append((k, float(silhouette_score(points, fit.labels_, random_state=seed))))
     if scored:

@@ -99,7 +99,8 @@ def reduce_to_2d(features: np.ndarray, method: str = DEFAULT_METHOD, seed: int =
         reduced = _pca(features, PCA_DIMENSIONS, seed)
         chosen = np.sort(np.random.default_rng(seed).choice(len(reduced), min(landmarks, len(reduced)), replace=False))
         perplexity = float(min(30.0, (len(chosen) - 1) / 3))
-        placed = TSNE(n_components=2, perplexity=perplexity, init="pca", random_state=seed).fit_transform(
+        init = "pca" if reduced.shape[1] >= 2 else "random"  # a PCA start needs 2 feature dimensions
+        placed = TSNE(n_components=2, perplexity=perplexity, init=init, random_state=seed).fit_transform(
             reduced[chosen])
         coords = _placed(reduced, chosen, placed)
     elif method == "umap":
