@@ -156,5 +156,6 @@ def show_weak_slices(model: str, table: pd.DataFrame | None, choices: Sequence[s
     weak = weak[weak["by"].isin(choices)].sort_values("rate", ascending=False).head(WEAK_SHOWN)
     for row in weak.itertuples():
         st.button(f"{row.true_class} images, {attribute_label(row.by)} {row.value}: {row.rate:.1%} wrong "
-                  f"({row.errors:,} of {row.n:,}) - show in the grid", key=f"errors_slice_link_{row.by}_{row.value}",
+                  f"({row.errors:,} of {row.n:,}) - show in the grid",
+                  key=f"errors_slice_link_{row.true_class}_{row.by}_{row.value}",
                   on_click=_set_slice, args=(row.by, row.value), icon=":material/filter_alt:")
