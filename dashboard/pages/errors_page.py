@@ -16,7 +16,6 @@ from dashboard.misclassified import (
     model_columns,
     model_thresholds,
     paginate,
-    predictions_table,
     restrict,
     set_holding,
     test_sets,
@@ -57,7 +56,7 @@ if len(sets) > 1:
                           help="Models evaluated on different test images (CIFAKE's, or those of the folder a model "
                                "was trained on) are browsed one test set at a time.")
     test_set = sets[labels.index(chosen)]
-table = predictions_table(test_set.entries)
+table = error_map_view.predictions_table_cached(test_set.entries)
 evaluated = model_columns(table)
 thresholds = model_thresholds(test_set.entries)
 answer = answer_model(test_set.entries, evaluated)

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -12,6 +13,7 @@ import streamlit as st
 from dashboard import error_clusters, scatter_map
 from dashboard.overlays import colorize, enlarge
 from model_zoo.decision import CLASS_NAMES
+from model_zoo.zoo import PREDICTIONS_FILE
 
 THUMBS = 24
 THUMB_COLUMNS = 8
@@ -159,3 +161,18 @@ def show_weak_slices(model: str, table: pd.DataFrame | None, choices: Sequence[s
                   f"({row.errors:,} of {row.n:,}) - show in the grid",
                   key=f"errors_slice_link_{row.true_class}_{row.by}_{row.value}",
                   on_click=_set_slice, args=(row.by, row.value), icon=":material/filter_alt:")
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def _predictions_table(key: tuple[tuple[str, str, int], ...]) -> pd.DataFrame:
+    from dashboard.misclassified import predictions_table
+    from model_zoo import read_entry
+
+    return predictions_table([read_entry(name, str(Path(path).parent)) for name, path, _ in key])
+
+
+def predictions_table_cached(entries: Sequence) -> pd.DataFrame:
+    """dashboard.misclassified.predictions_table, worked out once per version of the entries' predictions files."""
+    key = tuple((e.name, str(e.path), (e.path / PREDICTIONS_FILE).stat().st_mtime_ns if e.has_test_predictions else 0)
+                for e in entries)
+    return _predictions_table(key)
