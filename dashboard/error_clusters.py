@@ -86,15 +86,18 @@ def cluster_sentence(model: str, row: Mapping, total_errors: int) -> str:
     return "; ".join(parts) + "."
 
 
-def clusters_overview(model: str, summary: pd.DataFrame, total_errors: int, silhouettes: np.ndarray) -> str:
-    """How the clusters were chosen, from the stored silhouettes."""
+def clusters_overview(model: str, summary: pd.DataFrame, total_errors: int, silhouettes: np.ndarray,
+                      source: str | None = None) -> str:
+    """How the clusters were chosen, from the stored silhouettes; `source` is whose features they are in (a
+    consensus's best member), the model's own when None or the model."""
     if summary.empty:
         return f"{model} has no errors to cluster."
     if len(silhouettes) == 0:
         return (f"{model}'s {total_errors:,} errors are too few to split (fewer than 20): they form one group.")
     best = silhouettes[np.argmax(silhouettes[:, 1])]
     tried = ", ".join(f"{int(k)}" for k in silhouettes[:, 0])
-    return (f"{model}'s {total_errors:,} errors fall into {len(summary)} clusters of its own features: k-means with "
+    whose = "its own features" if source in (None, model) else f"{source}'s features"
+    return (f"{model}'s {total_errors:,} errors fall into {len(summary)} clusters of {whose}: k-means with "
             f"k = {tried} tried, {int(best[0])} kept for the highest mean silhouette ({float(best[1]):.2f}; 1 is "
             "perfectly separated, 0 is no structure).")
 

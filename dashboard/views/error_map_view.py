@@ -75,7 +75,8 @@ def show_clusters(frame: pd.DataFrame, arrays: Mapping[str, np.ndarray], model: 
     st.header("Error clusters")
     total = int((frame["cluster"] >= 0).sum())
     summary = error_clusters.cluster_summary(frame)
-    st.markdown(error_clusters.clusters_overview(model, summary, total, np.asarray(arrays["silhouettes"])))
+    st.markdown(error_clusters.clusters_overview(model, summary, total, np.asarray(arrays["silhouettes"]),
+                                                 str(arrays.get("source", model))))
     paths = frame["path"].to_numpy()
     for row in summary.to_dict("records"):
         index = int(row["cluster"]) - 1

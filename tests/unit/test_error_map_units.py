@@ -156,6 +156,9 @@ def test_clusters_overview_names_the_k_kept_and_its_silhouette():
     text = error_clusters.clusters_overview("m", summary, 40, np.array([[2, 0.31], [3, 0.52]], np.float32))
     assert "2 clusters" in text and "k = 2, 3 tried, 3 kept" in text and "(0.52" in text
     assert "too few" in error_clusters.clusters_overview("m", summary, 12, np.zeros((0, 2)))
+    assert "of its own features" in text
+    assert "clusters of best's features" in error_clusters.clusters_overview(
+        "zoo", summary, 40, np.array([[2, 0.31]], np.float32), source="best")
 
 
 def _votes() -> tuple[pd.DataFrame, list[str], dict[str, float]]:
