@@ -26,7 +26,7 @@ def show_model_slices(entry: ZooEntry) -> None:
                       key=f"slices_by_{entry.name}")
     st.plotly_chart(slice_figures.slice_figure(table, by), width="stretch")
     rows = slice_figures.slice_rows(table, by)
-    st.dataframe(rows, hide_index=True, width="stretch",
+    st.dataframe(rows, hide_index=True, width="stretch", height=35 * (len(rows) + 1) + 3,  # every row, no scrolling
                  column_config={c: st.column_config.NumberColumn(c, format="localized") for c in rows.columns
                                 if c.endswith(" images")})
     st.caption("Error rates on the model's own test split at its threshold; bars show Wilson 95% intervals. The "
