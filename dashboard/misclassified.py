@@ -223,3 +223,39 @@ def paginate(frame: pd.DataFrame, page: int, per_page: int) -> tuple[pd.DataFram
     pages = max(1, math.ceil(len(frame) / per_page))
     page = min(max(1, page), pages)
     return frame.iloc[(page - 1) * per_page : page * per_page], pages
+
+
+def answer_model(entries: Sequence[ZooEntry], evaluated: Sequence[str]) -> str | None:
+    """The zoo's answer among the evaluated models (model_zoo.selection's `zoo`: the consensus, else the best single
+    model), or None when it has no predictions here."""
+    from model_zoo.selection import ZOO, choose
+    from model_zoo.zoo import ZooError
+
+    try:
+        candidates = choose(ZOO, list(entries)).candidates
+    except ZooError:
+        return None
+    return next((entry.name for entry in candidates if entry.name in evaluated), None)
+
+
+def default_model(evaluated: Sequence[str], answer: str | None) -> int:
+    """Position of the model the page opens on: the zoo's answer when it is evaluated here, else the first."""
+    return list(evaluated).index(answer) if answer in evaluated else 0
+
+
+def card_lines(row: Mapping, model: str, answer: str | None, evaluated: Sequence[str],
+               thresholds: Mapping[str, float]) -> tuple[list[str], list[str]]:
+    """An image card's text: the chosen model's and the zoo's answer's P(FAKE) and verdicts (shown), and every other
+    model's (for the expander)."""
+    def line(name: str) -> str:
+        prob = float(row[name])
+        return f"{name}: {CLASS_NAMES[int(prob >= thresholds[name])]} (P(FAKE) {prob:.3f})"
+
+    shown = [line(model)] + ([f"zoo's answer, {line(answer)}"] if answer and answer != model else [])
+    others = [line(name) for name in evaluated if name not in (model, answer)]
+    return shown, others
+
+
+def restrict(shown: pd.DataFrame, paths: set[str] | None) -> pd.DataFrame:
+    """The rows whose path is in `paths` (all of them for None)."""
+    return shown if paths is None else shown[shown["path"].isin(paths)]

@@ -25,6 +25,13 @@ An entry is a folder `<zoo>/<name>/` holding
                           log-amplitude spectrum of the test images, zero frequency centred; image_bands (2, 16),
                           the REAL and FAKE images' power per band; gradient_power (H, W), the model's input
                           gradients' mean normalised power spectrum, centred; gradient_bands (16,); gradient_n
+    map.npz               a map of the test set and the model's error clusters (after `python -m training.error_map`;
+                          optional; training/lib/error_map_run.py), arrays in test_predictions.csv's row order, no
+                          pickles: coords (N, 2) float16 in [-1, 1]; cluster (N,) int8, each error's cluster (-1: right);
+                          prototypes (k, 8) row indices nearest each cluster's centre (-1 padded); heatmaps (k, H, W)
+                          float16, their mean Grad-CAM; silhouettes (k tried, 2); 0-d: method, layer, source (whose
+                          features: a consensus names its best member), paths_sha1, knn_recall, trustworthiness,
+                          feature_seconds, map_seconds, seed (a folder model's also test_set)
     slices.csv            the model's error rate per slice of its own test split (content class, quartiles of
                           brightness, contrast, ...; model_zoo.slice_errors), per true class with Wilson 95% intervals:
                           by, value, true_class, n, errors, rate, ci_low, ci_high (after `python -m training.slices`;
@@ -70,6 +77,8 @@ CUE_SPECTRA_FILE = "cue_spectra.npz"
 SLICES_FILE = "slices.csv"
 SLICES_REQUIRED = ("by", "value", "true_class", "n", "errors", "rate", "ci_low", "ci_high")
 CUE_SPECTRA_KEYS = ("class_difference", "image_bands", "gradient_power", "gradient_bands")
+TEST_MAP_FILE = "map.npz"
+TEST_MAP_KEYS = ("coords", "cluster", "prototypes", "heatmaps")
 RUNS_DIR = ".runs"  # resumable training state, never an entry
 
 REQUIRED_CARD_KEYS = ("name", "architecture", "input_shape", "preprocessing", "params", "size_bytes", "train", "metrics")
@@ -232,6 +241,24 @@ class ZooEntry:
             return None
         groups, maps = arrays.get("groups"), arrays.get("maps")
         if groups is None or maps is None or maps.ndim != 3 or len(groups) != len(maps):
+            return None
+        return arrays
+
+
+    def test_map(self) -> dict[str, Any] | None:
+        """map.npz's arrays by name (the test-set map and error clusters), or None when absent, unreadable, pickled,
+        missing a key, or of another length than test_predictions.csv (a map of older predictions)."""
+        import numpy as np
+
+        try:
+            with np.load(self.path / TEST_MAP_FILE, allow_pickle=False) as archive:
+                arrays = {key: archive[key] for key in archive.files}
+        except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile):
+            return None
+        if not all(key in arrays for key in TEST_MAP_KEYS) or arrays["coords"].ndim != 2:
+            return None
+        predictions = self.test_predictions()
+        if predictions is None or not len(predictions) == len(arrays["coords"]) == len(arrays["cluster"]):
             return None
         return arrays
 

@@ -108,3 +108,59 @@ def test_bad_upload_is_a_message_not_a_traceback(inspect_page, tmp_path):
     inspect_page.get_by_text("Cannot use this file", exact=False).first.wait_for(timeout=60_000)
     assert inspect_page.locator("[data-testid=stException]").count() == 0
     _screenshot(inspect_page, tmp_path / "dashboard_inspect_bad_upload.png")
+
+
+@pytest.fixture(scope="module")
+def mapped_server(trained_zoo, synthetic_zip, tmp_path_factory):
+    """The dashboard over the trained zoo with planted errors and every entry's map (python -m training.error_map)."""
+    from tests.zoo_builders import copy_zoo, with_known_errors
+    from training.error_map import main
+
+    tmp_path = tmp_path_factory.mktemp("mapped_streamlit")
+    zoo = copy_zoo(trained_zoo, tmp_path / "zoo")
+    for name in ("cnn_maxpool", "cnn_strided"):
+        with_known_errors(zoo / name, 30)
+    assert main(["all", "--data", str(synthetic_zip), "--zoo", str(zoo)]) == 0
+    env = {**os.environ, "MODEL_ZOO_DIR": str(zoo), "CIFAKE_PATH": str(synthetic_zip),
+           "CIFAKE_CACHE_DIR": str(tmp_path / "cache")}
+    with (tmp_path / "streamlit.log").open("w") as log, streamlit_server(env, log, timeout=90) as url:
+        yield url
+
+
+def test_a_lasso_on_the_errors_map_shows_its_images(mapped_server, tmp_path):
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 900})
+            page.goto(f"{mapped_server}/errors")
+            _settle(page)
+            assert page.locator("[data-testid=stException]").count() == 0
+            plot = page.locator(".js-plotly-plot .nsewdrag").first
+            plot.wait_for(timeout=60_000)
+            plot.scroll_into_view_if_needed()
+            assert page.locator(".js-plotly-plot .scatterlayer, .js-plotly-plot canvas").count() >= 1
+            assert page.get_by_text("Cluster 1 holds", exact=False).count() >= 1
+            _screenshot(page, tmp_path / "dashboard_errors_map.png")
+            before = page.get_by_role("button", name="Heatmaps").count()  # the grid's own
+            page.evaluate("() => document.querySelector('[data-testid=stMain]').scrollTo(0, 0)")
+            plot.scroll_into_view_if_needed()
+            time.sleep(0.5)
+            box = plot.bounding_box()
+            assert box["y"] >= 0 and box["y"] + box["height"] <= 900, box  # wholly in view: the mouse reaches it
+            # A lasso (the map's default tool) around the whole plot area: every point is inside it.
+            corners = [(0.02, 0.02), (0.98, 0.02), (0.98, 0.98), (0.02, 0.98), (0.02, 0.03)]
+            page.mouse.move(box["x"] + box["width"] * corners[0][0], box["y"] + box["height"] * corners[0][1])
+            page.mouse.down()
+            for fx, fy in corners[1:]:
+                page.mouse.move(box["x"] + box["width"] * fx, box["y"] + box["height"] * fy, steps=25)
+            page.mouse.up()
+            page.get_by_text("images selected", exact=False).first.wait_for(timeout=120_000)
+            _settle(page)
+            assert page.locator("[data-testid=stException]").count() == 0
+            assert page.get_by_text("80 images selected", exact=False).count() >= 1
+            # the selection's first 24 thumbnails, each with its heatmaps button, above the grid's
+            assert page.get_by_role("button", name="Heatmaps").count() == before + 24
+            _screenshot(page, tmp_path / "dashboard_errors_map_selection.png")
+        finally:
+            browser.close()
