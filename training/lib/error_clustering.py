@@ -17,6 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from model_zoo.card import Card
+
 K_CANDIDATES = tuple(range(2, 9))
 MIN_CLUSTER_SIZE = 10
 PROTOTYPES = 8
@@ -85,7 +87,7 @@ def cluster_errors(features: np.ndarray, wrong: np.ndarray, seed: int = 0) -> Er
     return ErrorClusters(cluster, prototypes, np.array(scored, np.float32).reshape(-1, 2))
 
 
-def prototype_heatmaps(model, card: dict, images, prototypes: np.ndarray, targets: np.ndarray) -> np.ndarray:
+def prototype_heatmaps(model, card: Card, images, prototypes: np.ndarray, targets: np.ndarray) -> np.ndarray:
     """(k, H, W) float16: each cluster's mean Grad-CAM over its prototypes (`images` indexed by row), each explained
     for the class the model chose (`targets` (N,) of "FAKE"/"REAL")."""
     from model_zoo.saliency import explanation_maps

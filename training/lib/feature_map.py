@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from model_zoo.card import Card
 from model_zoo.novelty import predict_with_features
 
 METHODS = ("pca-tsne", "umap")
@@ -46,7 +47,7 @@ class Features:
     seconds: float
 
 
-def split_features(model, card: dict, images: Sequence[np.ndarray] | np.ndarray,
+def split_features(model, card: Card, images: Sequence[np.ndarray] | np.ndarray,
                    progress: Callable[[str], None] | None = None) -> Features:
     """Features of every image, FEATURE_CHUNK at a time (a folder's images are decoded only per chunk)."""
     start = time.perf_counter()
