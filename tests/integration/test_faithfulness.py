@@ -10,6 +10,7 @@ import json
 import numpy as np
 import pytest
 
+from model_zoo.card import Card
 from model_zoo.faithfulness_measures import (
     SANITY_MAX_RHO,
     curve_auc,
@@ -35,7 +36,7 @@ def model():
 
 @pytest.fixture(scope="module")
 def card():
-    return quadrant_card()
+    return Card.from_dict(quadrant_card())
 
 
 @pytest.fixture(scope="module")
