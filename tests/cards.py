@@ -29,3 +29,13 @@ def typed(raw: dict[str, Any] | None = None, **fields: Any) -> Card:
     if isinstance(card.get("other_test_sets"), dict):
         card["other_test_sets"] = {name: _figures(values) for name, values in card["other_test_sets"].items()}
     return Card.from_dict(card)
+
+
+def stub_card(policy: dict[str, Any] | None = None, size: int = 32) -> Card:
+    """A calibrated-as-is card (T = 1, t = 0.5) for stub models that read pixels on the 0-255 scale, resized or,
+    with `policy` (model_zoo.crops.crop_policy), judged by crops."""
+    preprocessing: dict[str, Any] = {"color": "RGB", "resize": "area", "mean": [0.0] * 3, "std": [1.0] * 3}
+    if policy:
+        preprocessing["input_policy"] = policy
+    return typed(name="stub", input_shape=[size, size, 3], preprocessing=preprocessing,
+                 decision={"temperature": 1.0, "threshold": 0.5, "fitted_on": "validation"})

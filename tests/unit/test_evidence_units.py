@@ -10,21 +10,12 @@ import pytest
 from scipy.ndimage import uniform_filter
 
 from model_zoo import evidence as E
-from model_zoo.card import Card
 from model_zoo.crops import crop_policy
 from model_zoo.evidence_words import MOVED, describe
-from tests.cards import typed
+from tests.cards import stub_card as _card
 
 SIZE = 32
 FRAME = 2  # the border stub reads the outer 2 px (23% of the pixels): inside the Grad-CAM test's hidden 25%
-
-
-def _card(policy: dict | None = None) -> Card:
-    preprocessing = {"color": "RGB", "resize": "area", "mean": [0.0] * 3, "std": [1.0] * 3}
-    if policy:
-        preprocessing["input_policy"] = policy
-    return typed(name="stub", input_shape=[SIZE, SIZE, 3], preprocessing=preprocessing,
-                 decision={"temperature": 1.0, "threshold": 0.5, "fitted_on": "validation"})
 
 
 class Stub:

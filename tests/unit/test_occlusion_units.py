@@ -5,21 +5,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from model_zoo.card import Card
 from model_zoo.crops import blend_crops, crop_grid, crop_policy, crop_shares, grid_crops, stitch
 from model_zoo.occlusion import occlusion_maps, whole_image_occlusion
 from model_zoo.saliency import explanation_map
-from tests.cards import typed
+from tests.cards import stub_card as _card
 
 REGION = (slice(20, 28), slice(36, 44))  # rows, columns of the stub's evidence in a 64x64 image
-
-
-def _card(policy: dict | None = None, size: int = 32) -> Card:
-    preprocessing = {"color": "RGB", "resize": "area", "mean": [0.0] * 3, "std": [1.0] * 3}
-    if policy:
-        preprocessing["input_policy"] = policy
-    return typed(name="stub", input_shape=[size, size, 3], preprocessing=preprocessing,
-                 decision={"temperature": 1.0, "threshold": 0.5, "fitted_on": "validation"})
 
 
 class BrightSpotStub:
