@@ -32,7 +32,8 @@ def _length(values) -> int:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(prog="python -m bench.errors_page", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--zoo", help="zoo folder (default: $MODEL_ZOO_DIR, else model_zoo/entries/)")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--model", help="the model to show (default: the page's own, the zoo's answer)")

@@ -42,7 +42,8 @@ def measure(features, method: str, seed: int) -> tuple[float, dict]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(prog="python -m bench.feature_map", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("names", nargs="*", default=["cnn_maxpool", "lite0_finetune"])
     parser.add_argument("--compare", action="store_true", help="run every map method on the same features")
     parser.add_argument("--zoo")

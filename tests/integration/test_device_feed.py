@@ -8,10 +8,12 @@ import pytest
 from keras import ops
 
 from model_zoo import normalize_for_card
+from tests.cards import typed
 from training.lib.device_feed import DeviceBatches, augment_on_device, normalize_on_device
 
-RGB = {"input_shape": [8, 8, 3], "preprocessing": {"color": "RGB", "mean": [127.5] * 3, "std": [127.5] * 3}}
-BGR = {"input_shape": [8, 8, 3], "preprocessing": {"color": "BGR", "mean": [103.9, 116.8, 123.7], "std": [1.0, 2.0, 4.0]}}
+RGB = typed(input_shape=[8, 8, 3], preprocessing={"color": "RGB", "resize": "area", "mean": [127.5] * 3, "std": [127.5] * 3})
+BGR = typed(input_shape=[8, 8, 3],
+            preprocessing={"color": "BGR", "resize": "area", "mean": [103.9, 116.8, 123.7], "std": [1.0, 2.0, 4.0]})
 
 
 @pytest.fixture(scope="module")
@@ -64,7 +66,7 @@ def test_batches_hold_the_splits_images_and_reshuffle_each_epoch(images):
     assert np.array_equal(np.concatenate([ops.convert_to_numpy(resumed[i][0]) for i in range(4)]), again)
     assert first != list(range(len(index)))
     with pytest.raises(ValueError, match="card's input size 32x32"):
-        DeviceBatches(images, labels, index, 8, {**RGB, "input_shape": [32, 32, 3]})
+        DeviceBatches(images, labels, index, 8, RGB.updated(input_shape=[32, 32, 3]))
 
 
 def test_the_device_feed_is_for_fine_tuning_a_backbone():

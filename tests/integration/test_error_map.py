@@ -74,7 +74,7 @@ def test_a_folder_model_is_mapped_on_its_own_test_split(crop_zoo, tmp_path):
     with_known_errors(entry.path, 22)
     assert main(["crop", "--data", str(folder), "--zoo", str(zoo)]) == 0
     arrays = read_entry("crop", zoo).test_map()
-    test = load_labelled_data(folder, split=entry.card["train"]["split"], progress=lambda _: None).test
+    test = load_labelled_data(folder, split=entry.card.train.split, progress=lambda _: None).test
     assert arrays["coords"].shape == (len(test), 2) and str(arrays["test_set"]) == "trace"
     assert int((arrays["cluster"] >= 0).sum()) == 22
     assert arrays["heatmaps"].shape[1:] == (32, 32)  # a crop model's prototypes are explained on its central crop

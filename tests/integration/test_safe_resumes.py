@@ -87,7 +87,7 @@ def test_a_finished_run_is_not_published_for_other_data(kind, train_cli, tmp_pat
     assert status == 0, out
     assert _state(train_cli.zoo)["data"]["dataset"] == str(other)
     if kind == "cifake":
-        assert read_entry(NAME, train_cli.zoo).card["train"]["dataset"] == str(other)
+        assert read_entry(NAME, train_cli.zoo).card.train.dataset == str(other)
 
 
 def test_the_same_data_unpacked_elsewhere_is_the_same_data(train_cli, tmp_path):
@@ -105,7 +105,7 @@ def test_the_same_data_unpacked_elsewhere_is_the_same_data(train_cli, tmp_path):
 
     status, out = train_cli(archive)
     assert status == 0 and f"'{NAME}' already trained for 1 epochs; publishing it" in out, out
-    assert read_entry(NAME, train_cli.zoo).card["train"]["n_validation"] == split["n_validation"]
+    assert read_entry(NAME, train_cli.zoo).card.train.n_validation == split["n_validation"]
 
 
 def test_a_small_folder_records_the_validation_share_it_used(train_cli, tmp_path):
@@ -123,7 +123,7 @@ def test_a_small_folder_records_the_validation_share_it_used(train_cli, tmp_path
 
     status, out = train_cli(folder)  # the same folder, the same command: published, and the card agrees
     assert status == 0, out
-    train = read_entry(NAME, train_cli.zoo).card["train"]
+    train = read_entry(NAME, train_cli.zoo).card.to_dict()["train"]
     assert train["validation_fraction"] == train["split"]["validation_fraction"] == used["validation_fraction"]
 
 

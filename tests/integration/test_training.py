@@ -59,7 +59,8 @@ def test_pretrained_cards_preprocess_exactly_like_keras_preprocess_input():
     keras_preprocess = {"vgg16": vgg16.preprocess_input, "resnet50": resnet50.preprocess_input,
                         "densenet121": densenet.preprocess_input, "efficientnetb0": efficientnet.preprocess_input}
     # EfficientNet-Lite0 has no keras.applications twin: its reference (x - 127.5) / 127.5 is what the port test uses.
-    keras_preprocess["efficientnet_lite0"] = lambda x: (x - 127.5) / 127.5
+    for lite in ("efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2"):
+        keras_preprocess[lite] = lambda x: (x - 127.5) / 127.5
     assert set(keras_preprocess) == {name for name, arch in ARCHITECTURES.items() if arch.pretrained}
     images = np.random.default_rng(0).integers(0, 256, (4, 8, 8, 3), dtype=np.uint8)
     images[0, 0, 0] = (255, 0, 0)  # pure red: a swapped channel order cannot hide
@@ -106,7 +107,7 @@ def test_trained_entry_is_valid_loadable_and_consistent(trained_zoo, synthetic_d
         test = card["metrics"]["test"]
         assert len(predictions) == test["n"] == len(synthetic_dataset.test)
         assert sorted(predictions.path) == sorted(synthetic_dataset.test.paths)
-        predicted = labels_for(predictions.prob_fake, card)  # at the card's validation-fitted threshold
+        predicted = labels_for(predictions.prob_fake, entry.card)  # at the card's validation-fitted threshold
         assert test["accuracy"] == pytest.approx(accuracy_score(predictions.label, predicted), abs=1e-9)
         assert test["roc_auc"] == pytest.approx(roc_auc_score(predictions.label, predictions.prob_fake), abs=1e-4)
         tn, fp, fn, tp = np.array(test["confusion_matrix"]).ravel()
@@ -283,10 +284,11 @@ def test_evaluate_reports_metrics_without_test_images_that_occur_in_train(traine
             dst.writestr(name, src.read(train_fake if name == leaked else name))
     dataset = load_cifake(leaky, cache_dir=tmp_path / "cache", progress=lambda _: None)
     zoo = shutil.copytree(trained_zoo, tmp_path / "zoo")
-    card = evaluate("cnn_strided", dataset, zoo).card.to_dict()
+    typed_card = evaluate("cnn_strided", dataset, zoo).card
+    card = typed_card.to_dict()
     full, unseen = card["metrics"]["test"], card["metrics"]["test_unseen"]
     assert card["evaluation"]["test_in_train"] == 1
     assert unseen["n"] == full["n"] - 1
     predictions = read_entry("cnn_strided", zoo).test_predictions()
     kept = predictions[predictions.path != leaked]
-    assert unseen["accuracy"] == pytest.approx(accuracy_score(kept.label, labels_for(kept.prob_fake, card)))
+    assert unseen["accuracy"] == pytest.approx(accuracy_score(kept.label, labels_for(kept.prob_fake, typed_card)))
