@@ -13,6 +13,7 @@ from PIL import Image
 from model_zoo import read_entry
 from model_zoo.card_markdown import model_card_markdown
 from model_zoo.slice_errors import weak_slices
+from model_zoo.zoo import SLICES_FILE
 from training.lib.synthetic import upsampling_trace_image
 
 QUIET = {"progress": lambda _: None}
@@ -115,6 +116,7 @@ def test_the_model_page_shows_the_stored_slices_sentence_and_chart(planted_zoo, 
 
     folder, zoo = planted_zoo
     zoo = Path(shutil.copytree(zoo, tmp_path / "zoo"))
+    (zoo / "planted" / SLICES_FILE).unlink(missing_ok=True)  # another test may have stored it (random order)
     monkeypatch.delenv("CIFAKE_PATH", raising=False)
     at = open_dashboard(zoo, monkeypatch, "model")
     assert any("python -m training.slices planted" in c.value for c in at.caption)  # none stored yet
