@@ -64,7 +64,9 @@ def test_the_planted_harder_sub_folder_is_found_and_named(planted_zoo, capsys):
     content = table[table["by"] == "content"]
     assert set(content["value"]) == set(GROUPS)
     weak = weak_slices(table, "FAKE")
-    assert weak.iloc[0][["by", "value"]].tolist() == ["content", PLANTED]
+    # The worst content slice is the planted one. A property slice may rank above it: boat's FAKE images lack the
+    # high-frequency trace, so the lowest high-frequency quartile holds many of them (how many varies by training run).
+    assert weak[weak["by"] == "content"].iloc[0]["value"] == PLANTED
     missed = float(content[(content["value"] == PLANTED) & (content["true_class"] == "FAKE")]["rate"].iloc[0])
     assert f"misses FAKE {PLANTED} images most often: {missed:.1%}" in printed
     assert f"content: {PLANTED}" in printed and "brightness: Q1" in printed
