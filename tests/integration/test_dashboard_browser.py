@@ -6,6 +6,7 @@ Screenshots go to the test's tmp dir and are copied to /tmp/dashboard_screens/ f
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import shutil
@@ -59,19 +60,26 @@ def _screenshot(page, path: Path) -> None:
         pass
 
 
-@pytest.fixture
-def inspect_page(server):
-    """A headless Chromium tab on the inspect page, settled and ready for an upload."""
+@contextlib.contextmanager
+def _browser_page(url: str):
+    """A headless Chromium tab (1400x900) on `url`, settled; the browser is closed afterwards."""
     sync_api = pytest.importorskip("playwright.sync_api")
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 900})
-            page.goto(f"{server}/inspect_image")
+            page.goto(url)
             _settle(page)
             yield page
         finally:
             browser.close()
+
+
+@pytest.fixture
+def inspect_page(server):
+    """A headless Chromium tab on the inspect page, settled and ready for an upload."""
+    with _browser_page(f"{server}/inspect_image") as page:
+        yield page
 
 
 def test_upload_shows_heatmaps_in_a_real_browser(server, inspect_page, tmp_path):
@@ -128,39 +136,31 @@ def mapped_server(trained_zoo, synthetic_zip, tmp_path_factory):
 
 
 def test_a_lasso_on_the_errors_map_shows_its_images(mapped_server, tmp_path):
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1400, "height": 900})
-            page.goto(f"{mapped_server}/errors")
-            _settle(page)
-            assert page.locator("[data-testid=stException]").count() == 0
-            plot = page.locator(".js-plotly-plot .nsewdrag").first
-            plot.wait_for(timeout=60_000)
-            plot.scroll_into_view_if_needed()
-            assert page.locator(".js-plotly-plot .scatterlayer, .js-plotly-plot canvas").count() >= 1
-            assert page.get_by_text("Cluster 1 holds", exact=False).count() >= 1
-            _screenshot(page, tmp_path / "dashboard_errors_map.png")
-            before = page.get_by_role("button", name="Heatmaps").count()  # the grid's own
-            page.evaluate("() => document.querySelector('[data-testid=stMain]').scrollTo(0, 0)")
-            plot.scroll_into_view_if_needed()
-            time.sleep(0.5)
-            box = plot.bounding_box()
-            assert box["y"] >= 0 and box["y"] + box["height"] <= 900, box  # wholly in view: the mouse reaches it
-            # A lasso (the map's default tool) around the whole plot area: every point is inside it.
-            corners = [(0.02, 0.02), (0.98, 0.02), (0.98, 0.98), (0.02, 0.98), (0.02, 0.03)]
-            page.mouse.move(box["x"] + box["width"] * corners[0][0], box["y"] + box["height"] * corners[0][1])
-            page.mouse.down()
-            for fx, fy in corners[1:]:
-                page.mouse.move(box["x"] + box["width"] * fx, box["y"] + box["height"] * fy, steps=25)
-            page.mouse.up()
-            page.get_by_text("images selected", exact=False).first.wait_for(timeout=120_000)
-            _settle(page)
-            assert page.locator("[data-testid=stException]").count() == 0
-            assert page.get_by_text("80 images selected", exact=False).count() >= 1
-            # the selection's first 24 thumbnails, each with its heatmaps button, above the grid's
-            assert page.get_by_role("button", name="Heatmaps").count() == before + 24
-            _screenshot(page, tmp_path / "dashboard_errors_map_selection.png")
-        finally:
-            browser.close()
+    with _browser_page(f"{mapped_server}/errors") as page:
+        assert page.locator("[data-testid=stException]").count() == 0
+        plot = page.locator(".js-plotly-plot .nsewdrag").first
+        plot.wait_for(timeout=60_000)
+        plot.scroll_into_view_if_needed()
+        assert page.locator(".js-plotly-plot .scatterlayer, .js-plotly-plot canvas").count() >= 1
+        assert page.get_by_text("Cluster 1 holds", exact=False).count() >= 1
+        _screenshot(page, tmp_path / "dashboard_errors_map.png")
+        before = page.get_by_role("button", name="Heatmaps").count()  # the grid's own
+        page.evaluate("() => document.querySelector('[data-testid=stMain]').scrollTo(0, 0)")
+        plot.scroll_into_view_if_needed()
+        time.sleep(0.5)
+        box = plot.bounding_box()
+        assert box["y"] >= 0 and box["y"] + box["height"] <= 900, box  # wholly in view: the mouse reaches it
+        # A lasso (the map's default tool) around the whole plot area: every point is inside it.
+        corners = [(0.02, 0.02), (0.98, 0.02), (0.98, 0.98), (0.02, 0.98), (0.02, 0.03)]
+        page.mouse.move(box["x"] + box["width"] * corners[0][0], box["y"] + box["height"] * corners[0][1])
+        page.mouse.down()
+        for fx, fy in corners[1:]:
+            page.mouse.move(box["x"] + box["width"] * fx, box["y"] + box["height"] * fy, steps=25)
+        page.mouse.up()
+        page.get_by_text("images selected", exact=False).first.wait_for(timeout=120_000)
+        _settle(page)
+        assert page.locator("[data-testid=stException]").count() == 0
+        assert page.get_by_text("80 images selected", exact=False).count() >= 1
+        # the selection's first 24 thumbnails, each with its heatmaps button, above the grid's
+        assert page.get_by_role("button", name="Heatmaps").count() == before + 24
+        _screenshot(page, tmp_path / "dashboard_errors_map_selection.png")
