@@ -6,13 +6,14 @@ Reads the model zoo ($MODEL_ZOO_DIR, else model_zoo/entries/) and optionally CIF
 
 import streamlit as st
 
+from dashboard.server_settings import warm_up_wanted
 from dashboard.views.resources import PAGES, dataset_sidebar, show_zoo_problems, start_warm_up, zoo_entries
 from model_zoo import zoo_dir
 
 st.set_page_config(page_title="CIFAKE explainability", page_icon=":material/image_search:", layout="wide")
 
 entries, problems = zoo_entries()
-if entries:  # the inspect page's models load and compile in the background now, not on the first upload
+if entries and warm_up_wanted():  # the inspect page's models load and compile in the background now, not on the first upload
     start_warm_up(str(zoo_dir()))
 # url_path: the addresses users bookmark stay put whatever the page files are called
 pages = {

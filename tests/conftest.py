@@ -25,6 +25,14 @@ def _no_inherited_cifake_path(monkeypatch):
     monkeypatch.delenv("CIFAKE_PATH", raising=False)
 
 
+@pytest.fixture(autouse=True)
+def _no_background_warm_up(monkeypatch):
+    """Every app a test opens would otherwise start the inspect page's warm-up thread (dashboard.warm_start), which
+    goes on loading and compiling that test's models during the tests after it, on the worker's two cores. Tests of
+    the warm-up itself set CIFAKE_WARM_UP back; subprocesses (the browser tests' `streamlit run`) inherit the 0."""
+    monkeypatch.setenv("CIFAKE_WARM_UP", "0")
+
+
 @pytest.fixture(scope="session")
 def synthetic_zip(tmp_path_factory) -> Path:
     """A CIFAKE-shaped zip: 120 train + 40 test images per class."""

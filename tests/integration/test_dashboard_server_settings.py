@@ -15,7 +15,7 @@ from PIL import Image
 pytest.importorskip("streamlit")
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
-from dashboard.server_settings import effective_data_path, path_edit_allowed  # noqa: E402
+from dashboard.server_settings import effective_data_path, path_edit_allowed, warm_up_wanted  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = str(ROOT / "streamlit_app.py")
@@ -53,6 +53,13 @@ def test_only_an_explicit_yes_lets_visitors_edit(value, allowed):
     env = {"CIFAKE_PATH": "/srv/cifake.zip", "CIFAKE_ALLOW_PATH_EDIT": value}
     assert path_edit_allowed(env) is allowed
     assert effective_data_path("/etc", env) == ("/etc" if allowed else "/srv/cifake.zip")
+
+
+@pytest.mark.parametrize(("value", "wanted"), [("0", False), ("off", False), (" No ", False), ("", True), ("1", True),
+                                              ("later", True)])
+def test_the_warm_up_is_on_unless_the_server_says_no(value, wanted):
+    assert warm_up_wanted({"CIFAKE_WARM_UP": value}) is wanted
+    assert warm_up_wanted({}) is True
 
 
 def test_a_visitor_cannot_change_the_data_path(served, tmp_path):

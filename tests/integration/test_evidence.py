@@ -121,3 +121,21 @@ def test_the_warm_up_compiles_what_the_first_upload_needs(trained_zoo):
     answering, _ = load_usable_models(entries)
     seconds = warm_inspect(answering, next(iter(answering)))
     assert set(seconds) == {"judge", "evidence", "heatmaps"} and all(v >= 0 for v in seconds.values())
+
+
+def test_the_app_starts_the_warm_up_in_the_background_unless_the_server_turns_it_off(trained_zoo, monkeypatch):
+    import threading
+
+    from tests.dashboard_app import open_dashboard
+
+    def warm_ups() -> list[threading.Thread]:
+        return [t for t in threading.enumerate() if t.name == "inspect-warm-up"]
+
+    open_dashboard(trained_zoo, monkeypatch)  # CIFAKE_WARM_UP=0 (tests/conftest.py)
+    assert not warm_ups()
+    monkeypatch.setenv("CIFAKE_WARM_UP", "1")
+    at = open_dashboard(trained_zoo, monkeypatch)
+    assert not at.exception
+    (thread,) = warm_ups()
+    thread.join(timeout=300)  # let it finish here, so it does not run on during the next tests
+    assert not thread.is_alive()

@@ -26,7 +26,7 @@ def test_the_gpu_script_fine_tunes_with_the_device_feed_and_leaves_small_checkpo
                          "--augment flip_shift --feed device --weights none"}
     env.pop("CIFAKE_PATH", None)
     done = subprocess.run(["bash", str(ROOT / "training" / "gpu_finetune.sh")], cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=1500)
+                          text=True, timeout=600)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     run = out / ".runs" / "lite1_finetune"
     state = json.loads((run / "state.json").read_text())
