@@ -26,7 +26,7 @@ $(STAMP): requirements.txt requirements-dev.txt
 	touch $(STAMP)
 
 run: $(STAMP)  ## the dashboard on the shipped zoo, http://127.0.0.1:8501 (CIFAKE_PATH=... for test-set images)
-	CIFAKE_PATH="$(CIFAKE_PATH)" $(BIN)/streamlit run streamlit_app.py --server.address $(HOST) --server.port $(PORT) \
+	CIFAKE_PATH="$(CIFAKE_PATH)" $(BIN)/python -m dashboard.launch --server.address $(HOST) --server.port $(PORT) \
 	  --server.headless true
 
 # Two pytest workers (pytest-xdist): most tests are single-threaded Python (Streamlit's AppTest, pandas, subprocesses),

@@ -9,9 +9,10 @@ Prints:
   2. large: a generated 1024x768 image under a crop-policy model (a copy of the zoo's cnn_strided entry with a
      32 px crop policy, in a temporary zoo): its verdict, its evidence tests (each change on each of its 16 crops),
      its stitched Grad-CAM and its whole-image occlusion map, warm
-  3. first-upload: `streamlit run` on the zoo, the Inspect page opened in headless Chromium as soon as the server
-     answers, a 32x32 CIFAKE test image uploaded the moment the page is ready; seconds until the page has the verdict,
-     "Why, in words" and the heatmaps                                                     (target <= 5 s)
+  3. first-upload: the dashboard as `make run` starts it (python -m dashboard.launch) on the zoo, the Inspect page
+     opened in headless Chromium as soon as the server answers, a 32x32 CIFAKE test image uploaded the moment the
+     page is ready; seconds until the page shows the verdict, "Why, in words", and everything with the heatmaps
+     (no settling pauses counted), and the server's own warm-up report                 (target <= 5 s)
      With --shots DIR it then uploads a CIFAKE FAKE, a CIFAKE REAL and a generated 1024x768 photo, one at a time,
      and saves a full-page screenshot of each.
 """
@@ -131,14 +132,24 @@ def _settle(page) -> None:
         time.sleep(0.5)
 
 
-def _upload(page, tmp: Path, name: str, data: bytes) -> float:
+def _upload(page, tmp: Path, name: str, data: bytes) -> dict[str, float]:
+    """Seconds from choosing the file until the page shows the verdict, until it shows "Why, in words", and until its
+    script has finished (the heatmaps drawn); no settling pauses are counted."""
     path = tmp / name
     path.write_bytes(data)
     start = time.monotonic()
     page.set_input_files(UPLOADER, str(path))
-    page.wait_for_selector("text=Why, in words", timeout=300_000)
-    _settle(page)
-    return time.monotonic() - start
+    marks = {}
+    for mark, selector in (("verdict", "text=The zoo's answer"), ("words", "text=scored this image again"),
+                           ("all", "[data-testid=stApp][data-test-script-state=notRunning]")):
+        page.wait_for_selector(selector, timeout=300_000)
+        marks[mark] = time.monotonic() - start
+    return marks
+
+
+def _marks(marks: dict[str, float]) -> str:
+    return (f"verdict {marks['verdict']:.1f} s, Why in words {marks['words']:.1f} s, everything with the heatmaps "
+            f"{marks['all']:.1f} s")
 
 
 def _shot(page, path: Path, width: int = 1366) -> None:
@@ -157,8 +168,8 @@ def first_upload(zoo: str | None, data: Path, shots: Path | None) -> None:
     if zoo:
         env["MODEL_ZOO_DIR"] = zoo
     launched = time.monotonic()
-    with tempfile.TemporaryDirectory() as folder, streamlit_server(env, timeout=180) as url, \
-            sync_playwright() as playwright:
+    with tempfile.TemporaryDirectory() as folder, open(Path(folder) / "server.log", "w") as log, \
+            streamlit_server(env, log, timeout=180) as url, sync_playwright() as playwright:
         tmp = Path(folder)
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
@@ -167,10 +178,13 @@ def first_upload(zoo: str | None, data: Path, shots: Path | None) -> None:
             page.wait_for_selector(UPLOADER, state="attached", timeout=180_000)
             _settle(page)
             ready = time.monotonic() - launched
-            seconds = _upload(page, tmp, "first.jpg", cifake_image(data, CIFAKE_FAKE))
+            marks = _upload(page, tmp, "first.jpg", cifake_image(data, CIFAKE_FAKE))
             print(f"first-upload: the Inspect page was ready {ready:.1f} s after launch; the first 32x32 upload then "
-                  f"answered (verdict, Why in words, heatmaps) in {seconds:.1f} s "
-                  f"{'OK' if seconds <= 5 else 'MISS'} (target <= 5 s)", flush=True)
+                  f"showed its {_marks(marks)} {'OK' if marks['all'] <= 5 else 'MISS'} (target <= 5 s)", flush=True)
+            log.flush()
+            warm_up = [line.split(" ", 2)[-1].strip() for line in (tmp / "server.log").read_text().splitlines()
+                       if " warm-up: " in line]
+            print(f"  the server's warm-up (begun at launch): {'; '.join(warm_up) or 'not reported yet'}", flush=True)
             if shots:
                 shots.mkdir(parents=True, exist_ok=True)
                 uploads = {"inspect_cifake_fake": ("fake.jpg", cifake_image(data, CIFAKE_FAKE)),
@@ -180,12 +194,13 @@ def first_upload(zoo: str | None, data: Path, shots: Path | None) -> None:
                     page.goto(f"{url}/inspect_image")
                     page.wait_for_selector(UPLOADER, state="attached", timeout=180_000)
                     _settle(page)
-                    seconds = _upload(page, tmp, file, content)
+                    marks = _upload(page, tmp, file, content)
+                    _settle(page)
                     for expander in ("The tests behind these sentences", "The smallest change that flips the verdict"):
                         page.get_by_text(expander).click()  # open both, so the shot shows the table and pictures
                     time.sleep(1.0)
                     _shot(page, shots / f"{name}.png")
-                    print(f"  {name}.png ({seconds:.1f} s)", flush=True)
+                    print(f"  {name}.png ({_marks(marks)})", flush=True)
         finally:
             browser.close()
 

@@ -42,10 +42,11 @@ def wait_until_answering(url: str, process: subprocess.Popen, timeout: float = 1
 @contextmanager
 def streamlit_server(env: dict[str, str], log: IO | int = subprocess.DEVNULL, timeout: float = 120.0,
                      poll: float = 0.3) -> Iterator[str]:
-    """`streamlit run streamlit_app.py` on a free 127.0.0.1 port; yields its URL once healthy, stops it on exit."""
+    """The dashboard as `make run` starts it (python -m dashboard.launch: `streamlit run streamlit_app.py` with the
+    warm-up begun at launch) on a free 127.0.0.1 port; yields its URL once healthy, stops it on exit."""
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.port", str(port),
+        [sys.executable, "-m", "dashboard.launch", "--server.port", str(port),
          "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
     )

@@ -11,6 +11,7 @@ import numpy as np
 from model_zoo.card import Card
 from model_zoo.crops import batch_crops, mean_logit
 from model_zoo.decision import apply_temperature
+from model_zoo.forward import raw_scores
 from model_zoo.preprocessing import batch_to_model_input, normalize_for_card
 
 CHUNK = 256  # images per forward pass: activations of a 32x32 CNN stay ~35 MB a layer (2048 cost 0.65 GB)
@@ -39,10 +40,9 @@ def predict_raw_prob_fake(model, images: np.ndarray | list[np.ndarray], card: Ca
             out.append(mean_logit(_raw_scores(model, x), owners, chunk))
         return np.concatenate(out) if out else np.zeros(0, np.float32)
     for start in range(0, len(images), CHUNK):
-        x = batch_to_model_input(images[start : start + CHUNK], card)
-        # One compiled call for every batch size: the same image gets the same score in any batch
-        # (eager calls differ in the last bits, and are ~10x slower even for one image).
-        out.append(np.asarray(model.predict_on_batch(x), dtype=np.float32).reshape(-1))
+        # One compiled graph for every batch size (model_zoo.forward): the same image gets the same score in any
+        # batch (eager calls differ in the last bits, and are ~10x slower even for one image).
+        out.append(raw_scores(model, batch_to_model_input(images[start : start + CHUNK], card)))
     return np.concatenate(out) if out else np.zeros(0, np.float32)
 
 
@@ -50,8 +50,7 @@ def _raw_scores(model, x: np.ndarray) -> np.ndarray:
     """The model's sigmoid output for normalised inputs, CHUNK at a time: float32 (N,)."""
     if not len(x):
         return np.zeros(0, np.float32)
-    return np.concatenate([np.asarray(model.predict_on_batch(x[i : i + CHUNK]), np.float32).reshape(-1)
-                           for i in range(0, len(x), CHUNK)])
+    return np.concatenate([raw_scores(model, x[i : i + CHUNK]) for i in range(0, len(x), CHUNK)])
 
 
 def crop_scores(model, crops: np.ndarray, card: Card) -> np.ndarray:

@@ -18,16 +18,16 @@ from __future__ import annotations
 
 import functools
 import logging
-import weakref
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from model_zoo.card import Card
 from model_zoo.crops import mean_logit, mean_rows
 from model_zoo.decision import apply_temperature
+from model_zoo.forward import feature_layer_name, output_layer, scores_and_features
 from model_zoo.inference import CHUNK, crop_chunks
 from model_zoo.preprocessing import batch_to_model_input
 
@@ -39,12 +39,7 @@ log = logging.getLogger(__name__)
 NOVELTY_FILE = "novelty.npz"
 CUTOFF_QUANTILE = 0.99  # 1 in 100 in-distribution (CIFAKE validation) images is flagged
 TRAIN_SAMPLE = 10_000  # training images the means and covariance are fitted on (more changes little)
-OUTPUT_LAYER = "prob_fake"
 CIFAKE_IMAGE_SIZE = (32, 32)  # (height, width) of every image the zoo's models were trained on
-
-# Feature models built once per loaded model (keyed by id, dropped when the model is collected).
-_feature_models: dict[int, tuple[weakref.ref, Any]] = {}
-
 
 @dataclass(frozen=True)
 class NoveltyStats:
@@ -61,54 +56,23 @@ class NoveltyStats:
         return factor, self.means @ factor
 
 
-def output_layer(model):  # -> keras.layers.Layer
-    """The layer that produces P(FAKE): "prob_fake" when the model has it, else the last layer."""
-    names = {layer.name for layer in model.layers}
-    return model.get_layer(OUTPUT_LAYER) if OUTPUT_LAYER in names else model.layers[-1]
-
-
-def feature_layer_name(model) -> str:
-    """Name of the layer whose output feeds the output layer (what the features are)."""
-    tensor = output_layer(model).input
-    history = getattr(tensor, "_keras_history", None)
-    return history[0].name if history else "input"
-
-
-def _feature_model(model):
-    """The model with two outputs, [penultimate features, P(FAKE)]: one forward pass gives both."""
-    import keras
-
-    cached = _feature_models.get(id(model))
-    if cached is not None and cached[0]() is model:
-        return cached[1]
-    features = output_layer(model).input
-    if isinstance(features, (list, tuple)):
-        raise ValueError(f"{model.name}: the output layer takes {len(features)} inputs; expected one feature vector")
-    two = keras.Model(model.inputs, [features, model.outputs[0]], name=f"{model.name}_features")
-    _feature_models[id(model)] = (weakref.ref(model), two)
-    return two
-
-
 def predict_with_features(model, images: np.ndarray | list[np.ndarray], card: Card) -> tuple[np.ndarray, np.ndarray]:
     """Calibrated P(FAKE) (N,) float32, as model_zoo.predict_prob_fake gives, and features (N, D) float32.
 
     A crop card's image gets the mean logit of its crops and the mean of their features (model_zoo.crops).
     """
-    two = _feature_model(model)
     probs, feats = [], []
     if card.crop_spec:
         for n, owners, x in crop_chunks(images, card):
-            parts = [two.predict_on_batch(x[i : i + CHUNK]) for i in range(0, len(x), CHUNK)]
-            features = np.concatenate([np.asarray(f, np.float32).reshape(len(p), -1) for f, p in parts])
-            feats.append(mean_rows(features, owners, n))
-            probs.append(mean_logit(np.concatenate([np.asarray(p, np.float32).reshape(-1) for _, p in parts]), owners, n))
+            parts = [scores_and_features(model, x[i : i + CHUNK]) for i in range(0, len(x), CHUNK)]
+            feats.append(mean_rows(np.concatenate([f for _, f in parts]), owners, n))
+            probs.append(mean_logit(np.concatenate([p for p, _ in parts]), owners, n))
     for start in range(0, len(images), CHUNK) if not card.crop_spec else ():
-        x = batch_to_model_input(images[start : start + CHUNK], card)
-        features, prob = two.predict_on_batch(x)
-        feats.append(np.asarray(features, np.float32).reshape(len(x), -1))
-        probs.append(np.asarray(prob, np.float32).reshape(-1))
+        prob, features = scores_and_features(model, batch_to_model_input(images[start : start + CHUNK], card))
+        feats.append(features)
+        probs.append(prob)
     if not probs:
-        width = int(np.prod(two.outputs[0].shape[1:]))
+        width = int(np.prod(output_layer(model).input.shape[1:]))
         return np.zeros(0, np.float32), np.zeros((0, width), np.float32)
     return apply_temperature(np.concatenate(probs), card.temperature), np.concatenate(feats)
 

@@ -2,7 +2,7 @@
 
     cifake train|evaluate|predict|explain|export|leaderboard ARGS   same as  python -m training.VERB ARGS
     cifake api ARGS                                                 same as  python -m dashboard.server.api ARGS
-    cifake dashboard [STREAMLIT OPTIONS]                            same as  streamlit run streamlit_app.py (make run)
+    cifake dashboard [STREAMLIT OPTIONS]                            same as  python -m dashboard.launch (make run)
 
 It lives beside the commands it dispatches (the project's top level stays as its design card says) and imports
 none of them, nor the dashboard: the commands never import each other (docs/layout.md). A subcommand's module is
@@ -30,6 +30,7 @@ MODULES = {
 }
 OWN_PACKAGES = ("model_zoo", "training", "dashboard")
 DASHBOARD = ("dashboard", "The Streamlit dashboard, http://127.0.0.1:8501 (loopback unless --server.address).")
+DASHBOARD_MODULE = "dashboard.launch"
 # What `make run` passes; a user's own --server.address or --server.headless wins.
 DASHBOARD_DEFAULTS = {"--server.address": "127.0.0.1", "--server.headless": "true"}
 
@@ -83,8 +84,9 @@ def run_module(module: str, args: list[str]) -> int:
 def dashboard_help() -> str:
     defaults = " ".join(f"{option} {value}" for option, value in DASHBOARD_DEFAULTS.items())
     return (f"usage: cifake dashboard [STREAMLIT OPTIONS]\n\n{DASHBOARD[1]}\n"
-            f"Runs `streamlit run streamlit_app.py {defaults}` (as `make run` does); any option of `streamlit run` "
-            "(see `streamlit run --help`), e.g. --server.port 8502, goes to Streamlit and wins over these.\n"
+            f"Runs `streamlit run streamlit_app.py {defaults}` with the inspect page's warm-up begun at launch "
+            "(python -m dashboard.launch, as `make run` does); any option of `streamlit run` (see `streamlit run "
+            "--help`), e.g. --server.port 8502, goes to Streamlit and wins over these.\n"
             "The zoo: $MODEL_ZOO_DIR, else model_zoo/entries/; CIFAKE's test images: $CIFAKE_PATH or the sidebar.")
 
 
@@ -92,24 +94,14 @@ def run_dashboard(args: list[str]) -> int:
     if args and args[0] in ("-h", "--help"):
         print(dashboard_help())
         return 0
-    script = importlib.util.find_spec("streamlit_app")  # a top-level module: found without running it
-    if script is None or script.origin is None:
-        print("error: streamlit_app.py is not installed with this package", file=sys.stderr)
-        return 2
     given = {arg.split("=", 1)[0] for arg in args}
     defaults = [part for option, value in DASHBOARD_DEFAULTS.items() if option not in given for part in (option, value)]
-    return run_streamlit(["run", script.origin, *defaults, *args])
+    return launch_dashboard([*defaults, *args])
 
 
-def run_streamlit(args: list[str]) -> int:
-    from streamlit.web import cli  # imported when the dashboard is asked for: it is heavy
-
-    sys.argv = ["streamlit", *args]
-    try:
-        cli.main()
-    except SystemExit as exit:
-        return exit.code if isinstance(exit.code, int) else (0 if exit.code is None else 1)
-    return 0
+def launch_dashboard(streamlit_options: list[str]) -> int:
+    """`python -m dashboard.launch OPTIONS`: streamlit_app.py under Streamlit, its warm-up begun at launch."""
+    return run_module(DASHBOARD_MODULE, streamlit_options)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -107,13 +107,29 @@ def inspect_models(entries: list[ZooEntry], load=None) -> tuple[dict[str, Loaded
     return {**consensus, **models}, models
 
 
+WARM_UP_THREAD = "inspect-warm-up"
+
+
+class _QuietWarmUp(logging.Filter):
+    """Drops Streamlit's "missing ScriptRunContext" warning from the warm-up thread: it runs outside any page on
+    purpose, and each cached model load would otherwise print one."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (threading.current_thread().name == WARM_UP_THREAD and "ScriptRunContext" in record.getMessage())
+
+
 def _warm_up(zoo: str) -> None:
+    import time
+
     from dashboard.warm_start import warm_inspect
 
     log = logging.getLogger("dashboard.warm_up")
+    logging.getLogger("streamlit.runtime.scriptrunner_utils.script_run_context").addFilter(_QuietWarmUp())
     try:
+        start = time.perf_counter()
         entries, _ = list_entries(zoo)
         answering, _ = inspect_models(entries, load=lambda chosen: load_usable_models(chosen, load=get_model)[0])
+        log.info("warm-up: loaded %d models in %.1f s", len(answering), time.perf_counter() - start)
         explainer = next((name for name, m in answering.items() if getattr(m.model, "combines_members", False)),
                          next(iter(answering), None))
         warm_inspect(answering, explainer, say=log.info)
@@ -125,7 +141,7 @@ def _warm_up(zoo: str) -> None:
 def start_warm_up(zoo: str) -> threading.Thread:
     """Once per process (per zoo): load and compile the inspect page's models in a background thread, so the first
     upload answers at once and the first page never waits for it."""
-    thread = threading.Thread(target=_warm_up, args=(zoo,), name="inspect-warm-up", daemon=True)
+    thread = threading.Thread(target=_warm_up, args=(zoo,), name=WARM_UP_THREAD, daemon=True)
     thread.start()
     return thread
 

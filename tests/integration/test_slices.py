@@ -12,7 +12,7 @@ from PIL import Image
 
 from model_zoo import read_entry
 from model_zoo.card_markdown import model_card_markdown
-from model_zoo.slice_errors import weak_slices
+from model_zoo.slice_errors import weak_slices, weakest_sentence
 from model_zoo.zoo import SLICES_FILE
 from training.lib.synthetic import upsampling_trace_image
 
@@ -70,7 +70,9 @@ def test_the_planted_harder_sub_folder_is_found_and_named(planted_zoo, capsys):
     missed = float(content[(content["value"] == PLANTED) & (content["true_class"] == "FAKE")]["rate"].iloc[0])
     assert f"misses FAKE {PLANTED} images most often: {missed:.1%}" in printed
     assert f"content: {PLANTED}" in printed and "brightness: Q1" in printed
-    assert f"planted misses FAKE {PLANTED} images" in model_card_markdown(read_entry("planted", zoo))
+    # The card holds the same sentence (after a REAL clause when some REAL slice is weak too, in some training runs).
+    card_text = model_card_markdown(read_entry("planted", zoo))
+    assert weakest_sentence("planted", table) in card_text and f"misses FAKE {PLANTED} images" in card_text
 
 
 def test_folder_attributes_name_sub_folders_and_measure_every_image(planted_zoo):

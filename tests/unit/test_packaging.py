@@ -102,10 +102,10 @@ def test_the_help_lists_each_subcommand_with_its_modules_own_summary(capsys):
 ])
 def test_the_dashboard_listens_on_loopback_unless_asked(args, address, monkeypatch):
     seen: list[list[str]] = []
-    monkeypatch.setattr(cifake, "run_streamlit", lambda streamlit_args: seen.append(streamlit_args) or 0)
+    monkeypatch.setattr(cifake, "run_module", lambda module, module_args: seen.append([module, *module_args]) or 0)
     assert cifake.main(["dashboard", *args]) == 0
-    run, script, *options = seen[0]
-    assert run == "run" and Path(script).resolve() == ROOT / "streamlit_app.py"
+    module, *options = seen[0]
+    assert module == "dashboard.launch" and cifake.source(module) == ROOT / "dashboard" / "launch.py"
     addresses = [options[i + 1] for i, option in enumerate(options) if option == "--server.address"]
     assert addresses == ([address] if address else []) and options.count("--server.headless") == 1
     if args:

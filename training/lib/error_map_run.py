@@ -23,7 +23,7 @@ import numpy as np
 from model_zoo import LoadedModel, ZooError, read_entry, staged_entry
 from model_zoo.consensus import combiner_of
 from model_zoo.decision import CLASS_NAMES, labels_for
-from model_zoo.novelty import feature_layer_name
+from model_zoo.forward import feature_layer_name
 from model_zoo.ranking import all_best_first
 from model_zoo.zoo import TEST_MAP_FILE, is_consensus
 from training.lib.data import Dataset
