@@ -14,6 +14,7 @@ predictions on": the errors page and the leaderboard's comparison (dashboard.com
 
 from __future__ import annotations
 
+import io
 import math
 import zipfile
 from collections.abc import Mapping, Sequence
@@ -78,6 +79,28 @@ def test_sets(entries: Sequence[ZooEntry]) -> list[TestSet]:
     return sorted(sets, key=lambda s: s.folder is not None)
 
 
+INSPECT_IMAGE, INSPECT_SET = "test_image", "test_set"  # the inspect page's query parameters for a test image
+
+
+def inspect_query(test_set: TestSet, path: str) -> dict[str, str]:
+    """The inspect page's query parameters that open one test image of `test_set` (a link a user can keep)."""
+    return {INSPECT_IMAGE: path, INSPECT_SET: test_set.label}
+
+
+def asked_test_image(sets: Sequence[TestSet], query: Mapping[str, str]) -> tuple[TestSet, str] | str | None:
+    """The (test set, image path) the inspect page's query names; None when it names none; a one-line reason when
+    it names a set this zoo does not have. The path is only looked up in that set's own images (never a server
+    path of the visitor's choosing)."""
+    path = query.get(INSPECT_IMAGE)
+    if not path:
+        return None
+    wanted = query.get(INSPECT_SET) or (sets[0].label if sets else "")
+    test_set = next((s for s in sets if s.label == wanted), None)
+    if test_set is None:
+        return f"This zoo has no test set called '{wanted}', so test image `{path}` cannot be opened."
+    return test_set, path
+
+
 def test_set_labels(entries: Sequence[ZooEntry]) -> dict[str, str]:
     """Model name -> the label of the test set its test figures are on: test_sets' label for an entry with stored
     predictions (so every page names a set alike), own_test_set_name for one with test metrics in its card but no
@@ -111,6 +134,18 @@ class CifakeTestImages:
         """What the card's model sees of it (model_zoo.view_for_card)."""
         return view_for_card(np.asarray(self.picture(path)), card)
 
+    def file_bytes(self, path: str) -> bytes | None:
+        """The image as a PNG of its stored pixels, the very pixels its stored predictions were made on (a lossless
+        file, so the inspect page judges what evaluation judged); None when the dataset has no such image."""
+        from PIL import Image
+
+        picture = self.picture(path)
+        if picture is None:
+            return None
+        buffer = io.BytesIO()
+        Image.fromarray(np.asarray(picture, np.uint8)).save(buffer, format="PNG")
+        return buffer.getvalue()
+
 
 class FolderTestImages:
     """A labelled folder's (or zip's) test images, read by the paths the predictions store: relative to the folder
@@ -132,6 +167,13 @@ class FolderTestImages:
         if not target.is_relative_to(self.folder.resolve()):  # the paths come from the zoo, but never leave the folder
             raise FileNotFoundError(path)
         return target.read_bytes()
+
+    def file_bytes(self, path: str) -> bytes | None:
+        """The file as it is, or None when it is not there."""
+        try:
+            return self.read(path)
+        except (OSError, KeyError, zipfile.BadZipFile):
+            return None
 
     def picture(self, path: str, size: int = 256) -> np.ndarray | None:
         """The image (a big JPEG decoded only to about `size`), or None when it is missing or unreadable."""

@@ -30,6 +30,7 @@ from dashboard.views.resources import (
     test_images_by_path,
     zoo_entries,
 )
+from dashboard.views.test_image_link import inspect_link
 from model_zoo.decision import CLASS_NAMES
 from model_zoo.image_attributes import test_rows
 from model_zoo.roles import is_detector
@@ -116,7 +117,8 @@ if arrays is None:
 else:
     frame = scatter_map.with_attributes(scatter_map.map_frame(entry.test_predictions(), arrays, thresholds[model]),
                                         attributes)
-    error_map_view.show_map(frame, arrays, model, table, thresholds, picture, answer)
+    error_map_view.show_map(frame, arrays, model, table, thresholds, picture, answer,
+                            inspect=lambda path: inspect_link(test_set, path))
     error_map_view.show_clusters(frame, arrays, model, picture)
 error_map_view.show_weak_slices(model, entry.slices(), scatter_map.slice_choices(attributes))
 lists = error_map_view.three_lists(table, detectors, thresholds, attributes)
@@ -196,3 +198,4 @@ for position, (_, row) in enumerate(rows.iterrows()):
         if picture_now is not None:
             st.button("Heatmaps", key=f"errors_hm_{path}", icon=":material/local_fire_department:",
                       on_click=error_map_view.open_heatmaps, args=(path,))
+            inspect_link(test_set, path)

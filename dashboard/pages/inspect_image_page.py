@@ -16,6 +16,7 @@ from dashboard.verdict_display import (
 )
 from dashboard.views import evidence_view, heatmap_view, provenance_view, report_view
 from dashboard.views.resources import PAGES, inspect_models, judged, preview, require_models, zoo_entries
+from dashboard.views.test_image_link import opened_test_image
 from model_zoo import ImageError
 from model_zoo.decision import DEFAULT_THRESHOLD
 from model_zoo.operating_point import MaxFprError, operating_points, parse_max_fpr
@@ -33,7 +34,7 @@ st.info(training_data_note([e for e in entries if e.card.is_consensus][:1] + det
 
 uploads = st.file_uploader("Images (JPEG, PNG, WebP, BMP, GIF: first frame; any size)", type=UPLOAD_TYPES,
                            accept_multiple_files=True, key="inspect_uploads")
-files = [(f.name, f.getvalue()) for f in uploads or []]
+files = [(f.name, f.getvalue()) for f in uploads or []] or opened_test_image(entries)  # a link from the errors page
 if not files:
     st.caption("Upload an image to see each model's verdict and heatmaps.")
     st.stop()

@@ -27,8 +27,10 @@ def open_heatmaps(path: str) -> None:
 
 
 def thumbnails(rows: pd.DataFrame, picture: Callable[[str], np.ndarray | None] | None, model: str,
-               thresholds: Mapping[str, float], key: str, answer: str | None = None) -> None:
-    """A grid of images with the model's verdict (and the zoo's answer), each with a button to its heatmaps."""
+               thresholds: Mapping[str, float], key: str, answer: str | None = None,
+               inspect: Callable[[str], None] | None = None) -> None:
+    """A grid of images with the model's verdict (and the zoo's answer), each with a button to its heatmaps here and
+    `inspect(path)`'s link to the inspect page."""
     grid = st.columns(THUMB_COLUMNS)
     for position, (_, row) in enumerate(rows.head(THUMBS).iterrows()):
         path = str(row["path"])
@@ -44,12 +46,14 @@ def thumbnails(rows: pd.DataFrame, picture: Callable[[str], np.ndarray | None] |
             if image is not None:
                 st.button("Heatmaps", key=f"{key}_{path}", on_click=open_heatmaps, args=(path,),
                           icon=":material/local_fire_department:")
+                if inspect is not None:
+                    inspect(path)
 
 
 def show_map(frame: pd.DataFrame, arrays: Mapping[str, np.ndarray], model: str, table: pd.DataFrame,
              thresholds: Mapping[str, float], picture: Callable[[str], np.ndarray | None] | None,
-             answer: str | None) -> None:
-    """The scatter, coloured as chosen; a box or lasso selection shows its images below it."""
+             answer: str | None, inspect: Callable[[str], None] | None = None) -> None:
+    """The scatter, coloured as chosen; a box or lasso selection shows its images below it (thumbnails)."""
     st.header("Map of the test set")
     st.caption(scatter_map.map_caption(arrays, model))
     colour = st.selectbox("Colour by", scatter_map.colour_options(frame), key="errors_map_colour")
@@ -66,7 +70,7 @@ def show_map(frame: pd.DataFrame, arrays: Mapping[str, np.ndarray], model: str, 
     st.markdown(f"**{len(picked):,} images selected**, {wrong:,} of them wrong for {model}"
                 f"{f'; the first {THUMBS} shown' if len(picked) > THUMBS else ''}.")
     rows = table.set_index("path").loc[picked["path"]].reset_index()
-    thumbnails(rows, picture, model, thresholds, "errors_map_pick", answer)
+    thumbnails(rows, picture, model, thresholds, "errors_map_pick", answer, inspect)
 
 
 def show_clusters(frame: pd.DataFrame, arrays: Mapping[str, np.ndarray], model: str,

@@ -9,6 +9,7 @@ import subprocess
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from PIL import Image
 
@@ -434,3 +435,41 @@ def test_a_model_file_that_does_not_load_is_a_warning(trained_zoo, tmp_path, mon
     _assert_clean(at)
     assert any("cannot load" in w.value for w in at.warning)
     assert list(at.dataframe[0].value["model"]) == [healthy]
+
+
+def test_an_errors_image_opens_in_inspect_with_the_verdicts_evaluation_stored(errors_zoo, trained_zoo, synthetic_zip,
+                                                                              monkeypatch):
+    from urllib.parse import parse_qs
+
+    zoo, wrong = errors_zoo
+    monkeypatch.setenv("MODEL_ZOO_DIR", str(zoo))
+    monkeypatch.setenv("CIFAKE_PATH", str(synthetic_zip))
+    at = _app("errors")
+    _assert_clean(at)
+    links = [link for link in at.page_link if link.proto.label == "Inspect"]
+    assert len(links) == WRONG  # one per image of the grid, beside its Heatmaps button
+    query = {key: values[0] for key, values in parse_qs(links[0].proto.query_string).items()}
+    assert query["test_image"] in wrong
+    inspect = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    inspect.query_params.update(query)  # what following the link gives the page
+    inspect.run()
+    inspect.switch_page("dashboard/pages/inspect_image_page.py").run()
+    _assert_clean(inspect)
+    assert any(f"Test image `{query['test_image']}`" in note.value and "true class" in note.value
+               for note in inspect.info)
+    verdicts = inspect.expander[0]  # the per-model verdicts: each model's stored P(FAKE) for this image, again
+    shown = verdicts.dataframe[0].value.set_index("model")["P(FAKE)"]
+    stored = pd.read_csv(trained_zoo / "cnn_maxpool" / "test_predictions.csv").set_index("path")  # before the planting
+    assert shown["cnn_maxpool"] == pytest.approx(stored.loc[query["test_image"], "prob_fake"], abs=1e-5)
+
+
+def test_a_link_to_a_test_set_the_zoo_lacks_is_a_message(errors_zoo, monkeypatch):
+    zoo, _ = errors_zoo
+    monkeypatch.setenv("MODEL_ZOO_DIR", str(zoo))
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.query_params.update({"test_image": "test/FAKE/1.jpg", "test_set": "nowhere"})
+    at.run()
+    at.switch_page("dashboard/pages/inspect_image_page.py").run()
+    assert not at.exception
+    assert any("no test set called 'nowhere'" in w.value for w in at.warning)
+    assert any("Upload an image" in c.value for c in at.caption)  # and the page waits for an upload as usual
