@@ -163,4 +163,9 @@ def test_a_lasso_on_the_errors_map_shows_its_images(mapped_server, tmp_path):
         assert page.get_by_text("80 images selected", exact=False).count() >= 1
         # the selection's first 24 thumbnails, each with its heatmaps button, above the grid's
         assert page.get_by_role("button", name="Heatmaps").count() == before + 24
+        # ... and its link to the inspect page, which names the image in the address and judges it there
+        links = page.get_by_role("link", name="Inspect", exact=True)
+        assert links.count() == page.get_by_role("button", name="Heatmaps").count()
+        href = links.first.get_attribute("href")
+        assert href.startswith("inspect_image?test_image=test%2F"), href
         _screenshot(page, tmp_path / "dashboard_errors_map_selection.png")
