@@ -24,6 +24,7 @@ from dashboard.overlays import enlarge
 from dashboard.views import error_map_view, heatmap_view
 from dashboard.views.resources import (
     dataset,
+    folder_test_attributes,
     image_attributes,
     loaded_models,
     require_models,
@@ -88,6 +89,8 @@ else:  # a folder model's predictions name files in the folder it was evaluated 
         st.info(f"The {test_set.name} images were read from `{test_set.folder}` when these models were evaluated; "
                 "that is not on this server, so the errors are listed by file name.", icon=":material/folder_off:")
         images = None
+    else:  # content class from its sub-folders when it has them, the measured properties always
+        attributes = folder_test_attributes(test_set.folder, test_set.entries[0].card)
 if attributes is None and test_set.folder is None:
     attributes = scatter_map.content_from_names(table["path"])
 picture = images.picture if images is not None else None

@@ -132,3 +132,20 @@ def test_the_model_page_shows_the_stored_slices_sentence_and_chart(planted_zoo, 
     assert at.selectbox(key="slices_by_planted").value == "content"
     shown = at.dataframe[-1].value
     assert list(shown.iloc[:, 0]) == ["all test images", *sorted(GROUPS)]
+
+
+def test_a_folder_models_errors_page_slices_by_its_sub_folders_and_properties(planted_zoo, monkeypatch):
+    from tests.dashboard_app import open_dashboard
+
+    folder, zoo = planted_zoo
+    at = open_dashboard(zoo, monkeypatch, "errors")
+    assert not at.exception, [e.value for e in at.exception]
+    slice_by = at.selectbox(key="errors_slice_by")
+    assert {"content", "brightness"} <= set(slice_by.options)
+    slice_by.set_value("content").run()
+    assert not at.exception
+    assert set(at.selectbox(key="errors_slice_value").options) == set(GROUPS)  # the sub-folders between split and class
+    at.selectbox(key="errors_slice_value").set_value(PLANTED).run()
+    assert not at.exception
+    shown = [c.value for c in at.caption if " test images wrong at its threshold" in c.value]
+    assert shown and "match the filters" in shown[0]
