@@ -15,7 +15,15 @@ from dashboard.verdict_display import (
     verdicts_json,
 )
 from dashboard.views import evidence_view, heatmap_view, provenance_view, report_view
-from dashboard.views.resources import PAGES, inspect_models, judged, preview, require_models, zoo_entries
+from dashboard.views.resources import (
+    PAGES,
+    inspect_models,
+    judged,
+    preview,
+    require_models,
+    still_warming_up,
+    zoo_entries,
+)
 from dashboard.views.test_image_link import opened_test_image
 from model_zoo import ImageError
 from model_zoo.decision import DEFAULT_THRESHOLD
@@ -73,6 +81,9 @@ elif st.sidebar.toggle("One threshold for every model", key="inspect_override",
     start = next(iter(own.values())) if len(set(own.values())) == 1 else DEFAULT_THRESHOLD
     override = st.sidebar.slider("Decision threshold P(FAKE)", 0.0, 1.0, start, 0.005, format="%.3f",
                                  key="inspect_threshold")
+if still_warming_up():  # the first upload after the app started: say why it is slower than the next ones
+    st.caption("The models are still loading and compiling, as they do once after the app starts: this image takes "
+               "a few seconds longer than the next ones.")
 results = [judged(name, data, answering, override) for name, data in files]
 for result in results:
     if result.error:

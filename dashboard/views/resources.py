@@ -147,6 +147,13 @@ def start_warm_up(zoo: str) -> threading.Thread:
     return thread
 
 
+def still_warming_up() -> bool:
+    """Whether the inspect page's warm-up (begun when the app started) is still loading and compiling."""
+    from dashboard.server_settings import warm_up_wanted
+
+    return warm_up_wanted() and start_warm_up(str(zoo_dir())).is_alive()
+
+
 def loaded_models(entries: list[ZooEntry]) -> dict[str, LoadedModel]:
     """name -> LoadedModel for every entry whose model loads (model_zoo.load_usable_models); the rest are warnings."""
     loaded, problems = load_usable_models(entries, load=get_model)

@@ -139,3 +139,21 @@ def test_the_app_starts_the_warm_up_in_the_background_unless_the_server_turns_it
     (thread,) = warm_ups()
     thread.join(timeout=300)  # let it finish here, so it does not run on during the next tests
     assert not thread.is_alive()
+
+
+@pytest.mark.parametrize("warming", [True, False])
+def test_an_upload_made_while_the_models_warm_up_says_why_it_is_slower(trained_zoo, monkeypatch, warming):
+    from dashboard.views import resources
+    from tests.dashboard_app import open_dashboard
+
+    class Thread:  # the warm-up, still at work or done
+        def is_alive(self) -> bool:
+            return warming
+
+    monkeypatch.setenv("CIFAKE_WARM_UP", "1")
+    monkeypatch.setattr(resources, "start_warm_up", lambda zoo: Thread())
+    at = open_dashboard(trained_zoo, monkeypatch, "inspect_image")
+    at.file_uploader(key="inspect_uploads").upload("photo.png", _png(seed=7), "image/png").run()
+    assert not at.exception
+    noted = any("still loading and compiling" in c.value for c in at.caption)
+    assert noted is warming
