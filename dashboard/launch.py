@@ -48,13 +48,24 @@ def _say_warm_up_progress() -> None:
     log.setLevel(logging.INFO)
 
 
+USAGE = """usage: python -m dashboard.launch [STREAMLIT OPTIONS]
+
+The dashboard (streamlit_app.py) under `streamlit run`, with the inspect page's warm-up begun at launch, as `make run`
+and `cifake dashboard` start it. Every option goes to `streamlit run` (see `streamlit run --help`), for example
+--server.port 8502 or --server.address 0.0.0.0. CIFAKE_WARM_UP=0 turns the warm-up off."""
+
+
 def main(argv: list[str] | None = None) -> int:
     """`streamlit run streamlit_app.py` with these options, after starting the warm-up; Streamlit's exit status."""
+    options = sys.argv[1:] if argv is None else list(argv)
+    if options[:1] in (["-h"], ["--help"]):
+        print(USAGE)
+        return 0
     _say_warm_up_progress()
     warm_up_at_launch()
     from streamlit.web import cli  # after the thread starts: both import in parallel
 
-    sys.argv = ["streamlit", "run", str(APP), *(sys.argv[1:] if argv is None else argv)]
+    sys.argv = ["streamlit", "run", str(APP), *options]
     try:
         cli.main()
     except SystemExit as exit:

@@ -175,6 +175,27 @@ class FolderTestImages:
         except (OSError, KeyError, zipfile.BadZipFile):
             return None
 
+    def attributes(self, paths: Sequence[str]) -> pd.DataFrame:
+        """Each readable file's attributes, indexed by path, measured as training.slices measures a folder's
+        (model_zoo.image_attributes): the content class its sub-folders give (all "" when they give one or none)
+        and the measured properties. Files that cannot be read are left out."""
+        from model_zoo import image_attributes
+
+        rows, kept = [], []
+        for path in paths:
+            try:
+                data = self.read(path)
+                image = decode_image(data, name=path, min_size=(1, 1))
+            except (OSError, KeyError, zipfile.BadZipFile, ImageError):
+                continue
+            measured = image_attributes.measure(image[None]).iloc[0].to_dict()
+            rows.append({**measured, "jpeg_quality": image_attributes.jpeg_quality(data)})
+            kept.append(path)
+        frame = pd.DataFrame(rows, index=pd.Index(kept, name="path"),
+                             columns=[*image_attributes.PROPERTIES])
+        frame.insert(0, "content", image_attributes.informative([image_attributes.folder_content_class(p) for p in kept]))
+        return frame
+
     def picture(self, path: str, size: int = 256) -> np.ndarray | None:
         """The image (a big JPEG decoded only to about `size`), or None when it is missing or unreadable."""
         try:

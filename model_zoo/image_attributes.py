@@ -37,6 +37,11 @@ PROPERTIES = ("brightness", "contrast", "colourfulness", "high_freq", "jpeg_qual
 PROPERTY_LABELS = {"brightness": "brightness", "contrast": "contrast", "colourfulness": "colourfulness",
                    "high_freq": "high-frequency share", "jpeg_quality": "JPEG quality"}
 NEAR_BITS = 4  # perceptual hashes this close (of 64 bits) count as near copies
+# A labelled folder's layout: class folders (name -> label) and split folders, matched case-insensitively. The loader
+# (training.lib.image_folders) reads labels by them; content classes (folder_content_class) are the folders between.
+CLASS_ALIASES = {"real": 0, "fake": 1, "nature": 0, "ai": 1, "0_real": 0, "1_fake": 1}
+SPLIT_ALIASES = {"train": "train", "training": "train", "val": "val", "valid": "val", "validation": "val",
+                 "test": "test", "testing": "test"}
 CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 _CIFAKE_NUMBER = re.compile(r"\((\d+)\)\s*$")
 HIGH_FREQ_CUT = 0.25  # cycles per pixel: half the Nyquist frequency
@@ -74,6 +79,11 @@ def folder_content(path: str, class_folders: Collection[str], split_folders: Col
     if split_at is not None:
         return "/".join(parts[split_at + 1 : at])
     return parts[at - 1] if at >= 1 else ""
+
+
+def folder_content_class(path: str) -> str:
+    """A labelled folder file's content class: the sub-folder between its split and class folders ("" when none)."""
+    return folder_content(path, CLASS_ALIASES, SPLIT_ALIASES)
 
 
 def informative(content: Sequence[str]) -> list[str]:

@@ -90,7 +90,7 @@ else:  # a folder model's predictions name files in the folder it was evaluated 
                 "that is not on this server, so the errors are listed by file name.", icon=":material/folder_off:")
         images = None
     else:  # content class from its sub-folders when it has them, the measured properties always
-        attributes = folder_test_attributes(test_set.folder, test_set.entries[0].card)
+        attributes = folder_test_attributes(test_set.folder, table["path"].tolist())
 if attributes is None and test_set.folder is None:
     attributes = scatter_map.content_from_names(table["path"])
 picture = images.picture if images is not None else None

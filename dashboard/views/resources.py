@@ -27,7 +27,8 @@ from model_zoo import (
 )
 
 if TYPE_CHECKING:
-    from model_zoo.card import Card
+    from collections.abc import Sequence
+
     from model_zoo.judge import JudgedImage
     from training.lib.data import Dataset
 
@@ -231,31 +232,17 @@ def image_attributes(data: Dataset):
     return _attributes(str(data.source), data)
 
 
-@st.cache_resource(show_spinner="Measuring the folder's image attributes (once per folder, then cached on disk)…",
-                   max_entries=4)
-def _folder_test_attributes(folder: str, split_json: str):
-    import json
+@st.cache_resource(show_spinner="Measuring the test images' attributes (once per folder)…", max_entries=4)
+def _folder_test_attributes(folder: str, paths: tuple[str, ...]):
+    from dashboard.misclassified import FolderTestImages
 
-    from model_zoo.image_attributes import test_rows
-    from training.lib.image_folders import dataset_attributes, load_labelled_data
-
-    data = load_labelled_data(folder, split=json.loads(split_json), progress=lambda _: None)
-    return test_rows(dataset_attributes(data, progress=lambda _: None))
+    return FolderTestImages(folder).attributes(paths)
 
 
-def folder_test_attributes(folder: str, card: Card):
-    """The attributes of a labelled folder's test images (content class from its sub-folders, when it has them, and
-    the measured properties), its split rebuilt from `card` (a model trained on it), as training.slices measures
-    them; None, after saying why, when the folder cannot be read."""
-    import json
-
-    from training.lib.data import DatasetError
-
-    try:
-        return _folder_test_attributes(str(Path(folder).expanduser()), json.dumps(card.train.split, sort_keys=True))
-    except (DatasetError, OSError) as exc:
-        st.warning(f"Cannot measure the images of `{folder}`: {exc}")
-        return None
+def folder_test_attributes(folder: str, paths: Sequence[str]):
+    """The attributes of a labelled folder's test images `paths` (content class from its sub-folders, when it has
+    them, and the measured properties), measured once per process (dashboard.misclassified.FolderTestImages)."""
+    return _folder_test_attributes(str(Path(folder).expanduser()), tuple(paths))
 
 
 def test_images_by_path(data: Dataset) -> dict[str, int]:

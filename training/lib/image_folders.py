@@ -13,7 +13,7 @@ memory: `stream` decodes on the fly in a parallel tf.data pipeline, and the spli
 access (FolderImages). CIFAKE (32x32 images in train/ and test/) still goes through training.lib.data.load_cifake,
 cache and all (`load_labelled_data` picks). `dataset_attributes` measures either kind's images once
 (training.lib.data.load_attributes), a folder's content class being the sub-folder above its class folders
-(`content_class`: CNNDetection's car/0_real gives "car").
+(model_zoo.image_attributes.folder_content_class: CNNDetection's car/0_real gives "car").
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ import pandas as pd
 from model_zoo.card import Card
 from model_zoo.crops import center_crop, random_crop
 from model_zoo.decision import CLASS_NAMES
-from model_zoo.image_attributes import folder_content
+from model_zoo.image_attributes import CLASS_ALIASES, SPLIT_ALIASES, folder_content_class
 from model_zoo.images import ImageError, decode_image
 from model_zoo.preprocessing import decode_for_card, normalization
 from model_zoo.zoo import ZooError
@@ -55,9 +55,6 @@ from training.lib.data import (
     train_validation_split,
 )
 
-CLASS_ALIASES = {"real": 0, "fake": 1, "nature": 0, "ai": 1, "0_real": 0, "1_fake": 1}
-SPLIT_ALIASES = {"train": "train", "training": "train", "val": "val", "valid": "val", "validation": "val",
-                 "test": "test", "testing": "test"}
 LAYOUT_HINT = ("class folders named REAL/FAKE, real/fake, nature/ai or 0_real/1_fake (at any depth, optionally "
                "under train/, val/ and test/)")
 TEST_FRACTION = 0.2  # of the whole, when the data has no test/ folder
@@ -199,16 +196,11 @@ def split_of(parts: Sequence[str]) -> str | None:
     return None
 
 
-def content_class(path: str) -> str:
-    """A folder file's content class: the sub-folder between its split and class folders ("" when none)."""
-    return folder_content(path, CLASS_ALIASES, SPLIT_ALIASES)
-
-
 def dataset_attributes(dataset: Dataset, progress: Progress = stderr_progress) -> pd.DataFrame:
     """Every train and test image's attributes (training.lib.data.load_attributes): CIFAKE's content class from
-    its file names, a folder's from its sub-folders (content_class)."""
+    its file names, a folder's from its sub-folders (folder_content_class)."""
     folder = isinstance(dataset, FolderDataset)
-    return load_attributes(dataset, content=content_class if folder else None, progress=progress)
+    return load_attributes(dataset, content=folder_content_class if folder else None, progress=progress)
 
 
 def _hidden(parts: Sequence[str]) -> bool:
