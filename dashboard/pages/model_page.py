@@ -7,6 +7,7 @@ import streamlit as st
 
 from dashboard import charts
 from dashboard.evaluation import card_headline, threshold_metrics
+from dashboard.misclassified import answer_model, default_model
 from dashboard.views import faithfulness_view, model_card_view, slices_view
 from dashboard.views.resources import require_models, zoo_entries
 from model_zoo.decision import threshold as card_threshold
@@ -17,7 +18,8 @@ if not require_models(entries):
     st.stop()
 
 names = [e.name for e in entries]
-name = st.selectbox("Model", names, key="model_page_model")
+name = st.selectbox("Model", names, index=default_model(names, answer_model(entries, names)), key="model_page_model",
+                    help="Opens on the zoo's answer (its consensus, else its best model).")
 entry = next(e for e in entries if e.name == name)
 card = entry.card
 

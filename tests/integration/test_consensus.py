@@ -386,3 +386,13 @@ def test_concurrent_uploads_share_a_batch_and_get_their_own_verdicts(bright_pair
         assert one.name == other.name
         assert [(v.model, v.prob_fake, v.decision) for v in one.verdicts] == \
                [(v.model, v.prob_fake, v.decision) for v in other.verdicts]
+
+
+def test_the_model_page_opens_on_the_zoos_answer(bright_pair_zoo, monkeypatch):
+    from model_zoo.consensus import DEFAULT_NAME
+    from tests.dashboard_app import open_dashboard
+
+    at = open_dashboard(bright_pair_zoo, monkeypatch, "model")
+    assert not at.exception
+    model = at.selectbox(key="model_page_model")
+    assert model.value == DEFAULT_NAME and sorted(model.options)[0] != DEFAULT_NAME  # not merely the first by name

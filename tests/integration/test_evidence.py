@@ -93,7 +93,12 @@ def test_a_crop_model_trained_on_a_planted_high_frequency_trace_is_told_its_evid
         assert evidence.crops == 4  # a 64x64 image, judged by its 2x2 grid of 32x32 crops
         told.append(evidence.sentences[0])
     assert told, "the crop model called none of the FAKE images FAKE"
-    assert all(s.startswith("The FAKE evidence is fine texture: keeping only coarse detail drops P(FAKE)") for s in told), told
+    # Keeping only coarse detail takes the FAKE evidence away: it is fine texture. Whether the trace's fine detail
+    # alone also keeps it ("is fine texture") or not ("needs fine texture and more": a high-passed image is unlike any
+    # training image) varies between training runs; both sentences say what their numbers show.
+    fine = ("The FAKE evidence is fine texture: keeping only coarse detail drops P(FAKE)",
+            "The FAKE evidence needs fine texture and more: keeping only coarse detail drops P(FAKE)")
+    assert all(s.startswith(fine) for s in told), told
 
 
 def test_the_inspect_page_explains_the_verdict_in_words_above_the_heatmaps(trained_zoo, monkeypatch):

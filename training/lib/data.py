@@ -3,8 +3,8 @@
 Layout expected under the root (any leading folders allowed, names case-insensitive):
     train/REAL/*.jpg  train/FAKE/*.jpg  test/REAL/*.jpg  test/FAKE/*.jpg
 FAKE is the positive class (label 1). Files that do not decode, or are not
-32x32, are reported by name and skipped. Decoded arrays are cached in one .npz
-keyed by a fingerprint of the source, so a changed source is decoded again.
+32x32, are reported by name and skipped. Decoded arrays are cached as .npy files in one folder (memory-mapped
+when read) keyed by a fingerprint of the source, so a changed source is decoded again.
 `load_attributes(dataset)` gives every train and test image's attributes (model_zoo.image_attributes: content
 class, brightness, ..., JPEG quality, duplicates), measured once and cached beside the arrays by the same
 fingerprint; it takes CIFAKE's Dataset or a labelled folder's (training.lib.image_folders.dataset_attributes).
