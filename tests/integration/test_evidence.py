@@ -131,10 +131,13 @@ def test_the_warm_up_compiles_what_the_first_upload_needs(trained_zoo):
 def test_the_app_starts_the_warm_up_in_the_background_unless_the_server_turns_it_off(trained_zoo, monkeypatch):
     import threading
 
+    from dashboard.views import resources
     from tests.dashboard_app import open_dashboard
 
     def warm_ups() -> list[threading.Thread]:
         return [t for t in threading.enumerate() if t.name == "inspect-warm-up"]
+
+    resources.start_warm_up.clear()  # one warm-up per process and zoo: another test may have run this zoo's already
 
     open_dashboard(trained_zoo, monkeypatch)  # CIFAKE_WARM_UP=0 (tests/conftest.py)
     assert not warm_ups()

@@ -15,6 +15,7 @@ def test_the_warm_up_begins_at_launch_and_the_app_finds_it_running(trained_zoo, 
 
     monkeypatch.setenv("MODEL_ZOO_DIR", str(trained_zoo))
     monkeypatch.setenv("CIFAKE_WARM_UP", "1")
+    resources.start_warm_up.clear()  # one warm-up per process and zoo: another test may have run this zoo's already
     starter = launch.warm_up_at_launch()
     starter.join(timeout=120)
     assert not starter.is_alive()
