@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 OUTPUT_LAYER = "prob_fake"
+GRADCAM_LAYER = "last_conv"  # the layer every shipped card names for Grad-CAM (card.explain.gradcam_layer)
 
 Pass = Callable[[np.ndarray], tuple[np.ndarray | None, np.ndarray]]
 
@@ -53,6 +54,25 @@ def feature_layer_name(model) -> str:
     return history[0].name if history else "input"
 
 
+def gradcam_conv(model, name: str):  # -> keras.layers.Layer | None
+    """The convolution whose output Grad-CAM reads when it is asked for layer `name`: tf-keras-vis' rule (that layer
+    when it is a convolution, else the nearest one before it), so the maps equal tf-keras-vis' Gradcam."""
+    from tf_keras_vis.utils import find_layer
+    from tf_keras_vis.utils.model_modifiers import Conv
+
+    return find_layer(model, lambda layer: isinstance(layer, Conv), offset=model.get_layer(name))
+
+
+def _default_conv(model):
+    """The Grad-CAM convolution of a model that has GRADCAM_LAYER, else None: the pass outputs its feature map too,
+    so a first Grad-CAM traces only the network's head (model_zoo.saliency) instead of the whole network again."""
+    if GRADCAM_LAYER not in {layer.name for layer in model.layers}:
+        return None
+    conv = gradcam_conv(model, GRADCAM_LAYER)
+    shape = getattr(conv, "output", None) is not None and conv.output.shape
+    return conv if shape and len(shape) == 4 else None
+
+
 def _features_tensor(model):
     """The output layer's input (the penultimate features), or None where there is no single one to read."""
     try:
@@ -71,23 +91,31 @@ def _build(model) -> Pass:
     import tensorflow as tf
 
     features = _features_tensor(model)
-    # A model of the same layers with two outputs; it holds the layers, not `model`, so the cache keeps no model alive.
-    body = keras.Model(model.inputs, [features, model.outputs[0]], name=f"{model.name}_forward") \
-        if features is not None else None
+    conv = _default_conv(model) if features is not None else None
+    # A model of the same layers with two or three outputs; it holds the layers, not `model`, so the cache keeps no
+    # model alive. The Grad-CAM feature map costs nothing to return: the network computes it anyway.
+    outputs = [features, model.outputs[0], *([conv.output] if conv is not None else [])]
+    body = keras.Model(model.inputs, outputs, name=f"{model.name}_forward") if features is not None else None
     network = weakref.ref(model)
 
     @tf.function(input_signature=[tf.TensorSpec([None, *model.input_shape[1:]], tf.float32)])
     def run(x):
         if body is None:
             return tf.zeros([tf.shape(x)[0], 0]), network()(x, training=False)
-        return body(x, training=False)
+        return tuple(body(x, training=False))
 
     def call(x: np.ndarray) -> tuple[np.ndarray | None, np.ndarray]:
-        found, prob = run(tf.constant(np.asarray(x, np.float32)))
+        found, prob, *_ = run(tf.constant(np.asarray(x, np.float32)))
         return (tf.cast(found, tf.float32).numpy().reshape(len(x), -1) if body is not None else None,
                 tf.cast(prob, tf.float32).numpy().reshape(-1))
 
+    def with_conv(x: np.ndarray) -> np.ndarray:
+        """The Grad-CAM convolution's feature maps (N, h, w, C) float32 of normalised inputs."""
+        return tf.cast(run(tf.constant(np.asarray(x, np.float32)))[2], tf.float32).numpy()
+
     call.tracing_count = run.experimental_get_tracing_count  # for tests: one trace serves every batch size
+    call.conv_layer = conv.name if conv is not None else None  # what with_conv returns (None: nothing)
+    call.with_conv = with_conv
     return call
 
 
