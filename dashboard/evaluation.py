@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from sklearn import metrics as skm
 
 from model_zoo import binary_metrics
 from model_zoo.card import Card
@@ -69,6 +68,8 @@ def roc_points(labels: np.ndarray, prob_fake: np.ndarray) -> pd.DataFrame:
     labels = np.asarray(labels).astype(int)
     if len(np.unique(labels)) < 2:
         return pd.DataFrame({"fpr": [], "tpr": [], "threshold": []})
+    from sklearn import metrics as skm  # imported when a curve is drawn: the inspect page never needs it
+
     fpr, tpr, thresholds = skm.roc_curve(labels, prob_fake)
     return pd.DataFrame({"fpr": fpr, "tpr": tpr, "threshold": np.clip(thresholds, 0, 1)})
 
@@ -80,6 +81,8 @@ def pr_points(labels: np.ndarray, prob_fake: np.ndarray) -> pd.DataFrame:
         frame = pd.DataFrame({"recall": [], "precision": []})
         frame.attrs["ap"] = None
         return frame
+    from sklearn import metrics as skm
+
     precision, recall, _ = skm.precision_recall_curve(labels, prob_fake)
     frame = pd.DataFrame({"recall": recall, "precision": precision})
     frame.attrs["ap"] = float(skm.average_precision_score(labels, prob_fake))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-from sklearn import metrics as skm
 
 from model_zoo.decision import labels_for
 
@@ -16,6 +15,8 @@ def binary_metrics(labels: np.ndarray, prob_fake: np.ndarray, threshold: float) 
     The threshold has no default: pass the card's (model_zoo.decision.threshold), so no
     caller silently decides at 0.5. ROC-AUC is None when only one class is present.
     """
+    from sklearn import metrics as skm  # here, not at the top: `import model_zoo` (every process) skips its ~1 s
+
     labels = np.asarray(labels).astype(int)
     prob_fake = np.asarray(prob_fake, dtype=float)
     predicted = labels_for(prob_fake, threshold)
