@@ -187,7 +187,10 @@ def test_the_studies_page_names_a_folder_models_own_test_images(crop_zoo, traine
     assert "8 trace test images" in note and "crop saw the 32x32 crop" in note
     assert f"python -m training.cues all --data {folder}" in note
     report = read_entry("crop", zoo).faithfulness()
-    assert map_note("crop", "Grad-CAM", report).startswith("Grad-CAM for crop, on 6 trace test images: rank")
+    # The note names the folder's own test images. Whether a 3-epoch crop model's maps also pass the randomisation
+    # check on 6 images varies by training run; when they fail, the note says so first ("⚠ fails the sanity check").
+    note = map_note("crop", "Grad-CAM", report)
+    assert note.removeprefix("⚠ fails the sanity check: ").startswith("Grad-CAM for crop, on 6 trace test images: rank")
     assert ranking_sentence("crop", report).startswith("**crop** (on its own trace test images): ")
     assert f"--data {folder}" in map_note("crop", "Grad-CAM", None, card=card)  # not measured: its own folder
 
