@@ -40,7 +40,7 @@ def warm_up_at_launch() -> threading.Thread | None:
 
 
 def _say_warm_up_progress() -> None:
-    """The warm-up's one-line reports ("warm-up: loaded 8 models in 5.1 s", ...) on stderr, beside Streamlit's."""
+    """The warm-up's one-line reports ("warm-up: loaded and compiled 8 models in 5.1 s", ...) on stderr, beside Streamlit's."""
     handler = logging.StreamHandler()
     handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
     log = logging.getLogger("dashboard.warm_up")

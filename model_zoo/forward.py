@@ -3,8 +3,8 @@
 Keras' `predict_on_batch` traces a graph for the first batch shape and traces again for the next, and a second,
 two-output model for the novelty features traced its own. On the shipped zoo that tracing, not the arithmetic, was
 most of the first upload's time (bench/evidence_speed.py). Here each network is traced once, with the batch
-dimension left open, and judging, the novelty check, the evidence tests and evaluation all run that one graph.
-Its scores equal `predict_on_batch`'s bit for bit (tests/unit/test_forward.py).
+dimension left open, and judging, the novelty check, the evidence tests, Grad-CAM and evaluation all run that one
+graph. Its scores equal `predict_on_batch`'s bit for bit (tests/unit/test_forward.py).
 
 Anything that is not a Keras model but offers `predict_on_batch` (an exported file's runner, a test's stub) is
 called through that method instead.
@@ -31,8 +31,8 @@ _guard = threading.Lock()  # two threads asking for the same model's pass trace 
 
 
 class _OneTraceEach(logging.Filter):
-    """TensorFlow warns of "retracing" when several functions of one code location trace (here, one per model, and
-    Grad-CAM's one per model in model_zoo.saliency); each traces once, so the warning would only mislead."""
+    """TensorFlow warns of "retracing" when several functions of one code location trace (here, one per model);
+    each traces once, so the warning would only mislead."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         return "triggered tf.function retracing" not in record.getMessage()
@@ -64,8 +64,8 @@ def gradcam_conv(model, name: str):  # -> keras.layers.Layer | None
 
 
 def _default_conv(model):
-    """The Grad-CAM convolution of a model that has GRADCAM_LAYER, else None: the pass outputs its feature map too,
-    so a first Grad-CAM traces only the network's head (model_zoo.saliency) instead of the whole network again."""
+    """The Grad-CAM convolution of a model that has GRADCAM_LAYER, else None: the pass outputs its feature maps and
+    their gradients too, so Grad-CAM (model_zoo.saliency) traces nothing of its own."""
     if GRADCAM_LAYER not in {layer.name for layer in model.layers}:
         return None
     conv = gradcam_conv(model, GRADCAM_LAYER)
@@ -93,7 +93,7 @@ def _build(model) -> Pass:
     features = _features_tensor(model)
     conv = _default_conv(model) if features is not None else None
     # A model of the same layers with two or three outputs; it holds the layers, not `model`, so the cache keeps no
-    # model alive. The Grad-CAM feature map costs nothing to return: the network computes it anyway.
+    # model alive. The Grad-CAM feature maps cost nothing to return: the network computes them anyway.
     outputs = [features, model.outputs[0], *([conv.output] if conv is not None else [])]
     body = keras.Model(model.inputs, outputs, name=f"{model.name}_forward") if features is not None else None
     network = weakref.ref(model)
@@ -102,20 +102,30 @@ def _build(model) -> Pass:
     def run(x):
         if body is None:
             return tf.zeros([tf.shape(x)[0], 0]), network()(x, training=False)
-        return tuple(body(x, training=False))
+        found, prob, *maps = body(x, training=False)
+        if not maps:
+            return found, prob
+        # Grad-CAM's gradients, of P(FAKE) with respect to those maps. tf.gradients builds only the ops between the
+        # two (the head, skip connections held fixed), so this costs a fraction of the forward trace, and Grad-CAM
+        # then needs no trace of its own: on the first upload, that was a second trace of every network.
+        return found, prob, maps[0], tf.gradients(tf.cast(prob, tf.float32), maps[0],
+                                                  unconnected_gradients=tf.UnconnectedGradients.ZERO)[0]
 
     def call(x: np.ndarray) -> tuple[np.ndarray | None, np.ndarray]:
         found, prob, *_ = run(tf.constant(np.asarray(x, np.float32)))
         return (tf.cast(found, tf.float32).numpy().reshape(len(x), -1) if body is not None else None,
                 tf.cast(prob, tf.float32).numpy().reshape(-1))
 
-    def with_conv(x: np.ndarray) -> np.ndarray:
-        """The Grad-CAM convolution's feature maps (N, h, w, C) float32 of normalised inputs."""
-        return tf.cast(run(tf.constant(np.asarray(x, np.float32)))[2], tf.float32).numpy()
+    def conv_maps_and_gradients(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The Grad-CAM convolution's feature maps (N, h, w, C) of normalised inputs, and the gradients of P(FAKE)
+        with respect to them, float32."""
+        _, _, maps, gradients = run(tf.constant(np.asarray(x, np.float32)))
+        return tf.cast(maps, tf.float32).numpy(), tf.cast(gradients, tf.float32).numpy()
 
+    call.trace = run.get_concrete_function  # trace now, without running (the dashboard's warm-up)
     call.tracing_count = run.experimental_get_tracing_count  # for tests: one trace serves every batch size
-    call.conv_layer = conv.name if conv is not None else None  # what with_conv returns (None: nothing)
-    call.with_conv = with_conv
+    call.conv_layer = conv.name if conv is not None else None  # what conv_maps_and_gradients reads (None: nothing)
+    call.conv_maps_and_gradients = conv_maps_and_gradients
     return call
 
 
@@ -128,6 +138,18 @@ def compiled_pass(model: Any) -> Pass:
         built, key = _build(model), id(model)
         _passes[key] = (weakref.ref(model, lambda _: _passes.pop(key, None)), built)
         return built
+
+
+def trace(model: Any) -> bool:
+    """Trace the model's pass without running it; False for anything that is not a Keras model (nothing to trace).
+
+    Tracing is Python and holds Python's lock, but TensorFlow optimises a graph on its first run in C++ without it,
+    so a caller with several models can run one while it traces the next (dashboard.warm_start)."""
+    passed = compiled_pass(model)
+    if not hasattr(passed, "trace"):
+        return False
+    passed.trace()
+    return True
 
 
 def raw_scores(model: Any, x: np.ndarray) -> np.ndarray:

@@ -114,11 +114,10 @@ def _grad_cam(model, card: Card, x: np.ndarray, fake: np.ndarray) -> np.ndarray:
 
         return gradients
 
-    head = _cached_model(model, f"gradcam-head:{card.explain.gradcam_layer if card.explain else None}",
-                         lambda: _head_gradients(model, card))
-    if head is not None:  # the feature maps from the forward pass, the gradients through the head alone
-        features = head[0](x)
-        grads = head[1](tf.constant(features), tf.constant(fake)).numpy()
+    from_pass = _gradients_from_pass(model, card)
+    if from_pass is not None:  # the forward pass's own maps and gradients of P(FAKE): nothing more to trace
+        features, grads = from_pass(x)
+        grads = grads * (2.0 * fake - 1.0)[:, None, None, None]  # d(1 - P(FAKE)) = -d P(FAKE) where REAL is explained
     else:
         gradients = _cached_model(model, f"gradcam:{x.shape[1:]}", build)
         grads, features = (t.numpy() for t in gradients(tf.constant(x), tf.constant(fake)))
@@ -129,15 +128,11 @@ def _grad_cam(model, card: Card, x: np.ndarray, fake: np.ndarray) -> np.ndarray:
     return (cam - low) / (high - low + 1e-7)
 
 
-def _head_gradients(model, card: Card):
-    """(feature maps of normalised inputs, gradients of the explained score with respect to them) for Grad-CAM,
-    where the forward pass (model_zoo.forward) already returns the feature maps Grad-CAM reads: then only the network's
-    head (those maps to P(FAKE)) is traced for gradients, a fraction of tracing the whole network again (the first
-    upload's Grad-CAM of the consensus's eight members). None where that does not hold: another layer, a model
-    without that pass, or a head that needs more than the maps (a skip connection around the cut, as in ResNet's
-    last block); _grad_cam then traces the whole network."""
+def _gradients_from_pass(model, card: Card):
+    """The forward pass's (feature maps, gradients of P(FAKE) with respect to them) of normalised inputs
+    (model_zoo.forward), where that pass reads the very convolution Grad-CAM is asked for; else None, and _grad_cam
+    traces the whole network for its own gradients (another layer, or a model without that pass)."""
     import keras
-    import tensorflow as tf
 
     from model_zoo.forward import compiled_pass, gradcam_conv
 
@@ -147,21 +142,7 @@ def _head_gradients(model, card: Card):
     conv = gradcam_conv(model, gradcam_layer(model, card))
     if conv is None or getattr(passed, "conv_layer", None) != conv.name:
         return None
-    try:
-        head = keras.Model(conv.output, model.outputs[0])
-    except ValueError:  # "Graph disconnected": the head needs tensors from before the cut
-        return None
-
-    @tf.function(input_signature=[tf.TensorSpec([None, *conv.output.shape[1:]], tf.float32),
-                                  tf.TensorSpec([None], tf.float32)])
-    def gradients(features, mask):
-        with tf.GradientTape(watch_accessed_variables=False) as tape:
-            tape.watch(features)
-            output = tf.cast(head(features, training=False), tf.float32)[:, 0]
-            score = mask * output + (1.0 - mask) * (1.0 - output)
-        return tf.cast(tape.gradient(score, features), tf.float32)
-
-    return passed.with_conv, gradients
+    return passed.conv_maps_and_gradients
 
 
 def _score_cam(model, card: Card, x: np.ndarray, fake: np.ndarray) -> np.ndarray:

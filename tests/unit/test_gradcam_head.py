@@ -1,6 +1,5 @@
-"""Grad-CAM from the forward pass's feature maps and gradients through the network's head alone
-(model_zoo.saliency._head_gradients): the same maps as tf-keras-vis, and the whole network traced where the head
-needs more than the maps."""
+"""Grad-CAM from the forward pass's own feature maps and gradients (model_zoo.saliency._gradients_from_pass): the
+same maps as tf-keras-vis, a skip connection around the cut included, and its own trace where another layer is asked."""
 
 from __future__ import annotations
 
@@ -13,6 +12,7 @@ from model_zoo import saliency  # noqa: E402
 from tests.cards import typed  # noqa: E402
 
 CARD = typed(input_shape=[8, 8, 3], explain={"gradcam_layer": "last_conv"})
+EARLIER = typed(input_shape=[8, 8, 3], explain={"gradcam_layer": "first"})  # not what the forward pass returns
 
 
 def _plain(seed: int = 0):
@@ -35,22 +35,23 @@ def _residual(seed: int = 0):
     return keras.Model(inputs, keras.layers.Dense(1, activation="sigmoid", name="prob_fake")(x))
 
 
-def _tf_keras_vis(model, x, fake):
+def _tf_keras_vis(model, x, fake, layer="last_conv"):
     from tf_keras_vis.gradcam import Gradcam
 
     maps = []
     for image, target in zip(x, fake, strict=True):
         def score(output, target=target):
             return target * output[:, 0] + (1.0 - target) * (1.0 - output[:, 0])
-        maps.append(np.asarray(Gradcam(model, clone=False)(score, image[None], penultimate_layer="last_conv"))[0])
+        maps.append(np.asarray(Gradcam(model, clone=False)(score, image[None], penultimate_layer=layer))[0])
     return np.stack(maps)
 
 
-@pytest.mark.parametrize(("build", "through_head"), [(_plain, True), (_residual, False)])
-def test_maps_equal_tf_keras_vis_whichever_way_they_are_traced(build, through_head):
+@pytest.mark.parametrize(("build", "card", "from_pass"),
+                         [(_plain, CARD, True), (_residual, CARD, True), (_residual, EARLIER, False)])
+def test_maps_equal_tf_keras_vis_whichever_way_they_are_computed(build, card, from_pass):
     model = build()
     x = np.random.default_rng(3).normal(size=(3, 8, 8, 3)).astype(np.float32)
     fake = np.array([1.0, 0.0, 1.0], np.float32)
-    maps = saliency._grad_cam(model, CARD, x, fake)
-    assert (saliency._head_gradients(model, CARD) is not None) is through_head
-    np.testing.assert_allclose(maps, _tf_keras_vis(model, x, fake), atol=1e-5)
+    maps = saliency._grad_cam(model, card, x, fake)
+    assert (saliency._gradients_from_pass(model, card) is not None) is from_pass
+    np.testing.assert_allclose(maps, _tf_keras_vis(model, x, fake, card.explain.gradcam_layer), atol=1e-5)
