@@ -6,11 +6,13 @@ Reads the model zoo ($MODEL_ZOO_DIR, else model_zoo/entries/) and optionally CIF
 
 import streamlit as st
 
+from dashboard.keras_session import keep_compiled_functions
 from dashboard.server_settings import warm_up_wanted
 from dashboard.views.resources import PAGES, dataset_sidebar, show_zoo_problems, start_warm_up, zoo_entries
 from model_zoo import zoo_dir
 
 st.set_page_config(page_title="CIFAKE explainability", page_icon=":material/image_search:", layout="wide")
+keep_compiled_functions()  # else Streamlit clears Keras after every run, and each model recompiles on the next
 
 entries, problems = zoo_entries()
 if entries and warm_up_wanted():  # the inspect page's models load and compile in the background now, not on the first upload
