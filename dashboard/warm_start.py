@@ -62,26 +62,46 @@ def compile_as_loaded(load: Callable[[Any], Any], first_runs: Executor) -> Calla
 
 
 def warm_inspect(answering: Mapping[str, LoadedModel], explainer: str | None,
-                 say: Callable[[str], None] = lambda _: None) -> dict[str, float]:
+                 say: Callable[[str], None] = lambda _: None,
+                 wanted: Callable[[], bool] = lambda: True) -> dict[str, float]:
     """Judge a small image with every answering model, run the evidence tests of `explainer` (the model the page
-    explains in words) and compute the default heatmaps; returns the seconds each step took."""
-    seconds = {}
-    start = time.perf_counter()
-    judged = judge(_blank_png(), list(answering.values()), name="warm-up")
-    seconds["judge"] = time.perf_counter() - start
-    if explainer in answering:
+    explains in words) and compute the default heatmaps; returns the seconds each step took.
+
+    Stops before the next step once `wanted()` is False (a visitor's upload is waiting): that upload warms the same
+    things itself, and the two would only share the same two cores."""
+    seconds: dict[str, float] = {}
+    judged = None
+    for step in ("judge", "evidence", "heatmaps"):
+        if step == "evidence" and explainer not in answering:
+            continue
+        if not wanted():
+            say(f"warm-up: an upload is waiting, and warms the rest itself; stopped before the {step}")
+            break
         start = time.perf_counter()
-        loaded = answering[explainer]
-        evidence_for(loaded, judged)
-        # The bisection's later passes score COUNTERFACTUAL_POINTS blends: compile that batch size too (the blank
-        # image's verdict may not flip, and then evidence_for never runs them).
-        blends = np.repeat(judged.seen[explainer][None], COUNTERFACTUAL_POINTS, axis=0)
-        with ExitStack() as stack:
-            for member in getattr(loaded.model, "members", None) or [loaded]:
-                stack.enter_context(model_lock(member.model))
-            predict_prob_fake(loaded.model, list(blends) if crop_spec(loaded.card) else blends, loaded.card)
-        seconds["evidence"] = time.perf_counter() - start
-    start = time.perf_counter()
+        if step == "judge":
+            judged = judge(_blank_png(), list(answering.values()), name="warm-up")
+        elif step == "evidence":
+            _warm_evidence(answering[explainer], judged)
+        else:
+            _warm_heatmaps(answering, judged)
+        seconds[step] = time.perf_counter() - start
+    if seconds:
+        say("warm-up: " + ", ".join(f"{step} {value:.1f} s" for step, value in seconds.items()))
+    return seconds
+
+
+def _warm_evidence(loaded: LoadedModel, judged: Any) -> None:
+    evidence_for(loaded, judged)
+    # The bisection's later passes score COUNTERFACTUAL_POINTS blends, and TensorFlow prepares its kernels per batch
+    # shape: run that batch size too (the blank image's verdict may not flip, and then evidence_for never does).
+    blends = np.repeat(judged.seen[loaded.name][None], COUNTERFACTUAL_POINTS, axis=0)
+    with ExitStack() as stack:
+        for member in getattr(loaded.model, "members", None) or [loaded]:
+            stack.enter_context(model_lock(member.model))
+        predict_prob_fake(loaded.model, list(blends) if crop_spec(loaded.card) else blends, loaded.card)
+
+
+def _warm_heatmaps(answering: Mapping[str, LoadedModel], judged: Any) -> None:
     for name in list(answering)[:HEATMAPS_SHOWN]:
         loaded = answering[name]
         for target in ("FAKE", "REAL"):
@@ -90,6 +110,3 @@ def warm_inspect(answering: Mapping[str, LoadedModel], explainer: str | None,
             else:
                 with model_lock(loaded.model):
                     explanation_map(loaded.model, loaded.card, judged.seen[name], "Grad-CAM", target)
-    seconds["heatmaps"] = time.perf_counter() - start
-    say("warm-up: " + ", ".join(f"{step} {value:.1f} s" for step, value in seconds.items()))
-    return seconds

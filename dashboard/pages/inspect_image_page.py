@@ -22,6 +22,7 @@ from dashboard.views.resources import (
     preview,
     require_models,
     still_warming_up,
+    upload_waiting,
     zoo_entries,
 )
 from dashboard.views.test_image_link import opened_test_image
@@ -46,6 +47,7 @@ files = [(f.name, f.getvalue()) for f in uploads or []] or opened_test_image(ent
 if not files:
     st.caption("Upload an image to see each model's verdict and heatmaps.")
     st.stop()
+upload_waiting()
 
 # The detectors answer here; the study arms (worse on purpose) are compared on the studies page.
 if not detectors(entries):

@@ -110,6 +110,14 @@ def inspect_models(entries: list[ZooEntry], load=None) -> tuple[dict[str, Loaded
 
 
 WARM_UP_THREAD = "inspect-warm-up"
+# Set once a visitor's upload waits to be judged: the warm-up then leaves its blank image's evidence and heatmaps to
+# that upload (dashboard.warm_start.warm_inspect), instead of sharing the two cores with it.
+UPLOAD_WAITING = threading.Event()
+
+
+def upload_waiting() -> None:
+    """The inspect page has an image to judge (the warm-up's blank image can give way to it)."""
+    UPLOAD_WAITING.set()
 
 
 class _QuietWarmUp(logging.Filter):
@@ -137,7 +145,7 @@ def _warm_up(zoo: str) -> None:
         log.info("warm-up: loaded and compiled %d models in %.1f s", len(answering), time.perf_counter() - start)
         explainer = next((name for name, m in answering.items() if getattr(m.model, "combines_members", False)),
                          next(iter(answering), None))
-        warm_inspect(answering, explainer, say=log.info)
+        warm_inspect(answering, explainer, say=log.info, wanted=lambda: not UPLOAD_WAITING.is_set())
     except Exception:  # noqa: BLE001 - a failed warm-up only costs the first visitor time; the page reports errors
         log.exception("warm-up failed")
 

@@ -128,6 +128,18 @@ def test_the_warm_up_compiles_what_the_first_upload_needs(trained_zoo):
     assert set(seconds) == {"judge", "evidence", "heatmaps"} and all(v >= 0 for v in seconds.values())
 
 
+def test_the_warm_up_gives_way_to_an_upload_that_is_waiting(trained_zoo):
+    from dashboard.warm_start import warm_inspect
+    from model_zoo import list_entries, load_usable_models
+
+    entries, _ = list_entries(trained_zoo)
+    answering, _ = load_usable_models(entries)
+    wanted, said = iter([True, False]), []
+    seconds = warm_inspect(answering, next(iter(answering)), say=said.append, wanted=lambda: next(wanted))
+    assert list(seconds) == ["judge"]
+    assert "an upload is waiting" in said[0] and "stopped before the evidence" in said[0]
+
+
 def test_the_app_starts_the_warm_up_in_the_background_unless_the_server_turns_it_off(trained_zoo, monkeypatch):
     import threading
 
@@ -160,8 +172,11 @@ def test_an_upload_made_while_the_models_warm_up_says_why_it_is_slower(trained_z
 
     monkeypatch.setenv("CIFAKE_WARM_UP", "1")
     monkeypatch.setattr(resources, "start_warm_up", lambda zoo: Thread())
+    resources.UPLOAD_WAITING.clear()
     at = open_dashboard(trained_zoo, monkeypatch, "inspect_image")
+    assert not resources.UPLOAD_WAITING.is_set()  # the page with nothing uploaded lets the warm-up go on
     at.file_uploader(key="inspect_uploads").upload("photo.png", _png(seed=7), "image/png").run()
     assert not at.exception
+    assert resources.UPLOAD_WAITING.is_set()  # an upload: the warm-up stops before its next step
     noted = any("still loading and compiling" in c.value for c in at.caption)
     assert noted is warming
