@@ -30,7 +30,10 @@ def keep_compiled_functions() -> bool:
     version has no such clean-up (nothing to replace)."""
     from streamlit.runtime.scriptrunner import script_runner
 
-    if not callable(getattr(script_runner, "_clean_problem_modules", None)):
+    streamlits_own = getattr(script_runner, "_clean_problem_modules", None)
+    if not callable(streamlits_own):
         return False
-    script_runner._clean_problem_modules = _close_figures
+    if streamlits_own is not _close_figures:
+        _close_figures.replaced = streamlits_own  # kept for the tests, which show what it did
+        script_runner._clean_problem_modules = _close_figures
     return True

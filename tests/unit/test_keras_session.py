@@ -17,7 +17,7 @@ from dashboard.keras_session import keep_compiled_functions  # noqa: E402
 
 @pytest.fixture
 def streamlit_cleanup(monkeypatch):
-    """Streamlit's own clean-up, put back after the test."""
+    """Whatever after-run clean-up is in place, put back after the test."""
     monkeypatch.setattr(script_runner, "_clean_problem_modules", script_runner._clean_problem_modules)
 
 
@@ -26,10 +26,10 @@ def _next_dense_name() -> str:
 
 
 def test_streamlit_alone_clears_the_keras_session(streamlit_cleanup):
-    if getattr(script_runner._clean_problem_modules, "keeps_keras", False):
-        pytest.skip("the app was opened in this process before, and replaced it")
+    # Streamlit's own, even where an app opened earlier in this process replaced it
+    streamlits_own = getattr(script_runner._clean_problem_modules, "replaced", script_runner._clean_problem_modules)
     _next_dense_name()
-    script_runner._clean_problem_modules()
+    streamlits_own()
     assert _next_dense_name() == "dense"  # the session was cleared: why every rerun recompiled
 
 
@@ -47,7 +47,8 @@ def test_after_the_replacement_a_rerun_keeps_keras_and_still_closes_figures(stre
 def test_the_app_installs_the_replacement_on_its_first_run(streamlit_cleanup, tmp_path, monkeypatch):
     from tests.dashboard_app import open_dashboard
 
-    monkeypatch.setattr(script_runner, "_clean_problem_modules", lambda: None)  # as if Streamlit's own were in place
+    streamlits_own = getattr(script_runner._clean_problem_modules, "replaced", script_runner._clean_problem_modules)
+    monkeypatch.setattr(script_runner, "_clean_problem_modules", streamlits_own)  # as before any app ran here
     at = open_dashboard(tmp_path, monkeypatch)  # an empty zoo: the app still starts
     assert not at.exception
     assert getattr(script_runner._clean_problem_modules, "keeps_keras", False)
