@@ -132,14 +132,14 @@ def _warm_up(zoo: str) -> None:
     import time
     from concurrent.futures import ThreadPoolExecutor
 
-    from dashboard.warm_start import compile_as_loaded, warm_inspect
+    from dashboard.warm_start import compile_as_loaded, warm_inspect, without_cycle_collection
 
     log = logging.getLogger("dashboard.warm_up")
     logging.getLogger("streamlit.runtime.scriptrunner_utils.script_run_context").addFilter(_QuietWarmUp())
     try:
         start = time.perf_counter()
         entries, _ = list_entries(zoo)
-        with ThreadPoolExecutor(1, thread_name_prefix="warm-up-first-runs") as first_runs:
+        with without_cycle_collection(), ThreadPoolExecutor(1, thread_name_prefix="warm-up-first-runs") as first_runs:
             load = compile_as_loaded(get_model, first_runs)
             answering, _ = inspect_models(entries, load=lambda chosen: load_usable_models(chosen, load=load)[0])
         log.info("warm-up: loaded and compiled %d models in %.1f s", len(answering), time.perf_counter() - start)

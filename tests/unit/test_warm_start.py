@@ -47,3 +47,24 @@ def test_each_network_is_traced_as_it_loads_and_run_once_on_the_other_thread():
     assert first_runs.jobs == 1  # the network only
     raw_scores(models["net"], np.zeros((3, 8, 8, 3), np.float32))
     assert compiled_pass(models["net"]).tracing_count() == 1  # a later batch of another size reuses the trace
+
+
+def test_the_cycle_collector_is_paused_only_inside_and_left_as_it_was():
+    import gc
+
+    from dashboard.warm_start import without_cycle_collection
+
+    assert gc.isenabled()
+    with without_cycle_collection():
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    with pytest.raises(RuntimeError), without_cycle_collection():
+        raise RuntimeError("a failed load")
+    assert gc.isenabled()  # back on after a failure too
+    gc.disable()
+    try:
+        with without_cycle_collection():
+            pass
+        assert not gc.isenabled()  # whoever had turned it off keeps it off
+    finally:
+        gc.enable()
