@@ -15,7 +15,7 @@ import io
 import time
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Executor
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -26,7 +26,7 @@ from model_zoo.crops import crop_spec
 from model_zoo.evidence import COUNTERFACTUAL_POINTS, evidence_for
 from model_zoo.forward import raw_scores, trace
 from model_zoo.inference import predict_prob_fake
-from model_zoo.judge import judge, model_lock
+from model_zoo.judge import judge, model_lock, model_locks
 from model_zoo.saliency import explanation_map
 
 HEATMAPS_SHOWN = 3  # the inspect page's default heatmap selection: the first three answering models
@@ -111,9 +111,7 @@ def _warm_evidence(loaded: LoadedModel, judged: Any) -> None:
     # The bisection's later passes score COUNTERFACTUAL_POINTS blends, and TensorFlow prepares its kernels per batch
     # shape: run that batch size too (the blank image's verdict may not flip, and then evidence_for never does).
     blends = np.repeat(judged.seen[loaded.name][None], COUNTERFACTUAL_POINTS, axis=0)
-    with ExitStack() as stack:
-        for member in getattr(loaded.model, "members", None) or [loaded]:
-            stack.enter_context(model_lock(member.model))
+    with model_locks(loaded.model):
         predict_prob_fake(loaded.model, list(blends) if crop_spec(loaded.card) else blends, loaded.card)
 
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 import time
 import zlib
 from collections.abc import Callable
-from contextlib import ExitStack
 from dataclasses import dataclass
 
 import numpy as np
@@ -48,6 +47,7 @@ from model_zoo.evidence_records import (
 )
 from model_zoo.evidence_words import describe
 from model_zoo.inference import crops_prob_fake, predict_prob_fake
+from model_zoo.judge import model_locks
 
 HIDDEN_SHARE = 0.5  # centre vs border: each hides half the pixels, so they split the image between them
 TILES = (8, 4)
@@ -110,17 +110,6 @@ def applicable(height: int, width: int) -> tuple[tuple[Change, ...], dict[str, s
     return tuple(kept), left_out
 
 
-def _locks(model) -> ExitStack:
-    """Hold the judge's per-model lock of every Keras model `model` runs (a consensus: its members)."""
-    from model_zoo.judge import model_lock
-
-    stack = ExitStack()
-    members = model.members if getattr(model, "combines_members", False) else None
-    for keras_model in [m.model for m in members] if members is not None else [model]:
-        stack.enter_context(model_lock(keras_model))
-    return stack
-
-
 def _views(seen: np.ndarray, card: Card) -> np.ndarray:
     """What the model judges: the image itself, or its grid of crops (K, N, N, 3)."""
     spec = crop_spec(card)
@@ -130,7 +119,7 @@ def _views(seen: np.ndarray, card: Card) -> np.ndarray:
 def _score_views(model, card: Card, views: np.ndarray, per_image: int) -> np.ndarray:
     """Calibrated P(FAKE) of each group of `per_image` consecutive views: one forward pass per model."""
     n = len(views) // per_image
-    with _locks(model):
+    with model_locks(model):
         if crop_spec(card):
             return crops_prob_fake(model, views, np.repeat(np.arange(n), per_image), n, card)
         return predict_prob_fake(model, views, card)
@@ -142,7 +131,7 @@ def _gradcam(model, card: Card, views: np.ndarray, verdict: str) -> np.ndarray:
 
     if getattr(model, "combines_members", False):  # locks its members itself
         return explanation_maps(model, card, views, "Grad-CAM", verdict, seed=SEED)
-    with _locks(model):
+    with model_locks(model):
         return explanation_maps(model, card, views, "Grad-CAM", verdict, seed=SEED)
 
 

@@ -22,6 +22,7 @@ import threading
 import time
 import weakref
 from collections.abc import Iterable, Mapping, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -52,6 +53,15 @@ def model_lock(model: Any) -> threading.Lock:
         if lock is None:
             lock = _locks[model] = threading.Lock()
         return lock
+
+
+def model_locks(model: Any) -> ExitStack:
+    """Hold model_lock of every Keras model `model` runs (a consensus: each of its members), as a context manager."""
+    stack = ExitStack()
+    members = model.members if getattr(model, "combines_members", False) else None
+    for keras_model in [m.model for m in members] if members is not None else [model]:
+        stack.enter_context(model_lock(keras_model))
+    return stack
 
 
 @dataclass(frozen=True)
